@@ -1,0 +1,1 @@
+"""Local SMTP inbox with a Mailpit-compatible HTTP API and fault injection."""

@@ -1,0 +1,1 @@
+"""Locust personas, browser-like clients, flow metrics and history."""

@@ -1,0 +1,1 @@
+"""Scenario catalogue, runner, invariant checker and reports."""

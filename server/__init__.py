@@ -1,0 +1,1 @@
+"""Reference partner portal (Tornado) with email-code MFA."""
