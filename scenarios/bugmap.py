@@ -1,0 +1,36 @@
+"""Which invariant each planted portal bug must break, and what a run needs to expose it.
+
+The portal owns the bugs (`python -m server --list-bugs`); this map is the checker's side of the
+bargain: a validation run with `--bug NAME` passes only when these invariants come out invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlantedBug:
+    """A portal bug, the invariants it must violate and the catalogue scenario that exposes it."""
+
+    invariants: tuple[str, ...]
+    scenario: str
+    processes: int = 1
+
+
+PLANTED_BUGS: dict[str, PlantedBug] = {
+    "code-reuse": PlantedBug(("single_use",), "validation"),
+    "race-on-verify": PlantedBug(("single_use",), "validation"),
+    "no-expiry": PlantedBug(("expiry",), "validation"),
+    "expiry-off-by-minutes": PlantedBug(("expiry",), "validation"),
+    "wrong-recipient": PlantedBug(("recipient",), "validation"),
+    "no-resend-limit": PlantedBug(("resend_limits",), "validation"),
+    "code-not-bound": PlantedBug(("binding",), "validation"),
+    "loop-after-verify": PlantedBug(("no_login_loops",), "validation"),
+    "per-process-secret": PlantedBug(("no_login_loops",), "validation", processes=2),
+    "affiliate-challenged": PlantedBug(("affiliates",), "validation"),
+    "mfa-bypass": PlantedBug(("mfa_required",), "validation"),
+    "no-attempt-limit": PlantedBug(("attempt_limits",), "validation"),
+    "early-expiry": PlantedBug(("no_false_rejections",), "validation"),
+    "outbox-no-retry": PlantedBug(("outbox",), "smtp-outage"),
+}

@@ -1,0 +1,119 @@
+"""The `mfa-harness` command: list, run and check scenarios.
+
+Exit codes: 0 pass; 1 an invariant is not as expected; 3 a threshold missed; 2 usage or setup
+error (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import bugmap
+from .spec import ScenarioError, catalog, load
+
+EXIT_SETUP = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        self.exit(EXIT_SETUP, f"mfa-harness: error: {message}\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _duration(text: str) -> float:
+    """Scenario seconds: `90`, `90s`, `5m`, `1h`."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    num, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    return _positive_float(num) * units[unit]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mfa-harness", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="the scenario catalogue")
+    r = sub.add_parser("run", help="run a scenario end to end and check it")
+    r.add_argument("scenario", help="catalogue name or path to a scenario TOML file")
+    r.add_argument("--out", type=Path, help="output folder (default runs/<time>-<scenario>)")
+    r.add_argument("--time-scale", type=_positive_float)
+    r.add_argument("--duration", type=_duration, help="scenario time, e.g. 300, 5m")
+    r.add_argument("--users", type=_positive_int)
+    r.add_argument("--seed", type=int)
+    r.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
+    r.add_argument("--bug", action="append", default=[], metavar="NAME",
+                   help="planted portal bug; the run then passes only if the checker catches it")
+    r.add_argument("--target", help="URL of an already running portal (black-box checks only)")
+    r.add_argument("--inbox-url", help="inbox URL (with --target)")
+    r.add_argument("--target-profile", type=Path, help="target profile TOML for a foreign portal")
+    r.add_argument("--strict", action="store_true", help="an unknown invariant verdict fails the run")
+    r.add_argument("--quiet", action="store_true", help="no progress or summary output")
+    c = sub.add_parser("check", help="re-check a finished run's saved history (no servers)")
+    c.add_argument("run_dir", type=Path)
+    c.add_argument("--strict", action="store_true", default=None)
+    sub.add_parser("bugs", help="planted portal bugs and the invariant each must break")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            for sc in catalog():
+                print(f"{sc.name:22s} {sc.description}")
+            return 0
+        if args.command == "bugs":
+            for name, bug in bugmap.PLANTED_BUGS.items():
+                print(f"{name:24s} breaks {', '.join(bug.invariants):24s} shown by scenario {bug.scenario}")
+            return 0
+        if args.command == "check":
+            from .verdict_io import check_dir
+
+            return check_dir(args.run_dir, strict=args.strict)
+        from .runner import RunOptions, SetupError, apply_overrides, run
+
+        if args.workers < 0:
+            raise SetupError("--workers must be >= 0")
+        if (args.target is None) != (args.inbox_url is None) and args.target is not None:
+            raise SetupError("--target needs --inbox-url")
+        if args.target_profile and not args.target_profile.is_file():
+            raise SetupError(f"--target-profile {args.target_profile}: no such file")
+        opts = RunOptions(out=args.out, time_scale=args.time_scale, duration=args.duration, users=args.users,
+                          seed=args.seed, workers=args.workers, bugs=args.bug, target=args.target,
+                          inbox_url=args.inbox_url, target_profile=args.target_profile, strict=args.strict,
+                          quiet=args.quiet)
+        sc = apply_overrides(load(args.scenario), opts)
+        return run(sc, opts)
+    except ScenarioError as exc:
+        print(f"mfa-harness: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    except Exception as exc:  # noqa: BLE001 - map setup failures to one line and exit 2
+        from .runner import SetupError
+
+        if isinstance(exc, SetupError):
+            print(f"mfa-harness: {exc}", file=sys.stderr)
+            return EXIT_SETUP
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""`mfa-harness run`: start the stack, drive it with Locust under the fault schedule, check, report.
+
+The order matters for honesty: scenario time 0 (the epoch) is set a little after launch so the
+stack is up before the first fault window opens, every process gets the same epoch, and the
+children are torn down whatever happens (Ctrl-C included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import loadtests
+
+from . import bugmap, collect
+from .nemesis import Nemesis, fault_window_lines
+from .progress import Progress
+from .spec import Scenario
+from .stack import LocalStack, StackConfig, StackError
+
+LOCUSTFILE = Path(loadtests.__file__).parent / "locustfile.py"
+STARTUP_ALLOWANCE_S = 4.0  # wall seconds between launch and scenario time 0
+
+
+class SetupError(RuntimeError):
+    """The run could not be set up (exit 2)."""
+
+
+@dataclass
+class RunOptions:
+    """Command-line overrides of a scenario."""
+
+    out: Path | None = None
+    time_scale: float | None = None
+    duration: float | None = None
+    users: int | None = None
+    seed: int | None = None
+    workers: int = 0
+    bugs: list[str] = field(default_factory=list)
+    target: str | None = None
+    inbox_url: str | None = None
+    target_profile: Path | None = None
+    strict: bool = False
+    quiet: bool = False
+
+
+def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
+    """The scenario as it will run: overrides applied, planted bugs' expectations set."""
+    if opts.time_scale is not None:
+        sc.time_scale = opts.time_scale
+    if opts.duration is not None:
+        sc.duration = opts.duration
+    if opts.users is not None:
+        sc.users = opts.users
+        sc.spawn_rate = max(sc.spawn_rate, float(opts.users))
+    if opts.seed is not None:
+        sc.seed = opts.seed
+    bugs = list(dict.fromkeys(sc.bugs + opts.bugs))
+    for bug in bugs:
+        if bug not in bugmap.PLANTED_BUGS:
+            raise SetupError(f"unknown bug {bug!r} (see `python -m server --list-bugs`)")
+    if bugs and opts.target:
+        raise SetupError("--bug needs the local reference portal; it cannot be combined with --target")
+    if opts.bugs:
+        sc.expect_invalid = sorted({inv for b in bugs for inv in bugmap.PLANTED_BUGS[b].invariants})
+        for bug in bugs:
+            sc.processes = max(sc.processes, bugmap.PLANTED_BUGS[bug].processes)
+    sc.bugs = bugs
+    return sc
+
+
+def default_out(sc: Scenario) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    suffix = "-" + "-".join(sc.bugs) if sc.bugs else ""
+    return Path("runs") / f"{stamp}-{sc.name}{suffix}"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise SetupError(f"cannot write {v!r} to TOML")
+
+
+def write_toml(path: Path, top: dict[str, Any], tables: dict[str, list[dict[str, Any]]] | None = None) -> Path:
+    """Minimal TOML writer for flat policy/fault files (round-trips through tomllib)."""
+    out = [f"{k} = {_toml_value(v)}" for k, v in top.items()]
+    for name, rows in (tables or {}).items():
+        for row in rows:
+            out.append(f"\n[[{name}]]")
+            out += [f"{k} = {_toml_value(v)}" for k, v in row.items()]
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    tomllib.loads(path.read_text(encoding="utf-8"))
+    return path
+
+
+def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, epoch: float, workers: int,
+                target_profile: Path | None, accounts_url: str | None) -> list[str]:
+    personas = ",".join(f"{k}={v:g}" for k, v in sc.personas.items())
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+            "-u", str(sc.users), "-r", f"{sc.spawn_rate:g}", "-t", f"{max(1, round(sc.wall_duration))}s",
+            "--stop-timeout", f"{max(5, round(60 / sc.time_scale + 5))}",
+            "--host", host, "--inbox-url", inbox_url,
+            "--time-scale", f"{sc.time_scale:g}", "--epoch", repr(epoch),
+            "--history-file", str(out / "client-history.jsonl"), "--summary-file", str(out / "locust-summary.json"),
+            "--personas", personas, "--csv", str(out / "locust"), "--html", str(out / "locust-report.html"),
+            "--only-summary", "--loglevel", "WARNING"]
+    if accounts_url:
+        argv += ["--accounts-url", accounts_url]
+    if sc.arrival_rate:
+        argv += ["--arrival-rate", f"{sc.arrival_rate:g}"]
+    if target_profile:
+        argv += ["--target-profile", str(target_profile)]
+    for expr in sc.thresholds:
+        argv += ["--threshold", expr]
+    if workers > 0:
+        argv += ["--processes", str(workers)]
+    return argv + sc.locust_args
+
+
+def run(sc: Scenario, opts: RunOptions) -> int:
+    """Run one scenario end to end; returns the exit code (0 pass, 1 invariant, 3 threshold, 2 setup)."""
+    from .verdict_io import finish_run
+
+    out = opts.out or default_out(sc)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "logs").mkdir(exist_ok=True)
+    epoch = time.time() + STARTUP_ALLOWANCE_S
+    white_box = opts.target is None
+    policy_file = write_toml(out / "policy.toml", sc.policy) if sc.policy else None
+    fault_plan = {"seed": sc.seed, "rules": sc.faults}
+    faults_file = write_toml(out / "faults.toml", {"seed": sc.seed}, {"rules": sc.faults})
+
+    stack: LocalStack | None = None
+    locust: subprocess.Popen | None = None
+    nemesis: Nemesis | None = None
+    progress: Progress | None = None
+    interrupted = False
+    old_term = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if white_box:
+            stack = LocalStack(StackConfig(out=out, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
+                                           partners=sc.partners, processes=sc.processes, bugs=sc.bugs,
+                                           policy_file=policy_file, faults_file=faults_file))
+            try:
+                stack.start()
+            except StackError as exc:
+                raise SetupError(str(exc)) from None
+            portal_url, inbox_url = stack.portal_url, stack.inbox_url
+            accounts = collect.get_json(portal_url + "/_harness/accounts")
+            accounts_url: str | None = portal_url + "/_harness/accounts"
+        else:
+            portal_url = opts.target.rstrip("/")
+            if not opts.inbox_url:
+                raise SetupError("--target needs --inbox-url")
+            inbox_url = opts.inbox_url.rstrip("/")
+            accounts, accounts_url = [], None
+            _put_faults(inbox_url, fault_plan)
+
+        current_stack = stack
+        nemesis = Nemesis(sc.nemesis, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
+                          portal_url=lambda: current_stack.portal_url if current_stack else portal_url,
+                          kill_portal=stack.kill_portal if stack else None,
+                          restart_portal=stack.restart_portal if stack else None, accounts=accounts)
+        argv = locust_argv(sc, host=portal_url, inbox_url=inbox_url, out=out, epoch=epoch,
+                           workers=opts.workers, target_profile=opts.target_profile,
+                           accounts_url=accounts_url if white_box else None)
+        (out / "command.txt").write_text(" ".join(argv) + "\n", encoding="utf-8")
+        time.sleep(max(0.0, epoch - time.time()))  # wait for scenario time 0: a scheduled instant
+        locust_log = open(out / "logs" / "locust.log", "ab")
+        locust = subprocess.Popen(argv, stdout=locust_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  start_new_session=True)
+        nemesis.start()
+        progress = Progress(sc, epoch=epoch, portal_url=(lambda: current_stack.portal_url) if stack else None,
+                            nemesis=nemesis, quiet=opts.quiet)
+        progress.start()
+        deadline = time.time() + sc.wall_duration + 180
+        while locust.poll() is None:
+            if time.time() > deadline:
+                os.killpg(locust.pid, signal.SIGTERM)
+                locust.wait(timeout=60)
+                break
+            try:
+                locust.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+        locust_log.close()
+        nemesis.stop()
+        progress.stop()
+        if stack and stack.portal and not stack.portal.alive():
+            stack.restart_portal()  # a kill at the very end: the log is still in the database
+        # Let the outbox drain what is still queued before reading the histories.
+        if stack:
+            _drain_outbox(stack.portal_url, sc.time_scale)
+        portal_lines = collect.portal_events(portal_url) if white_box else []
+        inbox_lines = collect.inbox_deliveries(inbox_url)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: stopping the stack", file=sys.stderr)
+        return 130
+    except collect.CollectError as exc:
+        raise SetupError(str(exc)) from None
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        if progress:
+            progress.stop()
+        if nemesis:
+            nemesis.stop()
+        if locust and locust.poll() is None:
+            try:
+                os.killpg(locust.pid, signal.SIGTERM)
+                locust.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                locust.kill()
+        if stack:
+            stack.stop()
+        if interrupted:
+            pass
+
+    client_lines = collect.read_jsonl(out / "client-history.jsonl")
+    nemesis_lines = fault_window_lines(sc.faults, epoch, sc.time_scale, sc.duration) + nemesis.lines
+    history = collect.merge(portal_lines, inbox_lines, client_lines, nemesis_lines)
+    collect.write_jsonl(out / "history.jsonl", history)
+    summary = _read_summary(out / "locust-summary.json")
+    run_info = {
+        "scenario": sc.name, "scenario_file": str(sc.path), "seed": sc.seed, "time_scale": sc.time_scale,
+        "duration": sc.duration, "epoch": epoch, "white_box": white_box, "policy": sc.policy,
+        "fault_plan": fault_plan, "nemesis": [vars(s) for s in sc.nemesis], "bugs": sc.bugs,
+        "expected": sc.expected, "strict": opts.strict, "accounts": accounts, "users": sc.users,
+        "workers": opts.workers, "processes": sc.processes, "locust_exit": locust.returncode if locust else None,
+        "thresholds": (summary or {}).get("thresholds", {}), "nemesis_errors": nemesis.errors if nemesis else [],
+        "command": " ".join(sys.argv), "portal_restarts": stack.restarts if stack else 0,
+    }
+    (out / "run.json").write_text(json.dumps(run_info, indent=2), encoding="utf-8")
+    return finish_run(out, history, run_info, quiet=opts.quiet)
+
+
+def _read_summary(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _put_faults(inbox_url: str, plan: dict[str, Any]) -> None:
+    import urllib.request
+
+    req = urllib.request.Request(inbox_url + "/api/v1/faults", data=json.dumps(plan).encode(), method="PUT",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30):
+            pass
+    except OSError as exc:
+        raise SetupError(f"cannot set the inbox fault plan at {inbox_url}: {exc}") from None
+
+
+def _drain_outbox(portal_url: str, time_scale: float, max_wait_s: float = 20.0) -> None:
+    """Wait (bounded) until the portal has an outcome for every queued mail, watching its events."""
+    deadline = time.time() + max_wait_s
+    while time.time() < deadline:
+        try:
+            events = collect.portal_events(portal_url)
+        except collect.CollectError:
+            return
+        queued = {e["outbox_id"] for e in events if e.get("event") == "email_queued"}
+        done = {e["outbox_id"] for e in events if e.get("event") in ("email_sent", "email_failed")}
+        if queued <= done:
+            return
+        time.sleep(0.5)  # bounded re-read of the portal's log; no event stream to await here

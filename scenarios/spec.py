@@ -1,0 +1,243 @@
+"""Scenario files: parse and validate the TOML that describes one run.
+
+A scenario speaks scenario time (seconds). Every error names the file, the line and what is
+wrong, because scenario files are written by hand and a silent default is a wrong run.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CATALOG_DIR = Path(__file__).parent / "catalog"
+
+INVARIANT_NAMES = (
+    "single_use", "expiry", "binding", "mfa_required", "affiliates", "recipient",
+    "resend_limits", "attempt_limits", "no_false_rejections", "no_login_loops", "outbox",
+)
+NEMESIS_ACTIONS = ("clock-jump", "kill-portal", "change-notification")
+POLICY_KEYS = {
+    "code_ttl": (int, float), "challenge_ttl": (int, float), "max_attempts": int,
+    "resend_cooldown": (int, float), "max_codes_per_challenge": int,
+    "max_codes_per_account_hour": int, "resend": str, "password_profile": str,
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run; the message says file, line and what is wrong."""
+
+
+@dataclass
+class NemesisStep:
+    """One scheduled action of the runner's nemesis, at a scenario time."""
+
+    at: float
+    action: str
+    by: float = 0.0            # clock-jump: scenario seconds
+    down_for: float = 0.0      # kill-portal: scenario seconds before the restart
+    partner: str = "agency"    # change-notification: which kind of partner
+    address: str = ""          # change-notification: new address ("" = generated)
+
+
+@dataclass
+class Scenario:
+    """Everything a run needs, in scenario time."""
+
+    name: str
+    description: str
+    path: Path
+    seed: int = 1
+    time_scale: float = 30.0
+    duration: float = 300.0
+    partners: int = 40
+    users: int = 10
+    spawn_rate: float = 10.0
+    arrival_rate: float | None = None
+    processes: int = 1
+    personas: dict[str, float] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    nemesis: list[NemesisStep] = field(default_factory=list)
+    thresholds: list[str] = field(default_factory=list)
+    expect_invalid: list[str] = field(default_factory=list)
+    bugs: list[str] = field(default_factory=list)
+    locust_args: list[str] = field(default_factory=list)
+
+    @property
+    def expected(self) -> dict[str, Any]:
+        """The `expected` block of the verdict: no violations, or these invariants invalid."""
+        if self.expect_invalid:
+            return {"invalid": list(self.expect_invalid)}
+        return {"violations": 0}
+
+    @property
+    def wall_duration(self) -> float:
+        return self.duration / self.time_scale
+
+
+def _line_of(text: str, key: str, table: str | None = None) -> int:
+    """Best line number for `key` (inside `[table]` when given); 1 when not found."""
+    lines = text.splitlines()
+    start = 0
+    if table:
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(table) + r"\s*\]\]?\s*$")
+        for i, line in enumerate(lines):
+            if header.match(line):
+                start = i
+                break
+    pat = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+    for i in range(start, len(lines)):
+        if pat.match(lines[i]):
+            return i + 1
+    return start + 1
+
+
+class _Reader:
+    """Typed access to one TOML table with file/line-aware errors."""
+
+    def __init__(self, path: Path, text: str, data: dict[str, Any], table: str | None = None):
+        self.path, self.text, self.data, self.table = path, text, data, table
+        self.used: set[str] = set()
+
+    def fail(self, key: str, what: str) -> ScenarioError:
+        where = f"{self.table}.{key}" if self.table else key
+        return ScenarioError(f"{self.path}:{_line_of(self.text, key, self.table)}: {where}: {what}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, positive: bool = False):
+        self.used.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(key, f"expected {names}, got {type(value).__name__} {value!r}")
+        if positive and value <= 0:
+            raise self.fail(key, f"must be > 0, got {value!r}")
+        return value
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], f"unknown key (known: {', '.join(sorted(self.used))})")
+
+
+def resolve(name_or_path: str) -> Path:
+    """A catalogue name (`smoke`) or a path to a TOML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        if not candidate.is_file():
+            raise ScenarioError(f"{name_or_path}: no such scenario file")
+        return candidate
+    path = CATALOG_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(p.stem for p in sorted(CATALOG_DIR.glob("*.toml")))
+        raise ScenarioError(f"unknown scenario {name_or_path!r} (known: {known})")
+    return path
+
+
+def catalog() -> list[Scenario]:
+    """Every scenario of the catalogue, sorted by file name."""
+    return [load(p) for p in sorted(CATALOG_DIR.glob("*.toml"))]
+
+
+def load(name_or_path: str | Path) -> Scenario:
+    """Parse and validate a scenario; raises ScenarioError with file:line on any mistake."""
+    path = resolve(str(name_or_path))
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
+    top = _Reader(path, text, data)
+    name = top.get("name", str, path.stem)
+    description = top.get("description", str)
+    if not description:
+        raise top.fail("description", "missing: every scenario says what it is for")
+    sc = Scenario(name=name, description=description, path=path)
+    sc.seed = top.get("seed", int, 1)
+    sc.time_scale = float(top.get("time_scale", (int, float), 30.0, positive=True))
+    sc.duration = float(top.get("duration", (int, float), 300.0, positive=True))
+    sc.bugs = list(top.get("bugs", list, []))
+
+    pop = _Reader(path, text, top.get("population", dict, {}), "population")
+    sc.partners = pop.get("partners", int, 40, positive=True)
+    pop.finish()
+
+    load_t = _Reader(path, text, top.get("load", dict, {}), "load")
+    sc.users = load_t.get("users", int, 10, positive=True)
+    sc.spawn_rate = float(load_t.get("spawn_rate", (int, float), sc.users, positive=True))
+    rate = load_t.get("arrival_rate", (int, float), None, positive=True)
+    sc.arrival_rate = float(rate) if rate is not None else None
+    sc.locust_args = [str(a) for a in load_t.get("locust_args", list, [])]
+    load_t.finish()
+
+    portal = _Reader(path, text, top.get("portal", dict, {}), "portal")
+    sc.processes = portal.get("processes", int, 1, positive=True)
+    portal.finish()
+
+    personas = top.get("personas", dict, {})
+    for key, weight in personas.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise _Reader(path, text, personas, "personas").fail(key, f"weight must be a number >= 0, got {weight!r}")
+    if not personas or not any(personas.values()):
+        raise top.fail("personas", "at least one persona with a weight > 0 is required")
+    sc.personas = {k: float(v) for k, v in personas.items()}
+
+    policy = top.get("policy", dict, {})
+    pol = _Reader(path, text, policy, "policy")
+    for key in policy:
+        if key not in POLICY_KEYS:
+            raise pol.fail(key, f"unknown policy key (known: {', '.join(sorted(POLICY_KEYS))})")
+        pol.get(key, POLICY_KEYS[key])
+    if policy.get("resend", "invalidate") not in ("invalidate", "keep"):
+        raise pol.fail("resend", "must be \"invalidate\" or \"keep\"")
+    sc.policy = dict(policy)
+
+    faults = top.get("faults", list, [])
+    for i, rule in enumerate(faults):
+        if not isinstance(rule, dict) or "kind" not in rule:
+            raise ScenarioError(f"{path}:{_line_of(text, 'kind', 'faults')}: faults[{i}]: each [[faults]] needs a kind")
+        for key in ("start", "end"):
+            if key in rule and (isinstance(rule[key], bool) or not isinstance(rule[key], (int, float))):
+                raise ScenarioError(f"{path}:{_line_of(text, key, 'faults')}: faults[{i}].{key}: expected a number")
+    sc.faults = [dict(r) for r in faults]
+
+    for i, step in enumerate(top.get("nemesis", list, [])):
+        nem = _Reader(path, text, step, "nemesis")
+        action = nem.get("action", str)
+        if action not in NEMESIS_ACTIONS:
+            raise nem.fail("action", f"nemesis[{i}]: unknown action {action!r} (known: {', '.join(NEMESIS_ACTIONS)})")
+        at = nem.get("at", (int, float))
+        if at is None or at < 0 or at > sc.duration:
+            raise nem.fail("at", f"nemesis[{i}]: needs 0 <= at <= duration ({sc.duration:g})")
+        sc.nemesis.append(NemesisStep(
+            at=float(at), action=action,
+            by=float(nem.get("by", (int, float), 0.0)),
+            down_for=float(nem.get("down_for", (int, float), 0.0)),
+            partner=nem.get("partner", str, "agency"),
+            address=nem.get("address", str, ""),
+        ))
+        nem.finish()
+    sc.nemesis.sort(key=lambda s: s.at)
+
+    thresholds = top.get("thresholds", list, [])
+    if not all(isinstance(t, str) and t.strip() for t in thresholds):
+        raise top.fail("thresholds", "must be a list of expressions such as \"login.p95 < 8s\"")
+    sc.thresholds = list(thresholds)
+
+    expect = _Reader(path, text, top.get("expect", dict, {}), "expect")
+    violations = expect.get("violations", int, 0)
+    invalid = expect.get("invalid", list, [])
+    for inv in invalid:
+        if inv not in INVARIANT_NAMES:
+            raise expect.fail("invalid", f"unknown invariant {inv!r} (known: {', '.join(INVARIANT_NAMES)})")
+    if violations != 0 and not invalid:
+        raise expect.fail("violations", "only 0 is meaningful; list expected failures in expect.invalid")
+    sc.expect_invalid = list(invalid)
+    expect.finish()
+    top.finish()
+    return sc

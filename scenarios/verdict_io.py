@@ -1,0 +1,102 @@
+"""Turn a run's merged history into its verdict, JUnit XML and report, and an exit code.
+
+Shared by `mfa-harness run` (right after the run) and `mfa-harness check DIR` (offline, from the
+saved history and run.json), so both give the same verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .checker import CheckContext, check
+from .junit import write_junit
+from .metrics import flow_metrics
+from .report import write_report
+from .verdict import build_verdict
+
+EXIT_OK, EXIT_INVARIANT, EXIT_SETUP, EXIT_THRESHOLD = 0, 1, 2, 3
+
+
+def effective_policy(history: list[dict[str, Any]], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The portal announces its effective policy in `portal_started`; fall back to the overrides."""
+    for row in history:
+        if row.get("src") == "portal" and row.get("event") == "portal_started" and row.get("policy"):
+            return dict(row["policy"])
+    return dict(overrides)
+
+
+def exit_code(verdict: dict[str, Any]) -> int:
+    """0 pass; 1 an invariant verdict is not as expected; 3 only thresholds missed."""
+    if verdict.get("passed"):
+        return EXIT_OK
+    if not verdict.get("invariants_as_expected", True):
+        return EXIT_INVARIANT
+    if any(not t.get("passed") for t in verdict.get("thresholds", {}).values()):
+        return EXIT_THRESHOLD
+    return EXIT_INVARIANT
+
+
+def compute_verdict(history: list[dict[str, Any]], run_info: dict[str, Any]) -> dict[str, Any]:
+    ctx = CheckContext(policy=effective_policy(history, run_info.get("policy", {})),
+                       white_box=bool(run_info.get("white_box", True)),
+                       time_scale=float(run_info.get("time_scale", 1.0)),
+                       fault_plan=run_info.get("fault_plan", {}), bugs=list(run_info.get("bugs", [])),
+                       accounts=run_info.get("accounts") or None)
+    invariants = check(history, ctx)
+    metrics = flow_metrics(history)
+    verdict = build_verdict(
+        scenario=run_info.get("scenario", "?"), seed=run_info.get("seed"), time_scale=run_info.get("time_scale"),
+        invariants=invariants, thresholds=run_info.get("thresholds", {}), metrics=metrics,
+        faults=run_info.get("fault_plan", {}).get("rules", []) + run_info.get("nemesis", []),
+        bugs=run_info.get("bugs", []), expected=run_info.get("expected", {"violations": 0}),
+        strict=bool(run_info.get("strict", False)),
+    )
+    if run_info.get("nemesis_errors"):
+        verdict["nemesis_errors"] = run_info["nemesis_errors"]
+    verdict["reproduce"] = run_info.get("command", "")
+    return verdict
+
+
+def finish_run(out: Path, history: list[dict[str, Any]], run_info: dict[str, Any], *, quiet: bool = False) -> int:
+    """Write verdict.json, junit.xml and report.html into `out`; print the outcome; exit code."""
+    verdict = compute_verdict(history, run_info)
+    (out / "verdict.json").write_text(json.dumps(verdict, indent=2, default=str), encoding="utf-8")
+    write_junit(verdict, out / "junit.xml")
+    write_report(verdict, history, out / "report.html")
+    code = exit_code(verdict)
+    if not quiet:
+        print_summary(verdict, out, code)
+    return code
+
+
+def print_summary(verdict: dict[str, Any], out: Path, code: int) -> None:
+    m = verdict.get("metrics", {})
+    lines = [f"scenario {verdict.get('scenario')} (seed {verdict.get('seed')}, time scale {verdict.get('time_scale')})"
+             + (f", planted bugs: {', '.join(verdict['bugs'])}" if verdict.get("bugs") else "")]
+    for name, inv in verdict.get("invariants", {}).items():
+        state = {True: "valid", False: "INVALID"}.get(inv.get("valid"), "unknown")
+        lines.append(f"  {name:22s} {state:8s} violations {inv.get('violations', 0)}")
+    for expr, t in verdict.get("thresholds", {}).items():
+        lines.append(f"  threshold {expr!r}: {'met' if t.get('passed') else 'MISSED'} (value {t.get('value')})")
+    lines.append(f"  logins ok {m.get('logins_ok')} failed {m.get('logins_failed')}  "
+                 f"p50 {m.get('login_p50_s')} s  p95 {m.get('login_p95_s')} s  p99 {m.get('login_p99_s')} s  "
+                 f"loops {m.get('loops')}  resends {m.get('resends')}")
+    lines.append(f"{'PASS' if verdict.get('passed') else 'FAIL'} (exit {code}) — report: {out / 'report.html'}")
+    print("\n".join(lines), file=sys.stdout)
+
+
+def check_dir(run_dir: Path, *, strict: bool | None = None, quiet: bool = False) -> int:
+    """`mfa-harness check DIR`: the same verdict from the saved files, no servers."""
+    from .collect import read_jsonl
+
+    info_path, hist_path = run_dir / "run.json", run_dir / "history.jsonl"
+    if not info_path.is_file() or not hist_path.is_file():
+        print(f"error: {run_dir} is not a finished run (needs run.json and history.jsonl)", file=sys.stderr)
+        return EXIT_SETUP
+    run_info = json.loads(info_path.read_text(encoding="utf-8"))
+    if strict is not None:
+        run_info["strict"] = strict
+    return finish_run(run_dir, read_jsonl(hist_path), run_info, quiet=quiet)

@@ -1,0 +1,94 @@
+"""Scenario files: the catalogue loads, and every kind of mistake is reported with file and line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scenarios import bugmap
+from scenarios.spec import INVARIANT_NAMES, ScenarioError, catalog, load
+
+GOOD = '''
+name = "t"
+description = "a test scenario"
+duration = 60
+
+[personas]
+careful = 1
+'''
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "s.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_catalogue_loads_and_covers_the_products_troubles() -> None:
+    names = {s.name for s in catalog()}
+    for needed in ("smoke", "partners-login", "shared-inbox", "delayed-email", "spam-folder", "expiry",
+                   "resend-storm", "login-loop", "smtp-outage", "brute-force", "forgot-password",
+                   "notification-change", "portal-restart"):
+        assert needed in names
+    for sc in catalog():
+        assert sc.description and sc.personas and sc.expected == {"violations": 0}
+
+
+def test_every_planted_bug_maps_to_known_invariants_and_scenarios() -> None:
+    names = {s.name for s in catalog()}
+    for name, bug in bugmap.PLANTED_BUGS.items():
+        assert bug.scenario in names, name
+        assert set(bug.invariants) <= set(INVARIANT_NAMES), name
+
+
+def test_good_file_loads_with_defaults(tmp_path: Path) -> None:
+    sc = load(write(tmp_path, GOOD))
+    assert sc.duration == 60 and sc.personas == {"careful": 1.0} and sc.users == 10
+
+
+@pytest.mark.parametrize(("snippet", "line", "words"), [
+    ("duration = -5\n", 4, "must be > 0"),
+    ("[load]\nusers = \"many\"\n", 10, "expected int"),
+    ("[load]\nuserz = 3\n", 10, "unknown key"),
+    ("[policy]\nresend = \"sometimes\"\n", 10, "invalidate"),
+    ("[policy]\ncode_tll = 3\n", 10, "unknown policy key"),
+    ("[expect]\ninvalid = [\"singel_use\"]\n", 10, "unknown invariant"),
+    ("[[nemesis]]\nat = 9999\naction = \"clock-jump\"\n", 10, "at <= duration"),
+    ("[[nemesis]]\nat = 1\naction = \"unplug\"\n", 11, "unknown action"),
+])
+def test_mistakes_name_file_line_and_problem(tmp_path: Path, snippet: str, line: int, words: str) -> None:
+    text = GOOD.replace("duration = 60\n", "duration = 60\n" if "duration" not in snippet else snippet) \
+        if snippet.startswith("duration") else GOOD + "\n" + snippet
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:"), msg
+    assert words in msg, msg
+    assert f":{line}:" in msg, (msg, text)
+
+
+def test_invalid_toml_and_missing_personas(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="invalid TOML"):
+        load(write(tmp_path, "name = \n"))
+    with pytest.raises(ScenarioError, match="persona"):
+        load(write(tmp_path, 'description = "x"\n'))
+    with pytest.raises(ScenarioError, match="unknown scenario"):
+        load("no-such-scenario")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "scenarios.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_list_and_usage_errors(tmp_path: Path) -> None:
+    out = run_cli("list")
+    assert out.returncode == 0 and "smoke" in out.stdout and "portal-restart" in out.stdout
+    for args in (["run", "no-such"], ["run", "smoke", "--time-scale", "0"], ["run", "smoke", "--bug", "nope"],
+                 ["run", "smoke", "--users", "x"], ["check", str(tmp_path)], ["frobnicate"]):
+        res = run_cli(*args)
+        assert res.returncode == 2, (args, res.stdout, res.stderr)
+        assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
