@@ -71,11 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("run_dir", type=Path)
     c.add_argument("--strict", action="store_true", default=None)
     sub.add_parser("bugs", help="planted portal bugs and the invariant each must break")
+    u = sub.add_parser("up", help="start portal and inbox for a person at a browser; Ctrl-C stops")
+    u.add_argument("--out", type=Path, help="run folder (default runs/<time>-up)")
+    u.add_argument("--seed", type=int, default=1)
+    u.add_argument("--partners", type=_positive_int, default=12)
+    u.add_argument("--time-scale", type=_positive_float, default=1.0)
+    u.add_argument("--policy", type=Path, help="portal policy overrides (TOML)")
+    u.add_argument("--bug", action="append", default=[], metavar="NAME", help="planted portal bug")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .runner import SetupError
+
     try:
         if args.command == "list":
             for sc in catalog():
@@ -85,11 +94,24 @@ def main(argv: list[str] | None = None) -> int:
             for name, bug in bugmap.PLANTED_BUGS.items():
                 print(f"{name:24s} breaks {', '.join(bug.invariants):24s} shown by scenario {bug.scenario}")
             return 0
+        if args.command == "up":
+            import time as _time
+
+            from .up import up
+
+            if args.policy and not args.policy.is_file():
+                raise SetupError(f"--policy {args.policy}: no such file")
+            unknown = [b for b in args.bug if b not in bugmap.PLANTED_BUGS]
+            if unknown:
+                raise SetupError(f"unknown bug {unknown[0]!r} (see `mfa-harness bugs`)")
+            out = args.out or Path("runs") / f"{_time.strftime('%Y%m%d-%H%M%S')}-up"
+            return up(out=out, seed=args.seed, partners=args.partners, time_scale=args.time_scale,
+                      bugs=args.bug, policy_file=args.policy)
         if args.command == "check":
             from .verdict_io import check_dir
 
             return check_dir(args.run_dir, strict=args.strict)
-        from .runner import RunOptions, SetupError, apply_overrides, run
+        from .runner import RunOptions, apply_overrides, run
 
         if args.workers < 0:
             raise SetupError("--workers must be >= 0")
@@ -106,13 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"mfa-harness: {exc}", file=sys.stderr)
         return EXIT_SETUP
-    except Exception as exc:  # noqa: BLE001 - map setup failures to one line and exit 2
-        from .runner import SetupError
-
-        if isinstance(exc, SetupError):
-            print(f"mfa-harness: {exc}", file=sys.stderr)
-            return EXIT_SETUP
-        raise
+    except SetupError as exc:
+        print(f"mfa-harness: {exc}", file=sys.stderr)
+        return EXIT_SETUP
 
 
 if __name__ == "__main__":
