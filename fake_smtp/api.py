@@ -1,0 +1,383 @@
+"""Tornado handlers for the Mailpit v1 API plus our wait, deliveries and faults endpoints.
+
+Thin layer: every handler validates input (400 with a one-line reason, stored data left
+untouched), asks the store / inbox / fault engine, and renders Mailpit's JSON shapes.
+Our extra summary fields are ``Seq``, ``Code``, ``Folder``, ``Received``, ``Delivered``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import tornado.web
+
+from fake_smtp import mime
+from fake_smtp.faults import PlanError, parse_plan
+from fake_smtp.inbox import PARSE_INLINE_LIMIT, Inbox
+from fake_smtp.openapi import openapi_document
+from fake_smtp.search import Query, QueryError, parse
+from fake_smtp.store import StoredMessage
+
+VERSION = "fake_smtp 0.1.0"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 10_000
+MAX_WAIT = 300.0
+
+
+@dataclass
+class ApiContext:
+    inbox: Inbox
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 0
+    started: float = 0.0
+    ready: bool = False
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def summary_json(m: StoredMessage) -> dict[str, Any]:
+    """Mailpit ``MessageSummary`` plus our fields."""
+    s = m.summary
+    bcc = s.bcc or [{"Name": "", "Address": a} for a in m.bcc_envelope]
+    return {
+        "ID": m.id, "MessageID": s.message_id, "Read": m.read, "From": s.from_, "To": s.to, "Cc": s.cc,
+        "Bcc": bcc, "ReplyTo": s.reply_to, "Subject": s.subject, "Created": rfc3339(m.delivered),
+        "Username": "", "Tags": list(m.tags), "Size": m.size, "Attachments": s.attachments, "Snippet": s.snippet,
+        "Seq": m.seq, "Code": m.code, "Folder": m.folder, "Received": m.received, "Delivered": m.delivered,
+    }
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Shared helpers: context, JSON output, argument parsing with clear 400s."""
+
+    @property
+    def ctx(self) -> ApiContext:
+        return self.settings["ctx"]  # type: ignore[no-any-return]
+
+    @property
+    def inbox(self) -> Inbox:
+        return self.ctx.inbox
+
+    def check_xsrf_cookie(self) -> None:
+        return None
+
+    def write_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(data, ensure_ascii=False))
+
+    def fail(self, status: int, reason: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(reason + "\n")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, BadRequest):
+            self.finish(exc.text + "\n")
+            return
+        self.finish(f"{status_code} {self._reason}\n")
+
+    def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            v = int(raw)
+        except ValueError:
+            raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+        if v < minimum or (maximum is not None and v > maximum):
+            bound = f" and <= {maximum}" if maximum is not None else ""
+            raise BadRequest(f"{name} must be >= {minimum}{bound}, got {v}")
+        return v
+
+    def folder_arg(self, default: str) -> str:
+        folder = self.get_query_argument("folder", default) or default
+        if folder not in ("inbox", "spam", "any"):
+            raise BadRequest(f"folder must be inbox, spam or any, got {folder!r}")
+        return folder
+
+    def query_arg(self) -> Query:
+        try:
+            return parse(self.get_query_argument("query", ""))
+        except QueryError as exc:
+            raise BadRequest(f"invalid query: {exc}") from None
+
+    def json_body(self) -> Any:
+        if not self.request.body.strip():
+            return None
+        try:
+            return json.loads(self.request.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"body is not valid JSON: {exc}") from None
+
+    def message_arg(self, msg_id: str) -> StoredMessage:
+        m = self.inbox.store.latest() if msg_id == "latest" else self.inbox.store.get(msg_id)
+        if m is None:
+            raise tornado.web.HTTPError(404, reason="Message not found")
+        return m
+
+    def list_json(self, total_matches: int, msgs: list[StoredMessage], start: int) -> dict[str, Any]:
+        store = self.inbox.store
+        return {"total": len(store), "unread": store.unread, "count": len(msgs), "messages_count": total_matches,
+                "messages_unread": sum(1 for m in msgs if not m.read), "start": start, "tags": store.tags(),
+                "messages": [summary_json(m) for m in msgs]}
+
+
+
+class BadRequest(tornado.web.HTTPError):
+    """Invalid client input, answered with 400 and this one-line text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(400)
+        self.text = text
+
+
+def _ids_from(body: Any, where: str) -> list[str] | None:
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise BadRequest(f"{where}: body must be a JSON object")
+    ids = body.get("IDs", body.get("ids"))
+    if ids is None:
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise BadRequest(f"{where}: IDs must be a list of strings")
+    return ids
+
+
+class MessagesHandler(BaseHandler):
+    def get(self) -> None:
+        start = self.int_arg("start", 0)
+        limit = self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        total, msgs = self.inbox.store.page(None, start, limit, self.folder_arg("any"))
+        self.write_json(self.list_json(total, msgs, start))
+
+    def delete(self) -> None:
+        ids = _ids_from(self.json_body(), "DELETE /api/v1/messages")
+        store = self.inbox.store
+        gone = store.delete_all() if not ids else store.delete(ids)
+        self.inbox.forget_files(gone)
+        self.finish("ok")
+
+    def put(self) -> None:
+        body = self.json_body()
+        ids = _ids_from(body, "PUT /api/v1/messages")
+        read = body.get("Read", True) if isinstance(body, dict) else True
+        if not isinstance(read, bool):
+            raise BadRequest("PUT /api/v1/messages: Read must be true or false")
+        store = self.inbox.store
+        if ids:
+            msgs = [m for m in (store.get(i) for i in ids) if m is not None]
+        else:
+            search = body.get("Search") if isinstance(body, dict) else None
+            q = None
+            if search:
+                try:
+                    q = parse(str(search))
+                except QueryError as exc:
+                    raise BadRequest(f"invalid Search: {exc}") from None
+            msgs = list(store.select(q))
+        self.inbox.set_read(msgs, read)
+        self.finish("ok")
+
+
+class SearchHandler(BaseHandler):
+    def get(self) -> None:
+        q = self.query_arg()
+        start = self.int_arg("start", 0)
+        limit = self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        total, msgs = self.inbox.store.page(q, start, limit, self.folder_arg("any"))
+        self.write_json(self.list_json(total, msgs, start))
+
+    def delete(self) -> None:
+        q = self.query_arg()
+        if not q.terms:
+            raise BadRequest("DELETE /api/v1/search needs a non-empty query (use DELETE /api/v1/messages for all)")
+        store = self.inbox.store
+        ids = [m.id for m in store.select(q, self.folder_arg("any"))]
+        self.inbox.forget_files(store.delete(ids))
+        self.finish("ok")
+
+
+async def _off_loop(func: Any, raw: bytes, *args: Any) -> Any:
+    if len(raw) > PARSE_INLINE_LIMIT:
+        return await asyncio.get_running_loop().run_in_executor(None, func, raw, *args)
+    return func(raw, *args)
+
+
+class MessageHandler(BaseHandler):
+    async def get(self, msg_id: str) -> None:
+        m = self.message_arg(msg_id)
+        view = await _off_loop(mime.full_view, m.raw)
+        self.inbox.set_read([m], True)
+        data = summary_json(m)
+        data.pop("Snippet")
+        data.pop("Attachments")
+        data.update({"ReturnPath": view["ReturnPath"] or m.mail_from, "Date": view["Date"],
+                     "ListUnsubscribe": {"Header": "", "Links": [], "Errors": "", "HeaderPost": ""},
+                     "Text": view["Text"], "HTML": view["HTML"], "Inline": view["Inline"],
+                     "Attachments": view["Attachments"], "Recipients": list(m.recipients)})
+        self.write_json(data)
+
+
+class HeadersHandler(BaseHandler):
+    async def get(self, msg_id: str) -> None:
+        m = self.message_arg(msg_id)
+        self.write_json(await _off_loop(mime.headers, m.raw))
+
+
+class RawHandler(BaseHandler):
+    def get(self, msg_id: str) -> None:
+        m = self.message_arg(msg_id)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(m.raw)
+
+
+class PartHandler(BaseHandler):
+    async def get(self, msg_id: str, part_id: str) -> None:
+        m = self.message_arg(msg_id)
+        found = await _off_loop(mime.part, m.raw, part_id)
+        if found is None:
+            raise tornado.web.HTTPError(404, reason="Part not found")
+        ctype, payload = found
+        self.set_header("Content-Type", ctype)
+        self.finish(payload)
+
+
+class WaitHandler(BaseHandler):
+    """Long-poll: the first match with Seq > after, woken by delivery; 204 at the timeout."""
+
+    _future: asyncio.Future[StoredMessage] | None = None
+
+    async def get(self) -> None:
+        q = self.query_arg()
+        after = self.int_arg("after", 0)
+        raw_timeout = self.get_query_argument("timeout", "30") or "30"
+        try:
+            timeout = float(raw_timeout)
+        except ValueError:
+            raise BadRequest(f"timeout must be a number of seconds, got {raw_timeout!r}") from None
+        if not 0 <= timeout <= MAX_WAIT:
+            raise BadRequest(f"timeout must be between 0 and {MAX_WAIT:g} seconds, got {raw_timeout}")
+        folder = self.folder_arg("inbox")
+        self._future = self.inbox.store.wait(q, after, folder)
+        try:
+            msg = await asyncio.wait_for(self._future, timeout)
+        except TimeoutError:
+            self.set_status(204)
+            self.finish()
+            return
+        except asyncio.CancelledError:
+            if self._gone:
+                return  # the client went away; on_connection_close cancelled the waiter
+            raise
+        self.write_json(summary_json(msg))
+
+    _gone = False
+
+    def on_connection_close(self) -> None:
+        self._gone = True
+        if self._future is not None and not self._future.done():
+            self._future.cancel()
+
+
+class DeliveriesHandler(BaseHandler):
+    def get(self) -> None:
+        after = self.int_arg("after", 0)
+        limit_raw = self.get_query_argument("limit", None)
+        limit = self.int_arg("limit", 0, 1) if limit_raw else None
+        lines = self.inbox.history.after(after, limit)
+        self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
+        self.finish("".join(line + "\n" for line in lines))
+
+
+class FaultsHandler(BaseHandler):
+    def get(self) -> None:
+        self.write_json(self.inbox.engine.plan.to_json())
+
+    def put(self) -> None:
+        body = self.json_body()
+        try:
+            plan = parse_plan(body if body is not None else {}, "PUT /api/v1/faults")
+        except PlanError as exc:
+            raise BadRequest(str(exc)) from None
+        self.inbox.engine.set_plan(plan)
+        self.write_json(plan.to_json())
+
+
+class ChaosHandler(BaseHandler):
+    def get(self) -> None:
+        self.write_json(self.inbox.engine.chaos_json())
+
+    def put(self) -> None:
+        body = self.json_body()
+        try:
+            self.write_json(self.inbox.engine.set_chaos(body if body is not None else {}))
+        except PlanError as exc:
+            raise BadRequest(str(exc)) from None
+
+
+class InfoHandler(BaseHandler):
+    def get(self) -> None:
+        inbox, store, clock = self.inbox, self.inbox.store, self.inbox.clock
+        rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.write_json({
+            "Version": VERSION, "LatestVersion": "", "Database": inbox.maildir.root if inbox.maildir else "",
+            "DatabaseSize": sum(m.size for m in store.select(None)) if len(store) <= 10_000 else 0,
+            "Messages": len(store), "Unread": store.unread, "Tags": {t: 0 for t in store.tags()},
+            "RuntimeStats": {"Uptime": int(time.time() - self.ctx.started), "Memory": rss_kb * 1024,
+                             "MessagesDeleted": store.deleted_total, "SMTPAccepted": inbox.stats.accepted,
+                             "SMTPAcceptedSize": inbox.stats.accepted_size, "SMTPRejected": inbox.stats.rejected,
+                             "SMTPIgnored": inbox.stats.ignored},
+            "Seq": store.last_seq, "Waiters": store.waiter_count, "Pending": len(inbox.pending),
+            "TimeScale": clock.scale, "Epoch": clock.epoch, "ScenarioTime": clock.st(), "Pid": os.getpid(),
+            "SMTP": {"Host": self.ctx.smtp_host, "Port": self.ctx.smtp_port},
+        })
+
+
+class LivezHandler(BaseHandler):
+    def get(self) -> None:
+        self.finish("ok")
+
+
+class ReadyzHandler(BaseHandler):
+    def get(self) -> None:
+        if not self.ctx.ready:
+            self.fail(503, "not ready")
+            return
+        self.finish("ok")
+
+
+class OpenApiHandler(BaseHandler):
+    def get(self) -> None:
+        self.write_json(openapi_document())
+
+
+ID = r"([A-Za-z0-9_-]+)"
+ROUTES: list[tuple[str, type[BaseHandler]]] = [
+    (r"/api/v1/messages", MessagesHandler),
+    (r"/api/v1/search", SearchHandler),
+    (rf"/api/v1/message/{ID}", MessageHandler),
+    (rf"/api/v1/message/{ID}/headers", HeadersHandler),
+    (rf"/api/v1/message/{ID}/raw", RawHandler),
+    (rf"/api/v1/message/{ID}/part/([0-9.]+)", PartHandler),
+    (r"/api/v1/wait", WaitHandler),
+    (r"/api/v1/deliveries", DeliveriesHandler),
+    (r"/api/v1/faults", FaultsHandler),
+    (r"/api/v1/chaos", ChaosHandler),
+    (r"/api/v1/info", InfoHandler),
+    (r"/api/v1/openapi.json", OpenApiHandler),
+    (r"/livez", LivezHandler),
+    (r"/readyz", ReadyzHandler),
+]

@@ -1,0 +1,130 @@
+"""Process assembly: store, fault engine, inbox, SMTP server and Tornado app on one loop.
+
+``serve`` binds both listeners (port 0 lets the OS choose), prints the ready JSON line,
+and runs until SIGTERM/SIGINT, then closes the listeners, ends long-polls and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from typing import IO
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from fake_smtp.api import ROUTES, ApiContext
+from fake_smtp.clock import ScenarioClock
+from fake_smtp.codes import CodeExtractor
+from fake_smtp.faults import FaultEngine, Plan
+from fake_smtp.history import DeliveryLog
+from fake_smtp.inbox import Inbox
+from fake_smtp.maildir import Maildir
+from fake_smtp.smtp_handler import InboxHandler, InboxSMTP
+from fake_smtp.store import Store
+from fake_smtp.web import WebHandler
+
+log = logging.getLogger("fake_smtp")
+
+
+@dataclass
+class Config:
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    http_host: str = "127.0.0.1"
+    http_port: int = 8025
+    time_scale: float = 1.0
+    epoch: float = 0.0
+    plan: Plan | None = None
+    seed: int | None = None
+    max_messages: int = 100_000
+    max_age: float = 0.0
+    max_message_size: int = 10 * 1024 * 1024
+    maildir: str | None = None
+    code_regex: str | None = None
+    history_file: str | None = None
+    max_history: int = 500_000
+
+
+def build_inbox(cfg: Config, history_file: IO[str] | None = None) -> Inbox:
+    """Everything but the listeners (also used by in-process tests)."""
+    clock = ScenarioClock(cfg.epoch or time.time(), cfg.time_scale)
+    store = Store(cfg.max_messages, cfg.max_age)
+    engine = FaultEngine(cfg.plan, seed=cfg.seed)
+    history = DeliveryLog(clock, cfg.max_history, history_file)
+    maildir = Maildir(cfg.maildir) if cfg.maildir else None
+    return Inbox(clock, store, engine, history, CodeExtractor(cfg.code_regex), maildir)
+
+
+def make_app(ctx: ApiContext) -> tornado.web.Application:
+    routes: list[tuple[str, type[tornado.web.RequestHandler]]] = [(r"/", WebHandler), *ROUTES]
+    return tornado.web.Application(routes, ctx=ctx, compress_response=False)  # type: ignore[arg-type]
+
+
+class BindError(OSError):
+    """A listener could not be bound (port in use, bad host)."""
+
+
+async def serve(cfg: Config, ready_out: IO[str] = sys.stdout) -> None:
+    """Run the inbox until SIGTERM/SIGINT."""
+    history_file = open(cfg.history_file, "a", encoding="utf-8") if cfg.history_file else None  # noqa: SIM115
+    try:
+        await _serve(cfg, ready_out, history_file)
+    finally:
+        if history_file is not None:
+            history_file.close()
+
+
+async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None) -> None:
+    loop = asyncio.get_running_loop()
+    inbox = build_inbox(cfg, history_file)
+    reloaded = inbox.reload()
+    if reloaded:
+        log.info("reloaded %d messages from %s (last Seq %d)", reloaded, cfg.maildir, inbox.store.last_seq)
+    handler = InboxHandler(inbox)
+    try:
+        smtp_server = await loop.create_server(
+            lambda: InboxSMTP(handler, data_size_limit=cfg.max_message_size, enable_SMTPUTF8=True,
+                              decode_data=False, hostname="fake-smtp.localhost", ident="fake_smtp ESMTP", loop=loop),
+            cfg.smtp_host, cfg.smtp_port, family=socket.AF_INET, reuse_address=True)
+    except OSError as exc:
+        raise BindError(f"cannot listen for SMTP on {cfg.smtp_host}:{cfg.smtp_port}: {exc.strerror or exc}") from exc
+    smtp_port = smtp_server.sockets[0].getsockname()[1]
+    try:
+        sockets = tornado.netutil.bind_sockets(cfg.http_port, cfg.http_host, family=socket.AF_INET)
+    except OSError as exc:
+        smtp_server.close()
+        raise BindError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port}: {exc.strerror or exc}") from exc
+    http_port = sockets[0].getsockname()[1]
+    ctx = ApiContext(inbox, cfg.smtp_host, smtp_port, time.time())
+    http_server = tornado.httpserver.HTTPServer(make_app(ctx), idle_connection_timeout=3600)
+    http_server.add_sockets(sockets)
+    ctx.ready = True
+
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    ready_out.write(json.dumps({"ready": "inbox", "smtp_host": cfg.smtp_host, "smtp_port": smtp_port,
+                                "url": f"http://{cfg.http_host}:{http_port}", "pid": os.getpid()}) + "\n")
+    ready_out.flush()
+    log.info("inbox ready: SMTP %s:%d, HTTP %s:%d, time scale %g", cfg.smtp_host, smtp_port, cfg.http_host,
+             http_port, cfg.time_scale)
+    await stop.wait()
+    log.info("stopping")
+    ctx.ready = False
+    smtp_server.close()
+    http_server.stop()
+    held = inbox.cancel_pending()
+    if held:
+        log.warning("%d accepted messages were still held by delay/reorder faults at shutdown", held)
+    inbox.store.cancel_waiters()
+    await asyncio.sleep(0)
+    await http_server.close_all_connections()

@@ -1,0 +1,56 @@
+"""The inbox's delivery history (contract: "Inbox deliveries"), as JSON lines.
+
+Lines are serialised once when recorded and kept in a bounded deque (oldest dropped
+first), so ``GET /api/v1/deliveries?after=N`` is a bisect plus a join; with
+``--history-file`` every line is also appended to a file for the run's merged history.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections import deque
+from typing import IO, Any
+
+from fake_smtp.clock import ScenarioClock
+
+
+class DeliveryLog:
+    """Append-only, bounded list of delivery events with strictly increasing ``seq_event``."""
+
+    def __init__(self, clock: ScenarioClock, max_lines: int = 500_000, file: IO[str] | None = None,
+                 first_seq: int = 0) -> None:
+        self.clock = clock
+        self.max_lines = max_lines
+        self.file = file
+        self.last = first_seq
+        self._seqs: deque[int] = deque()
+        self._lines: deque[str] = deque()
+
+    def record(self, event: str, *, message_id: str | None = None, recipients: list[str] | tuple[str, ...] = (),
+               code: str | None = None, rule: int | None = None, **extra: Any) -> dict[str, Any]:
+        """Record one event; returns the line as a dict."""
+        self.last += 1
+        wall = self.clock.wall()
+        line: dict[str, Any] = {
+            "src": "inbox", "wall": round(wall, 6), "st": round(self.clock.st(wall), 6),
+            "seq_event": self.last, "event": event, "message_id": message_id,
+            "recipients": list(recipients), "code": code, "rule": rule,
+        }
+        line.update(extra)
+        text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+        self._seqs.append(self.last)
+        self._lines.append(text)
+        if len(self._lines) > self.max_lines:
+            self._seqs.popleft()
+            self._lines.popleft()
+        if self.file is not None:
+            self.file.write(text + "\n")
+            self.file.flush()
+        return line
+
+    def after(self, after: int, limit: int | None = None) -> list[str]:
+        """Lines with ``seq_event > after``, oldest first, at most ``limit``."""
+        i = bisect.bisect_right(self._seqs, after)
+        end = len(self._lines) if limit is None else min(len(self._lines), i + limit)
+        return [self._lines[k] for k in range(i, end)]

@@ -1,0 +1,252 @@
+"""The delivery pipeline: SMTP decisions in, visible messages and history lines out.
+
+``Inbox`` asks the fault engine at each SMTP stage, records every decision in the
+delivery history, parses accepted mail (off the loop when large), and makes it visible
+now or later (delay, reorder buffer, duplicate).  Timers are loop timers, one per held
+message; nothing polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fake_smtp.clock import ScenarioClock
+from fake_smtp.codes import CodeExtractor
+from fake_smtp.faults import Fate, FaultEngine, Refusal
+from fake_smtp.history import DeliveryLog
+from fake_smtp.maildir import Maildir
+from fake_smtp.mime import Summary, summarize
+from fake_smtp.store import Store, StoredMessage
+
+log = logging.getLogger("fake_smtp")
+
+PARSE_INLINE_LIMIT = 256 * 1024  # bigger messages are parsed in a worker thread
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def new_id() -> str:
+    """A 22-character alphanumeric message ID (Mailpit's ID shape)."""
+    n = uuid.uuid4().int
+    out = []
+    for _ in range(22):
+        n, r = divmod(n, 62)
+        out.append(_B62[r])
+    return "".join(out)
+
+
+@dataclass
+class Stats:
+    accepted: int = 0
+    accepted_size: int = 0
+    rejected: int = 0
+    ignored: int = 0
+
+
+@dataclass
+class ReorderBuffer:
+    messages: list[StoredMessage] = field(default_factory=list)
+    handle: asyncio.TimerHandle | None = None
+
+
+class Inbox:
+    """Connects SMTP sessions, the fault engine, the store, Maildir and the history."""
+
+    def __init__(self, clock: ScenarioClock, store: Store, engine: FaultEngine, history: DeliveryLog,
+                 codes: CodeExtractor, maildir: Maildir | None = None,
+                 id_factory: Callable[[], str] = new_id) -> None:
+        self.clock = clock
+        self.store = store
+        self.engine = engine
+        self.history = history
+        self.codes = codes
+        self.maildir = maildir
+        self.new_id = id_factory
+        self.stats = Stats()
+        self.pending: dict[str, asyncio.TimerHandle] = {}
+        self._reorder: dict[int, ReorderBuffer] = {}
+        self._fates: dict[str, Fate] = {}  # fate of messages held in a reorder buffer
+
+    # -- SMTP stages ---------------------------------------------------------------------
+    def _refused(self, r: Refusal | None, recipients: tuple[str, ...] = (), message_id: str | None = None,
+                 code: str | None = None) -> Refusal | None:
+        if r is not None:
+            self.stats.rejected += 1
+            self.history.record("refused", message_id=message_id, recipients=recipients, code=code, rule=r.rule,
+                                stage=r.stage, smtp_code=r.code, fault=r.fault)
+        return r
+
+    def on_connect(self) -> Refusal | None:
+        return self._refused(self.engine.on_connect(self.clock.st()))
+
+    def on_mail(self, sender: str) -> Refusal | None:
+        return self._refused(self.engine.on_mail(self.clock.st(), sender))
+
+    def on_rcpt(self, recipient: str) -> Refusal | None:
+        return self._refused(self.engine.on_rcpt(self.clock.st(), recipient), (recipient,))
+
+    def on_size_refused(self, stage: str, recipients: tuple[str, ...]) -> None:
+        self.stats.rejected += 1
+        self.history.record("refused", recipients=recipients, stage=stage, smtp_code=552, fault="size")
+
+    async def on_data(self, mail_from: str, recipients: tuple[str, ...], raw: bytes) -> str:
+        """Handle a complete DATA; returns the SMTP reply."""
+        summary = await self._summarize(raw)
+        code = self.codes.extract(f"{summary.subject}\n{summary.text}")
+        mid = summary.message_id or None
+        st = self.clock.st()
+        refusal = self._refused(self.engine.on_data(st, recipients), recipients, mid, code)
+        if refusal is not None:
+            return refusal.reply
+        self.engine.accepted(st, recipients)
+        received = self.clock.wall()
+        self.stats.accepted += 1
+        self.stats.accepted_size += len(raw)
+        self.history.record("received", message_id=mid, recipients=recipients, code=code, size=len(raw))
+        fate = self.engine.fate(st, recipients)
+        msg = StoredMessage(id=self.new_id(), raw=raw, mail_from=mail_from, recipients=recipients,
+                            summary=summary, code=code, folder="inbox", received=received)
+        self._apply_fate(msg, fate)
+        return "250 OK: queued as " + msg.id
+
+    async def _summarize(self, raw: bytes) -> Summary:
+        try:
+            if len(raw) > PARSE_INLINE_LIMIT:
+                return await asyncio.get_running_loop().run_in_executor(None, summarize, raw)
+            return summarize(raw)
+        except Exception as exc:  # a message the stdlib parser chokes on is still stored, unparsed
+            log.warning("could not parse message (%s: %s); storing it raw", type(exc).__name__, exc)
+            return Summary()
+
+    # -- fates ---------------------------------------------------------------------------
+    def _line(self, event: str, msg: StoredMessage, rule: int | None = None, **extra: Any) -> None:
+        self.history.record(event, message_id=msg.summary.message_id or None, recipients=msg.recipients,
+                            code=msg.code, rule=rule, **extra)
+
+    def _apply_fate(self, msg: StoredMessage, fate: Fate) -> None:
+        if fate.drop is not None:
+            self.stats.ignored += 1
+            self._line("dropped", msg, fate.drop)
+            return
+        if fate.spam is not None:
+            msg.folder = "spam"
+            self._line("spam", msg, fate.spam)
+        if fate.delay > 0:
+            until_st = self.clock.st() + fate.delay
+            until_wall = self.clock.wall_at(until_st)
+            self._line("delayed", msg, fate.delay_rule, until_st=round(until_st, 6), until_wall=round(until_wall, 6))
+            loop = asyncio.get_running_loop()
+            self.pending[msg.id] = loop.call_at(
+                loop.time() + self.clock.wall_duration(fate.delay), self._after_delay, msg, fate)
+            return
+        self._after_delay(msg, fate)
+
+    def _after_delay(self, msg: StoredMessage, fate: Fate) -> None:
+        self.pending.pop(msg.id, None)
+        if fate.reorder_rule is not None:
+            self._hold_for_reorder(msg, fate)
+            return
+        self._deliver(msg, fate)
+
+    def _hold_for_reorder(self, msg: StoredMessage, fate: Fate) -> None:
+        assert fate.reorder_rule is not None
+        buf = self._reorder.setdefault(fate.reorder_rule, ReorderBuffer())
+        buf.messages.append(msg)
+        self.pending[msg.id] = buf.handle or self._start_reorder_timer(fate.reorder_rule, buf, fate)
+        self._fates[msg.id] = fate
+
+    def _start_reorder_timer(self, rule: int, buf: ReorderBuffer, fate: Fate) -> asyncio.TimerHandle:
+        loop = asyncio.get_running_loop()
+        buf.handle = loop.call_at(loop.time() + self.clock.wall_duration(fate.reorder_window),
+                                  self._release_reorder, rule)
+        return buf.handle
+
+    def _release_reorder(self, rule: int) -> None:
+        buf = self._reorder.pop(rule, None)
+        if buf is None:
+            return
+        order = list(buf.messages)
+        self.engine.rng.shuffle(order)
+        if len(order) > 1 and order == buf.messages:
+            order.reverse()
+        for msg in order:
+            self.pending.pop(msg.id, None)
+            self._line("reordered", msg, rule, held=len(order))
+            self._deliver(msg, self._fates.pop(msg.id, Fate()))
+
+    def _deliver(self, msg: StoredMessage, fate: Fate) -> None:
+        self._store(msg)
+        if fate.duplicate is not None:
+            copy = StoredMessage(id=self.new_id(), raw=msg.raw, mail_from=msg.mail_from, recipients=msg.recipients,
+                                 summary=msg.summary, code=msg.code, folder=msg.folder, received=msg.received)
+            self._store(copy, announce=False)
+            self._line("duplicated", msg, fate.duplicate, seq=copy.seq)
+            self._line("delivered", copy, seq=copy.seq, id=copy.id, folder=copy.folder)
+
+    def _store(self, msg: StoredMessage, announce: bool = True) -> None:
+        msg.delivered = self.clock.wall()
+        pruned = self.store.add(msg)
+        if self.maildir is not None and self.store.get(msg.id) is msg:
+            msg.path = self.maildir.save(msg.raw, self.meta(msg), msg.folder)
+        self.forget_files(pruned)
+        if announce:
+            self._line("delivered", msg, seq=msg.seq, id=msg.id, folder=msg.folder)
+
+    # -- persistence helpers -------------------------------------------------------------
+    @staticmethod
+    def meta(msg: StoredMessage) -> dict[str, Any]:
+        return {"seq": msg.seq, "id": msg.id, "mail_from": msg.mail_from, "recipients": list(msg.recipients),
+                "received": msg.received, "delivered": msg.delivered, "folder": msg.folder, "code": msg.code,
+                "tags": msg.tags}
+
+    def forget_files(self, msgs: list[StoredMessage]) -> None:
+        if self.maildir is None:
+            return
+        for m in msgs:
+            if m.path:
+                self.maildir.delete(m.path)
+                m.path = None
+
+    def set_read(self, msgs: list[StoredMessage], read: bool) -> None:
+        for m in self.store.set_read(msgs, read):
+            if self.maildir is not None and m.path:
+                m.path = self.maildir.set_read(m.path, m.folder, read)
+
+    def reload(self) -> int:
+        """Load persisted messages from Maildir (Seq order); returns how many."""
+        if self.maildir is None:
+            return 0
+        loaded = sorted(self.maildir.load(), key=lambda item: item.meta.get("seq", 0))
+        n = 0
+        for item in loaded:
+            meta = item.meta
+            summary = summarize(item.raw)
+            recipients = tuple(meta.get("recipients") or [a["Address"] for a in summary.to])
+            code = meta.get("code") if "code" in meta else self.codes.extract(f"{summary.subject}\n{summary.text}")
+            msg = StoredMessage(id=meta.get("id") or self.new_id(), raw=item.raw, mail_from=meta.get("mail_from", ""),
+                                recipients=recipients, summary=summary, code=code,
+                                folder=meta.get("folder", "inbox"), received=float(meta.get("received", 0.0)),
+                                read=item.read, tags=list(meta.get("tags") or []))
+            msg.delivered = float(meta.get("delivered", msg.received))
+            msg.path = item.path
+            seq = int(meta.get("seq", 0))
+            if seq <= self.store.last_seq or self.store.get(msg.id) is not None:
+                seq = self.store.last_seq + 1
+            pruned = self.store.add(msg, seq=seq)
+            self.forget_files(pruned)
+            n += 1
+        return n
+
+    def cancel_pending(self) -> int:
+        """Stop every delay/reorder timer (shutdown); returns how many messages were held."""
+        handles = set(self.pending.values())
+        for h in handles:
+            h.cancel()
+        held = len(self.pending)
+        self.pending.clear()
+        self._reorder.clear()
+        return held

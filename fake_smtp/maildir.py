@@ -1,0 +1,92 @@
+"""Maildir persistence: the inbox in ``PATH`` and the spam folder in ``PATH/.Spam``.
+
+Real Maildir (any mail tool reads it): each message is written to ``tmp/`` and renamed
+into ``new/``; reading a message moves it to ``cur/`` with the ``S`` (seen) flag.  Our own
+metadata (Seq, ID, envelope, times, code) travels in one first header line,
+``X-Fake-SMTP-Meta: {json}``, which is stripped again on reload, so ``/raw`` is the same
+before and after a restart and Seq continues after the highest one found.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+META = b"X-Fake-SMTP-Meta: "
+SUBDIRS = ("tmp", "new", "cur")
+FOLDER_DIRS = {"inbox": "", "spam": ".Spam"}
+
+
+@dataclass(slots=True)
+class Loaded:
+    meta: dict[str, Any]
+    raw: bytes
+    path: str
+    read: bool
+
+
+class Maildir:
+    """Writes, flags, deletes and reloads messages in a Maildir tree."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.abspath(root)
+        self.host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
+        self._counter = 0
+        for folder in FOLDER_DIRS.values():
+            for sub in SUBDIRS:
+                os.makedirs(os.path.join(self.root, folder, sub), exist_ok=True)
+
+    def _dir(self, folder: str, sub: str) -> str:
+        return os.path.join(self.root, FOLDER_DIRS[folder], sub)
+
+    def save(self, raw: bytes, meta: dict[str, Any], folder: str) -> str:
+        """Write a message (tmp, then rename into new); returns its path."""
+        self._counter += 1
+        now = time.time()
+        name = f"{int(now)}.M{int(now * 1e6) % 1_000_000}P{os.getpid()}Q{self._counter}S{meta['seq']}.{self.host}"
+        tmp = os.path.join(self._dir(folder, "tmp"), name)
+        header = META + json.dumps(meta, ensure_ascii=True, separators=(",", ":")).encode() + b"\r\n"
+        with open(tmp, "wb") as f:
+            f.write(header)
+            f.write(raw)
+        final = os.path.join(self._dir(folder, "new"), name)
+        os.rename(tmp, final)
+        return final
+
+    def set_read(self, path: str, folder: str, read: bool) -> str:
+        """Move to cur/ with ``:2,S`` when read, back to new/ when unread; returns the new path."""
+        base = os.path.basename(path).split(":2,")[0]
+        target = (os.path.join(self._dir(folder, "cur"), base + ":2,S") if read
+                  else os.path.join(self._dir(folder, "new"), base))
+        if target != path:
+            os.rename(path, target)
+        return target
+
+    def delete(self, path: str) -> None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return
+
+    def load(self) -> Iterator[Loaded]:
+        """Every stored message of both folders (order not defined; sort by meta seq)."""
+        for folder in FOLDER_DIRS:
+            for sub in ("new", "cur"):
+                d = self._dir(folder, sub)
+                for name in os.listdir(d):
+                    path = os.path.join(d, name)
+                    with open(path, "rb") as f:
+                        data = f.read()
+                    meta: dict[str, Any] = {}
+                    if data.startswith(META):
+                        end = data.find(b"\r\n")
+                        meta = json.loads(data[len(META):end])
+                        data = data[end + 2:]
+                    meta.setdefault("folder", folder)
+                    flags = name.split(":2,")[1] if ":2," in name else ""
+                    yield Loaded(meta, data, path, "S" in flags)

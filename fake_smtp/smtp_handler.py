@@ -1,0 +1,90 @@
+"""aiosmtpd glue: hooks that ask the Inbox, and an SMTP subclass for connect-stage faults.
+
+Connect-stage refusals (``outage``, tempfail/permfail at ``connect``) happen before the
+greeting, so they need the protocol object; 552 size refusals are produced inside
+aiosmtpd, so ``push`` watches for them to record them in the history; any 421 reply
+closes the connection afterwards, as RFC 5321 says it means.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from fake_smtp.inbox import Inbox
+
+log = logging.getLogger("fake_smtp.smtp")
+
+
+class InboxHandler:
+    """aiosmtpd handler: MAIL, RCPT and DATA hooks delegating to ``Inbox``."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+
+    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          mail_options: list[str]) -> str:
+        refusal = self.inbox.on_mail(address)
+        if refusal is not None:
+            return refusal.reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        refusal = self.inbox.on_rcpt(address)
+        if refusal is not None:
+            return refusal.reply
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content
+        if raw is None:
+            content: Any = envelope.content
+            raw = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else bytes(content or b"")
+        return await self.inbox.on_data(envelope.mail_from or "", tuple(envelope.rcpt_tos), bytes(raw))
+
+
+class InboxSMTP(SMTP):
+    """SMTP protocol with connect-stage faults and refusal bookkeeping."""
+
+    def __init__(self, handler: InboxHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.inbox_handler = handler
+        self._stage = "connect"
+
+    async def _handle_client(self) -> None:
+        refusal = self.inbox_handler.inbox.on_connect()
+        if refusal is None:
+            await super()._handle_client()
+            return
+        if self.transport is None:
+            return
+        if refusal.code is None:
+            self.transport.abort()  # outage: no greeting, connection reset
+            return
+        await super().push(refusal.reply)
+        if self.transport is not None:
+            self.transport.close()
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        self._stage = "mail"
+        await super().smtp_MAIL(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._stage = "data"
+        await super().smtp_DATA(arg)
+
+    async def push(self, status: Any) -> None:
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
+        if text.startswith("552") and self._stage in ("mail", "data"):
+            rcpts = tuple(self.envelope.rcpt_tos) if self.envelope is not None else ()
+            self.inbox_handler.inbox.on_size_refused(self._stage, rcpts)
+        await super().push(status)
+        if text.startswith("421") and self.transport is not None:
+            self.transport.close()
