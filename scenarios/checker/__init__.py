@@ -1,0 +1,49 @@
+"""The invariant checker: pure functions over the merged run history.
+
+`check(lines, ctx)` files the history by key in one pass (`index.py`) and asks each invariant
+for valid / invalid / "unknown", a violation count and at most five small counter-examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .access import check_affiliates, check_mfa_required
+from .codes import check_binding, check_expiry, check_single_use
+from .context import DEFAULT_POLICY, CheckContext
+from .index import HistoryError, Index, build_index
+from .limits import check_attempt_limits, check_resend_limits
+from .loops import check_no_login_loops
+from .mail import check_outbox, check_recipient
+from .rejections import check_no_false_rejections
+
+Invariant = Callable[[Index, CheckContext], dict[str, Any]]
+
+INVARIANTS: dict[str, Invariant] = {
+    "single_use": check_single_use,
+    "expiry": check_expiry,
+    "binding": check_binding,
+    "mfa_required": check_mfa_required,
+    "affiliates": check_affiliates,
+    "recipient": check_recipient,
+    "resend_limits": check_resend_limits,
+    "attempt_limits": check_attempt_limits,
+    "no_false_rejections": check_no_false_rejections,
+    "no_login_loops": check_no_login_loops,
+    "outbox": check_outbox,
+}
+
+
+def check(lines: Iterable[dict[str, Any]], ctx: CheckContext) -> dict[str, dict[str, Any]]:
+    """Every invariant's answer, keyed by name in the canonical order.
+
+    Raises HistoryError for a line that breaks the history contract (not a dict, unknown src).
+    """
+    if not isinstance(ctx, CheckContext):
+        raise TypeError(f"ctx must be a CheckContext, got {type(ctx).__name__}")
+    ix = build_index(lines, ctx.accounts)
+    return {name: fn(ix, ctx) for name, fn in INVARIANTS.items()}
+
+
+__all__ = ["CheckContext", "DEFAULT_POLICY", "HistoryError", "INVARIANTS", "check"]

@@ -1,0 +1,105 @@
+"""Invariants on who gets in: partners only through a verify, affiliates never challenged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .codes import white_box
+from .context import CheckContext
+from .index import Index, Line, event_id
+from .result import Result
+
+AFFILIATE = "affiliate"
+
+
+def _is_affiliate_persona(persona: Any) -> bool:
+    return isinstance(persona, str) and AFFILIATE in persona
+
+
+def _verified_before(ix: Index, session: Line) -> bool:
+    """The session's challenge had a verify_ok logged before the session was created."""
+    ch = ix.challenges.get(session.get("challenge_id"))
+    if ch is None:
+        return False
+    sid = event_id(session)
+    return any(v.get("event") == "verify_ok" and event_id(v) <= sid for v in ch.verifies)
+
+
+def check_mfa_required(ix: Index, ctx: CheckContext) -> dict[str, Any]:
+    """Every partner session passed a verify; no session without MFA was served partner data."""
+    wb = white_box(ix, ctx)
+    r = Result(decidable=wb)
+    if wb:
+        bad_sessions: set[str] = set()
+        for s in ix.session_lines:
+            program = s.get("program") or ix.partner_program.get(s.get("partner_id"))
+            if program == AFFILIATE:
+                continue
+            if not s.get("mfa") or not _verified_before(ix, s):
+                ch = ix.challenges.get(s.get("challenge_id"))
+                r.violation(ch.created if ch else None, s)
+                bad_sessions.add(str(s.get("session")))
+        for a in ix.served:
+            sess = ix.sessions.get(str(a.get("session")))
+            program = (sess or {}).get("program") or ix.partner_program.get(a.get("partner_id"))
+            if program == AFFILIATE or str(a.get("path", "")).startswith("/affiliate"):
+                continue
+            if a.get("mfa") is not True and str(a.get("session")) not in bad_sessions:
+                bad_sessions.add(str(a.get("session")))
+                r.violation(sess, a)
+        return r.as_dict()
+    # Black box: per user process, an account page served while no verify could have passed.
+    maybe_session: dict[Any, bool] = {}
+    for op in ix.ops:
+        proc = op.invoke.get("proc")
+        if op.op == "verify" and op.type != "fail":        # ok, info or never completed
+            maybe_session[proc] = True
+        elif op.op == "logout" and op.type == "ok":
+            maybe_session[proc] = False
+        elif op.op == "access_account" and op.type == "ok":
+            if _is_affiliate_persona(op.invoke.get("persona")) or maybe_session.get(proc):
+                continue
+            r.violation(op.invoke, op.done)
+    return r.as_dict()
+
+
+def _affiliate_addresses(ctx: CheckContext) -> set[str]:
+    """Addresses that belong to affiliates only (a shared partner address proves nothing)."""
+    aff, other = set(), set()
+    for acc in ctx.accounts or []:
+        addr = str(acc.get("notification_email", "")).lower()
+        (aff if acc.get("program") == AFFILIATE else other).add(addr)
+    return aff - other - {""}
+
+
+def check_affiliates(ix: Index, ctx: CheckContext) -> dict[str, Any]:
+    """Affiliates are never challenged and never emailed a code."""
+    wb = white_box(ix, ctx)
+    r = Result(decidable=wb)
+    if wb:
+        flagged: set[Any] = set()
+        for ch in ix.challenges.values():
+            created = ch.created
+            pid = created.get("partner_id") if created else (ch.codes[0].get("partner_id") if ch.codes else None)
+            program = (created or {}).get("program") or ix.partner_program.get(pid)
+            if program == AFFILIATE and ch.cid not in flagged:
+                flagged.add(ch.cid)
+                r.violation(created, *(ch.codes[:1]))
+        return r.as_dict()
+    for op in ix.ops:
+        if op.op not in ("login", "affiliate_login", "read_code") or op.type != "ok":
+            continue
+        if not (_is_affiliate_persona(op.invoke.get("persona")) or op.op == "affiliate_login"):
+            continue
+        landed = str(op.res("landed") or "")
+        if op.op == "read_code" or "verify" in landed or op.res("ref"):
+            r.violation(op.invoke, op.done)
+    addresses = _affiliate_addresses(ctx)
+    if addresses:
+        for msg in ix.messages.values():
+            for line in msg.inbox.get("delivered", []):
+                rcpts = {str(a).lower() for a in line.get("recipients") or []}
+                if line.get("code") and rcpts & addresses:
+                    r.violation(line)
+                    break
+    return r.as_dict()

@@ -1,0 +1,129 @@
+"""Invariants on accepted codes: single use, expiry and binding to their login attempt.
+
+White box: the portal's `verify_ok` events, grouped per code. Black box: the client's
+successful verifies, tied to the email they came from through the flow's `read_code`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from .context import CheckContext
+from .index import ClientOp, Index, Line, verifies_with_source
+from .result import Result
+
+
+def white_box(ix: Index, ctx: CheckContext) -> bool:
+    """Portal events are both promised (reference portal) and present."""
+    return ctx.white_box and ix.has_portal
+
+
+def accepted_verifies(ix: Index) -> list[tuple[ClientOp, ClientOp | None]]:
+    """Client verifies that definitely succeeded (`ok`, never `info`), with their source read."""
+    out = []
+    for ops in ix.flows.values():
+        out.extend(pair for pair in verifies_with_source(ops) if pair[0].type == "ok")
+    return out
+
+
+def check_single_use(ix: Index, ctx: CheckContext) -> dict[str, Any]:
+    """No code accepted twice: more than one verify_ok per code, or two client oks per email."""
+    wb = white_box(ix, ctx)
+    r = Result(decidable=wb)
+    if wb:
+        for code_id, oks in ix.code_oks.items():
+            if len(oks) > 1:
+                r.violation(ix.codes.get(code_id), *oks[:3])
+        return r.as_dict()
+    by_message: dict[Any, list[tuple[ClientOp, ClientOp]]] = defaultdict(list)
+    for verify, src in accepted_verifies(ix):
+        if src is not None:
+            key = src.res("message_id") or (src.res("ref"), str(verify.arg("code")))
+            by_message[key].append((verify, src))
+    for pairs in by_message.values():
+        if len(pairs) > 1:
+            (v1, s1), (v2, _s2) = pairs[0], pairs[1]
+            r.violation(s1.done, v1.invoke, v1.done, v2.invoke, v2.done)
+    return r.as_dict()
+
+
+def code_deadline(issued: Line | None, ok: Line | None, ctx: CheckContext) -> float | None:
+    """The earliest expiry any source claims: the event's own, the issue's, issue + policy TTL."""
+    candidates = []
+    if ok is not None and isinstance(ok.get("code_expires_at"), int | float):
+        candidates.append(float(ok["code_expires_at"]))
+    if issued is not None:
+        if isinstance(issued.get("expires_at"), int | float):
+            candidates.append(float(issued["expires_at"]))
+        if isinstance(issued.get("st"), int | float):
+            candidates.append(float(issued["st"]) + float(ctx.policy["code_ttl"]))
+    return min(candidates) if candidates else None
+
+
+def _earliest_seen_st(ix: Index, src: ClientOp) -> float | None:
+    """The earliest scenario time the email is known to exist: an upper bound of its issue time."""
+    times = []
+    msg = ix.messages.get(str(src.res("message_id"))) if src.res("message_id") is not None else None
+    if msg is not None:
+        for event in ("received", "delivered"):
+            times.extend(line["st"] for line in msg.inbox.get(event, []) if "st" in line)
+    if src.done is not None and "st" in src.done:
+        times.append(src.done["st"])
+    return min(times) if times else None
+
+
+def check_expiry(ix: Index, ctx: CheckContext) -> dict[str, Any]:
+    """No code accepted after its expiry, in the portal's own time (clock jumps included)."""
+    wb = white_box(ix, ctx)
+    r = Result(decidable=wb)
+    margin = ctx.margin_st
+    if wb:
+        for code_id, oks in ix.code_oks.items():
+            issued = ix.codes.get(code_id)
+            for ok in oks:
+                deadline = code_deadline(issued, ok, ctx)
+                if deadline is None or "st" not in ok:
+                    r.undecided_case()
+                elif ok["st"] > deadline + margin:
+                    r.violation(issued, ok)
+        return r.as_dict()
+    ttl = float(ctx.policy["code_ttl"])
+    for verify, src in accepted_verifies(ix):
+        if src is None:
+            continue
+        seen = _earliest_seen_st(ix, src)
+        # The portal accepted after the invoke; the code existed by `seen`: age >= invoke - seen.
+        if seen is not None and verify.invoke.get("st", seen) - seen > ttl + margin:
+            r.violation(src.done, verify.invoke, verify.done)
+    return r.as_dict()
+
+
+def _flow_login_refs(ops: list[ClientOp]) -> set[str]:
+    return {str(op.res("ref")) for op in ops if op.op == "login" and op.type == "ok" and op.res("ref")}
+
+
+def check_binding(ix: Index, ctx: CheckContext) -> dict[str, Any]:
+    """A code opens only the challenge it was issued for."""
+    wb = white_box(ix, ctx)
+    r = Result(decidable=wb)
+    if wb:
+        for code_id, oks in ix.code_oks.items():
+            issued = ix.codes.get(code_id)
+            for ok in oks:
+                if issued is None:
+                    r.undecided_case()
+                elif ok.get("challenge_id") != issued.get("challenge_id"):
+                    r.violation(issued, ok)
+        return r.as_dict()
+    for ops in ix.flows.values():
+        login_refs = None
+        for verify, src in verifies_with_source(ops):
+            if verify.type != "ok" or src is None or not src.res("ref"):
+                continue
+            if login_refs is None:
+                login_refs = _flow_login_refs(ops)
+            mine = login_refs | ({str(verify.arg("ref"))} if verify.arg("ref") else set())
+            if mine and str(src.res("ref")) not in mine:
+                r.violation(src.done, verify.invoke, verify.done)
+    return r.as_dict()

@@ -1,0 +1,126 @@
+"""No false rejections: a correct, unexpired, unused code of a live challenge is accepted.
+
+White box, two ways in. When the portal names the code it matched (`verify_fail.code_id`), the
+portal's own events settle it. When it does not (a `wrong` with no code id), the client's
+verify tells which code was typed (through the email it read) and is paired with the one
+portal verify event of that challenge inside the client's invoke..completion window; with no
+certain pairing the case is left undecided rather than guessed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .codes import code_deadline, white_box
+from .context import CheckContext
+from .index import Challenge, ClientOp, Index, Line, event_id, verifies_with_source
+from .result import Result
+
+FALSE_REASONS = ("expired", "wrong", "used")
+
+
+def _code_was_live(ix: Index, ctx: CheckContext, ch: Challenge, code: Line, at: Line) -> bool:
+    """Was `code` acceptable for challenge `ch` when the portal logged verify event `at`?"""
+    if code.get("challenge_id") != ch.cid:
+        return False
+    at_id, at_st = event_id(at), at.get("st")
+    if at_st is None:
+        return False
+    margin = ctx.margin_st
+    if ix.code_oks.get(code.get("code_id")):
+        return False                                              # used (possibly concurrently)
+    if any(event_id(v) <= at_id for v in ix.code_voids.get(code.get("code_id"), [])):
+        return False
+    if ctx.policy["resend"] == "invalidate" and any(
+            event_id(c) > event_id(code) and event_id(c) < at_id for c in ch.codes):
+        return False                                              # voided by a newer code
+    wrong = 0
+    for v in ch.verifies:
+        if event_id(v) >= at_id:
+            break
+        if v.get("event") == "verify_ok":
+            return False                                          # challenge already used
+        if v.get("reason") == "wrong":
+            wrong += 1
+    if wrong >= int(ctx.policy["max_attempts"]):
+        return False
+    created = ch.created or {}
+    ch_deadline = created.get("expires_at")
+    if ch_deadline is None and "st" in created:
+        ch_deadline = created["st"] + float(ctx.policy["challenge_ttl"])
+    if ch_deadline is not None and at_st + margin >= ch_deadline:
+        return False
+    deadline = code_deadline(code, None, ctx)
+    return deadline is not None and at_st + margin < deadline
+
+
+def _pair(ch: Challenge, verify: ClientOp) -> Line | None:
+    """The single portal verify event of `ch` logged within the client's invoke..completion."""
+    lo, hi = verify.invoke.get("wall"), (verify.done or {}).get("wall")
+    if lo is None or hi is None:
+        return None
+    inside = [v for v in ch.verifies if lo <= v.get("wall", -1.0) <= hi]
+    return inside[0] if len(inside) == 1 else None
+
+
+def _white_box(ix: Index, ctx: CheckContext, r: Result) -> None:
+    for ch in ix.challenges.values():
+        for v in ch.verifies:
+            if v.get("event") != "verify_fail" or v.get("reason") not in FALSE_REASONS:
+                continue
+            code = ix.codes.get(v.get("code_id")) if v.get("code_id") is not None else None
+            if code is not None and _code_was_live(ix, ctx, ch, code, v):
+                r.violation(code, v)
+    for ops in ix.flows.values():
+        for verify, src in verifies_with_source(ops):
+            if verify.type != "fail" or verify.res("reason") not in ("wrong", "expired") or src is None:
+                continue
+            msg = ix.messages.get(str(src.res("message_id")))
+            code = msg.issued if msg is not None else None
+            if code is None:
+                r.undecided_case()                                # an email the portal never logged
+                continue
+            ref = verify.arg("ref")
+            cid = ix.ref_to_challenge.get(str(ref)) if ref else code.get("challenge_id")
+            ch = ix.challenges.get(cid)
+            if ch is None or code.get("challenge_id") != ch.cid or ix.code_oks.get(code.get("code_id")):
+                continue                                          # another attempt's code, or used
+            portal = _pair(ch, verify)
+            if portal is None:
+                r.undecided_case()
+            elif (portal.get("event") == "verify_fail" and portal.get("code_id") is None
+                  and portal.get("reason") in FALSE_REASONS and _code_was_live(ix, ctx, ch, code, portal)):
+                r.violation(src.done, verify.invoke, code, portal, verify.done)
+
+
+def _black_box(ix: Index, ctx: CheckContext, r: Result) -> None:
+    """Only what the client alone proves: an own, fresh, first code rejected as wrong or expired."""
+    if any((line.get("fault") or {}).get("kind") == "clock-jump" for line in ix.nemesis):
+        return
+    ttl = min(float(ctx.policy["code_ttl"]), float(ctx.policy["challenge_ttl"])) - ctx.margin_st
+    for ops in ix.flows.values():
+        if ctx.policy["resend"] == "invalidate" and any(
+                op.op == "resend" and op.type != "fail" for op in ops):
+            continue                                              # an older code may be void
+        login = next((op for op in ops if op.op == "login"), None)
+        if login is None or sum(1 for op in ops if op.op == "login") != 1:
+            continue
+        before = 0
+        for verify, src in verifies_with_source(ops):
+            if verify.type in ("ok", "info", None):
+                break                                             # the challenge may be used
+            if (src is not None and verify.res("reason") in ("wrong", "expired")
+                    and before < int(ctx.policy["max_attempts"])
+                    and src.res("ref") and str(src.res("ref")) == str(verify.arg("ref"))
+                    and verify.done.get("st", ttl) - login.invoke.get("st", 0.0) < ttl):
+                r.violation(login.invoke, src.done, verify.invoke, verify.done)
+                break
+            before += 1
+
+
+def check_no_false_rejections(ix: Index, ctx: CheckContext) -> dict[str, Any]:
+    """A live, unused, unexpired code of the challenge was never rejected as expired/wrong/used."""
+    wb = white_box(ix, ctx)
+    r = Result(decidable=wb)
+    (_white_box if wb else _black_box)(ix, ctx, r)
+    return r.as_dict()
