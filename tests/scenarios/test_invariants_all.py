@@ -1,0 +1,79 @@
+"""The checker as a whole: a correct history is valid everywhere, bad input is refused clearly."""
+
+from __future__ import annotations
+
+import pytest
+from histories import History, account
+
+from scenarios.checker import INVARIANTS, CheckContext, HistoryError, check
+
+ORDER = ["single_use", "expiry", "binding", "mfa_required", "affiliates", "recipient", "resend_limits",
+         "attempt_limits", "no_false_rejections", "no_login_loops", "outbox"]
+
+
+def good_history() -> History:
+    h = History()
+    h.login(10.0, 1, 1, pid=1)
+    h.login(12.0, 2, 2, pid=2)
+    h.portal(20.0, "affiliate_login", partner_id=3, session="aff3")
+    h.session(20.0, 3, cid=None, mfa=False, program="affiliate", session="aff3")
+    return h
+
+
+def ctx(**kw) -> CheckContext:
+    base = {"accounts": [account(1), account(2), account(3, "affiliate")]}
+    return CheckContext(**{**base, **kw})
+
+
+def test_invariant_names_in_contract_order():
+    assert list(INVARIANTS) == ORDER
+
+
+def test_correct_history_is_valid_on_every_invariant():
+    result = check(good_history().lines(), ctx())
+    assert list(result) == ORDER
+    assert {name: r["valid"] for name, r in result.items()} == dict.fromkeys(ORDER, True)
+    assert all(r["violations"] == 0 and r["examples"] == [] for r in result.values())
+
+
+def test_black_box_never_answers_valid_for_portal_invariants():
+    h = History()
+    h.login(10.0, 1, 1, portal=False)
+    result = check(h.lines(), ctx(white_box=False, accounts=None))
+    assert result["no_login_loops"]["valid"] is True
+    assert all(r["valid"] == "unknown" for name, r in result.items() if name != "no_login_loops")
+
+
+def test_white_box_without_portal_lines_is_treated_as_black_box():
+    h = History()
+    h.login(10.0, 1, 1, portal=False)
+    result = check(h.lines(), ctx(white_box=True))
+    assert result["single_use"]["valid"] == "unknown"
+
+
+def test_unknown_source_is_a_clear_error():
+    with pytest.raises(HistoryError, match="line 1 has unknown src 'mail'"):
+        check([{"src": "mail", "wall": 1.0, "st": 1.0}], ctx())
+
+
+def test_non_object_line_is_a_clear_error():
+    with pytest.raises(HistoryError, match="line 1 is not a JSON object"):
+        check([["portal"]], ctx())
+
+
+@pytest.mark.parametrize("policy, message", [
+    ({"code_ttl": "5m"}, "code_ttl must be a non-negative number"),
+    ({"resend": "sometimes"}, "resend must be 'invalidate' or 'keep'"),
+])
+def test_bad_policy_is_a_clear_error(policy, message):
+    with pytest.raises(ValueError, match=message):
+        CheckContext(policy=policy)
+
+
+def test_bad_time_scale_is_a_clear_error():
+    with pytest.raises(ValueError, match="time_scale must be > 0"):
+        CheckContext(time_scale=0)
+
+
+def test_policy_defaults_are_filled_in():
+    assert CheckContext(policy={"code_ttl": 60}).policy["max_attempts"] == 5
