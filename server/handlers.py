@@ -1,0 +1,357 @@
+"""Tornado handlers for the portal pages: HTTP in, `Portal` use case, HTML out.
+
+Contract markup (docs/interfaces.md): `<body data-page=...>`, errors as
+`<p class="error" role="alert" data-reason=...>`, 303 redirects with relative Location.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import tornado.web
+
+from .challenge import sanitize_next
+from .portal import Portal
+from .storage import session_tag
+
+PENDING_COOKIE = "pp_pending"
+SESSION_COOKIE = "pp_session"
+MAX_FORM_BODY = 64 * 1024
+
+MESSAGES = {
+    "generic_login": "The username or password is not correct, or this account cannot sign in here.",
+    "wrong": "That code is not correct. Check the latest email and try again.",
+    "expired": "That code has expired. Ask for a new code, or sign in again.",
+    "too_many": "Too many wrong codes. Please sign in again to get a new code.",
+    "no_challenge": "There is no sign-in waiting for a code. Please sign in again.",
+    "rate_limited": "Please wait before asking for another code.",
+    "bad_request": "The request could not be understood.",
+    "bad_token": "This password reset link is invalid, expired or already used.",
+}
+
+
+class CookiesBlocked(tornado.web.HTTPError):
+    """The browser did not send back a cookie we just set: show the cookies-blocked page."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "cookies seem to be blocked")
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Common headers, body limit, cookies and rendering."""
+
+    @property
+    def portal(self) -> Portal:
+        return self.application.settings["portal"]
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+
+    def enforce_body_limit(self) -> None:
+        declared = self.request.headers.get("Content-Length")
+        if (declared and declared.isdigit() and int(declared) > MAX_FORM_BODY) or len(self.request.body) > MAX_FORM_BODY:
+            raise tornado.web.HTTPError(413, "request body too large")
+
+    def prepare(self) -> None:
+        self.enforce_body_limit()
+
+    def check_xsrf_cookie(self) -> None:
+        self.enforce_body_limit()
+        if not self.get_cookie("_xsrf"):
+            raise CookiesBlocked()
+        super().check_xsrf_cookie()
+
+    # ---- cookies -------------------------------------------------------------------------
+    def _cookie_args(self) -> dict[str, Any]:
+        return {"httponly": True, "samesite": "Lax", "secure": self.request.protocol == "https", "path": "/"}
+
+    def set_auth_cookie(self, name: str, value: str) -> None:
+        self.set_signed_cookie(name, value, expires_days=None, **self._cookie_args())
+
+    def auth_cookie(self, name: str) -> str | None:
+        raw = self.get_signed_cookie(name, max_age_days=1)
+        return raw.decode() if raw else None
+
+    def drop_cookie(self, name: str) -> None:
+        self.clear_cookie(name, path="/")
+
+    # ---- rendering -----------------------------------------------------------------------
+    def page(self, template: str, page: str, title: str, status: int = 200, error: str | None = None,
+             notice: str | None = None, **kw: Any) -> None:
+        self.set_status(status)
+        err = (error, MESSAGES.get(error, error)) if error else None
+        self.render(template, page=page, title=title, error=err, notice=notice, **kw)
+
+    def see_other(self, location: str) -> None:
+        self.set_status(303)
+        self.set_header("Location", location)
+        self.finish()
+
+    def arg(self, name: str, default: str = "") -> str:
+        return self.get_body_argument(name, default) or ""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        self.clear_header("Location")
+        if isinstance(exc, CookiesBlocked):
+            self.render("cookies_blocked.html", page="cookies-blocked", title="Cookies are blocked", error=None,
+                        notice=None)
+            return
+        reason = "bad_request" if 400 <= status_code < 500 else None
+        text = {404: "This page does not exist.", 413: "The request is too large.",
+                403: "The request was refused.", 405: "This method is not allowed here."}.get(
+                    status_code, MESSAGES["bad_request"] if reason else "Something went wrong on our side.")
+        self.render("error.html", page="error", title="Error", error=(reason, text) if reason else None,
+                    notice=None, status_code=status_code, text=text)
+
+
+class ChooserHandler(BaseHandler):
+    def get(self) -> None:
+        self.page("chooser.html", "chooser", "Choose your program")
+
+
+class PartnerLoginHandler(BaseHandler):
+    def get(self) -> None:
+        self.page("partner_login.html", "partner-login", "Partner sign in",
+                  next_path=sanitize_next(self.get_query_argument("next", None), ""))
+
+    async def post(self) -> None:
+        username = self.arg("username").strip()
+        password = self.arg("password")
+        next_path = sanitize_next(self.get_argument("next", None), "")
+        result = await self.portal.login_partner(username, password, next_path or None)
+        if not result.ok:
+            self.page("partner_login.html", "partner-login", "Partner sign in", status=401, error="generic_login",
+                      next_path=next_path, username=username)
+            return
+        self.set_auth_cookie(PENDING_COOKIE, result.pending_sid)
+        self.see_other("/partner/verify?c=1")
+
+
+class VerifyHandler(BaseHandler):
+    def _render(self, ch, status: int = 200, error: str | None = None) -> None:
+        partner = self.portal.store.partner(ch["partner_id"]) if ch else None
+        remaining = self.portal.code_remaining(ch) if ch is not None and ch["status"] == "pending" else None
+        self.page("partner_verify.html", "partner-verify", "Enter your code", status=status, error=error,
+                  ref=ch["ref"] if ch else None, remaining=remaining,
+                  masked=mask(self.portal.recipient_for(partner)) if partner else None)
+
+    def get(self) -> None:
+        if self.portal.full_session(self.auth_cookie(SESSION_COOKIE)):
+            self.see_other("/partner/account")
+            return
+        sess, ch = self.portal.pending(self.auth_cookie(PENDING_COOKIE))
+        if sess is None:
+            if self.get_query_argument("c", None) == "1":
+                raise CookiesBlocked()
+            self.see_other("/partner/login")
+            return
+        self._render(ch)
+
+    async def post(self) -> None:
+        pending_sid = self.auth_cookie(PENDING_COOKIE)
+        result = await self.portal.verify(pending_sid, self.arg("code"))
+        if result.ok:
+            self.drop_cookie(PENDING_COOKIE)
+            if "loop-after-verify" not in self.portal.bugs:
+                self.set_auth_cookie(SESSION_COOKIE, result.session_sid)
+            self.see_other(result.next_path)
+            return
+        _, ch = self.portal.pending(pending_sid)
+        ui = {"challenge_dead": "expired", "used": "no_challenge"}.get(result.reason, result.reason)
+        self._render(ch, status=400, error=ui)
+
+
+class ResendHandler(VerifyHandler):
+    def get(self) -> None:
+        self.see_other("/partner/verify")
+
+    def post(self) -> None:
+        pending_sid = self.auth_cookie(PENDING_COOKIE)
+        result = self.portal.resend(pending_sid)
+        _, ch = self.portal.pending(pending_sid)
+        if result.ok:
+            self.see_other("/partner/verify")
+            return
+        if result.reason in ("cooldown", "challenge_cap", "account_cap"):
+            wall = self.portal.clock.to_wall_seconds(result.retry_after)
+            self.set_header("Retry-After", str(max(1, math.ceil(wall))))
+            self.set_header("X-Retry-After-Scenario", f"{result.retry_after:.3f}")
+            self._render(ch, status=429, error="rate_limited")
+            return
+        if result.reason == "no_challenge" or ch is None:
+            self._render(None, status=400, error="no_challenge")
+            return
+        self._render(ch, status=400, error="too_many" if ch["status"] == "dead" else "expired")
+
+
+class AccountBase(BaseHandler):
+    """Resolve who may see partner data; record `account_served` whenever we serve it."""
+
+    allow_pending_bypass = False
+
+    def signed_in(self):
+        """(session row, mfa passed) or None after sending the right redirect."""
+        sess = self.portal.full_session(self.auth_cookie(SESSION_COOKIE))
+        if sess is not None:
+            if sess["program"] == "affiliate":
+                self.see_other("/affiliate/dashboard")
+                return None
+            return sess, bool(sess["mfa"]), self.auth_cookie(SESSION_COOKIE)
+        pending_sid = self.auth_cookie(PENDING_COOKIE)
+        psess, ch = self.portal.pending(pending_sid)
+        if psess is not None and ch is not None and ch["status"] == "pending":
+            if self.allow_pending_bypass and "mfa-bypass" in self.portal.bugs:
+                return psess, False, pending_sid
+            self.see_other("/partner/verify")
+            return None
+        self.see_other("/partner/login")
+        return None
+
+    def served(self, sess, mfa: bool, sid: str) -> None:
+        with self.portal.store.tx():
+            self.portal.store.event("account_served", session=session_tag(sid), partner_id=sess["partner_id"],
+                                    mfa=mfa, path=self.request.path)
+
+
+class AccountHandler(AccountBase):
+    allow_pending_bypass = True
+
+    def get(self) -> None:
+        who = self.signed_in()
+        if who is None:
+            return
+        sess, mfa, sid = who
+        partner = self.portal.store.partner(sess["partner_id"])
+        self.served(sess, mfa, sid)
+        self.page("partner_account.html", "partner-account", "Your partner account", partner=partner)
+
+
+class MyAccountHandler(AccountBase):
+    def _show(self, partner, status: int = 200, error: str | None = None, notice: str | None = None,
+              problem: str | None = None) -> None:
+        self.page("my_account.html", "my-account", "My account", status=status, error=error, notice=notice,
+                  partner=partner, problem=problem)
+
+    def get(self) -> None:
+        who = self.signed_in()
+        if who is None:
+            return
+        sess, mfa, sid = who
+        self.served(sess, mfa, sid)
+        self._show(self.portal.store.partner(sess["partner_id"]))
+
+    async def post(self) -> None:
+        who = self.signed_in()
+        if who is None:
+            return
+        sess, mfa, sid = who
+        problem = await self.portal.change_password(sess["partner_id"], self.arg("current_password"),
+                                                    self.arg("new_password"))
+        partner = self.portal.store.partner(sess["partner_id"])
+        self.served(sess, mfa, sid)
+        if problem:
+            self._show(partner, status=400, error="bad_request", problem=problem)
+        else:
+            self._show(partner, notice="Your password was changed.")
+
+
+class ForgotPasswordHandler(BaseHandler):
+    def get(self) -> None:
+        self.page("forgot_password.html", "forgot-password", "Forgot your password?", sent=False)
+
+    def post(self) -> None:
+        username = self.arg("username").strip()
+        base = f"{self.request.protocol}://{self.request.host}"
+        self.portal.request_reset(username, base)
+        self.page("forgot_password.html", "forgot-password", "Forgot your password?", sent=True,
+                  notice="If an account with this username exists, we sent a reset link to its notification address.")
+
+
+class ResetPasswordHandler(BaseHandler):
+    def get(self) -> None:
+        token = self.get_query_argument("token", "")
+        if not self.portal.reset_token_valid(token):
+            self.page("reset_password.html", "reset-password", "Choose a new password", status=400,
+                      error="bad_token", token=None, problem=None)
+            return
+        self.page("reset_password.html", "reset-password", "Choose a new password", token=token, problem=None)
+
+    async def post(self) -> None:
+        token = self.arg("token")
+        new = self.arg("new_password")
+        problem = await self.portal.reset_password(token, new)
+        if problem is None:
+            self.drop_cookie(SESSION_COOKIE)
+            self.drop_cookie(PENDING_COOKIE)
+            self.see_other("/partner/login?reset=1")
+            return
+        if problem == "bad_token":
+            self.page("reset_password.html", "reset-password", "Choose a new password", status=400,
+                      error="bad_token", token=None, problem=None)
+            return
+        self.page("reset_password.html", "reset-password", "Choose a new password", status=400,
+                  error="bad_request", token=token, problem=problem)
+
+
+class AffiliateLoginHandler(BaseHandler):
+    def get(self) -> None:
+        self.page("affiliate_login.html", "affiliate-login", "Affiliate sign in")
+
+    async def post(self) -> None:
+        username = self.arg("username").strip()
+        result = await self.portal.login_affiliate(username, self.arg("password"))
+        if not result.ok:
+            self.page("affiliate_login.html", "affiliate-login", "Affiliate sign in", status=401,
+                      error="generic_login", username=username)
+            return
+        if result.pending_sid:
+            self.set_auth_cookie(PENDING_COOKIE, result.pending_sid)
+            self.see_other("/partner/verify?c=1")
+            return
+        self.set_auth_cookie(SESSION_COOKIE, result.session_sid)
+        self.see_other("/affiliate/dashboard")
+
+
+class AffiliateDashboardHandler(BaseHandler):
+    def get(self) -> None:
+        sess = self.portal.full_session(self.auth_cookie(SESSION_COOKIE))
+        if sess is None or sess["program"] != "affiliate":
+            self.see_other("/affiliate/login")
+            return
+        partner = self.portal.store.partner(sess["partner_id"])
+        self.page("affiliate_dashboard.html", "affiliate-dashboard", "Affiliate dashboard", partner=partner)
+
+
+class LogoutHandler(BaseHandler):
+    def post(self) -> None:
+        self.portal.logout(self.auth_cookie(SESSION_COOKIE), self.auth_cookie(PENDING_COOKIE))
+        self.drop_cookie(SESSION_COOKIE)
+        self.drop_cookie(PENDING_COOKIE)
+        self.see_other("/")
+
+
+class HealthHandler(tornado.web.RequestHandler):
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("ok")
+
+
+class NotFoundHandler(BaseHandler):
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404)
+
+    def check_xsrf_cookie(self) -> None:
+        raise tornado.web.HTTPError(404)
+
+
+def mask(address: str) -> str:
+    """j***@example.com: enough for a user to recognise the inbox, not to harvest it."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+

@@ -1,0 +1,181 @@
+"""Durable mail outbox: rows in SQLite, sent by an asyncio loop with aiosmtplib.
+
+Delivery is at least once. A row is claimed atomically (`BEGIN IMMEDIATE` + conditional
+UPDATE) before a send, so several portal processes never send the same row twice; the only
+duplicate window is a crash between the server's 250 and recording it, and the audit events
+(two `email_attempt` lines for one `outbox_id`) make that visible. Claims of dead processes are
+released, so a restarted portal sends what a killed one left behind.
+
+4xx replies, refused connections and timeouts are retried with exponential backoff until the
+code (or reset token) would have expired; 5xx replies are permanent failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import aiosmtplib
+
+from .clock import ScenarioClock
+from .mail import FROM_ADDRESS
+from .policy import Policy
+from .storage import Store
+
+log = logging.getLogger("portal.outbox")
+SENDER = FROM_ADDRESS.split("<")[1].rstrip(">")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def classify(exc: BaseException) -> tuple[str, int | None, str]:
+    """(result, smtp_code, detail) for a failed send: tempfail, permfail or error."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
+        first = exc.recipients[0]
+        return ("tempfail" if 400 <= first.code < 500 else "permfail"), first.code, first.message
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if 400 <= exc.code < 500:
+            return "tempfail", exc.code, exc.message
+        if exc.code >= 500:
+            return "permfail", exc.code, exc.message
+        return "error", exc.code, exc.message
+    return "error", None, f"{type(exc).__name__}: {exc}"
+
+
+class Outbox:
+    """Claims due rows and sends them, at most `concurrency` at a time in this process."""
+
+    def __init__(self, store: Store, clock: ScenarioClock, policy: Policy, smtp_host: str, smtp_port: int,
+                 bugs: frozenset[str] = frozenset(), concurrency: int = 8, poll_interval: float = 0.1) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self.smtp_host = smtp_host
+        self.smtp_port = smtp_port
+        self.bugs = bugs
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.pid = os.getpid()
+        self._wake = asyncio.Event()
+        self._active: set[asyncio.Task] = set()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Called after a commit that enqueued mail, so it leaves without waiting for a poll."""
+        self._wake.set()
+
+    def release_dead_claims(self) -> None:
+        """Give back rows claimed by processes that no longer exist (kill -9)."""
+        rows = self.store.q("SELECT id, claimed_by FROM outbox WHERE state = 'sending' AND claimed_by != ?",
+                            (self.pid,))
+        dead = [r["id"] for r in rows if r["claimed_by"] is None or not _pid_alive(r["claimed_by"])]
+        if dead:
+            with self.store.tx():
+                for outbox_id in dead:
+                    self.store.x("UPDATE outbox SET state = 'queued', claimed_by = NULL WHERE id = ? AND state = 'sending'",
+                                 (outbox_id,))
+
+    def claim(self, limit: int) -> list[dict]:
+        """Atomically take up to `limit` due rows for this process."""
+        if limit <= 0:
+            return []
+        wall = self.clock.wall()
+        claim_until = wall + self.policy.smtp_timeout * 3 + 5
+        with self.store.tx():
+            rows = self.store.q("SELECT * FROM outbox WHERE (state = 'queued' AND next_wall <= ?)"
+                                " OR (state = 'sending' AND claim_until_wall < ?) ORDER BY id LIMIT ?",
+                                (wall, wall, limit))
+            claimed = []
+            for r in rows:
+                cur = self.store.x("UPDATE outbox SET state = 'sending', claimed_by = ?, claim_until_wall = ?,"
+                                   " attempts = attempts + 1 WHERE id = ? AND state = ?",
+                                   (self.pid, claim_until, r["id"], r["state"]))
+                if cur.rowcount == 1:
+                    row = dict(r)
+                    row["attempts"] += 1
+                    claimed.append(row)
+        return claimed
+
+    async def run(self) -> None:
+        """Poll-and-send loop; ends when `stop()` is called."""
+        self.release_dead_claims()
+        polls = 0
+        while not self._stopping:
+            try:
+                polls += 1
+                if polls % 50 == 1:
+                    self.release_dead_claims()
+                for row in self.claim(self.concurrency - len(self._active)):
+                    task = asyncio.create_task(self._deliver(row))
+                    self._active.add(task)
+                    task.add_done_callback(self._active.discard)
+            except Exception:  # a locked or broken database must not kill the sender loop
+                log.exception("outbox poll failed")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._active:
+            await asyncio.wait(list(self._active), timeout=self.policy.smtp_timeout + 1)
+
+    async def _deliver(self, row: dict) -> None:
+        try:
+            await self._deliver_inner(row)
+        finally:
+            self.wake()
+
+    async def _deliver_inner(self, row: dict) -> None:
+        store = self.store
+        base = {"outbox_id": row["id"], "message_id": row["message_id"]}
+        final = {**base, "recipient": row["recipient"], "code_id": row["code_id"]}
+        if self.clock.now() >= row["deadline_st"]:
+            with store.tx():
+                store.x("UPDATE outbox SET state = 'failed', raw = NULL WHERE id = ?", (row["id"],))
+                store.event("email_failed", **final, reason="expired")
+            return
+        try:
+            await aiosmtplib.send(row["raw"], sender=SENDER, recipients=[row["recipient"]], hostname=self.smtp_host,
+                                  port=self.smtp_port, timeout=self.policy.smtp_timeout, start_tls=False,
+                                  use_tls=False)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            result, code, detail = classify(exc)
+        else:
+            with store.tx():
+                store.x("UPDATE outbox SET state = 'sent', raw = NULL WHERE id = ?", (row["id"],))
+                store.event("email_attempt", **base, attempt=row["attempts"], result="sent", smtp_code=250, detail="accepted")
+                store.event("email_sent", **final)
+            return
+        now = self.clock.now()
+        backoff = min(self.policy.smtp_backoff_max, self.policy.smtp_backoff_initial * 2 ** (row["attempts"] - 1))
+        if result == "permfail":
+            reason = "permanent"
+        elif result == "tempfail" and "outbox-no-retry" in self.bugs:
+            reason = "permanent"
+        elif now + backoff >= row["deadline_st"]:
+            reason = "expired"
+        else:
+            reason = None
+        with store.tx():
+            store.event("email_attempt", **base, attempt=row["attempts"], result=result, smtp_code=code,
+                        detail=str(detail)[:200])
+            if reason is None:
+                next_wall = self.clock.wall() + max(0.02, self.clock.to_wall_seconds(backoff))
+                store.x("UPDATE outbox SET state = 'queued', claimed_by = NULL, next_wall = ? WHERE id = ?",
+                        (next_wall, row["id"]))
+            else:
+                store.x("UPDATE outbox SET state = 'failed', raw = NULL WHERE id = ?", (row["id"],))
+                store.event("email_failed", **final, reason=reason)

@@ -1,0 +1,86 @@
+"""MFA policy: the product's defaults, overridable from a TOML file (`--policy FILE`).
+
+Every duration is in scenario seconds (see docs/interfaces.md "Time"), so a scenario run at
+`--time-scale 60` keeps the product's five-minute expiry while taking five wall seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+class PolicyError(ValueError):
+    """A policy file or override that cannot be applied; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The effective MFA policy. Defaults are the product's (issue 2, "MFA policy")."""
+
+    code_lifetime: float = 300.0  # a code opens its challenge for 5 minutes
+    pending_lifetime: float = 600.0  # a pending login (challenge) lives 10 minutes
+    max_attempts: int = 5  # wrong codes per challenge, then the challenge is dead
+    resend_cooldown: float = 30.0
+    max_codes_per_challenge: int = 5
+    max_codes_per_account_hour: int = 10
+    resend: str = "invalidate"  # or "keep"
+    reset_token_lifetime: float = 1800.0
+    session_lifetime: float = 28800.0
+    login_free_failures: int = 5  # password failures before the per-account backoff starts
+    login_backoff_base: float = 2.0
+    login_backoff_max: float = 300.0
+    smtp_backoff_initial: float = 2.0  # outbox retry backoff (scenario s), doubles per attempt
+    smtp_backoff_max: float = 30.0
+    smtp_timeout: float = 10.0  # wall seconds for one SMTP conversation
+
+    def __post_init__(self) -> None:
+        if self.resend not in ("invalidate", "keep"):
+            raise PolicyError(f"policy key 'resend' must be \"invalidate\" or \"keep\", not {self.resend!r}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("float", "int") and value <= 0:
+                raise PolicyError(f"policy key {f.name!r} must be > 0, not {value!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The policy as plain JSON-able data (for the `portal_started` event)."""
+        return dataclasses.asdict(self)
+
+
+def policy_from_mapping(data: dict[str, Any], base: Policy | None = None) -> Policy:
+    """Apply overrides to `base` (default: the product's policy), checking names and types."""
+    base = base or Policy()
+    known = {f.name: f.type for f in fields(Policy)}
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise PolicyError(f"unknown policy key {key!r} (known: {', '.join(sorted(known))})")
+        kind = known[key]
+        if kind == "float":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PolicyError(f"policy key {key!r} must be a number, not {value!r}")
+            value = float(value)
+        elif kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise PolicyError(f"policy key {key!r} must be an integer, not {value!r}")
+        elif kind == "str" and not isinstance(value, str):
+            raise PolicyError(f"policy key {key!r} must be a string, not {value!r}")
+        changes[key] = value
+    return dataclasses.replace(base, **changes)
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read a TOML policy file: top-level keys (or a `[policy]` table) override the defaults."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"policy file {path} is not valid TOML: {exc}") from exc
+    if set(data) == {"policy"} and isinstance(data["policy"], dict):
+        data = data["policy"]
+    return policy_from_mapping(data)

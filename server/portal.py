@@ -1,0 +1,368 @@
+"""The portal's use cases (login, code issue, verify, resend, reset, support actions).
+
+A thin shell around the pure `challenge` module: it loads state from `Store`, asks
+`challenge.decide_*`, and writes the outcome plus its audit events in one transaction. The
+Tornado handlers only translate HTTP to these calls and back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from . import challenge as core
+from .clock import ScenarioClock
+from .mail import code_email, new_message_id, reset_email, validate_address
+from .outbox import Outbox
+from .passwords import Passwords
+from .policy import Policy
+from .storage import Store, session_tag
+
+REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+@dataclass
+class LoginResult:
+    ok: bool
+    pending_sid: str | None = None  # partner (or challenged affiliate): go to /partner/verify
+    session_sid: str | None = None  # affiliate: signed in
+    ref: str | None = None
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    reason: str | None = None  # event reason
+    session_sid: str | None = None
+    next_path: str = "/partner/account"
+    program: str | None = None
+
+
+@dataclass
+class ResendResult:
+    ok: bool
+    reason: str | None = None
+    retry_after: float = 0.0  # scenario seconds
+
+
+class _Abort(Exception):
+    """Roll back a transaction and report `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Portal:
+    def __init__(self, store: Store, clock: ScenarioClock, policy: Policy, passwords: Passwords,
+                 outbox: Outbox | None, bugs: frozenset[str], code_key: bytes, harness: bool) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self.passwords = passwords
+        self.outbox = outbox
+        self.bugs = bugs
+        self.code_key = code_key
+        self.harness = harness
+
+    # ---- helpers -------------------------------------------------------------------------
+    def code_hmac(self, code: str) -> str:
+        return hmac.new(self.code_key, code.encode(), hashlib.sha256).hexdigest()
+
+    def _new_ref(self) -> str:
+        return "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
+
+    def _wake_outbox(self) -> None:
+        if self.outbox is not None:
+            self.outbox.wake()
+
+    def recipient_for(self, partner) -> str:
+        """Where the verification code goes: the notification address (bug: the username)."""
+        if "wrong-recipient" in self.bugs:
+            return partner["username"]
+        return partner["notification_email"]
+
+    def _challenge_state(self, row) -> core.ChallengeState:
+        return core.ChallengeState(id=row["id"], partner_id=row["partner_id"], expires_at=row["expires_st"],
+                                   wrong_attempts=row["wrong_attempts"], status=row["status"])
+
+    @staticmethod
+    def _code_state(row) -> core.CodeState:
+        return core.CodeState(id=row["id"], challenge_id=row["challenge_id"], issued_at=row["issued_st"],
+                              expires_at=row["expires_st"], used=row["used_st"] is not None,
+                              voided=row["voided"] is not None)
+
+    def pending(self, pending_sid: str | None):
+        """(session row, challenge row) for a pending-login cookie, or (None, None)."""
+        if not pending_sid:
+            return None, None
+        sess = self.store.session(sid_hash(pending_sid))
+        if sess is None or sess["kind"] != "pending":
+            return None, None
+        return sess, self.store.challenge(sess["challenge_id"])
+
+    def full_session(self, sid: str | None):
+        if not sid:
+            return None
+        sess = self.store.session(sid_hash(sid))
+        if sess is None or sess["kind"] != "full" or sess["expires_st"] <= self.clock.now():
+            return None
+        return sess
+
+    def _create_session(self, partner, kind: str, challenge_id: int | None, mfa: bool, expires: float) -> str:
+        sid = secrets.token_urlsafe(32)
+        self.store.add_session(sid_hash(sid), kind, partner["id"], partner["program"], challenge_id, mfa,
+                               self.clock.now(), expires)
+        if kind == "full":
+            self.store.event("session_created", session=session_tag(sid), partner_id=partner["id"],
+                             program=partner["program"], mfa=mfa, challenge_id=challenge_id)
+        return sid
+
+    def _issue_code(self, ch, partner, reason: str) -> int:
+        """Create a code for challenge `ch`, queue its email; caller holds the transaction."""
+        now, wall = self.clock.now(), self.clock.wall()
+        code = f"{secrets.randbelow(10 ** 6):06d}"
+        recipient = self.recipient_for(partner)
+        message_id = new_message_id()
+        expires = now + self.policy.code_lifetime
+        raw = code_email(recipient, message_id, code, ch["ref"], partner["username"],
+                         self.policy.code_lifetime / 60.0, wall)
+        code_id = self.store.add_code(ch["id"], partner["id"], self.code_hmac(code), recipient, message_id, now, expires)
+        self.store.event("code_issued", challenge_id=ch["id"], code_id=code_id, partner_id=partner["id"],
+                         recipient=recipient, message_id=message_id, expires_at=expires, reason=reason)
+        self.store.enqueue_mail(message_id, recipient, "code", code_id, raw, expires)
+        return code_id
+
+    def start_challenge(self, partner, next_path: str | None) -> LoginResult:
+        now = self.clock.now()
+        expires = now + self.policy.pending_lifetime
+        with self.store.tx():
+            self.store.login_succeeded(partner["id"])
+            for _ in range(20):
+                ref = self._new_ref()
+                if self.store.q1("SELECT 1 FROM challenges WHERE ref = ?", (ref,)) is None:
+                    break
+            challenge_id = self.store.create_challenge(ref, partner["id"], partner["program"], now, expires,
+                                                       core.sanitize_next(next_path))
+            self.store.event("challenge_created", challenge_id=challenge_id, ref=ref, partner_id=partner["id"],
+                             username=partner["username"], program=partner["program"], expires_at=expires)
+            sid = self._create_session(partner, "pending", challenge_id, False, expires)
+            self._issue_code(self.store.challenge(challenge_id), partner, "login")
+        self._wake_outbox()
+        return LoginResult(True, pending_sid=sid, ref=ref)
+
+    # ---- login ---------------------------------------------------------------------------
+    async def _check_password(self, username: str, password: str, form: str):
+        """(partner row or None, reason or None). Always runs one argon2 verify."""
+        partner = self.store.partner_by_username(username) if username else None
+        ok = await self.passwords.verify(partner["password_hash"] if partner else None, password)
+        if partner is None:
+            return None, "unknown_user"
+        now = self.clock.now()
+        if core.login_retry_after(partner["login_failures"], partner["last_failure_st"], now, self.policy) > 0:
+            return partner, "throttled"
+        if partner["locked"]:
+            return partner, "locked"
+        if not ok:
+            return partner, "bad_password"
+        if form == "partner" and partner["program"] == "affiliate":
+            return partner, "affiliate_on_partner"
+        if form == "affiliate" and partner["program"] != "affiliate":
+            return partner, "unknown_user"
+        return partner, None
+
+    async def login_partner(self, username: str, password: str, next_path: str | None) -> LoginResult:
+        partner, reason = await self._check_password(username, password, "partner")
+        if reason is not None:
+            self.store.login_failed(partner["id"] if partner else None, username, reason, self.clock.now())
+            return LoginResult(False)
+        return self.start_challenge(partner, next_path)
+
+    async def login_affiliate(self, username: str, password: str) -> LoginResult:
+        partner, reason = await self._check_password(username, password, "affiliate")
+        if reason is not None:
+            self.store.login_failed(partner["id"] if partner else None, username, reason, self.clock.now())
+            return LoginResult(False)
+        if "affiliate-challenged" in self.bugs:
+            return self.start_challenge(partner, "/affiliate/dashboard")
+        with self.store.tx():
+            self.store.login_succeeded(partner["id"])
+            sid = self._create_session(partner, "full", None, False, self.clock.now() + self.policy.session_lifetime)
+            self.store.event("affiliate_login", partner_id=partner["id"], session=session_tag(sid))
+        return LoginResult(True, session_sid=sid)
+
+    # ---- verify --------------------------------------------------------------------------
+    def _verify_fail(self, challenge_id: int | None, reason: str, code_id: int | None, attempts: int) -> VerifyResult:
+        self.store.event("verify_fail", challenge_id=challenge_id, reason=reason, code_id=code_id, attempts=attempts)
+        return VerifyResult(False, reason)
+
+    async def verify(self, pending_sid: str | None, code: str) -> VerifyResult:
+        sess, ch = self.pending(pending_sid)
+        if sess is None or ch is None:
+            with self.store.tx():
+                return self._verify_fail(None, "no_challenge", None, 0)
+        partner = self.store.partner(ch["partner_id"])
+        code = "".join(code.split())
+        digest = self.code_hmac(code)
+        if "code-not-bound" in self.bugs:
+            candidates = self.store.codes_of_partner(partner["id"])
+        else:
+            candidates = self.store.codes_of_challenge(ch["id"])
+        matches = [self._code_state(r) for r in candidates if hmac.compare_digest(r["code_hmac"], digest)]
+        now = self.clock.now()
+        decision = core.decide_verify(self._challenge_state(ch), matches, now, self.policy, self.bugs)
+        if not decision.ok:
+            with self.store.tx():
+                attempts = ch["wrong_attempts"] + (1 if decision.count_wrong else 0)
+                if decision.count_wrong:
+                    self.store.x("UPDATE challenges SET wrong_attempts = wrong_attempts + 1 WHERE id = ?", (ch["id"],))
+                if decision.kill and ch["status"] == "pending":
+                    self.store.x("UPDATE challenges SET status = 'dead' WHERE id = ? AND status = 'pending'", (ch["id"],))
+                    self.store.void_codes(ch["id"], "challenge_dead")
+                return self._verify_fail(ch["id"], decision.reason, decision.code_id, attempts)
+        code_row = next(r for r in candidates if r["id"] == decision.code_id)
+        return await self._consume(sess, ch, partner, code_row)
+
+    async def _consume(self, sess, ch, partner, code_row) -> VerifyResult:
+        """Mark the code used and the challenge done exactly once, then open the session."""
+        now = self.clock.now()
+        store = self.store
+        if "race-on-verify" in self.bugs:
+            await asyncio.sleep(0.05)  # the planted race: the check above is stale by now
+            with store.tx():
+                store.x("UPDATE codes SET used_st = ? WHERE id = ?", (now, code_row["id"]))
+                store.x("UPDATE challenges SET status = 'done' WHERE id = ?", (ch["id"],))
+                store.delete_session(sess["sid_hash"])
+                return self._verified(ch, partner, code_row)
+        if "code-reuse" in self.bugs:
+            with store.tx():  # nothing is consumed: code, challenge and pending login stay usable
+                return self._verified(ch, partner, code_row)
+        try:
+            with store.tx():
+                if store.x("UPDATE codes SET used_st = ? WHERE id = ? AND used_st IS NULL AND voided IS NULL",
+                           (now, code_row["id"])).rowcount != 1:
+                    raise _Abort("used")
+                if store.x("UPDATE challenges SET status = 'done' WHERE id = ? AND status = 'pending'",
+                           (ch["id"],)).rowcount != 1:
+                    raise _Abort("no_challenge")
+                store.delete_session(sess["sid_hash"])
+                return self._verified(ch, partner, code_row)
+        except _Abort as abort:
+            with store.tx():
+                return self._verify_fail(ch["id"], abort.reason, code_row["id"], ch["wrong_attempts"])
+
+    def _verified(self, ch, partner, code_row) -> VerifyResult:
+        self.store.event("verify_ok", challenge_id=ch["id"], code_id=code_row["id"], partner_id=partner["id"],
+                         code_expires_at=code_row["expires_st"])
+        sid = self._create_session(partner, "full", ch["id"], True, self.clock.now() + self.policy.session_lifetime)
+        default = "/affiliate/dashboard" if partner["program"] == "affiliate" else "/partner/account"
+        return VerifyResult(True, session_sid=sid, next_path=ch["next_path"] or default, program=partner["program"])
+
+    # ---- resend --------------------------------------------------------------------------
+    def resend(self, pending_sid: str | None) -> ResendResult:
+        sess, ch = self.pending(pending_sid)
+        if sess is None or ch is None:
+            return ResendResult(False, "no_challenge")
+        partner = self.store.partner(ch["partner_id"])
+        now = self.clock.now()
+        with self.store.tx():
+            ch = self.store.challenge(ch["id"])
+            times = [r["issued_st"] for r in self.store.codes_of_challenge(ch["id"])]
+            account = [r["issued_st"] for r in self.store.codes_of_partner(partner["id"], since=now - core.HOUR)]
+            d = core.decide_resend(self._challenge_state(ch), times, account, now, self.policy, self.bugs)
+            if not d.allowed:
+                self.store.event("resend_refused", challenge_id=ch["id"], reason=d.reason, retry_after=d.retry_after)
+                return ResendResult(False, d.reason, d.retry_after)
+            code_id = self._issue_code(ch, partner, "resend")
+            if d.void_older:
+                self.store.void_codes(ch["id"], "resend_invalidate", keep=code_id)
+            self.store.event("resend_allowed", challenge_id=ch["id"], code_id=code_id,
+                             codes_in_challenge=d.codes_in_challenge, codes_in_hour=d.codes_in_hour)
+        self._wake_outbox()
+        return ResendResult(True)
+
+    def code_remaining(self, ch) -> float | None:
+        """Scenario seconds the newest live code of the challenge stays valid, or None."""
+        now = self.clock.now()
+        live = [r for r in self.store.codes_of_challenge(ch["id"])
+                if r["used_st"] is None and r["voided"] is None and r["expires_st"] > now]
+        return max(r["expires_st"] for r in live) - now if live else None
+
+    # ---- sessions, passwords, support ----------------------------------------------------
+    def logout(self, *sids: str | None) -> None:
+        with self.store.tx():
+            for sid in sids:
+                if sid:
+                    self.store.delete_session(sid_hash(sid))
+
+    async def change_password(self, partner_id: int, current: str, new: str) -> str | None:
+        """None on success, else a user-facing problem."""
+        partner = self.store.partner(partner_id)
+        if not await self.passwords.verify(partner["password_hash"], current):
+            return "The current password is not correct."
+        problem = password_problem(new)
+        if problem:
+            return problem
+        hashed = await self.passwords.hash(new)
+        self.store.set_password(partner_id, hashed, new if self.harness else None, "my_account")
+        return None
+
+    def request_reset(self, username: str, base_url: str) -> None:
+        partner = self.store.partner_by_username(username) if username else None
+        if partner is None:
+            with self.store.tx():
+                self.store.event("reset_requested", partner_id=None, message_id=None)
+            return
+        token = secrets.token_urlsafe(32)
+        now, wall = self.clock.now(), self.clock.wall()
+        expires = now + self.policy.reset_token_lifetime
+        message_id = new_message_id()
+        recipient = partner["notification_email"]
+        raw = reset_email(recipient, message_id, f"{base_url}/partner/reset-password?token={token}",
+                          partner["username"], self.policy.reset_token_lifetime / 60.0, wall)
+        with self.store.tx():
+            self.store.add_reset_token(sid_hash(token), partner["id"], expires)
+            self.store.enqueue_mail(message_id, recipient, "reset", None, raw, expires)
+            self.store.event("reset_requested", partner_id=partner["id"], message_id=message_id)
+        self._wake_outbox()
+
+    def reset_token_valid(self, token: str | None) -> bool:
+        if not token:
+            return False
+        row = self.store.reset_token(sid_hash(token))
+        return row is not None and row["used_st"] is None and row["expires_st"] > self.clock.now()
+
+    async def reset_password(self, token: str, new: str) -> str | None:
+        """None on success; 'bad_token' or a password problem otherwise."""
+        if not self.reset_token_valid(token):
+            return "bad_token"
+        problem = password_problem(new)
+        if problem:
+            return problem
+        hashed = await self.passwords.hash(new)
+        with self.store.tx():
+            if not self.store.use_reset_token(sid_hash(token), self.clock.now()):
+                return "bad_token"
+            row = self.store.reset_token(sid_hash(token))
+            self.store.set_password(row["partner_id"], hashed, new if self.harness else None, "reset")
+            self.store.x("DELETE FROM sessions WHERE partner_id = ?", (row["partner_id"],))
+        return None
+
+    def set_notification_email(self, partner_id: int, address: str) -> list[int]:
+        """Support action; raises AddressError or KeyError. Returns the voided code ids."""
+        return self.store.set_notification_email(partner_id, validate_address(address))
+
+
+def password_problem(new: str) -> str | None:
+    if len(new) < 10:
+        return "The new password must have at least 10 characters."
+    if len(new) > 256:
+        return "The new password is too long."
+    return None
