@@ -38,6 +38,13 @@ def plan_accounts(count: int, seed: int) -> list[dict]:
 
     while len(accounts) < count:
         roll = rng.random()
+        have = {a["program"] for a in accounts}
+        if "agency" not in have:  # every seeded population has each kind, whatever the seed
+            roll = 0.0
+        elif "reseller" not in have:
+            roll = 0.6
+        elif "affiliate" not in have:
+            roll = 0.9
         domain = fake.unique.domain_name()
         if roll < 0.5:
             team_no += 1

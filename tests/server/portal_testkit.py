@@ -219,3 +219,21 @@ def reason_of(r: requests.Response) -> str | None:
 def ref_of(r: requests.Response) -> str | None:
     m = re.search(r'data-ref="([A-Z0-9]{8})"', r.text)
     return m.group(1) if m else None
+
+
+def strip_volatile(html: str) -> str:
+    """Remove the per-render parts (xsrf token, echoed username) to compare two pages."""
+    html = re.sub(r'name="_xsrf" value="[^"]*"', "", html)
+    return re.sub(r'(id="username"[^>]*value=")[^"]*"', r'\1"', html)
+
+
+def sign_in(portal: Portal, sink: Sink, account: dict) -> tuple[Browser, str, str]:
+    """Log in with password; return (browser on the verify page, emailed code, challenge ref)."""
+    b = Browser(portal.url)
+    r = b.login(account["username"], account["password"])
+    assert r.status_code == 303, r.text
+    r = b.get("/partner/verify")
+    assert page_of(r) == "partner-verify"
+    ref = ref_of(r)
+    code, _ = sink.wait_code(account["notification_email"], ref)
+    return b, code, ref
