@@ -73,22 +73,55 @@ class BindError(OSError):
     """A listener could not be bound (port in use, bad host)."""
 
 
+def _why(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+HISTORY_IN_MAILDIR = "fake_smtp-history.jsonl"
+
+
+def history_path(cfg: Config) -> str | None:
+    """``--history-file``, or with ``--maildir`` a file inside it (so seq_event survives restarts)."""
+    if cfg.history_file:
+        return cfg.history_file
+    if cfg.maildir:
+        return os.path.join(cfg.maildir, HISTORY_IN_MAILDIR)
+    return None
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.rstrip("\n") for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
 async def serve(cfg: Config, ready_out: IO[str] = sys.stdout) -> None:
     """Run the inbox until SIGTERM/SIGINT."""
-    history_file = open(cfg.history_file, "a", encoding="utf-8") if cfg.history_file else None  # noqa: SIM115
+    path = history_path(cfg)
+    previous: list[str] = []
+    if path is not None:
+        if cfg.maildir:
+            os.makedirs(cfg.maildir, exist_ok=True)
+        previous = _read_lines(path)
+    history_file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
     try:
-        await _serve(cfg, ready_out, history_file)
+        await _serve(cfg, ready_out, history_file, previous)
     finally:
         if history_file is not None:
             history_file.close()
 
 
-async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None) -> None:
+async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, previous: list[str]) -> None:
     loop = asyncio.get_running_loop()
     inbox = build_inbox(cfg, history_file)
+    inbox.history.preload(previous)
     reloaded = inbox.reload()
-    if reloaded:
-        log.info("reloaded %d messages from %s (last Seq %d)", reloaded, cfg.maildir, inbox.store.last_seq)
+    held = inbox.reload_pending()
+    if reloaded or held:
+        log.info("reloaded %d messages (%d still held) from %s (last Seq %d)", reloaded, held, cfg.maildir,
+                 inbox.store.last_seq)
     handler = InboxHandler(inbox)
     try:
         smtp_server = await loop.create_server(
@@ -96,13 +129,13 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None) 
                               decode_data=False, hostname="fake-smtp.localhost", ident="fake_smtp ESMTP", loop=loop),
             cfg.smtp_host, cfg.smtp_port, family=socket.AF_INET, reuse_address=True)
     except OSError as exc:
-        raise BindError(f"cannot listen for SMTP on {cfg.smtp_host}:{cfg.smtp_port}: {exc.strerror or exc}") from exc
+        raise BindError(f"cannot listen for SMTP on {cfg.smtp_host}:{cfg.smtp_port}: {_why(exc)}") from exc
     smtp_port = smtp_server.sockets[0].getsockname()[1]
     try:
         sockets = tornado.netutil.bind_sockets(cfg.http_port, cfg.http_host, family=socket.AF_INET)
     except OSError as exc:
         smtp_server.close()
-        raise BindError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port}: {exc.strerror or exc}") from exc
+        raise BindError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port}: {_why(exc)}") from exc
     http_port = sockets[0].getsockname()[1]
     ctx = ApiContext(inbox, cfg.smtp_host, smtp_port, time.time())
     http_server = tornado.httpserver.HTTPServer(make_app(ctx), idle_connection_timeout=3600)
@@ -124,7 +157,8 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None) 
     http_server.stop()
     held = inbox.cancel_pending()
     if held:
-        log.warning("%d accepted messages were still held by delay/reorder faults at shutdown", held)
+        where = f"kept in {cfg.maildir}/.Pending" if cfg.maildir else "lost (no --maildir)"
+        log.warning("%d accepted messages were still held by delay/reorder faults at shutdown: %s", len(held), where)
     inbox.store.cancel_waiters()
     await asyncio.sleep(0)
     await http_server.close_all_connections()

@@ -27,6 +27,18 @@ class DeliveryLog:
         self._seqs: deque[int] = deque()
         self._lines: deque[str] = deque()
 
+    def preload(self, lines: list[str]) -> None:
+        """Take over the lines of an earlier run (``seq_event`` continues after them)."""
+        for text in lines[-self.max_lines:]:
+            try:
+                seq = int(json.loads(text)["seq_event"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if seq > self.last:
+                self._seqs.append(seq)
+                self._lines.append(text)
+                self.last = seq
+
     def record(self, event: str, *, message_id: str | None = None, recipients: list[str] | tuple[str, ...] = (),
                code: str | None = None, rule: int | None = None, **extra: Any) -> dict[str, Any]:
         """Record one event; returns the line as a dict."""

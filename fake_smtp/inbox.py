@@ -51,6 +51,17 @@ class Stats:
 class ReorderBuffer:
     messages: list[StoredMessage] = field(default_factory=list)
     handle: asyncio.TimerHandle | None = None
+    release_wall: float = 0.0
+
+
+@dataclass
+class Held:
+    """An accepted message not yet visible (delay or reorder), with what remains of its fate."""
+
+    msg: StoredMessage
+    fate: Fate
+    until_wall: float
+    handle: asyncio.TimerHandle | None = None
 
 
 class Inbox:
@@ -67,9 +78,8 @@ class Inbox:
         self.maildir = maildir
         self.new_id = id_factory
         self.stats = Stats()
-        self.pending: dict[str, asyncio.TimerHandle] = {}
+        self.pending: dict[str, Held] = {}
         self._reorder: dict[int, ReorderBuffer] = {}
-        self._fates: dict[str, Fate] = {}  # fate of messages held in a reorder buffer
 
     # -- SMTP stages ---------------------------------------------------------------------
     def _refused(self, r: Refusal | None, recipients: tuple[str, ...] = (), message_id: str | None = None,
@@ -139,11 +149,17 @@ class Inbox:
             until_st = self.clock.st() + fate.delay
             until_wall = self.clock.wall_at(until_st)
             self._line("delayed", msg, fate.delay_rule, until_st=round(until_st, 6), until_wall=round(until_wall, 6))
-            loop = asyncio.get_running_loop()
-            self.pending[msg.id] = loop.call_at(
-                loop.time() + self.clock.wall_duration(fate.delay), self._after_delay, msg, fate)
+            self.hold(msg, fate, until_wall)
             return
         self._after_delay(msg, fate)
+
+    def hold(self, msg: StoredMessage, fate: Fate, until_wall: float) -> None:
+        """Make ``msg`` visible at ``until_wall`` (a loop timer, no polling)."""
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, until_wall - self.clock.wall())
+        held = Held(msg, fate, until_wall)
+        held.handle = loop.call_at(loop.time() + delay, self._after_delay, msg, fate)
+        self.pending[msg.id] = held
 
     def _after_delay(self, msg: StoredMessage, fate: Fate) -> None:
         self.pending.pop(msg.id, None)
@@ -153,17 +169,16 @@ class Inbox:
         self._deliver(msg, fate)
 
     def _hold_for_reorder(self, msg: StoredMessage, fate: Fate) -> None:
-        assert fate.reorder_rule is not None
-        buf = self._reorder.setdefault(fate.reorder_rule, ReorderBuffer())
+        rule = fate.reorder_rule
+        assert rule is not None
+        buf = self._reorder.get(rule)
+        if buf is None:
+            loop = asyncio.get_running_loop()
+            wall_window = self.clock.wall_duration(fate.reorder_window)
+            buf = self._reorder[rule] = ReorderBuffer(release_wall=self.clock.wall() + wall_window)
+            buf.handle = loop.call_at(loop.time() + wall_window, self._release_reorder, rule)
         buf.messages.append(msg)
-        self.pending[msg.id] = buf.handle or self._start_reorder_timer(fate.reorder_rule, buf, fate)
-        self._fates[msg.id] = fate
-
-    def _start_reorder_timer(self, rule: int, buf: ReorderBuffer, fate: Fate) -> asyncio.TimerHandle:
-        loop = asyncio.get_running_loop()
-        buf.handle = loop.call_at(loop.time() + self.clock.wall_duration(fate.reorder_window),
-                                  self._release_reorder, rule)
-        return buf.handle
+        self.pending[msg.id] = Held(msg, fate, buf.release_wall, buf.handle)
 
     def _release_reorder(self, rule: int) -> None:
         buf = self._reorder.pop(rule, None)
@@ -174,9 +189,9 @@ class Inbox:
         if len(order) > 1 and order == buf.messages:
             order.reverse()
         for msg in order:
-            self.pending.pop(msg.id, None)
+            held = self.pending.pop(msg.id, None)
             self._line("reordered", msg, rule, held=len(order))
-            self._deliver(msg, self._fates.pop(msg.id, Fate()))
+            self._deliver(msg, held.fate if held else Fate())
 
     def _deliver(self, msg: StoredMessage, fate: Fate) -> None:
         self._store(msg)
@@ -220,7 +235,7 @@ class Inbox:
         """Load persisted messages from Maildir (Seq order); returns how many."""
         if self.maildir is None:
             return 0
-        loaded = sorted(self.maildir.load(), key=lambda item: item.meta.get("seq", 0))
+        loaded = sorted(self.maildir.load(), key=lambda item: (not item.meta.get("seq"), item.meta.get("seq", 0)))
         n = 0
         for item in loaded:
             meta = item.meta
@@ -241,12 +256,37 @@ class Inbox:
             n += 1
         return n
 
-    def cancel_pending(self) -> int:
-        """Stop every delay/reorder timer (shutdown); returns how many messages were held."""
-        handles = set(self.pending.values())
-        for h in handles:
-            h.cancel()
-        held = len(self.pending)
+    def reload_pending(self) -> int:
+        """Schedule again the messages held at the last shutdown; returns how many."""
+        if self.maildir is None:
+            return 0
+        n = 0
+        for item in self.maildir.take_pending():
+            meta = item.meta
+            summary = summarize(item.raw)
+            msg = StoredMessage(id=meta.get("id") or self.new_id(), raw=item.raw, mail_from=meta.get("mail_from", ""),
+                                recipients=tuple(meta.get("recipients") or ()), summary=summary,
+                                code=meta.get("code"), folder=meta.get("folder", "inbox"),
+                                received=float(meta.get("received", self.clock.wall())))
+            self.hold(msg, Fate(duplicate=meta.get("duplicate")), float(meta.get("until_wall", 0.0)))
+            n += 1
+        return n
+
+    def cancel_pending(self) -> list[Held]:
+        """Stop every delay/reorder timer (shutdown); with Maildir, keep the held messages.
+
+        Held messages go to ``PATH/.Pending`` with the wall time they were due, and
+        ``reload`` schedules them again, so an accepted message survives a restart.
+        """
+        held = list(self.pending.values())
+        for h in held:
+            if h.handle is not None:
+                h.handle.cancel()
         self.pending.clear()
         self._reorder.clear()
+        if self.maildir is not None:
+            for h in held:
+                meta = self.meta(h.msg)
+                meta.update(until_wall=h.until_wall, duplicate=h.fate.duplicate)
+                self.maildir.save_pending(h.msg.raw, meta)
         return held

@@ -20,6 +20,7 @@ from typing import Any
 META = b"X-Fake-SMTP-Meta: "
 SUBDIRS = ("tmp", "new", "cur")
 FOLDER_DIRS = {"inbox": "", "spam": ".Spam"}
+PENDING_DIR = ".Pending"  # accepted, not yet visible at shutdown (delay/reorder faults)
 
 
 @dataclass(slots=True)
@@ -37,12 +38,12 @@ class Maildir:
         self.root = os.path.abspath(root)
         self.host = socket.gethostname().replace("/", "\\057").replace(":", "\\072")
         self._counter = 0
-        for folder in FOLDER_DIRS.values():
+        for folder in [*FOLDER_DIRS.values(), PENDING_DIR]:
             for sub in SUBDIRS:
                 os.makedirs(os.path.join(self.root, folder, sub), exist_ok=True)
 
     def _dir(self, folder: str, sub: str) -> str:
-        return os.path.join(self.root, FOLDER_DIRS[folder], sub)
+        return os.path.join(self.root, FOLDER_DIRS.get(folder, PENDING_DIR), sub)
 
     def save(self, raw: bytes, meta: dict[str, Any], folder: str) -> str:
         """Write a message (tmp, then rename into new); returns its path."""
@@ -73,20 +74,41 @@ class Maildir:
         except FileNotFoundError:
             return
 
-    def load(self) -> Iterator[Loaded]:
-        """Every stored message of both folders (order not defined; sort by meta seq)."""
-        for folder in FOLDER_DIRS:
-            for sub in ("new", "cur"):
-                d = self._dir(folder, sub)
-                for name in os.listdir(d):
-                    path = os.path.join(d, name)
-                    with open(path, "rb") as f:
-                        data = f.read()
-                    meta: dict[str, Any] = {}
-                    if data.startswith(META):
-                        end = data.find(b"\r\n")
+    def save_pending(self, raw: bytes, meta: dict[str, Any]) -> str:
+        """Keep a held (not yet visible) message across a restart."""
+        return self.save(raw, meta, "pending")
+
+    def take_pending(self) -> list[Loaded]:
+        """The held messages saved at the last shutdown, removed from disk."""
+        items = list(self._read_dir("pending"))
+        for item in items:
+            self.delete(item.path)
+        return items
+
+    def _read_dir(self, folder: str) -> Iterator[Loaded]:
+        for sub in ("new", "cur"):
+            d = self._dir(folder, sub)
+            for name in sorted(os.listdir(d)):
+                path = os.path.join(d, name)
+                with open(path, "rb") as f:
+                    data = f.read()
+                meta: dict[str, Any] = {}
+                if data.startswith(META):
+                    end = data.find(b"\r\n")
+                    try:
                         meta = json.loads(data[len(META):end])
                         data = data[end + 2:]
-                    meta.setdefault("folder", folder)
-                    flags = name.split(":2,")[1] if ":2," in name else ""
-                    yield Loaded(meta, data, path, "S" in flags)
+                    except ValueError:
+                        meta = {}
+                if folder in FOLDER_DIRS:
+                    meta["folder"] = folder
+                flags = name.split(":2,")[1] if ":2," in name else ""
+                yield Loaded(meta, data, path, "S" in flags)
+
+    def load(self) -> Iterator[Loaded]:
+        """Every stored message of both folders (order not defined; sort by meta seq).
+
+        Files written by other tools (no meta header) are loaded too, as new messages.
+        """
+        for folder in FOLDER_DIRS:
+            yield from self._read_dir(folder)
