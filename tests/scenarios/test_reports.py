@@ -1,0 +1,183 @@
+"""Verdict pass/fail logic, JUnit XML (parsed back) and the self-contained HTML report."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+from histories import History, account
+
+from scenarios.checker import CheckContext, check
+from scenarios.junit import write_junit
+from scenarios.metrics import flow_metrics
+from scenarios.report import fault_windows, histogram_svg, write_report
+from scenarios.verdict import INVARIANT_ORDER, build_verdict
+
+OK = {"valid": True, "violations": 0, "examples": []}
+UNKNOWN = {"valid": "unknown", "violations": 0, "examples": []}
+BAD_LINE = {"src": "portal", "event": "verify_ok", "code_id": 7, "note": "<script>alert(1)</script>"}
+BAD = {"valid": False, "violations": 2, "examples": [[BAD_LINE], [BAD_LINE, BAD_LINE]]}
+
+
+def invariants(**override) -> dict:
+    return {name: dict(override.get(name, OK)) for name in INVARIANT_ORDER}
+
+
+def verdict(inv: dict, *, thresholds=None, expected=None, strict=False, bugs=()) -> dict:
+    return build_verdict(scenario="smoke", seed=7, time_scale=20.0, invariants=inv,
+                         thresholds=thresholds if thresholds is not None else {"login.p95 < 8s": {"passed": True, "value": 3.2}},
+                         metrics={"logins_ok": 3}, faults=[{"kind": "delay"}], bugs=list(bugs),
+                         expected=expected or {"violations": 0}, strict=strict)
+
+
+# --- verdict ---------------------------------------------------------------------------
+
+def test_all_valid_and_thresholds_met_passes():
+    v = verdict(invariants())
+    assert v["passed"] is True and v["invariants_as_expected"] and v["thresholds_passed"]
+    for key in ("scenario", "seed", "time_scale", "invariants", "thresholds", "metrics", "faults", "bugs",
+                "expected", "unknown"):
+        assert key in v
+
+
+def test_a_violation_fails_the_run():
+    v = verdict(invariants(expiry=BAD))
+    assert v["passed"] is False and v["invariants_as_expected"] is False
+    assert v["unexpected_invalid"] == ["expiry"] and v["invariants"]["expiry"]["as_expected"] is False
+
+
+def test_missed_threshold_fails_with_invariants_as_expected():
+    v = verdict(invariants(), thresholds={"login.p95 < 8s": {"passed": False, "value": 9.1}})
+    assert v["passed"] is False and v["invariants_as_expected"] is True and v["thresholds_passed"] is False
+
+
+def test_unknown_passes_unless_strict():
+    assert verdict(invariants(outbox=UNKNOWN))["passed"] is True
+    strict = verdict(invariants(outbox=UNKNOWN), strict=True)
+    assert strict["passed"] is False and strict["unknown"] == {"invariants": ["outbox"], "strict": True,
+                                                               "counted_as": "fail"}
+
+
+def test_validation_run_passes_when_exactly_the_expected_invariants_are_invalid():
+    v = verdict(invariants(single_use=BAD, outbox=UNKNOWN), expected={"invalid": ["single_use"]},
+                bugs=["code-reuse"])
+    assert v["passed"] is True and v["invariants"]["single_use"]["expected"] == "invalid"
+
+
+def test_validation_run_fails_when_the_planted_bug_is_not_detected():
+    v = verdict(invariants(), expected={"invalid": ["single_use"]})
+    assert v["passed"] is False and v["expected_invalid_not_shown"] == ["single_use"]
+    assert verdict(invariants(single_use=UNKNOWN), expected={"invalid": ["single_use"]})["passed"] is False
+
+
+def test_validation_run_fails_when_another_invariant_is_also_invalid():
+    v = verdict(invariants(single_use=BAD, expiry=BAD), expected={"invalid": ["single_use"]})
+    assert v["passed"] is False and v["unexpected_invalid"] == ["expiry"]
+
+
+@pytest.mark.parametrize("expected, message", [
+    ({"invalid": ["nope"]}, "unknown invariants: nope"),
+    ({"invalid": []}, "non-empty list"),
+    ({"violations": 3}, "must be 0"),
+])
+def test_bad_expectation_is_a_clear_error(expected, message):
+    with pytest.raises(ValueError, match=message):
+        verdict(invariants(), expected=expected)
+
+
+def test_thresholds_accepted_as_bools_or_records():
+    v = verdict(invariants(), thresholds=[{"expr": "login.p95 < 8s", "passed": True, "value": 2}])
+    assert v["thresholds"] == {"login.p95 < 8s": {"expr": "login.p95 < 8s", "passed": True, "value": 2}}
+    assert verdict(invariants(), thresholds={"a": False})["thresholds"] == {"a": {"passed": False, "value": None}}
+    with pytest.raises(ValueError, match="no boolean 'passed'"):
+        verdict(invariants(), thresholds={"a": {"value": 1}})
+
+
+# --- JUnit -----------------------------------------------------------------------------
+
+def test_junit_has_one_case_per_invariant_and_threshold_and_failures_carry_examples(tmp_path):
+    v = verdict(invariants(binding=BAD), thresholds={"login.p95 < 8s": {"passed": False, "value": 9.5},
+                                                     "errors < 1%": {"passed": True, "value": 0}})
+    path = tmp_path / "junit.xml"
+    write_junit(v, path)
+    root = ET.parse(path).getroot()
+    suite = root.find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == 11 + 2 and suite.get("tests") == "13" and suite.get("failures") == "2"
+    failed = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
+    assert set(failed) == {"binding", "login.p95 < 8s"}
+    text = failed["binding"].text
+    assert "example 2:" in text and json.loads(text.splitlines()[1]) == BAD_LINE
+    assert "9.5" in failed["login.p95 < 8s"].get("message")
+
+
+def test_junit_unknown_is_passing_note_unless_strict(tmp_path):
+    path = tmp_path / "junit.xml"
+    write_junit(verdict(invariants(outbox=UNKNOWN)), path)
+    case = next(c for c in ET.parse(path).getroot().iter("testcase") if c.get("name") == "outbox")
+    assert case.find("failure") is None and "unknown" in case.find("system-out").text
+    write_junit(verdict(invariants(outbox=UNKNOWN), strict=True), path)
+    case = next(c for c in ET.parse(path).getroot().iter("testcase") if c.get("name") == "outbox")
+    assert "strict" in case.find("failure").get("message")
+
+
+def test_junit_expected_invalid_not_shown_is_a_failure(tmp_path):
+    path = tmp_path / "junit.xml"
+    write_junit(verdict(invariants(), expected={"invalid": ["expiry"]}), path)
+    case = next(c for c in ET.parse(path).getroot().iter("testcase") if c.get("name") == "expiry")
+    assert "expected invalid" in case.find("failure").get("message")
+
+
+# --- report ----------------------------------------------------------------------------
+
+def _run_history() -> History:
+    h = History()
+    h.nemesis(5.0, "start", "outage", rule=0)
+    h.nemesis(65.0, "stop", "outage", rule=0)
+    h.nemesis(100.0, "start", "delay", rule=1)
+    for i in range(1, 6):
+        h.login(20.0 * i, i, i, pid=1)
+    h.flow(130.0, "expired", flow="late", resends=2)
+    return h
+
+
+def test_report_is_self_contained_and_shows_everything(tmp_path):
+    h = _run_history()
+    lines = h.lines()
+    inv = check(lines, CheckContext(accounts=[account(1)]))
+    inv["binding"] = BAD
+    v = verdict(inv, bugs=["code-not-bound"])
+    v["metrics"] = flow_metrics(lines)
+    v["reproduce"] = "mfa-harness run smoke --seed 7"
+    path = tmp_path / "report.html"
+    write_report(v, lines, path)
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page), "no external resources"
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    for name in INVARIANT_ORDER:
+        assert f"<td>{name}</td>" in page
+    assert "login.p95 &lt; 8s" in page
+    for title in ("Login time distribution", "Code delivery delay distribution", "Login outcomes over time",
+                  "Resends per login"):
+        assert f"<title>{title}</title>" in page
+    assert page.count("<svg") == 4 and 'fill="#ffcdd2"' in page        # fault windows shaded
+    assert "mfa-harness run smoke --seed 7 --time-scale 20.0 --bug code-not-bound" in page
+
+
+def test_report_page_parses_as_xml_fragments_of_svg():
+    page_svg = histogram_svg([1.0, 2.0, 2.5, 9.0], "Login time distribution", "s")
+    root = ET.fromstring(page_svg)
+    assert root.tag.endswith("svg") and len([e for e in root.iter() if e.tag.endswith("rect")]) == 20
+
+
+def test_report_without_data_still_renders(tmp_path):
+    path = tmp_path / "report.html"
+    write_report(verdict(invariants()), [], path)
+    assert "No data for login time distribution" in path.read_text(encoding="utf-8")
+
+
+def test_fault_windows_pair_start_and_stop_and_keep_open_ones():
+    assert fault_windows(_run_history().lines()) == [(5.0, 65.0, "outage"), (100.0, None, "delay")]
