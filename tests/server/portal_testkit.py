@@ -237,3 +237,37 @@ def sign_in(portal: Portal, sink: Sink, account: dict) -> tuple[Browser, str, st
     ref = ref_of(r)
     code, _ = sink.wait_code(account["notification_email"], ref)
     return b, code, ref
+
+
+def concurrent_verify(portal: Portal, browser: Browser, code: str, n: int = 20) -> list[int]:
+    """Submit one code `n` times at once, each on its own connection with the same cookies."""
+    token = browser.xsrf("/partner/verify")
+    barrier = threading.Barrier(n)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        s = requests.Session()
+        s.cookies.update(browser.s.cookies)
+        barrier.wait(30)
+        r = s.post(portal.url + "/partner/verify", data={"_xsrf": token, "code": code}, allow_redirects=False,
+                   timeout=60, headers={"Connection": "close"})
+        with lock:
+            statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert len(statuses) == n
+    return statuses
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, read, closed)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,33 @@
+"""Single use under concurrency: N simultaneous submissions of one code give one success."""
+
+from __future__ import annotations
+
+import pytest
+from portal_testkit import concurrent_verify, sign_in
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_twenty_concurrent_submissions_one_success(sink, portal_factory, processes):
+    portal = portal_factory(sink.port, "--processes", str(processes))
+    acct = portal.accounts("agency")[0]
+    b, code, _ = sign_in(portal, sink, acct)
+    statuses = concurrent_verify(portal, b, code)
+    assert statuses.count(303) == 1 and statuses.count(400) == 19
+    events = portal.events()
+    assert len([e for e in events if e["event"] == "verify_ok"]) == 1
+    ids = [e["id"] for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    if processes == 2:
+        assert len({e["pid"] for e in events if e["event"] == "portal_started"}) == 2
+
+
+def test_clock_offset_shared_by_processes(sink, portal_factory):
+    portal = portal_factory(sink.port, "--processes", "2")
+    acct = portal.accounts("agency")[0]
+    b, code, _ = sign_in(portal, sink, acct)
+    portal.advance(301)
+    # whichever process answers, the code is expired on the shared clock
+    statuses = concurrent_verify(portal, b, code, n=6)
+    assert statuses == [400] * 6
+    reasons = {e["reason"] for e in portal.events() if e["event"] == "verify_fail"}
+    assert reasons == {"expired"}
