@@ -68,6 +68,7 @@ def test_cookie_less_browser_lands_on_cookies_blocked(portal, sink):
 def test_notification_email_support_change(portal, sink):
     acct = portal.accounts("agency")[0]
     b, code, _ = sign_in(portal, sink, acct)
+    portal.wait_event(lambda e: e["event"] == "email_sent")
     before = audit_count(portal)
     for bad in ["victim@example.com\r\nBcc: all@example.com", "a@example.com, b@example.com", "not-an-address", ""]:
         r = requests.post(portal.url + "/_harness/notification-email",
