@@ -227,7 +227,7 @@ class Store:
 
     def login_failed(self, partner_id: int | None, username: str, reason: str, now: float) -> None:
         with self.tx():
-            if partner_id is not None and reason in ("bad_password", "throttled"):
+            if partner_id is not None and reason == "bad_password":
                 self.x("UPDATE partners SET login_failures = login_failures + 1, last_failure_st = ? WHERE id = ?",
                        (now, partner_id))
             self.event("login_failed", username=username, reason=reason)
