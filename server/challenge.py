@@ -23,7 +23,7 @@ class ChallengeState:
     partner_id: int
     expires_at: float  # end of the pending-login lifetime
     wrong_attempts: int = 0
-    status: str = "pending"  # pending | done | dead
+    status: str = "pending"  # pending | done | dead (too many wrong codes) | expired
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,8 @@ def decide_verify(challenge: ChallengeState, matches: list[CodeState], now: floa
         return VerifyDecision(False, "no_challenge")
     if challenge.status == "dead":
         return VerifyDecision(False, "too_many")
+    if challenge.status == "expired":
+        return VerifyDecision(False, "challenge_dead")
     if now >= challenge.expires_at:
         return VerifyDecision(False, "challenge_dead", kill=True)
     limited = attempts_limited(bugs)

@@ -90,6 +90,10 @@ class Outbox:
             return []
         wall = self.clock.wall()
         claim_until = wall + self.policy.smtp_timeout * 3 + 5
+        due = self.store.q1("SELECT 1 FROM outbox WHERE (state = 'queued' AND next_wall <= ?)"
+                            " OR (state = 'sending' AND claim_until_wall < ?) LIMIT 1", (wall, wall))
+        if due is None:  # a plain read: idle polls never take the database write lock
+            return []
         with self.store.tx():
             rows = self.store.q("SELECT * FROM outbox WHERE (state = 'queued' AND next_wall <= ?)"
                                 " OR (state = 'sending' AND claim_until_wall < ?) ORDER BY id LIMIT ?",

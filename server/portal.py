@@ -224,7 +224,9 @@ class Portal:
                 if decision.count_wrong:
                     self.store.x("UPDATE challenges SET wrong_attempts = wrong_attempts + 1 WHERE id = ?", (ch["id"],))
                 if decision.kill and ch["status"] == "pending":
-                    self.store.x("UPDATE challenges SET status = 'dead' WHERE id = ? AND status = 'pending'", (ch["id"],))
+                    status = "expired" if decision.reason == "challenge_dead" else "dead"
+                    self.store.x("UPDATE challenges SET status = ? WHERE id = ? AND status = 'pending'",
+                                 (status, ch["id"]))
                     self.store.void_codes(ch["id"], "challenge_dead")
                 return self._verify_fail(ch["id"], decision.reason, decision.code_id, attempts)
         code_row = next(r for r in candidates if r["id"] == decision.code_id)

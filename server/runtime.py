@@ -108,6 +108,8 @@ def announce(sockets: list[socket.socket]) -> None:
 def serve(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db: str) -> int:
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s portal[%(process)d] %(levelname)s %(name)s: %(message)s")
+    if args.log_level != "DEBUG":  # one line per request would cost more than the request under load
+        logging.getLogger("tornado.access").setLevel(logging.WARNING)
     epoch = args.epoch if args.epoch is not None else time.time()
     passwords = Passwords(args.password_profile)
     log.info("password profile: %s (argon2id)", args.password_profile)

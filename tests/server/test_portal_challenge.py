@@ -154,3 +154,7 @@ def test_login_backoff():
 ])
 def test_sanitize_next(target, expected):
     assert sanitize_next(target) == expected
+
+
+def test_expired_challenge_stays_expired():
+    assert decide_verify(challenge(status="expired"), [code()], 10.0, P).reason == "challenge_dead"

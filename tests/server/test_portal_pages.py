@@ -271,3 +271,15 @@ def test_sigterm_stops_cleanly(sink, portal_factory):
     for processes in ("1", "2"):
         portal = portal_factory(sink.port, "--processes", processes)
         assert portal.stop() == 0
+
+
+def test_pending_login_lifetime(portal, sink):
+    acct = portal.accounts("agency")[0]
+    b, code, _ = sign_in(portal, sink, acct)
+    portal.advance(601)
+    for _ in range(2):
+        r = b.verify(code)
+        assert r.status_code == 400 and reason_of(r) == "expired"
+    assert {e["reason"] for e in portal.events() if e["event"] == "verify_fail"} == {"challenge_dead"}
+    r = b.post("/partner/verify/resend", xsrf_from="/partner/verify")
+    assert r.status_code == 400 and reason_of(r) == "expired"
