@@ -237,7 +237,7 @@ class Portal:
         now = self.clock.now()
         store = self.store
         if "race-on-verify" in self.bugs:
-            await asyncio.sleep(0.05)  # the planted race: the check above is stale by now
+            await asyncio.sleep(0.1)  # the planted race: the check above is stale by now
             with store.tx():
                 store.x("UPDATE codes SET used_st = ? WHERE id = ?", (now, code_row["id"]))
                 store.x("UPDATE challenges SET status = 'done' WHERE id = ?", (ch["id"],))
