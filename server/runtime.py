@@ -174,16 +174,20 @@ def supervise(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db
     signal.signal(signal.SIGINT, on_signal)
     pipes = [spawn(slot)[1] for slot in range(args.processes)]
     deadline = time.monotonic() + 120
-    while pipes and time.monotonic() < deadline and not stopping:
+    failed = False
+    while pipes and time.monotonic() < deadline and not stopping and not failed:
         readable, _, _ = select.select(pipes, [], [], 1.0)
         for fd in readable:
-            os.read(fd, 1)
+            failed = failed or os.read(fd, 1) != b"r"  # EOF: the worker died before it was ready
             os.close(fd)
             pipes.remove(fd)
-    if pipes and not stopping:
-        sys.stderr.write("python -m server: error: workers did not become ready\n")
+    if (pipes or failed) and not stopping:
+        sys.stderr.write("python -m server: error: portal workers did not become ready (see the log above)\n")
         on_signal(signal.SIGTERM, None)
-    elif not stopping:
+        for pid in list(children):
+            os.waitpid(pid, 0)
+        return 1
+    if not stopping:
         announce(sockets)
     restarts = 0
     while children:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import requests
 from portal_testkit import REF, Browser, body_text, page_of, reason_of, ref_of, sign_in, strip_volatile
 
@@ -283,3 +284,20 @@ def test_pending_login_lifetime(portal, sink):
     assert {e["reason"] for e in portal.events() if e["event"] == "verify_fail"} == {"challenge_dead"}
     r = b.post("/partner/verify/resend", xsrf_from="/partner/verify")
     assert r.status_code == 400 and reason_of(r) == "expired"
+
+
+def test_time_scale_and_epoch(sink, portal_factory):
+    import time
+
+    epoch = time.time() - 100.0
+    portal = portal_factory(sink.port, "--time-scale", "10", "--epoch", repr(epoch))
+    started = [e for e in portal.events() if e["event"] == "portal_started"][0]
+    assert started["st"] == pytest.approx((started["wall"] - epoch) * 10, abs=0.01)
+    assert started["st"] >= 1000.0
+    acct = portal.accounts("agency")[0]
+    b, code, _ = sign_in(portal, sink, acct)
+    r = b.post("/partner/verify/resend", xsrf_from="/partner/verify")
+    assert r.status_code in (303, 429)
+    if r.status_code == 429:  # a slow machine may already be past the 3 wall-second cooldown
+        assert int(r.headers["Retry-After"]) <= 3
+        assert 0 < float(r.headers["X-Retry-After-Scenario"]) <= 30
