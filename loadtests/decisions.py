@@ -1,0 +1,54 @@
+"""Pure persona decisions: typos, guesses, slow typing, resend timing (seeded RNG in, values out).
+
+Kept apart from the flows so each rule can be unit-tested without a portal.
+"""
+
+from __future__ import annotations
+
+import random
+
+CODE_LIFETIME_ST = 300.0          # the product's five minutes; slow typers aim past it
+
+
+def typo(code: str, rng: random.Random) -> str:
+    """The code with one digit changed (never equal to the original)."""
+    if not code:
+        return "000000"
+    i = rng.randrange(len(code))
+    old = code[i]
+    choices = [d for d in "0123456789" if d != old]
+    return code[:i] + rng.choice(choices) + code[i + 1:]
+
+
+def random_code(rng: random.Random, digits: int = 6) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(digits))
+
+
+def slow_typer_delay(flow_index: int, rng: random.Random, lifetime_st: float = CODE_LIFETIME_ST) -> float:
+    """Scenario seconds a slow typer takes to type the code.
+
+    The first flow of each slow typer always misses the expiry (so every run shows the
+    refusal); later flows miss it half of the time.
+    """
+    if flow_index <= 1 or rng.random() < 0.5:
+        return lifetime_st + rng.uniform(20.0, 90.0)
+    return rng.uniform(10.0, 60.0)
+
+
+def resend_schedule(resend_after_st: float, code_timeout_st: float, max_resends: int) -> list[float]:
+    """How long to wait (scenario s) before each resend, then the final wait; never past the timeout."""
+    waits: list[float] = []
+    left = code_timeout_st
+    for _ in range(max_resends):
+        if left <= resend_after_st:
+            break
+        waits.append(resend_after_st)
+        left -= resend_after_st
+    waits.append(left)
+    return waits
+
+
+def outcome_of_verify(reason: str) -> str:
+    """A verify failure reason -> the flow outcome it ends in."""
+    return {"ok": "ok", "wrong": "wrong_code", "expired": "expired", "too_many": "too_many_attempts",
+            "loop": "loop", "cookies_blocked": "cookies_blocked", "rate_limited": "rate_limited"}.get(reason, "error")

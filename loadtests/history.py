@@ -1,0 +1,167 @@
+"""Client history as JSON lines (docs/interfaces.md "Client operations"), and where lines go.
+
+Every operation is an `invoke` line and exactly one completion (`ok`, `fail` or `info`);
+a timeout or connection error is `info` (outcome unknown), and so is an operation cut short
+by the end of the test. A line is encoded once, here; sinks move the encoded text around:
+straight to a file in a standalone run, in batches to the master over Locust's messaging on
+a worker, and from those messages into the one file on the master.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from gevent import GreenletExit
+
+from .timebase import Timebase
+
+BATCH_LINES = 500
+
+
+class Sink:
+    """Where encoded history lines go; the base sink drops them (no --history-file)."""
+
+    def write(self, line: str) -> None:
+        """Accept one encoded line (no trailing newline)."""
+
+    def flush(self, final: bool = False) -> None:
+        """Push buffered lines on; `final` at the end of a test run."""
+
+    def close(self) -> None:
+        self.flush(final=True)
+
+
+class FileSink(Sink):
+    """Appends lines to one file (standalone runner, or the master writing merged lines)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: TextIO | None = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self._lock = threading.Lock()
+        self.lines = 0
+
+    def write(self, line: str) -> None:
+        if self._fh is None:
+            raise RuntimeError(f"history file {self.path} is already closed")
+        with self._lock:
+            self._fh.write(line + "\n")
+            self.lines += 1
+
+    def write_many(self, lines: list[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self, final: bool = False) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            self._fh.close()
+            self._fh = None
+
+
+class BatchSink(Sink):
+    """A worker's sink: buffers lines and hands batches to `send(lines, final)` (the master)."""
+
+    def __init__(self, send: Callable[[list[str], bool], None], batch: int = BATCH_LINES) -> None:
+        self._send = send
+        self._batch = batch
+        self._buffer: list[str] = []
+        self.sent = 0
+
+    def write(self, line: str) -> None:
+        self._buffer.append(line)
+        if len(self._buffer) >= self._batch:
+            self.flush()
+
+    def flush(self, final: bool = False) -> None:
+        lines, self._buffer = self._buffer, []
+        if lines or final:
+            self._send(lines, final)
+            self.sent += len(lines)
+
+
+class History:
+    """Encodes client lines with the common fields (`src`, `wall`, `st`) and hands them to a sink."""
+
+    def __init__(self, timebase: Timebase, sink: Sink | None = None) -> None:
+        self.timebase = timebase
+        self.sink = sink or Sink()
+        self.count = 0
+
+    def emit(self, type_: str, op: str, value: dict[str, Any] | None, *, proc: str, flow: str | None,
+             persona: str, user: str, wall: float) -> None:
+        line = {"src": "client", "wall": round(wall, 6), "st": round(self.timebase.st(wall), 6), "type": type_,
+                "proc": proc, "flow": flow, "persona": persona, "user": user, "op": op, "value": value or {}}
+        self.sink.write(json.dumps(line, separators=(",", ":"), default=str))
+        self.count += 1
+
+
+class Operation:
+    """One client operation: created by `Recorder.op`, completed once with ok / fail / info."""
+
+    def __init__(self, rec: Recorder, op: str, value: dict[str, Any] | None) -> None:
+        self.rec, self.op = rec, op
+        self.done: str | None = None
+        self.result: dict[str, Any] = {}
+        rec.line("invoke", op, value)
+
+    def ok(self, value: dict[str, Any] | None = None) -> None:
+        self._complete("ok", value)
+
+    def fail(self, value: dict[str, Any] | None = None) -> None:
+        self._complete("fail", value)
+
+    def info(self, value: dict[str, Any] | None = None) -> None:
+        self._complete("info", value)
+
+    def _complete(self, type_: str, value: dict[str, Any] | None) -> None:
+        if self.done is not None:
+            raise RuntimeError(f"operation {self.op} completed twice ({self.done}, then {type_})")
+        self.done = type_
+        self.result = value or {}
+        self.rec.line(type_, self.op, value)
+
+    def __enter__(self) -> Operation:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if self.done is None:
+            if exc is None:
+                self.info({"reason": "not_completed"})
+            elif isinstance(exc, GreenletExit):
+                self.info({"reason": "stopped"})
+            else:
+                self.info({"reason": "error", "error": f"{type(exc).__name__}: {exc}"[:300]})
+        return False
+
+
+class Recorder:
+    """The history of one simulated user: its proc id, persona, username and current flow."""
+
+    def __init__(self, history: History, proc: str, persona: str, user: str = "") -> None:
+        self.history = history
+        self.proc, self.persona, self.user = proc, persona, user
+        self.flow: str | None = None
+        self._flows = 0
+
+    def new_flow(self) -> str:
+        self._flows += 1
+        self.flow = f"{self.proc}-{self._flows}"
+        return self.flow
+
+    def line(self, type_: str, op: str, value: dict[str, Any] | None, wall: float | None = None) -> None:
+        self.history.emit(type_, op, value, proc=self.proc, flow=self.flow, persona=self.persona, user=self.user,
+                          wall=time.time() if wall is None else wall)
+
+    def op(self, op: str, value: dict[str, Any] | None = None) -> Operation:
+        return Operation(self, op, value)

@@ -1,0 +1,115 @@
+"""The inbox client: codes through the inbox's long-poll `wait`, never a sleep-and-poll loop.
+
+It remembers the last `Seq` it saw, so the next wait only matches newer mail, and measures
+delivery delay from the message summary's `Received`/`Delivered`. Its requests go to
+Locust's stats as their own request type (`INBOX`), outside the aggregated row, so waiting
+for mail never counts as portal requests per second.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from .profile import TargetProfile
+
+MAX_WAIT = 300.0           # the inbox's own cap on one long-poll, wall seconds
+
+
+@dataclass
+class Mail:
+    """One message summary as the personas need it."""
+
+    seq: int
+    message_id: str
+    api_id: str
+    folder: str
+    code: str | None
+    ref: str | None
+    received: float | None
+    delivered: float | None
+    snippet: str
+
+    @property
+    def delay_s(self) -> float | None:
+        """Inbox-side delivery delay (Delivered - Received, wall seconds), per the contract."""
+        if self.received is None or self.delivered is None:
+            return None
+        return max(0.0, self.delivered - self.received)
+
+
+class WaitError(Exception):
+    """The inbox did not answer (connection error, 5xx): the outcome of the read is unknown."""
+
+
+class InboxClient:
+    """Long-poll reads of one inbox API over a FastHttpSession whose stats bypass the total."""
+
+    def __init__(self, session: Any, profile: TargetProfile) -> None:
+        self.session = session
+        self.profile = profile
+        self.last_seq = 0
+
+    def _get(self, path: str, name: str) -> Any:
+        resp = self.session.request("GET", path, name=name)
+        status = resp.status_code or 0
+        if status == 0 or status >= 500:
+            raise WaitError(f"inbox {name}: {getattr(resp, 'error', None) or 'HTTP ' + str(status)}")
+        if status >= 400:
+            raise WaitError(f"inbox {name}: HTTP {status}: {(resp.text or '')[:200]}")
+        return resp
+
+    def current_seq(self) -> int:
+        """The newest Seq in the inbox: later mail has a larger one (one cheap request)."""
+        data = self._get("/api/v1/messages?limit=1", "messages (seq)").json()
+        msgs = data.get("messages") or []
+        seq = int(msgs[0].get("Seq") or 0) if msgs else 0
+        self.last_seq = max(self.last_seq, seq)
+        return self.last_seq
+
+    def wait(self, query: str, after: int, timeout_s: float, folder: str = "inbox") -> Mail | None:
+        """The first message matching `query` with Seq > `after`, or None after `timeout_s` (wall).
+
+        Longer waits than the inbox's cap are split into consecutive long-polls (bounded count).
+        """
+        deadline = time.time() + max(0.0, timeout_s)
+        for _ in range(int(timeout_s // MAX_WAIT) + 2):
+            left = deadline - time.time()
+            if left <= 0:
+                return None
+            q = urlencode({"query": query, "after": after, "timeout": f"{min(left, MAX_WAIT):.3f}",
+                           "folder": folder})
+            resp = self._get(f"/api/v1/wait?{q}", f"wait ({folder})")
+            if resp.status_code == 204:
+                continue
+            mail = self._mail(resp.json())
+            self.last_seq = max(self.last_seq, mail.seq)
+            return mail
+        return None
+
+    def _mail(self, s: dict[str, Any]) -> Mail:
+        snippet = str(s.get("Snippet") or "")
+        code = s.get("Code")
+        if code is None:
+            code = self.profile.code_in(snippet)
+        ref = self.profile.mail_ref_in(snippet)
+        api_id = str(s.get("ID") or "")
+        if ref is None and self.profile.ref_regex is not None and api_id:
+            ref = self.profile.mail_ref_in(self.text(api_id))
+        return Mail(seq=int(s.get("Seq") or 0), message_id=str(s.get("MessageID") or ""), api_id=api_id,
+                    folder=str(s.get("Folder") or "inbox"), code=str(code) if code is not None else None, ref=ref,
+                    received=_float(s.get("Received")), delivered=_float(s.get("Delivered")), snippet=snippet)
+
+    def text(self, api_id: str) -> str:
+        """The text part of one message (only when the snippet did not carry what we need)."""
+        data = self._get(f"/api/v1/message/{api_id}", "message").json()
+        return str(data.get("Text") or "")
+
+
+def _float(v: Any) -> float | None:
+    try:
+        return float(v) if v is not None else None
+    except (TypeError, ValueError):
+        return None

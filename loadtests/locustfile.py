@@ -1,0 +1,27 @@
+"""Locust entry point of the mfa-harness: `locust -f loadtests/locustfile.py --host PORTAL --inbox-url INBOX`.
+
+Thin on purpose: the personas (user classes) and the event wiring live in the package.
+Harness options: see `loadtests/options.py` or `locust -f loadtests/locustfile.py --help`.
+"""
+
+from loadtests import runtime
+from loadtests.personas import (  # noqa: F401  (Locust picks up the user classes from this module)
+    Affiliate,
+    Careful,
+    CodeGuesser,
+    CookieLess,
+    DirectUrl,
+    DoubleSubmit,
+    ForgotPassword,
+    Hasty,
+    Impatient,
+    Patient,
+    Reseller,
+    ResendStormer,
+    SecondTab,
+    SlowTyper,
+    SpamChecker,
+    TypoProne,
+)
+
+runtime.register()

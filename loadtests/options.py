@@ -1,0 +1,101 @@
+"""The harness's own Locust options (docs/interfaces.md "Processes"), shown in the web UI too.
+
+Registered through `events.init_command_line_parser`; validated once at `init`, where a bad
+value stops Locust with one clear line and exit code 2 instead of a traceback mid-run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULT_CODE_TIMEOUT = 300.0     # scenario seconds a user waits for a code before giving up
+DEFAULT_LOOP_WINDOW = 60.0       # scenario seconds after a verify in which the login form means "loop"
+
+
+class OptionsError(ValueError):
+    """A harness option with a value that cannot be used."""
+
+
+def add_arguments(parser: Any) -> None:
+    """Add the harness options to Locust's parser (a configargparse parser)."""
+    g = parser          # argument groups do not take include_in_web_ui, the parser itself does
+    g.add_argument("--inbox-url", default="", help="base URL of the inbox API (fake_smtp or Mailpit), "
+                   "e.g. http://127.0.0.1:8025", include_in_web_ui=True)
+    g.add_argument("--accounts-url", default="", help="URL returning the accounts as JSON "
+                   "(default: HOST/_harness/accounts)", include_in_web_ui=True)
+    g.add_argument("--accounts-file", default="", help="accounts as CSV or JSON instead of --accounts-url",
+                   include_in_web_ui=True)
+    g.add_argument("--time-scale", type=float, default=1.0, help="scenario time runs this many times faster "
+                   "than wall time", include_in_web_ui=True)
+    g.add_argument("--epoch", type=float, default=0.0, help="Unix wall time of scenario time 0 "
+                   "(default: when Locust starts)", include_in_web_ui=True)
+    g.add_argument("--target-profile", default="", help="TOML target profile of the portal "
+                   "(default: loadtests/profiles/reference.toml)", include_in_web_ui=True)
+    g.add_argument("--history-file", default="", help="write the client history (JSON lines) here",
+                   include_in_web_ui=True)
+    g.add_argument("--summary-file", default="", help="write the end-of-run JSON summary here",
+                   include_in_web_ui=True)
+    g.add_argument("--threshold", action="append", default=[], help="pass/fail expression such as "
+                   "\"login.p95 < 8s\" (repeatable); a missed threshold makes Locust exit with 3",
+                   include_in_web_ui=True)
+    g.add_argument("--personas", default="", help="user-class weights by persona name, e.g. "
+                   "\"careful=3,hasty=1,affiliate=1\"", include_in_web_ui=True)
+    g.add_argument("--arrival-rate", type=float, default=0.0, help="open model: login flows start as a Poisson "
+                   "process with this many arrivals per scenario second (0 = Locust's closed model)",
+                   include_in_web_ui=True)
+    g.add_argument("--code-timeout", type=float, default=DEFAULT_CODE_TIMEOUT, help="scenario seconds a user "
+                   "waits for a code before the flow ends as no_code", include_in_web_ui=True)
+    g.add_argument("--loop-window", type=float, default=DEFAULT_LOOP_WINDOW, help="scenario seconds after a "
+                   "successful verify in which landing on the login form counts as a login loop",
+                   include_in_web_ui=True)
+
+
+def parse_personas(text: str, known: list[str]) -> dict[str, float]:
+    """`"careful=3,hasty=1"` -> {"careful": 3.0, "hasty": 1.0}; unknown names are an error."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in (text or "").split(",")):
+        if not part:
+            continue
+        name, sep, raw = part.partition("=")
+        name = name.strip()
+        if not sep:
+            raise OptionsError(f"--personas: {part!r} must be NAME=WEIGHT")
+        if name not in known:
+            raise OptionsError(f"--personas: unknown persona {name!r} (known: {', '.join(sorted(known))})")
+        try:
+            weight = float(raw)
+        except ValueError:
+            raise OptionsError(f"--personas: weight of {name!r} must be a number, got {raw.strip()!r}") from None
+        if weight < 0 or weight != weight:
+            raise OptionsError(f"--personas: weight of {name!r} must be >= 0, got {raw.strip()}")
+        out[name] = weight
+    if out and not any(out.values()):
+        raise OptionsError("--personas: at least one persona needs a weight > 0")
+    return out
+
+
+def integer_weights(weights: dict[str, float]) -> dict[str, int]:
+    """Locust weights are integers: scale so the smallest positive weight is at least 1."""
+    positive = [w for w in weights.values() if w > 0]
+    if not positive:
+        return {k: 0 for k in weights}
+    factor = 1.0
+    while min(positive) * factor < 1 or any(abs(w * factor - round(w * factor)) > 1e-6 for w in positive):
+        factor *= 10
+        if factor > 1000:
+            break
+    return {k: max(1, round(w * factor)) if w > 0 else 0 for k, w in weights.items()}
+
+
+def check_options(opts: Any) -> None:
+    """Raise OptionsError for values no run can use."""
+    if not opts.time_scale > 0:
+        raise OptionsError(f"--time-scale must be > 0, got {opts.time_scale}")
+    if opts.arrival_rate < 0:
+        raise OptionsError(f"--arrival-rate must be >= 0, got {opts.arrival_rate}")
+    if not opts.code_timeout > 0:
+        raise OptionsError(f"--code-timeout must be > 0 scenario seconds, got {opts.code_timeout}")
+    if opts.loop_window < 0:
+        raise OptionsError(f"--loop-window must be >= 0, got {opts.loop_window}")
+    if opts.accounts_url and opts.accounts_file:
+        raise OptionsError("give --accounts-url or --accounts-file, not both")

@@ -1,0 +1,77 @@
+"""Reading portal pages cheaply: markers by substring search, forms with a real HTML parser.
+
+The load generator must stay far cheaper than the portal it drives, so a page is only
+classified by looking for one attribute (`data-page="…"`) with `str.find`; the full
+`html.parser` pass runs only when a form has to be filled in (the `_xsrf` token, hidden
+fields, the action URL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+
+def marker_value(text: str, attr: str) -> str | None:
+    """The value of the first `attr="value"` in `text`, or None (no regex, no parse)."""
+    if not attr:
+        return None
+    needle = attr + '="'
+    start = text.find(needle)
+    if start < 0:
+        return None
+    start += len(needle)
+    end = text.find('"', start)
+    return text[start:end] if end >= 0 else None
+
+
+@dataclass
+class Form:
+    """One `<form>`: where it posts and the fields a browser would send unchanged."""
+
+    action: str
+    method: str = "get"
+    fields: dict[str, str] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)   # every named input, in order
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[Form] = []
+        self._current: Form | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v or "") for k, v in attrs}
+        if tag == "form":
+            self._current = Form(action=a.get("action", ""), method=a.get("method", "get").lower())
+            self.forms.append(self._current)
+        elif tag in ("input", "textarea", "select", "button") and self._current is not None and a.get("name"):
+            name = a["name"]
+            self._current.inputs.append(name)
+            if tag == "input" and a.get("type", "text").lower() == "hidden":
+                self._current.fields[name] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
+
+def parse_forms(text: str) -> list[Form]:
+    """All forms of an HTML page, with their hidden fields (html.parser, not a regex)."""
+    parser = _FormParser()
+    parser.feed(text)
+    parser.close()
+    return parser.forms
+
+
+def find_form(forms: list[Form], action: str | None = None, field_name: str | None = None) -> Form | None:
+    """The first form posting to `action` (path match, query ignored) or holding `field_name`."""
+    for form in forms:
+        if action is not None and form.action.split("?", 1)[0] == action:
+            return form
+    if field_name is not None:
+        for form in forms:
+            if field_name in form.inputs:
+                return form
+    return None

@@ -1,0 +1,616 @@
+"""Personas: the login flows of the simulated users, and one small Locust user class each.
+
+A persona is a way people really sign in (careful, hasty, slow, typo-prone, storming
+"send another code"…). The shared steps (login, read a code, verify, resend, account page,
+logout) are methods of `MfaUser`; each persona class overrides only the step it does
+differently. Every step writes its `invoke` and completion to the history; each login
+transaction ends with one `flow` line and feeds the flow metrics. Timings are scenario
+seconds converted with the run's time scale; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any
+
+from gevent import GreenletExit
+from locust import task
+from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
+from locust.exception import StopUser
+
+from . import decisions, runtime
+from .inbox_client import MAX_WAIT, InboxClient, Mail, WaitError
+from .portal_client import PortalClient, PortalResult
+from .redirects import LoopWatch
+
+log = logging.getLogger("loadtests.personas")
+PARTNER = ("reseller", "agency")
+
+
+class FlowState:
+    """What one login transaction has seen so far."""
+
+    def __init__(self, flow: str) -> None:
+        self.flow = flow
+        self.start = time.time()
+        self.resends = 0
+        self.code_wait = 0.0
+        self.waited = False
+        self.delivery: float | None = None
+        self.ref: str | None = None
+        self.refs: list[str] = []
+        self.issued_wall: float | None = None      # when the portal answered the request that sent a code
+        self.verify_page: PortalResult | None = None
+        self.verified = False
+        self.last_page: PortalResult | None = None
+
+
+class MfaUser(FastHttpUser):
+    """Base of every persona: account, clients, and the shared steps of a login flow."""
+
+    abstract = True
+    persona = "base"
+    programs: tuple[str, ...] = PARTNER
+    by_ref = True                  # read the email quoting this login's reference
+    pause_st = (5.0, 30.0)         # scenario seconds between flows (closed model)
+    network_timeout = 60.0
+    connection_timeout = 30.0
+    max_retries = 0
+
+    def wait_time(self) -> float:
+        h = runtime.harness()
+        if h.arrivals is not None:
+            return 0.0
+        return h.timebase.wall_seconds(self.rng.uniform(*self.pause_st))
+
+    def on_start(self) -> None:
+        h = runtime.harness()
+        self.h = h
+        self.rng = random.Random()
+        self.account = h.take_account(self.programs)
+        if self.account is None:
+            h.note_no_account(self.persona, self.programs)
+            raise StopUser()
+        self.password = self.account.password
+        self.rec = h.recorder(self.persona, self.account.username)
+        self.loops = LoopWatch(window_s=h.timebase.wall_seconds(h.opts.loop_window))
+        self.portal = PortalClient(self.client, h.profile, self.loops)
+        session = FastHttpSession(h.inbox_url, request_event=h.inbox_event, user=None,
+                                  network_timeout=MAX_WAIT + 30.0, connection_timeout=30.0, max_retries=0)
+        self.inbox = InboxClient(session, h.profile)
+        self.flows = 0
+
+    # ---- the task ------------------------------------------------------------------------------
+    @task
+    def one_flow(self) -> None:
+        h = self.h
+        if h.arrivals is not None and not h.arrivals.wait_turn():
+            return
+        self.flows += 1
+        fs = FlowState(self.rec.new_flow())
+        self.loops.reset()
+        self.portal.allow_cookies()
+        self.portal.clear_cookies()
+        try:
+            outcome = self.flow(fs)
+        except (GreenletExit, StopUser):
+            self.finish(fs, "stopped", completed=False)
+            raise
+        except WaitError as exc:
+            log.warning("%s: inbox error: %s", self.persona, exc)
+            outcome = "error"
+        except Exception:
+            # a bug or an unexpected page: the operation already recorded `info`; the flow ends as error
+            log.exception("%s flow %s failed", self.persona, fs.flow)
+            outcome = "error"
+        self.finish(fs, outcome)
+
+    def flow(self, fs: FlowState) -> str:
+        """The persona's login transaction; returns the flow outcome."""
+        return self.partner_flow(fs)
+
+    def finish(self, fs: FlowState, outcome: str, completed: bool = True) -> None:
+        duration = time.time() - fs.start
+        value = {"outcome": outcome, "duration_s": round(duration, 6),
+                 "duration_st": round(self.h.timebase.scenario_seconds(duration), 6), "resends": fs.resends,
+                 "code_wait_s": round(fs.code_wait, 6) if fs.waited else None,
+                 "delivery_delay_s": None if fs.delivery is None else round(fs.delivery, 6)}
+        if not completed:
+            self.rec.line("info", "flow", value)
+            return
+        self.rec.line("ok" if outcome == "ok" else "fail", "flow", value)
+        self.h.record_flow(outcome, duration, fs.resends, fs.code_wait if fs.waited else None, fs.delivery)
+
+    # ---- the standard partner flow ---------------------------------------------------------
+    def partner_flow(self, fs: FlowState) -> str:
+        landed = self.login(fs)
+        if landed != "verify":
+            return landed
+        return self.code_and_verify(fs)
+
+    def code_and_verify(self, fs: FlowState) -> str:
+        mail = self.get_code(fs)
+        if mail is None:
+            return "no_code"
+        result = self.enter_code(fs, mail)
+        if result == "ok":
+            return self.after_verify(fs)
+        return decisions.outcome_of_verify(result)
+
+    def after_verify(self, fs: FlowState) -> str:
+        """A careful browser reloads its account page once, then signs out."""
+        if not self.access_account(fs):
+            return "loop" if fs.last_page is not None and fs.last_page.looped else "error"
+        self.logout(fs)
+        return "ok"
+
+    # ---- steps -----------------------------------------------------------------------------
+    def loop_line(self, chain: list[str], ended: str) -> None:
+        self.rec.line("info", "loop", {"chain": chain, "ended": ended})
+        self.h.count("loops" if ended == "loop" else "loop_breaker")
+
+    def login(self, fs: FlowState, program_path: str | None = None) -> str:
+        """Sign in; returns "verify" (a code was sent), "in" (no code asked) or a flow outcome."""
+        p = self.h.profile
+        path = program_path or p.paths["login"]
+        op_name = "affiliate_login" if path == p.paths["affiliate_login"] else "login"
+        if op_name == "login":
+            after = self.inbox.current_seq()
+            fs.after_seq = after  # type: ignore[attr-defined]
+        with self.rec.op(op_name, {"path": path}) as op:
+            form = self.portal.get(path)
+            if form.error:
+                op.info({"reason": "connection", "error": form.error})
+                return "error"
+            res = self.portal.submit(form, path, {p.fields["username"]: self.account.username,
+                                                  p.fields["password"]: self.password})
+            fs.last_page = res
+            if res.error:
+                op.info({"reason": "connection", "error": res.error, "chain": res.chain})
+                return "error"
+            if res.looped:
+                op.fail({"reason": "loop", "chain": res.chain})
+                self.loop_line(res.chain, "loop")
+                return "loop"
+            if res.page == "cookies_blocked":
+                op.fail({"reason": "cookies_blocked", "chain": res.chain})
+                self.loop_line(res.chain, "cookies_blocked")
+                return "cookies_blocked"
+            if res.page == "verify":
+                fs.ref = p.ref_of(res.text)
+                if fs.ref:
+                    fs.refs.append(fs.ref)
+                fs.issued_wall = time.time()
+                fs.verify_page = res
+                op.ok({"ref": fs.ref, "landed": res.path, "chain": res.chain})
+                return "verify"
+            if res.page in ("account", "affiliate_dashboard"):
+                op.ok({"ref": None, "landed": res.path, "chain": res.chain})
+                return "in"
+            if res.status == 429 or res.reason == "rate_limited":
+                op.fail({"reason": "rate_limited", "chain": res.chain})
+                return "rate_limited"
+            if res.reason == "generic_error":
+                op.fail({"reason": "generic_error", "chain": res.chain})
+                return "error"
+            op.fail({"reason": "error", "status": res.status, "page": res.page, "chain": res.chain})
+            return "error"
+
+    def query(self, fs: FlowState, ref: str | None) -> str:
+        parts = [f"to:{self.account.notification_email}"]
+        if self.h.profile.code_query:
+            parts.append(self.h.profile.code_query)
+        if self.by_ref and ref:
+            parts.append(ref)
+        return " ".join(parts)
+
+    def read_code(self, fs: FlowState, timeout_st: float, folder: str = "inbox", ref: str | None = None,
+                  query: str | None = None) -> Mail | None:
+        """One long-poll for a code email; records `read_code` and the time spent waiting."""
+        ref = fs.ref if ref is None else ref
+        q = query or self.query(fs, ref)
+        after = getattr(fs, "after_seq", self.inbox.last_seq)
+        started = time.time()
+        with self.rec.op("read_code", {"query": q, "after_seq": after, "folder": folder}) as op:
+            try:
+                mail = self.inbox.wait(q, after, self.h.timebase.wall_seconds(timeout_st), folder)
+            except WaitError as exc:
+                op.info({"reason": "inbox_error", "error": str(exc)[:300]})
+                return None
+            finally:
+                fs.code_wait += time.time() - started
+                fs.waited = True
+            if mail is None:
+                op.fail({"reason": "timeout"})
+                return None
+            fs.after_seq = mail.seq  # type: ignore[attr-defined]
+            op.ok({"code": mail.code, "seq": mail.seq, "message_id": mail.message_id, "folder": mail.folder,
+                   "ref": mail.ref, "delay_s": None if mail.delay_s is None else round(mail.delay_s, 6)})
+        if mail.ref and mail.ref in fs.refs and fs.issued_wall and mail.delivered:
+            fs.delivery = max(0.0, mail.delivered - fs.issued_wall)
+            self.h.side_flow("code delivery", fs.delivery)
+        return mail
+
+    def get_code(self, fs: FlowState) -> Mail | None:
+        """Wait for this login's code, up to --code-timeout scenario seconds."""
+        return self.read_code(fs, self.h.opts.code_timeout)
+
+    def enter_code(self, fs: FlowState, mail: Mail) -> str:
+        return self.verify(fs, mail.code or "", fs.ref)
+
+    def verify(self, fs: FlowState, code: str, ref: str | None, page: PortalResult | None = None,
+               loop_check: bool = True) -> str:
+        """Submit a code; returns "ok" or the failure reason."""
+        p = self.h.profile
+        page = page or fs.verify_page
+        with self.rec.op("verify", {"code": code, "ref": ref}) as op:
+            if page is None:
+                page = self.portal.get(p.paths["verify"])
+            res = self.portal.submit(page, p.paths["verify"], {p.fields["code"]: code})
+            fs.last_page = res
+            if res.error:
+                op.info({"reason": "connection", "error": res.error, "chain": res.chain})
+                return "error"
+            if res.page == "account":
+                fs.verified = True
+                self.loops.verified(time.time())
+                op.ok({"landed": res.path, "chain": res.chain})
+                return "ok"
+            if res.looped or (res.page == "login" and loop_check):
+                op.fail({"reason": "loop", "chain": res.chain})
+                self.loop_line(res.chain, "loop")
+                return "loop"
+            if res.page == "cookies_blocked":
+                op.fail({"reason": "cookies_blocked", "chain": res.chain})
+                self.loop_line(res.chain, "cookies_blocked")
+                return "cookies_blocked"
+            if res.page == "verify":
+                fs.verify_page = res
+                reason = res.reason or "error"
+                op.fail({"reason": reason, "chain": res.chain})
+                return reason
+            op.fail({"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain})
+            return res.reason or "error"
+
+    def resend(self, fs: FlowState) -> bool:
+        """Ask for another code; True when the portal sent one."""
+        p = self.h.profile
+        with self.rec.op("resend", {"ref": fs.ref}) as op:
+            page = fs.verify_page or self.portal.get(p.paths["verify"])
+            res = self.portal.submit(page, p.paths["resend"], {})
+            if res.error:
+                op.info({"reason": "connection", "error": res.error})
+                return False
+            if res.page == "verify":
+                fs.verify_page = res
+            if res.status == 429 or res.reason == "rate_limited":
+                op.fail({"reason": "rate_limited",
+                         "retry_after": self.portal.retry_after_scenario(res, self.h.timebase.scale)})
+                return False
+            if res.page == "verify" and res.status < 400 and not res.reason:
+                fs.resends += 1
+                fs.issued_wall = time.time()
+                op.ok({})
+                return True
+            op.fail({"reason": res.reason or "error", "status": res.status, "page": res.page})
+            return False
+
+    def access_account(self, fs: FlowState) -> bool:
+        """GET the account page; True when it served partner data."""
+        p = self.h.profile
+        with self.rec.op("access_account", {"path": p.paths["account"]}) as op:
+            res = self.portal.get(p.paths["account"])
+            fs.last_page = res
+            if res.error:
+                op.info({"reason": "connection", "error": res.error})
+                return False
+            if res.page == "account":
+                fs.account_page = res  # type: ignore[attr-defined]
+                op.ok({"status": res.status, "mfa": fs.verified})
+                return True
+            op.fail({"landed": res.path, "chain": res.chain})
+            if res.looped:
+                self.loop_line(res.chain, "loop")
+            return False
+
+    def logout(self, fs: FlowState) -> None:
+        page = getattr(fs, "account_page", None) or fs.last_page
+        if page is None:
+            return
+        with self.rec.op("logout", {}) as op:
+            res = self.portal.submit(page, self.h.profile.paths["logout"], {})
+            if res.error:
+                op.info({"reason": "connection", "error": res.error})
+            elif res.status < 400:
+                op.ok({"landed": res.path})
+            else:
+                op.fail({"status": res.status, "landed": res.path})
+        self.loops.reset()
+
+    def pause(self, scenario_seconds: float) -> None:
+        """Simulated user pacing (typing, reading), in scenario seconds."""
+        import gevent
+
+        gevent.sleep(self.h.timebase.wall_seconds(max(0.0, scenario_seconds)))
+
+
+# ---- the personas ------------------------------------------------------------------------------
+class Careful(MfaUser):
+    """Agency member on a shared inbox who opens the email quoting their own request reference."""
+
+    persona = "careful"
+    programs = ("agency", "reseller")
+
+
+class Hasty(MfaUser):
+    """Agency member who grabs the newest code in the shared inbox, maybe a teammate's."""
+
+    persona = "hasty"
+    programs = ("agency", "reseller")
+    by_ref = False
+
+    def code_and_verify(self, fs: FlowState) -> str:
+        result = "error"
+        for _ in range(3):                        # takes a wrong code, then the next one
+            mail = self.get_code(fs)
+            if mail is None:
+                return "no_code"
+            result = self.verify(fs, mail.code or "", fs.ref)
+            if result != "wrong":
+                break
+        return self.after_verify(fs) if result == "ok" else decisions.outcome_of_verify(result)
+
+
+class Reseller(MfaUser):
+    """A reseller with their own notification address."""
+
+    persona = "reseller"
+    programs = ("reseller", "agency")
+
+
+class Affiliate(MfaUser):
+    """An affiliate: no MFA, ever. Seeing a code page is recorded (and flagged by the checker)."""
+
+    persona = "affiliate"
+    programs = ("affiliate",)
+
+    def flow(self, fs: FlowState) -> str:
+        p = self.h.profile
+        landed = self.login(fs, p.paths["affiliate_login"])
+        if landed == "verify":
+            log.error("affiliate %s was shown a code page (%s)", self.account.username, fs.ref)
+            return "error"
+        if landed != "in":
+            return landed
+        self.logout(fs)
+        return "ok"
+
+
+class ResendAfter(MfaUser):
+    """Waits N scenario seconds for a code, then asks for another (bounded)."""
+
+    abstract = True
+    resend_after_st = 120.0
+    max_resends = 3
+
+    def get_code(self, fs: FlowState) -> Mail | None:
+        waits = decisions.resend_schedule(self.resend_after_st, self.h.opts.code_timeout, self.max_resends)
+        for i, wait in enumerate(waits):
+            mail = self.read_code(fs, wait)
+            if mail is not None:
+                return mail
+            if i < len(waits) - 1:
+                self.resend(fs)
+        return None
+
+
+class Patient(ResendAfter):
+    persona = "patient"
+    resend_after_st = 120.0
+
+
+class Impatient(ResendAfter):
+    persona = "impatient"
+    resend_after_st = 35.0
+
+
+class SpamChecker(MfaUser):
+    """Looks in the spam folder when the code has not come after a while."""
+
+    persona = "spam-checker"
+    spam_after_st = 60.0
+
+    def get_code(self, fs: FlowState) -> Mail | None:
+        first = min(self.spam_after_st, self.h.opts.code_timeout)
+        mail = self.read_code(fs, first, folder="inbox")
+        if mail is not None:
+            return mail
+        return self.read_code(fs, max(1.0, self.h.opts.code_timeout - first), folder="any")
+
+
+class SlowTyper(MfaUser):
+    """Types the code after a delay that may pass its five-minute expiry."""
+
+    persona = "slow-typer"
+
+    def enter_code(self, fs: FlowState, mail: Mail) -> str:
+        self.pause(decisions.slow_typer_delay(self.flows, self.rng))
+        return self.verify(fs, mail.code or "", fs.ref)
+
+
+class TypoProne(MfaUser):
+    """Mistypes the code first with probability p, then types it right."""
+
+    persona = "typo-prone"
+    p_typo = 0.3
+
+    def enter_code(self, fs: FlowState, mail: Mail) -> str:
+        code = mail.code or ""
+        if self.flows <= 1 or self.rng.random() < self.p_typo:
+            first = self.verify(fs, decisions.typo(code, self.rng), fs.ref)
+            if first != "wrong":
+                return first
+            self.pause(5.0)
+        return self.verify(fs, code, fs.ref)
+
+
+class SecondTab(MfaUser):
+    """Starts a second login in a new tab while the first is pending, then types the first code."""
+
+    persona = "second-tab"
+
+    def partner_flow(self, fs: FlowState) -> str:
+        if self.login(fs) != "verify":
+            return "error"
+        first_page, first_ref = fs.verify_page, fs.ref
+        first = self.read_code(fs, self.h.opts.code_timeout, ref=first_ref)
+        landed = self.login(fs)                        # the second tab
+        if landed != "verify":
+            return landed
+        if first is not None:
+            self.verify(fs, first.code or "", first_ref, page=first_page)
+        return self.code_and_verify(fs)
+
+
+class CookieLess(MfaUser):
+    """A browser refusing cookies: must reach the cookies-blocked page, never loop."""
+
+    persona = "cookie-less"
+
+    def flow(self, fs: FlowState) -> str:
+        keep = frozenset() if self.flows % 2 else frozenset({self.h.profile.fields["xsrf"]})
+        self.portal.block_cookies(keep)
+        try:
+            landed = self.login(fs)
+            if landed == "verify":
+                return self.code_and_verify(fs)
+            return "ok" if landed == "in" else landed
+        finally:
+            self.portal.allow_cookies()
+
+
+class ResendStormer(MfaUser):
+    """Hammers "send another code"; meets the rate limit (429)."""
+
+    persona = "resend-stormer"
+    storm = 6
+
+    def partner_flow(self, fs: FlowState) -> str:
+        if self.login(fs) != "verify":
+            return "error"
+        refused = 0
+        for _ in range(self.storm):
+            if not self.resend(fs):
+                refused += 1
+            self.pause(1.0)
+        if refused:
+            return "rate_limited"
+        return self.code_and_verify(fs)
+
+
+class CodeGuesser(MfaUser):
+    """Tries random codes until the portal stops it."""
+
+    persona = "code-guesser"
+    max_guesses = 8
+
+    def partner_flow(self, fs: FlowState) -> str:
+        if self.login(fs) != "verify":
+            return "error"
+        result = "error"
+        for _ in range(self.max_guesses):
+            result = self.verify(fs, decisions.random_code(self.rng), fs.ref)
+            if result != "wrong":
+                break
+        if result == "ok":
+            return self.after_verify(fs)
+        return decisions.outcome_of_verify(result)
+
+
+class ForgotPassword(MfaUser):
+    """Resets the password through the emailed link, then signs in with the new one."""
+
+    persona = "forgot-password"
+
+    def flow(self, fs: FlowState) -> str:
+        p = self.h.profile
+        after = self.inbox.current_seq()
+        with self.rec.op("forgot_password", {}) as op:
+            form = self.portal.get(p.paths["forgot_password"])
+            res = self.portal.submit(form, p.paths["forgot_password"],
+                                     {p.fields["forgot_username"]: self.account.username})
+            if res.error:
+                op.info({"reason": "connection", "error": res.error})
+                return "error"
+            if res.status >= 400:
+                op.fail({"reason": res.reason or "error", "status": res.status})
+                return "error"
+            op.ok({"landed": res.path})
+        q = " ".join(x for x in (f"to:{self.account.notification_email}", p.reset_query) if x)
+        fs.after_seq = after  # type: ignore[attr-defined]
+        mail = self.read_code(fs, self.h.opts.code_timeout, query=q)
+        if mail is None:
+            return "no_code"
+        link = p.reset_link_regex.search(self.inbox.text(mail.api_id)) if p.reset_link_regex else None
+        new_password = f"Reset-{self.rng.randrange(10**9):09d}-pw"
+        with self.rec.op("reset_password", {"link_found": link is not None}) as op:
+            if link is None:
+                op.fail({"reason": "no_link"})
+                return "error"
+            page = self.portal.get(link.group(1) if link.groups() else link.group(0))
+            res = self.portal.submit(page, p.paths["reset_password"], {p.fields["new_password"]: new_password})
+            if res.error:
+                op.info({"reason": "connection", "error": res.error})
+                return "error"
+            if res.page != "login":
+                op.fail({"reason": res.reason or "error", "status": res.status, "landed": res.path})
+                return "error"
+            op.ok({"landed": res.path})
+        self.password = new_password
+        fs.ref = None
+        return self.partner_flow(fs)
+
+
+class DirectUrl(MfaUser):
+    """Types the account page's URL while the login is pending: must not be served data."""
+
+    persona = "direct-url"
+
+    def partner_flow(self, fs: FlowState) -> str:
+        landed = self.login(fs)
+        if landed != "verify":
+            return landed
+        self.access_account(fs)
+        fs.last_page = fs.verify_page
+        return self.code_and_verify(fs)
+
+
+class DoubleSubmit(MfaUser):
+    """Double-clicks "Verify": the same code posted twice; the second must not succeed."""
+
+    persona = "double-submit"
+
+    def enter_code(self, fs: FlowState, mail: Mail) -> str:
+        before = self.portal.snapshot()
+        page = fs.verify_page
+        first = self.verify(fs, mail.code or "", fs.ref)
+        after = self.portal.snapshot()
+        self.portal.restore(before)
+        self.verify(fs, mail.code or "", fs.ref, page=page, loop_check=False)
+        self.portal.restore(after)
+        return first
+
+
+PERSONAS: dict[str, type[MfaUser]] = {cls.persona: cls for cls in (
+    Careful, Hasty, Reseller, Affiliate, Patient, Impatient, SpamChecker, SlowTyper, TypoProne, SecondTab,
+    CookieLess, ResendStormer, CodeGuesser, ForgotPassword, DirectUrl, DoubleSubmit)}
+
+
+def user_classes() -> list[type[MfaUser]]:
+    return list(PERSONAS.values())
+
+
+def describe() -> dict[str, Any]:
+    return {name: (cls.__doc__ or "").strip().splitlines()[0] for name, cls in PERSONAS.items()}

@@ -1,0 +1,171 @@
+"""A browser-like client of the portal on Locust's FastHttpSession (geventhttpclient).
+
+Cookies live in the session's cookie jar; redirects are followed by hand
+(`allow_redirects=False`) so every hop is recorded and a loop is caught in the act; the
+`_xsrf` token comes from the page's form, found with `html.parser`. Expected answers of
+the MFA flow (401 bad login, 400 wrong code, 429 rate limited) count as successful HTTP
+requests in Locust's stats: `http.fail_ratio` measures the portal failing, not users typing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
+from typing import Any
+
+from .pages import Form, find_form, parse_forms
+from .profile import TargetProfile
+from .redirects import Chain, LoopWatch, path_only, resolve
+
+EXPECTED_STATUS = frozenset({200, 303, 302, 301, 307, 308, 400, 401, 403, 404, 429})
+
+
+@dataclass
+class PortalResult:
+    """Where a request (and its redirects) ended, and what the page said."""
+
+    status: int
+    url: str
+    text: str
+    chain: list[str]
+    page: str | None = None
+    reason: str | None = None
+    error: str | None = None            # connection error / timeout: the outcome is unknown
+    looped: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+    _forms: list[Form] | None = None
+
+    @property
+    def path(self) -> str:
+        return path_only(self.url)
+
+    def forms(self) -> list[Form]:
+        if self._forms is None:
+            self._forms = parse_forms(self.text)
+        return self._forms
+
+
+class OnlyCookies(DefaultCookiePolicy):
+    """A cookie policy accepting only the named cookies (a browser blocking the rest)."""
+
+    def __init__(self, allowed: frozenset[str]) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def set_ok(self, cookie: Cookie, request: Any) -> bool:
+        return cookie.name in self.allowed and super().set_ok(cookie, request)
+
+
+class PortalClient:
+    """GET/POST with hand-followed redirects and loop detection, over one FastHttpSession."""
+
+    def __init__(self, session: Any, profile: TargetProfile, loop_watch: LoopWatch) -> None:
+        self.session = session
+        self.profile = profile
+        self.loop_watch = loop_watch
+
+    # ---- cookies ---------------------------------------------------------------------------
+    @property
+    def jar(self) -> CookieJar:
+        return self.session.cookiejar
+
+    def block_cookies(self, keep: frozenset[str] = frozenset()) -> None:
+        """Behave like a browser that refuses cookies (all, or all but `keep`)."""
+        self.jar.clear()
+        self.jar.set_policy(OnlyCookies(keep))
+
+    def allow_cookies(self) -> None:
+        self.jar.set_policy(DefaultCookiePolicy())
+
+    def snapshot(self) -> list[Cookie]:
+        return list(self.jar)
+
+    def restore(self, cookies: list[Cookie]) -> None:
+        self.jar.clear()
+        for c in cookies:
+            self.jar.set_cookie(c)
+
+    def clear_cookies(self) -> None:
+        self.jar.clear()
+
+    # ---- requests --------------------------------------------------------------------------
+    def get(self, path: str) -> PortalResult:
+        return self._follow("GET", path, None)
+
+    def post(self, path: str, data: dict[str, str]) -> PortalResult:
+        return self._follow("POST", path, data)
+
+    def submit(self, page: PortalResult, action: str, values: dict[str, str]) -> PortalResult:
+        """Fill in the form of `page` that posts to `action` (hidden fields such as `_xsrf` kept)."""
+        form = find_form(page.forms(), action=action)
+        data = dict(form.fields) if form is not None else {}
+        data.update(values)
+        target = form.action if form is not None and form.action else action
+        return self.post(target, data)
+
+    def _one(self, method: str, url: str, data: dict[str, str] | None) -> tuple[Any, str | None]:
+        name = path_only(url)
+        with self.session.request(method, url, name=name, data=data, allow_redirects=False,
+                                  catch_response=True) as resp:
+            status = resp.status_code or 0
+            error = getattr(resp, "error", None)
+            if status == 0:
+                resp.failure(f"no answer: {error}")
+                return resp, f"{type(error).__name__}: {error}" if error is not None else "no answer"
+            if status in EXPECTED_STATUS:
+                resp.success()
+            else:
+                resp.failure(f"HTTP {status}")
+            return resp, None
+
+    def _follow(self, method: str, path: str, data: dict[str, str] | None) -> PortalResult:
+        chain = Chain()
+        url = path
+        chain.add(url)
+        resp, error = self._one(method, url, data)
+        while error is None and resp.status_code in (301, 302, 303, 307, 308):
+            location = resp.headers.get("Location") or resp.headers.get("location")
+            if not location:
+                break
+            url = resolve(self.session.base_url + url if url.startswith("/") else url, location)
+            if not url.startswith("/"):
+                break                                   # another origin: not ours to follow
+            if chain.add(url) or chain.too_long:
+                return PortalResult(status=resp.status_code, url=url, text="", chain=chain.urls, looped=True)
+            resp, error = self._one("GET", url, None)
+        if error is not None:
+            return PortalResult(status=0, url=url, text="", chain=chain.urls, error=error)
+        text = resp.text or ""
+        result = PortalResult(status=resp.status_code, url=url, text=text, chain=chain.urls,
+                              page=self.profile.page_of(text),
+                              headers=self._retry_headers(resp) if resp.status_code == 429 else {})
+        if result.status >= 400 or result.page in ("login", "verify", "error", "affiliate_login",
+                                                   "reset_password", "forgot_password"):
+            result.reason = self.profile.reason_of(text)
+        if result.page == "login" and self.loop_watch.back_at_login(time.time()):
+            result.looped = True
+        return result
+
+    def _retry_headers(self, resp: Any) -> dict[str, str]:
+        out = {}
+        for name in ("Retry-After", self.profile.retry_after_scenario_header):
+            value = resp.headers.get(name) if resp.headers is not None else None
+            if isinstance(value, list | tuple):
+                value = value[0] if value else None
+            if value is not None:
+                out[name] = str(value)
+        return out
+
+    def retry_after_scenario(self, result: PortalResult, scale: float) -> float | None:
+        """The portal's retry hint in scenario seconds (X-Retry-After-Scenario, else Retry-After)."""
+        h = {k.lower(): v for k, v in result.headers.items()}
+        raw = h.get(self.profile.retry_after_scenario_header.lower())
+        try:
+            if raw is not None:
+                return float(raw)
+            if "retry-after" in h:
+                return float(h["retry-after"]) * scale
+        except ValueError:
+            return None
+        return None

@@ -1,0 +1,234 @@
+"""Target profiles: how one portal looks to the clients (paths, fields, pages, failures, mail).
+
+A profile is a TOML file. The reference portal's profile ships as `profiles/reference.toml`
+and is the default; `profiles/example-other-portal.toml` shows the shape of another portal.
+Everything the personas need to know about a portal lives here, so pointing the harness at a
+new portal means writing one file, not changing Python.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .pages import marker_value
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+DEFAULT_PROFILE = PROFILE_DIR / "reference.toml"
+
+PATHS = ("login", "verify", "resend", "account", "forgot_password", "reset_password",
+         "affiliate_login", "affiliate_dashboard", "logout")
+OPTIONAL_PATHS = ("chooser", "my_account")
+FIELDS = ("username", "password", "code", "xsrf", "forgot_username", "new_password", "reset_token")
+PAGES = ("login", "verify", "account", "affiliate_login", "affiliate_dashboard", "cookies_blocked",
+         "forgot_password", "reset_password", "my_account", "chooser", "error")
+REQUIRED_PAGES = ("login", "verify", "account", "affiliate_dashboard")
+REASONS = ("generic_error", "wrong", "expired", "too_many", "no_challenge", "rate_limited", "bad_request",
+           "bad_token")
+
+
+class ProfileError(ValueError):
+    """A target profile that cannot be used; the message names the file and the key."""
+
+
+@dataclass
+class TargetProfile:
+    """The parsed profile; see `profiles/reference.toml` for every key with a comment."""
+
+    name: str
+    source: str
+    paths: dict[str, str]
+    fields: dict[str, str]
+    page_attr: str
+    pages: dict[str, str]                  # marker value -> page name
+    page_contains: list[tuple[str, str]]   # (substring, page name), for portals without markers
+    reason_attr: str
+    reasons: dict[str, str]                # marker value -> reason
+    reason_contains: list[tuple[str, str]]
+    ref_attr: str
+    code_regex: re.Pattern[str]
+    ref_regex: re.Pattern[str] | None
+    reset_link_regex: re.Pattern[str] | None
+    code_subject: str
+    reset_subject: str
+    code_query: str = ""
+    reset_query: str = ""
+    retry_after_scenario_header: str = "X-Retry-After-Scenario"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def page_of(self, text: str) -> str | None:
+        """Which page `text` is (the internal page name), or None when unknown."""
+        value = marker_value(text, self.page_attr)
+        if value is not None and value in self.pages:
+            return self.pages[value]
+        for needle, page in self.page_contains:
+            if needle in text:
+                return page
+        return None
+
+    def reason_of(self, text: str) -> str | None:
+        """The failure/notice reason shown on `text` (internal reason name), or None."""
+        value = marker_value(text, self.reason_attr)
+        if value is not None:
+            return self.reasons.get(value, value)
+        for needle, reason in self.reason_contains:
+            if needle in text:
+                return reason
+        return None
+
+    def ref_of(self, text: str) -> str | None:
+        """The challenge reference a verify page shows, or None."""
+        value = marker_value(text, self.ref_attr)
+        if value:
+            return value
+        if self.ref_regex is not None:
+            m = self.ref_regex.search(text)
+            if m:
+                return m.group(1) if m.groups() else m.group(0)
+        return None
+
+    def code_in(self, text: str) -> str | None:
+        m = self.code_regex.search(text)
+        if not m:
+            return None
+        return m.group(1) if m.groups() else m.group(0)
+
+    def mail_ref_in(self, text: str) -> str | None:
+        if self.ref_regex is None:
+            return None
+        m = self.ref_regex.search(text)
+        if not m:
+            return None
+        return m.group(1) if m.groups() else m.group(0)
+
+
+def _table(data: dict[str, Any], key: str, where: str, required: bool = True) -> dict[str, Any]:
+    value = data.get(key, None)
+    if value is None:
+        if required:
+            raise ProfileError(f"{where}: missing table [{key}]")
+        return {}
+    if not isinstance(value, dict):
+        raise ProfileError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _strings(table: dict[str, Any], where: str, section: str, known: tuple[str, ...],
+             required: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ProfileError(f"{where}: unknown key {section}.{key} (known: {', '.join(known)})")
+        if not isinstance(value, str) or not value:
+            raise ProfileError(f"{where}: {section}.{key} must be a non-empty string, got {value!r}")
+        out[key] = value
+    missing = [k for k in required if k not in out]
+    if missing:
+        raise ProfileError(f"{where}: missing {', '.join(section + '.' + k for k in missing)}")
+    return out
+
+
+def _regex(value: Any, where: str, key: str, required: bool) -> re.Pattern[str] | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ProfileError(f"{where}: {key} must be a non-empty regular expression string")
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise ProfileError(f"{where}: {key} is not a valid regular expression: {exc}") from None
+
+
+def _marker_map(table: dict[str, Any], where: str, section: str, known: tuple[str, ...]) -> dict[str, str]:
+    """`name = "marker"` lines, inverted to marker -> name."""
+    out: dict[str, str] = {}
+    for name, marker in table.items():
+        if name in ("attr", "contains"):
+            continue
+        if name not in known:
+            raise ProfileError(f"{where}: unknown {section} name {name!r} (known: {', '.join(known)})")
+        if not isinstance(marker, str) or not marker:
+            raise ProfileError(f"{where}: {section}.{name} must be a non-empty string")
+        out[marker] = name
+    return out
+
+
+def _contains(table: dict[str, Any], where: str, section: str, known: tuple[str, ...]) -> list[tuple[str, str]]:
+    raw = table.get("contains", {})
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: {section}.contains must be a table of name = \"substring\"")
+    out = []
+    for name, needle in raw.items():
+        if name not in known:
+            raise ProfileError(f"{where}: unknown {section}.contains name {name!r} (known: {', '.join(known)})")
+        if not isinstance(needle, str) or not needle:
+            raise ProfileError(f"{where}: {section}.contains.{name} must be a non-empty string")
+        out.append((needle, name))
+    return out
+
+
+def profile_from_dict(data: dict[str, Any], source: str = "<profile>") -> TargetProfile:
+    """Validate a parsed TOML profile; every problem is a ProfileError naming the key."""
+    where = source
+    name = data.get("name", Path(source).stem)
+    if not isinstance(name, str) or not name:
+        raise ProfileError(f"{where}: name must be a non-empty string")
+    paths = _strings(_table(data, "paths", where), where, "paths", PATHS + OPTIONAL_PATHS, PATHS)
+    for key, value in paths.items():
+        if not value.startswith("/"):
+            raise ProfileError(f"{where}: paths.{key} must start with '/', got {value!r}")
+    fields_ = _strings(_table(data, "fields", where), where, "fields", FIELDS, ("username", "password", "code"))
+    fields_.setdefault("xsrf", "_xsrf")
+    fields_.setdefault("forgot_username", fields_["username"])
+    fields_.setdefault("new_password", "new_password")
+    fields_.setdefault("reset_token", "token")
+    pages_t = _table(data, "pages", where)
+    page_attr = pages_t.get("attr", "")
+    if not isinstance(page_attr, str):
+        raise ProfileError(f"{where}: pages.attr must be a string (the attribute naming the page)")
+    pages = _marker_map(pages_t, where, "pages", PAGES)
+    page_contains = _contains(pages_t, where, "pages", PAGES)
+    known_pages = set(pages.values()) | {p for _, p in page_contains}
+    missing = [p for p in REQUIRED_PAGES if p not in known_pages]
+    if missing:
+        raise ProfileError(f"{where}: [pages] must say how to recognise: {', '.join(missing)}")
+    if pages and not page_attr:
+        raise ProfileError(f"{where}: pages.attr is required when pages are recognised by marker values")
+    reasons_t = _table(data, "reasons", where)
+    reason_attr = reasons_t.get("attr", "")
+    if not isinstance(reason_attr, str):
+        raise ProfileError(f"{where}: reasons.attr must be a string")
+    reasons = _marker_map(reasons_t, where, "reasons", REASONS)
+    reason_contains = _contains(reasons_t, where, "reasons", REASONS)
+    mail = _table(data, "mail", where)
+    code_regex = _regex(mail.get("code_regex"), where, "mail.code_regex", True)
+    assert code_regex is not None
+    ref_attr = mail.get("ref_attr", "")
+    if not isinstance(ref_attr, str):
+        raise ProfileError(f"{where}: mail.ref_attr must be a string")
+    header = data.get("retry_after_scenario_header", "X-Retry-After-Scenario")
+    return TargetProfile(
+        name=name, source=source, paths=paths, fields=fields_, page_attr=page_attr, pages=pages,
+        page_contains=page_contains, reason_attr=reason_attr, reasons=reasons, reason_contains=reason_contains,
+        ref_attr=ref_attr, code_regex=code_regex,
+        ref_regex=_regex(mail.get("ref_regex"), where, "mail.ref_regex", False),
+        reset_link_regex=_regex(mail.get("reset_link_regex"), where, "mail.reset_link_regex", False),
+        code_subject=str(mail.get("code_subject", "")), reset_subject=str(mail.get("reset_subject", "")),
+        code_query=str(mail.get("code_query", "")), reset_query=str(mail.get("reset_query", "")),
+        retry_after_scenario_header=str(header), extra=dict(data.get("extra", {})),
+    )
+
+
+def load_profile(path: str | Path | None = None) -> TargetProfile:
+    """Read and validate a profile file (default: the reference portal's)."""
+    p = Path(path) if path else DEFAULT_PROFILE
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"cannot read target profile {p}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"target profile {p} is not valid TOML: {exc}") from None
+    return profile_from_dict(data, str(p))

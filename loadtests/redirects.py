@@ -1,0 +1,74 @@
+"""Redirect chains followed by hand, and the two ways a login loop shows itself.
+
+Each hop of a chain is recorded, so a history line can show exactly where a browser was sent.
+A loop is (1) a chain that visits the same URL twice or runs past the hop limit, or (2) a
+return to the login form within a window after a successful verify (the user typed a good
+code and was sent back to sign in). Pure code: the portal client feeds it URLs and times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+MAX_HOPS = 10
+
+
+def resolve(current: str, location: str) -> str:
+    """The path (with query) a `Location` header points to, relative to `current`.
+
+    Redirects to another origin keep their full URL, so the client can refuse to follow them.
+    """
+    target = urljoin(current, location)
+    parts = urlsplit(target)
+    cur = urlsplit(current)
+    if parts.netloc and cur.netloc and parts.netloc != cur.netloc:
+        return target
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+def path_only(url: str) -> str:
+    """`/partner/verify?c=1` -> `/partner/verify`."""
+    return urlsplit(url).path or "/"
+
+
+@dataclass
+class Chain:
+    """The URLs one request visited: the first request's URL, then every redirect target."""
+
+    urls: list[str] = field(default_factory=list)
+    revisited: str | None = None
+
+    def add(self, url: str) -> bool:
+        """Record a hop; True when it revisits a URL already in the chain (a loop)."""
+        if url in self.urls and self.revisited is None:
+            self.revisited = url
+        self.urls.append(url)
+        return self.revisited is not None
+
+    @property
+    def too_long(self) -> bool:
+        return len(self.urls) > MAX_HOPS
+
+    @property
+    def looped(self) -> bool:
+        return self.revisited is not None or self.too_long
+
+
+@dataclass
+class LoopWatch:
+    """Remembers the last successful verify; a login form seen soon after it is a loop."""
+
+    window_s: float
+    verified_at: float | None = None
+
+    def verified(self, wall: float) -> None:
+        self.verified_at = wall
+
+    def reset(self) -> None:
+        self.verified_at = None
+
+    def back_at_login(self, wall: float) -> bool:
+        """Called when a response shows the login form at wall time `wall`."""
+        return self.verified_at is not None and 0 <= wall - self.verified_at <= self.window_s

@@ -1,0 +1,362 @@
+"""Wiring into Locust: options, per-process state, history/metrics transport, summary, exit code.
+
+One `Harness` per Locust process. A standalone runner writes history and summary itself. In a
+distributed run (`--processes N`, or `--master`/`--worker`) workers batch their history
+lines to the master over Locust's messaging (`mfa_history`); when the test stops, the master
+asks every worker to stop its users and send what is left, with its encoded HDR histograms
+(`mfa_flush`), waits for all of them (bounded), and only then writes the summary. So no
+line is lost when a worker stops, and percentiles are merged exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
+from . import accounts as accounts_mod
+from . import options as options_mod
+from . import thresholds as thresholds_mod
+from .arrivals import Arrivals
+from .history import BatchSink, FileSink, History, Recorder, Sink
+from .metrics import OUTCOMES, FlowMetrics
+from .profile import ProfileError, TargetProfile, load_profile
+from .timebase import Timebase
+
+log = logging.getLogger("loadtests")
+MSG_HISTORY = "mfa_history"
+MSG_FLUSH = "mfa_flush"
+FLUSH_INTERVAL = 1.0          # wall seconds between a worker's history batches
+FLUSH_GRACE = 30.0            # extra wall seconds the master waits for workers' last lines
+EXIT_SETUP = 2
+
+_HARNESS: Harness | None = None
+
+
+def harness() -> Harness:
+    if _HARNESS is None:
+        raise RuntimeError("the mfa-harness is not initialised (run through loadtests/locustfile.py)")
+    return _HARNESS
+
+
+class SideStats:
+    """A `request_event` stand-in logging into Locust stats rows of their own request type.
+
+    The rows appear in the stats table, CSV and HTML report, but are left out of the
+    "Aggregated" row, so inbox long-polls and flow timings never inflate the portal's RPS.
+    """
+
+    def __init__(self, environment: Any, request_type: str) -> None:
+        self.environment = environment
+        self.request_type = request_type
+
+    def fire(self, *, name: str, response_time: float, response_length: int = 0, exception: Any = None,
+             **_: Any) -> None:
+        entry = self.environment.stats.get(name, self.request_type)
+        entry.log(int(response_time), int(response_length or 0))
+        if exception is not None:
+            entry.log_error(exception)
+
+
+class Harness:
+    """Per-process state shared by all simulated users of this process."""
+
+    def __init__(self, environment: Any, opts: Any, profile: TargetProfile,
+                 thresholds: list[thresholds_mod.Threshold], weights: dict[str, float]) -> None:
+        self.environment = environment
+        self.opts = opts
+        self.profile = profile
+        self.thresholds = thresholds
+        self.weights = weights
+        self.timebase = Timebase(opts.time_scale, opts.epoch or time.time())
+        self.metrics = FlowMetrics()
+        self.history = History(self.timebase)
+        self.inbox_event = SideStats(environment, "INBOX")
+        self.flow_event = SideStats(environment, "FLOW")
+        self.arrivals: Arrivals | None = None
+        self.pool: accounts_mod.AccountPool | None = None
+        self.accounts: list[accounts_mod.Account] | None = None
+        self.no_account: Counter[str] = Counter()
+        self._procs = 0
+        self.final_from: set[str] = set()
+        self.flushed = False
+        self.summary_written = False
+        self._flusher: gevent.Greenlet | None = None
+
+    # ---- what users call -----------------------------------------------------------------------
+    @property
+    def inbox_url(self) -> str:
+        return self.opts.inbox_url.rstrip("/")
+
+    @property
+    def worker_index(self) -> int:
+        runner = self.environment.runner
+        return int(getattr(runner, "worker_index", 0) or 0) if isinstance(runner, WorkerRunner) else 0
+
+    @property
+    def workers(self) -> int:
+        if isinstance(self.environment.runner, WorkerRunner):
+            return max(1, int(getattr(self.environment.parsed_options, "expect_workers", 1) or 1))
+        return 1
+
+    def recorder(self, persona: str, user: str) -> Recorder:
+        self._procs += 1
+        return Recorder(self.history, f"{self.worker_index}-{self._procs}", persona, user)
+
+    def take_account(self, programs: tuple[str, ...]) -> accounts_mod.Account | None:
+        if self.pool is None:
+            self.pool = accounts_mod.AccountPool(self.load_accounts(), self.worker_index, self.workers)
+        return self.pool.take(programs)
+
+    def note_no_account(self, persona: str, programs: tuple[str, ...]) -> None:
+        if not self.no_account[persona]:
+            log.error("no unused %s account left for a %s user: add accounts (each user needs its own); "
+                      "the user stops", "/".join(programs), persona)
+        self.no_account[persona] += 1
+
+    def load_accounts(self) -> list[accounts_mod.Account]:
+        if self.accounts is None:
+            if self.opts.accounts_file:
+                self.accounts = accounts_mod.load_file(self.opts.accounts_file)
+            else:
+                url = self.opts.accounts_url or (self.environment.host or "").rstrip("/") + "/_harness/accounts"
+                self.accounts = accounts_mod.load_url(url)
+        return self.accounts
+
+    def record_flow(self, outcome: str, duration: float, resends: int, code_wait: float | None,
+                    delivery: float | None) -> None:
+        self.metrics.record_flow(outcome, duration, self.timebase.scale, resends, code_wait, delivery)
+        self.flow_event.fire(name="login flow", response_time=duration * 1000.0,
+                             exception=None if outcome == "ok" else outcome)
+        if code_wait is not None:
+            self.flow_event.fire(name="code wait", response_time=code_wait * 1000.0)
+
+    def side_flow(self, name: str, seconds: float) -> None:
+        self.flow_event.fire(name=name, response_time=seconds * 1000.0)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.metrics.count(name, n)
+
+    # ---- run lifecycle ---------------------------------------------------------------------------
+    def start_run(self) -> None:
+        self.flushed = False
+        self.final_from = set()
+        if self.opts.arrival_rate > 0 and not isinstance(self.environment.runner, MasterRunner):
+            rate = self.opts.arrival_rate * self.timebase.scale / self.workers
+            self.arrivals = Arrivals(rate, on_count=self.count)
+            self.arrivals.start()
+        if isinstance(self.environment.runner, WorkerRunner) and self._flusher is None:
+            self._flusher = gevent.spawn(self._flush_loop)
+
+    def _flush_loop(self) -> None:
+        while True:
+            gevent.sleep(FLUSH_INTERVAL)
+            if not self.flushed:
+                self.history.sink.flush()
+
+    def stop_arrivals(self) -> None:
+        if self.arrivals is not None:
+            self.arrivals.stop()
+
+    # worker side
+    def send_batch(self, lines: list[str], final: bool) -> None:
+        data: dict[str, Any] = {"lines": lines, "final": final}
+        if final:
+            data["metrics"] = self.metrics.encode()
+            data["no_account"] = dict(self.no_account)
+        self.environment.runner.send_message(MSG_HISTORY, data)
+
+    def worker_final_flush(self) -> None:
+        if self.flushed:
+            return
+        self.flushed = True
+        self.stop_arrivals()
+        self.history.sink.flush(final=True)
+
+    def on_flush_request(self, environment: Any, msg: Any, **_: Any) -> None:
+        """Master asked for the end of the run: stop users (they finish or record `info`), send the rest."""
+        environment.runner.stop()
+        self.worker_final_flush()
+
+    # master side
+    def on_history(self, environment: Any, msg: Any, **_: Any) -> None:
+        data = msg.data or {}
+        lines = data.get("lines") or []
+        if lines:
+            for line in lines:
+                self.history.sink.write(line)
+            self.history.count += len(lines)
+        if data.get("final"):
+            self.metrics.merge(data.get("metrics") or {})
+            self.no_account.update(data.get("no_account") or {})
+            self.final_from.add(msg.node_id)
+
+    def master_collect(self) -> None:
+        """Ask every connected worker for its last lines and wait for them (bounded)."""
+        runner = self.environment.runner
+        if self.flushed:
+            return
+        self.flushed = True
+        expected = {c.id for c in runner.clients.all}
+        if not expected:
+            return
+        runner.send_message(MSG_FLUSH, {})
+        deadline = time.time() + float(self.environment.stop_timeout or 0) + FLUSH_GRACE
+        while time.time() < deadline and not expected <= self.final_from:
+            gevent.sleep(0.1)
+        missing = expected - self.final_from
+        if missing:
+            log.error("no final history from worker(s) %s within %.0f s; their last lines may be missing",
+                      ", ".join(sorted(missing)), FLUSH_GRACE)
+
+    # ---- end of run ------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        total = self.environment.stats.total
+        results = thresholds_mod.evaluate(self.thresholds, self.metrics, total)
+        http = thresholds_mod.http_values(total)
+        for p in ("p50", "p95", "p99"):
+            http[p] = thresholds_mod.http_percentile(total, p)
+        outcomes = {k: int(self.metrics.outcomes.get(k, 0)) for k in OUTCOMES}
+        outcomes.update({k: int(v) for k, v in self.metrics.outcomes.items() if k not in outcomes})
+        return {
+            "profile": self.profile.name, "time_scale": self.timebase.scale, "epoch": self.timebase.epoch,
+            "personas": self.weights, "flows": self.metrics.flows(), "outcomes": outcomes,
+            "login": {"success_rate": self.metrics.success_rate()},
+            "loops": int(self.metrics.counters.get("loops", 0)),
+            "loop_breaker": int(self.metrics.counters.get("loop_breaker", 0)),
+            "arrivals": {"rate_per_scenario_s": self.opts.arrival_rate,
+                         "started": int(self.metrics.counters.get("arrivals_started", 0)),
+                         "dropped": int(self.metrics.counters.get("arrivals_dropped", 0))},
+            "metrics": self.metrics.summary(),
+            "http": http,
+            "history_lines": self.history.count,
+            "workers_reported": sorted(self.final_from),
+            "users_without_account": dict(self.no_account),
+            "thresholds": results,
+            "thresholds_passed": all(r["passed"] for r in results.values()),
+        }
+
+    def finish(self) -> None:
+        """Write the summary and close the history (master or standalone); set the exit code."""
+        if self.summary_written:
+            return
+        self.summary_written = True
+        summary = self.summary()
+        self.history.sink.close()
+        if self.opts.summary_file:
+            path = Path(self.opts.summary_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        failed = [e for e, r in summary["thresholds"].items() if not r["passed"]]
+        for expr in failed:
+            r = summary["thresholds"][expr]
+            log.error("threshold missed: %s (value %s)", expr, r["value"])
+        if failed:
+            self.environment.process_exit_code = thresholds_mod.EXIT_THRESHOLD
+
+
+# ---- event listeners -----------------------------------------------------------------------------
+def _fail_setup(message: str) -> None:
+    sys.stderr.write(f"mfa-harness: {message}\n")
+    sys.stderr.flush()
+    sys.exit(EXIT_SETUP)
+
+
+def apply_weights(environment: Any, weights: dict[str, float], personas: dict[str, type]) -> None:
+    """Set user-class weights by persona name; classes left at 0 are not spawned."""
+    ints = options_mod.integer_weights(weights)
+    chosen = []
+    for name, cls in personas.items():
+        w = ints.get(name, 0)
+        cls.weight = w
+        if w > 0:
+            chosen.append(cls)
+    environment.user_classes = chosen
+
+
+def on_init(environment: Any, runner: Any, **_: Any) -> None:
+    global _HARNESS
+    from .personas import PERSONAS
+
+    opts = environment.parsed_options
+    if opts is None:
+        _fail_setup("the mfa-harness needs Locust's command line (run `locust -f loadtests/locustfile.py`)")
+    is_worker = isinstance(runner, WorkerRunner)
+    try:
+        options_mod.check_options(opts)
+        weights = options_mod.parse_personas(opts.personas, list(PERSONAS))
+        profile = load_profile(opts.target_profile or None)
+        thresholds = thresholds_mod.parse_all(opts.threshold)
+    except (options_mod.OptionsError, ProfileError, thresholds_mod.ThresholdError) as exc:
+        _fail_setup(str(exc))
+    if not weights:
+        weights = {name: 1.0 for name in PERSONAS}
+    if not is_worker:
+        apply_weights(environment, weights, PERSONAS)
+        if not opts.inbox_url:
+            _fail_setup("--inbox-url is required (the inbox API the users read their codes from)")
+    h = Harness(environment, opts, profile, thresholds, weights)
+    if isinstance(runner, WorkerRunner):
+        h.history.sink = BatchSink(h.send_batch)
+        runner.register_message(MSG_FLUSH, h.on_flush_request, concurrent=True)
+    elif opts.history_file:
+        h.history.sink = FileSink(opts.history_file)
+    else:
+        h.history.sink = Sink()
+    if isinstance(runner, MasterRunner):
+        runner.register_message(MSG_HISTORY, h.on_history)
+    if isinstance(runner, LocalRunner) and opts.headless and environment.host:
+        try:
+            h.load_accounts()
+        except accounts_mod.AccountsError as exc:
+            _fail_setup(str(exc))
+    _HARNESS = h
+
+
+def on_test_start(environment: Any, **_: Any) -> None:
+    if _HARNESS is not None:
+        _HARNESS.metrics = FlowMetrics() if not isinstance(environment.runner, MasterRunner) else _HARNESS.metrics
+        _HARNESS.start_run()
+
+
+def on_test_stopping(environment: Any, **_: Any) -> None:
+    if _HARNESS is not None and isinstance(environment.runner, MasterRunner):
+        _HARNESS.master_collect()
+
+
+def on_test_stop(environment: Any, **_: Any) -> None:
+    if _HARNESS is None:
+        return
+    _HARNESS.stop_arrivals()
+    if isinstance(environment.runner, WorkerRunner):
+        _HARNESS.worker_final_flush()
+
+
+def on_quitting(environment: Any, **_: Any) -> None:
+    if _HARNESS is None:
+        return
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        _HARNESS.worker_final_flush()
+        return
+    if isinstance(runner, MasterRunner):
+        _HARNESS.master_collect()
+    _HARNESS.finish()
+
+
+def register() -> None:
+    """Attach the listeners (called once by the locustfile)."""
+    events.init_command_line_parser.add_listener(options_mod.add_arguments)
+    events.init.add_listener(on_init)
+    events.test_start.add_listener(on_test_start)
+    events.test_stopping.add_listener(on_test_stopping)
+    events.test_stop.add_listener(on_test_stop)
+    events.quitting.add_listener(on_quitting)
