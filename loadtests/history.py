@@ -46,10 +46,12 @@ class FileSink(Sink):
         self._fh: TextIO | None = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
         self._lock = threading.Lock()
         self.lines = 0
+        self.late = 0
 
     def write(self, line: str) -> None:
         if self._fh is None:
-            raise RuntimeError(f"history file {self.path} is already closed")
+            self.late += 1          # after the summary was written: counted, reported by the caller
+            return
         with self._lock:
             self._fh.write(line + "\n")
             self.lines += 1

@@ -349,6 +349,8 @@ def on_quitting(environment: Any, **_: Any) -> None:
         return
     if isinstance(runner, MasterRunner):
         _HARNESS.master_collect()
+    else:
+        runner.stop()          # on SIGTERM, Locust fires `quitting` before stopping the users
     _HARNESS.finish()
 
 

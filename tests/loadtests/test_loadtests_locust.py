@@ -1,0 +1,142 @@
+"""The real `locust` headless against the real portal and inbox: personas, history, metrics, exit codes.
+
+Kept to two load runs (each costs seconds) plus a few runs that must stop at start-up.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from typing import Any
+
+import pytest
+from conftest import LOCUSTFILE, REPO, Stack
+
+ALL = ("careful=1,hasty=1,reseller=1,affiliate=1,patient=1,impatient=1,spam-checker=1,slow-typer=1,"
+       "typo-prone=1,second-tab=1,cookie-less=1,resend-stormer=1,code-guesser=1,forgot-password=1,direct-url=1,"
+       "double-submit=1")
+
+
+def by_persona(history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in history:
+        out[line["persona"]].append(line)
+    return out
+
+
+def completions(lines: list[dict[str, Any]], op: str, type_: str) -> list[dict[str, Any]]:
+    return [line["value"] for line in lines if line["op"] == op and line["type"] == type_]
+
+
+def check_well_formed(history: list[dict[str, Any]]) -> None:
+    """Every invoke has exactly one completion for the same proc and op, in order."""
+    pending: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in history:
+        assert line["src"] == "client" and isinstance(line["wall"], float) and isinstance(line["st"], float)
+        if line["op"] in ("flow", "loop"):
+            assert line["type"] in ("ok", "fail", "info")
+            continue
+        key = (line["proc"], line["op"])
+        if line["type"] == "invoke":
+            assert key not in pending, f"second invoke before completion: {line}"
+            pending[key] = line
+        else:
+            assert line["type"] in ("ok", "fail", "info"), line
+            assert pending.pop(key, None) is not None, f"completion without invoke: {line}"
+    assert not pending, f"invokes without completion: {list(pending.values())[:3]}"
+
+
+def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
+    run = stack.locust("--threshold", "loops == 0", "--threshold", "http.fail_ratio < 0.01",
+                       users=16, run_time=14, personas=ALL)
+    assert run.code == 0, run.log[-3000:]
+    history = run.history()
+    check_well_formed(sorted(history, key=lambda line: line["wall"]))
+    p = by_persona(history)
+    assert set(p) == set(ALL.replace("=1", "").split(","))
+
+    # careful agency member: in with their own code
+    assert completions(p["careful"], "flow", "ok")
+    for v in completions(p["careful"], "read_code", "ok"):
+        assert v["ref"] and v["code"] and v["delay_s"] is not None
+    # affiliate: in without a code page, ever
+    aff = completions(p["affiliate"], "affiliate_login", "ok")
+    assert aff and all(v["landed"] == "/affiliate/dashboard" and v["ref"] is None for v in aff)
+    assert not [line for line in p["affiliate"] if line["op"] == "read_code"]
+    # slow typer past the expiry: refused as expired
+    assert {"reason": "expired"}.items() <= completions(p["slow-typer"], "verify", "fail")[0].items()
+    assert any(v["outcome"] == "expired" for v in completions(p["slow-typer"], "flow", "fail"))
+    # cookie-less browser: stopped by the loop breaker, never looping
+    blocked = completions(p["cookie-less"], "login", "fail")
+    assert blocked and all(v["reason"] == "cookies_blocked" for v in blocked)
+    loops = [line["value"] for line in history if line["op"] == "loop"]
+    assert loops and all(v["ended"] == "cookies_blocked" for v in loops)
+    # resend stormer: meets 429 with a retry hint
+    refused = completions(p["resend-stormer"], "resend", "fail")
+    assert refused and all(v["reason"] == "rate_limited" and v["retry_after"] > 0 for v in refused)
+    # code guesser: wrong codes, then too many attempts
+    guesses = Counter(v["reason"] for v in completions(p["code-guesser"], "verify", "fail"))
+    assert guesses["wrong"] >= 1 and guesses["too_many"] >= 1
+    # direct URL while pending: sent to the verify page, not served
+    direct = completions(p["direct-url"], "access_account", "fail")
+    assert direct and all(v["landed"] == "/partner/verify" for v in direct)
+    # double submit: the second post of the same code is refused
+    assert completions(p["double-submit"], "verify", "fail")
+    # forgot password: reset, then in with the new password
+    assert completions(p["forgot-password"], "reset_password", "ok")
+    assert completions(p["forgot-password"], "flow", "ok")
+    # hasty on a shared inbox and second-tab: a code that is not theirs is refused as wrong
+    assert any(v["reason"] == "wrong" for v in completions(p["second-tab"], "verify", "fail"))
+
+    summary = run.summary()
+    flows = [line for line in history if line["op"] == "flow" and line["type"] in ("ok", "fail")]
+    assert summary["flows"] == len(flows)
+    assert summary["outcomes"]["cookies_blocked"] == len(completions(p["cookie-less"], "flow", "fail"))
+    assert summary["loops"] == 0 and summary["loop_breaker"] == len(loops)
+    assert summary["metrics"]["login"]["count"] == len(flows)
+    assert summary["metrics"]["login"]["p50"] > 0 and summary["metrics"]["code_delivery"]["count"] > 0
+    assert all(t["passed"] for t in summary["thresholds"].values()), summary["thresholds"]
+
+    # flow and inbox rows are in Locust's stats, but not in its aggregated (portal) row
+    # (Locust rewrites the CSV every second, so it may miss the very last flows)
+    with open(run.out / "stats_stats.csv", newline="") as fh:
+        rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(fh)}
+    assert 0 < int(rows[("FLOW", "login flow")]["Request Count"]) <= len(flows)
+    assert ("INBOX", "wait (inbox)") in rows
+    portal = sum(int(r["Request Count"]) for (t, n), r in rows.items() if t in ("GET", "POST"))
+    assert int(rows[("", "Aggregated")]["Request Count"]) == portal
+
+
+def test_two_worker_processes_write_one_merged_history_and_a_missed_threshold_exits_3(stack: Stack) -> None:
+    run = stack.locust("--processes", "2", "--threshold", "login.success_rate > 1", "--threshold", "loops == 0",
+                       users=4, run_time=6, personas="careful=1,affiliate=1", name="distributed")
+    assert run.code == 3, run.log[-3000:]
+    history = run.history()
+    check_well_formed(sorted(history, key=lambda line: line["wall"]))
+    workers = {line["proc"].split("-")[0] for line in history}
+    assert workers == {"0", "1"}
+    summary = run.summary()
+    assert len(summary["workers_reported"]) == 2
+    flows = [line for line in history if line["op"] == "flow" and line["type"] in ("ok", "fail")]
+    assert summary["flows"] == len(flows) > 0
+    assert summary["history_lines"] == len(history)
+    t = summary["thresholds"]
+    assert t["login.success_rate > 1"]["passed"] is False and t["loops == 0"]["passed"] is True
+    assert "threshold missed: login.success_rate > 1" in run.log
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--personas", "careful=1,nobody=2"], "unknown persona 'nobody'"),
+    (["--personas", "careful=1", "--threshold", "login.p95 < 8"], "give a unit"),
+    (["--personas", "careful=1", "--target-profile", "/nonexistent/profile.toml"], "cannot read target profile"),
+    (["--personas", "careful=1", "--time-scale", "0"], "--time-scale must be > 0"),
+])
+def test_bad_options_stop_locust_with_a_clear_message(args: list[str], message: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "1", "-t", "1s",
+                           "--host", "http://127.0.0.1:9", "--inbox-url", "http://127.0.0.1:9", *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
