@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,20 +136,33 @@ class LocustRun:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    """A fresh inbox and portal (harness mode, 60 seeded partners, cheap passwords) at time scale 60."""
-    scale, epoch = 60.0, time.time()
-    py = sys.executable
-    inbox = start([py, "-m", "fake_smtp", "--smtp-port", "0", "--http-port", "0", "--time-scale", f"{scale:g}",
-                   "--epoch", repr(epoch)], tmp_path / "inbox.log", "inbox")
-    portal = None
-    try:
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Start a fresh inbox and portal (harness mode, 60 seeded partners, cheap passwords) at time
+    scale 60, optionally with planted bugs; everything started is stopped at teardown."""
+    procs: list[Proc] = []
+
+    def make(*bugs: str) -> Stack:
+        scale, epoch = 60.0, time.time()
+        py = sys.executable
+        inbox = start([py, "-m", "fake_smtp", "--smtp-port", "0", "--http-port", "0", "--time-scale", f"{scale:g}",
+                       "--epoch", repr(epoch)], tmp_path / "inbox.log", "inbox")
+        procs.append(inbox)
+        bug_args = [a for b in bugs for a in ("--bug", b)]
         portal = start([py, "-m", "server", "--harness", "--port", "0", "--db", ":memory:",
                         "--smtp-port", str(inbox.ready["smtp_port"]), "--partners", "60", "--seed", "7",
-                        "--time-scale", f"{scale:g}", "--epoch", repr(epoch), "--password-profile", "cheap"],
-                       tmp_path / "portal.log", "portal")
-        yield Stack(inbox, portal, epoch, scale, tmp_path)
+                        "--time-scale", f"{scale:g}", "--epoch", repr(epoch), "--password-profile", "cheap",
+                        *bug_args], tmp_path / "portal.log", "portal")
+        procs.append(portal)
+        return Stack(inbox, portal, epoch, scale, tmp_path)
+
+    try:
+        yield make
     finally:
-        if portal is not None:
-            portal.stop()
-        inbox.stop()
+        for p in reversed(procs):
+            p.stop()
+
+
+@pytest.fixture
+def stack(make_stack: Callable[..., Stack]) -> Stack:
+    """A correct portal and its inbox."""
+    return make_stack()

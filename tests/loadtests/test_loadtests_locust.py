@@ -111,7 +111,8 @@ def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
 
 def test_two_worker_processes_write_one_merged_history_and_a_missed_threshold_exits_3(stack: Stack) -> None:
     run = stack.locust("--processes", "2", "--threshold", "login.success_rate > 1", "--threshold", "loops == 0",
-                       users=4, run_time=6, personas="careful=1,affiliate=1", name="distributed")
+                       "--arrival-rate", "3", users=4, run_time=6, personas="careful=1,affiliate=1",
+                       name="distributed")
     assert run.code == 3, run.log[-3000:]
     history = run.history()
     check_well_formed(sorted(history, key=lambda line: line["wall"]))
@@ -125,6 +126,30 @@ def test_two_worker_processes_write_one_merged_history_and_a_missed_threshold_ex
     t = summary["thresholds"]
     assert t["login.success_rate > 1"]["passed"] is False and t["loops == 0"]["passed"] is True
     assert "threshold missed: login.success_rate > 1" in run.log
+    # open model: 3 arrivals per scenario second at scale 60 is far more than 4 users can take
+    assert summary["arrivals"]["started"] >= len(flows) > 0
+    assert summary["arrivals"]["dropped"] > 0
+
+
+def test_planted_bugs_show_up_in_the_client_history(make_stack: Any) -> None:
+    """Against a broken portal the same personas record what went wrong, and `loops == 0` fails."""
+    stack = make_stack("loop-after-verify", "affiliate-challenged", "mfa-bypass")
+    run = stack.locust("--threshold", "loops == 0", users=3, run_time=6,
+                       personas="careful=1,affiliate=1,direct-url=1", name="bugs")
+    assert run.code == 3, run.log[-3000:]
+    history = run.history()
+    check_well_formed(sorted(history, key=lambda line: line["wall"]))
+    p = by_persona(history)
+    looped = completions(p["careful"], "verify", "fail")
+    assert looped and all(v["reason"] == "loop" and v["chain"][-1].startswith("/partner/login") for v in looped)
+    assert any(line["value"]["ended"] == "loop" for line in history if line["op"] == "loop")
+    seen = completions(p["affiliate"], "affiliate_login", "ok")
+    assert seen and all(v["landed"] == "/partner/verify" and v["ref"] for v in seen)
+    served = completions(p["direct-url"], "access_account", "ok")
+    assert any(v["mfa"] is False for v in served)
+    summary = run.summary()
+    assert summary["loops"] > 0 and summary["outcomes"]["loop"] > 0
+    assert summary["thresholds"]["loops == 0"]["passed"] is False
 
 
 @pytest.mark.parametrize(("args", "message"), [
