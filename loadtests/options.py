@@ -6,6 +6,7 @@ value stops Locust with one clear line and exit code 2 instead of a traceback mi
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 DEFAULT_CODE_TIMEOUT = 300.0     # scenario seconds a user waits for a code before giving up
@@ -84,7 +85,9 @@ def integer_weights(weights: dict[str, float]) -> dict[str, int]:
         factor *= 10
         if factor > 1000:
             break
-    return {k: max(1, round(w * factor)) if w > 0 else 0 for k, w in weights.items()}
+    ints = {k: max(1, round(w * factor)) if w > 0 else 0 for k, w in weights.items()}
+    divisor = math.gcd(*[v for v in ints.values() if v > 0])
+    return {k: v // divisor for k, v in ints.items()}
 
 
 def check_options(opts: Any) -> None:

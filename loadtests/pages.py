@@ -67,9 +67,11 @@ def parse_forms(text: str) -> list[Form]:
 
 def find_form(forms: list[Form], action: str | None = None, field_name: str | None = None) -> Form | None:
     """The first form posting to `action` (path match, query ignored) or holding `field_name`."""
-    for form in forms:
-        if action is not None and form.action.split("?", 1)[0] == action:
-            return form
+    if action is not None:
+        wanted = action.split("?", 1)[0]
+        for form in forms:
+            if form.action.split("?", 1)[0] == wanted:
+                return form
     if field_name is not None:
         for form in forms:
             if field_name in form.inputs:

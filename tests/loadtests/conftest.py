@@ -21,6 +21,16 @@ from typing import Any
 
 import pytest
 
+# Import Locust here without its gevent monkey-patching: the unit tests use a few of its pure
+# classes, and a patched pytest process would change sockets and threads under every other
+# test of the session. The variable is removed again so `locust` subprocesses patch as usual.
+if "LOCUST_SKIP_MONKEY_PATCH" not in os.environ:
+    os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
+    try:
+        import locust  # noqa: F401
+    finally:
+        del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
+
 REPO = Path(__file__).resolve().parents[2]
 LOCUSTFILE = REPO / "loadtests" / "locustfile.py"
 READY_TIMEOUT = 60.0

@@ -1,0 +1,94 @@
+"""HDR flow metrics (exact, mergeable) and the history recorder (invoke, then one completion)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gevent
+import pytest
+from gevent import GreenletExit
+
+from loadtests.history import BatchSink, FileSink, History, Recorder
+from loadtests.metrics import FlowMetrics
+from loadtests.timebase import Timebase
+
+
+def test_histograms_keep_three_digits_and_merge_exactly() -> None:
+    one, two, both = FlowMetrics(), FlowMetrics(), FlowMetrics()
+    for i in range(1, 501):
+        d = 4.0 + i / 1000.0                     # 4.001 .. 4.5 s: Locust's buckets would round to 4 / 5 s
+        (one if i % 2 else two).record_flow("ok", d, 1.0, i % 3, d / 2, d / 4)
+        both.record_flow("ok", d, 1.0, i % 3, d / 2, d / 4)
+    merged = FlowMetrics()
+    merged.merge(json.loads(json.dumps(one.encode())))
+    merged.merge(json.loads(json.dumps(two.encode())))
+    for name in ("login", "login_wall", "code_wait", "code_delivery", "resends"):
+        for agg in ("p50", "p95", "p99", "max", "count"):
+            assert merged.stat(name, agg) == both.stat(name, agg), (name, agg)
+    assert merged.stat("login_wall", "p50") == pytest.approx(4.25, abs=0.005)
+    assert merged.outcomes == both.outcomes and merged.success_rate() == 1.0
+
+
+def test_scenario_and_wall_axes_and_counters() -> None:
+    m = FlowMetrics()
+    m.record_flow("expired", 2.0, 30.0, 1, None, 0.5)
+    m.count("loops", 2)
+    assert m.stat("login", "max") == pytest.approx(60.0, rel=1e-3)
+    assert m.stat("login_wall", "max") == pytest.approx(2.0, rel=1e-3)
+    assert m.stat("code_delivery", "p50") == pytest.approx(15.0, rel=1e-3)
+    assert m.stat("code_wait", "p50") is None and m.stat("code_wait", "count") == 0.0
+    assert m.success_rate() == 0.0 and m.counters["loops"] == 2
+    summary = m.summary()
+    assert summary["login"]["unit"] == "s" and summary["resends"]["unit"] == "count"
+    assert summary["code_wait"]["p95"] is None
+
+
+def test_operations_write_invoke_then_exactly_one_completion(tmp_path: Path) -> None:
+    sink = FileSink(tmp_path / "h.jsonl")
+    rec = Recorder(History(Timebase(10.0, epoch=1000.0), sink), "0-1", "careful", "ann@example.com")
+    rec.new_flow()
+    with rec.op("verify", {"code": "123456", "ref": "AB12CD34"}) as op:
+        op.fail({"reason": "wrong"})
+    with pytest.raises(ValueError), rec.op("resend"):
+        raise ValueError("boom")
+    with rec.op("login") as op:
+        op.ok({"ref": "X"})
+        with pytest.raises(RuntimeError, match="completed twice"):
+            op.ok({})
+    sink.close()
+    lines = [json.loads(x) for x in (tmp_path / "h.jsonl").read_text().splitlines()]
+    assert [(x["op"], x["type"]) for x in lines] == [("verify", "invoke"), ("verify", "fail"), ("resend", "invoke"),
+                                                     ("resend", "info"), ("login", "invoke"), ("login", "ok")]
+    assert lines[3]["value"]["reason"] == "error" and "boom" in lines[3]["value"]["error"]
+    first = lines[0]
+    assert first["src"] == "client" and first["proc"] == "0-1" and first["flow"] == "0-1-1"
+    assert first["st"] == pytest.approx((first["wall"] - 1000.0) * 10.0, abs=1e-3)
+
+
+def test_an_operation_cut_short_by_the_end_of_the_test_is_info() -> None:
+    sent: list[tuple[list[str], bool]] = []
+    rec = Recorder(History(Timebase(), BatchSink(lambda lines, final: sent.append((lines, final)))), "1-4", "slow", "u")
+
+    def user() -> None:
+        with rec.op("verify", {"code": "1"}):
+            gevent.sleep(30)
+
+    g = gevent.spawn(user)
+    gevent.sleep(0)
+    g.kill(GreenletExit)
+    rec.history.sink.flush(final=True)
+    lines = [json.loads(x) for batch, _ in sent for x in batch]
+    assert [(x["type"], x["value"].get("reason")) for x in lines] == [("invoke", None), ("info", "stopped")]
+    assert sent[-1][1] is True
+
+
+def test_worker_batches_are_bounded_and_the_final_flush_always_sends() -> None:
+    sent: list[tuple[int, bool]] = []
+    sink = BatchSink(lambda lines, final: sent.append((len(lines), final)), batch=3)
+    for i in range(7):
+        sink.write(str(i))
+    assert sent == [(3, False), (3, False)]
+    sink.flush(final=True)
+    sink.flush(final=True)
+    assert sent[2:] == [(1, True), (0, True)] and sink.sent == 7

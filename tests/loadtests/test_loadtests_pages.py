@@ -1,0 +1,65 @@
+"""Page markers, forms, redirect chains and loop detection (pure code)."""
+
+from __future__ import annotations
+
+from loadtests.pages import find_form, marker_value, parse_forms
+from loadtests.redirects import MAX_HOPS, Chain, LoopWatch, path_only, resolve
+
+VERIFY_PAGE = """<!doctype html><html><body data-page="partner-verify">
+<p class="error" role="alert" data-reason="wrong">That code is not right.</p>
+<p>Reference <span data-ref="AB12CD34">AB12CD34</span></p>
+<form method="post" action="/partner/verify">
+<input type="hidden" name="_xsrf" value="2|abc|def|123">
+<input id="code" name="code" type="text">
+<button type="submit">Verify</button></form>
+<form method="post" action="/partner/verify/resend"><input type="hidden" name="_xsrf" value="2|x|y|z">
+<button type="submit">Send another code</button></form></body></html>"""
+
+
+def test_marker_value_reads_the_first_attribute_without_parsing() -> None:
+    assert marker_value(VERIFY_PAGE, "data-page") == "partner-verify"
+    assert marker_value(VERIFY_PAGE, "data-reason") == "wrong"
+    assert marker_value(VERIFY_PAGE, "data-ref") == "AB12CD34"
+    assert marker_value(VERIFY_PAGE, "data-missing") is None
+    assert marker_value('<p data-page="unterminated', "data-page") is None
+    assert marker_value(VERIFY_PAGE, "") is None
+
+
+def test_forms_carry_their_hidden_xsrf_and_are_found_by_action_or_field() -> None:
+    forms = parse_forms(VERIFY_PAGE)
+    assert [f.action for f in forms] == ["/partner/verify", "/partner/verify/resend"]
+    verify = find_form(forms, action="/partner/verify")
+    assert verify is not None and verify.fields == {"_xsrf": "2|abc|def|123"} and "code" in verify.inputs
+    resend = find_form(forms, action="/partner/verify/resend?x=1")
+    assert resend is not None and resend.fields["_xsrf"] == "2|x|y|z"
+    assert find_form(forms, action="/elsewhere", field_name="code") is verify
+    assert find_form(forms, action="/elsewhere") is None
+    assert find_form(parse_forms("<p>no forms</p>"), action="/partner/verify") is None
+
+
+def test_resolve_keeps_paths_and_queries_and_flags_other_origins() -> None:
+    assert resolve("http://127.0.0.1:8080/partner/login", "/partner/verify?c=1") == "/partner/verify?c=1"
+    assert resolve("http://127.0.0.1:8080/partner/verify", "account") == "/partner/account"
+    assert resolve("http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b") == "/b"
+    assert resolve("http://127.0.0.1:8080/a", "https://evil.example/b") == "https://evil.example/b"
+    assert path_only("/partner/verify?c=1") == "/partner/verify"
+
+
+def test_a_chain_revisiting_a_url_or_running_too_long_is_a_loop() -> None:
+    chain = Chain()
+    assert not chain.add("/partner/verify") and not chain.add("/partner/account")
+    assert chain.add("/partner/verify") and chain.looped and chain.revisited == "/partner/verify"
+    long = Chain()
+    for i in range(MAX_HOPS + 1):
+        assert not long.add(f"/hop/{i}")
+    assert long.too_long and long.looped and long.revisited is None
+
+
+def test_the_login_form_soon_after_a_verify_is_a_loop_and_later_is_not() -> None:
+    watch = LoopWatch(window_s=2.0)
+    assert not watch.back_at_login(100.0)               # no verify yet: a normal sign-in
+    watch.verified(100.0)
+    assert watch.back_at_login(101.5)
+    assert not watch.back_at_login(102.5)               # past the window: the session simply ended
+    watch.reset()
+    assert not watch.back_at_login(100.5)

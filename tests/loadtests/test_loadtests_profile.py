@@ -1,0 +1,64 @@
+"""Target profiles: the shipped ones load, bad ones are refused with the key named."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from loadtests.profile import DEFAULT_PROFILE, PROFILE_DIR, ProfileError, load_profile, profile_from_dict
+
+
+def reference() -> dict:
+    return tomllib.loads(DEFAULT_PROFILE.read_text(encoding="utf-8"))
+
+
+def test_the_reference_profile_reads_the_reference_markers() -> None:
+    p = load_profile()
+    assert p.name == "reference" and p.paths["verify"] == "/partner/verify" and p.fields["xsrf"] == "_xsrf"
+    assert p.page_of('<body data-page="cookies-blocked">') == "cookies_blocked"
+    assert p.page_of('<body data-page="something-new">') is None
+    assert p.reason_of('<p data-reason="generic_login">') == "generic_error"
+    assert p.reason_of('<p data-reason="rate_limited">') == "rate_limited"
+    assert p.ref_of('<span data-ref="ZX81ZX81">') == "ZX81ZX81"
+    mail = "Your verification code is: 042917\nRequest reference: ZX81ZX81\nRequested by: a@b.c"
+    assert p.code_in(mail) == "042917" and p.mail_ref_in(mail) == "ZX81ZX81"
+    link = p.reset_link_regex.search("open http://h/partner/reset-password?token=abc-123 now")
+    assert link is not None and link.group(1) == "/partner/reset-password?token=abc-123"
+
+
+def test_the_example_profile_recognises_pages_by_substrings() -> None:
+    p = load_profile(PROFILE_DIR / "example-other-portal.toml")
+    assert p.paths["login"] == "/signin" and p.fields["code"] == "otp"
+    assert p.page_of("<h1>Enter the code we emailed you</h1>") == "verify"
+    assert p.reason_of("<p>Too many requests, wait a minute</p>") == "rate_limited"
+    assert p.code_in("Your one-time code is 123456.") == "123456"
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d.pop("paths"), "missing table [paths]"),
+    (lambda d: d["paths"].pop("verify"), "missing paths.verify"),
+    (lambda d: d["paths"].update(verify="partner/verify"), "paths.verify must start with '/'"),
+    (lambda d: d["paths"].update(nonsense="/x"), "unknown key paths.nonsense"),
+    (lambda d: d["fields"].update(code=""), "fields.code must be a non-empty string"),
+    (lambda d: d["pages"].pop("verify"), "must say how to recognise: verify"),
+    (lambda d: d["pages"].update(lobby="x"), "unknown pages name 'lobby'"),
+    (lambda d: d["reasons"].update(sad="x"), "unknown reasons name 'sad'"),
+    (lambda d: d["mail"].update(code_regex="(unclosed"), "mail.code_regex is not a valid regular expression"),
+    (lambda d: d["mail"].pop("code_regex"), "mail.code_regex must be a non-empty regular expression"),
+])
+def test_bad_profiles_are_refused_naming_the_key(change, message: str) -> None:
+    data = reference()
+    change(data)
+    with pytest.raises(ProfileError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        profile_from_dict(data, "bad.toml")
+
+
+def test_unreadable_or_invalid_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="cannot read target profile"):
+        load_profile(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n", encoding="utf-8")
+    with pytest.raises(ProfileError, match="is not valid TOML"):
+        load_profile(bad)

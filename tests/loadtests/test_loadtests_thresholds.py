@@ -1,0 +1,77 @@
+"""Threshold expressions: parsing with clear errors, evaluation on flow metrics and Locust stats."""
+
+from __future__ import annotations
+
+import pytest
+from locust.stats import RequestStats
+
+from loadtests import thresholds as th
+from loadtests.metrics import FlowMetrics
+
+
+@pytest.mark.parametrize(("expr", "metric", "op", "limit"), [
+    ("login.p95 < 8s", "login.p95", "<", 8.0),
+    ("login.success_rate >= 0.99", "login.success_rate", ">=", 0.99),
+    ("login.success_rate>=99%", "login.success_rate", ">=", 0.99),
+    ("code_delivery.p99 < 2s", "code_delivery.p99", "<", 2.0),
+    ("code_wait_wall.p99.9 <= 1.5m", "code_wait_wall.p99.9", "<=", 90.0),
+    ("loops == 0", "loops", "==", 0.0),
+    ("outcome.expired <= 3", "outcome.expired", "<=", 3.0),
+    ("http.fail_ratio < 0.01", "http.fail_ratio", "<", 0.01),
+    ("http.p95 < 500ms", "http.p95", "<", 0.5),
+    ("resends.max <= 3", "resends.max", "<=", 3.0),
+    ("arrivals.dropped == 0", "arrivals.dropped", "==", 0.0),
+])
+def test_k6_style_expressions_parse(expr: str, metric: str, op: str, limit: float) -> None:
+    t = th.parse(expr)
+    assert (t.metric, t.op) == (metric, op) and t.limit == pytest.approx(limit)
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("", "empty threshold expression"),
+    ("login.p95 8s", "expected METRIC OP NUMBER"),
+    ("login.p95 < 8", "give a unit"),
+    ("login.p95 < 8%", "give a unit"),
+    ("loops == 0s", "drop the unit"),
+    ("outcome.expired <= 3%", "% only applies to rates"),
+    ("latency.p95 < 1s", "unknown metric 'latency.p95'"),
+    ("login < 1s", "needs an aggregate"),
+    ("login.p1000x < 1s", "expected METRIC OP NUMBER|needs an aggregate"),
+    ("outcome.sad == 0", "unknown outcome 'sad'"),
+    ("http.median < 1s", "unknown http aggregate"),
+])
+def test_bad_expressions_say_what_is_wrong(expr: str, message: str) -> None:
+    with pytest.raises(th.ThresholdError, match=message):
+        th.parse(expr)
+
+
+def test_evaluation_uses_scenario_time_for_flows_and_fails_without_data() -> None:
+    m = FlowMetrics()
+    for seconds in (0.1, 0.1, 0.1, 0.2):                       # wall seconds; scale 60 -> 6 s / 12 s scenario
+        m.record_flow("ok", seconds, 60.0, 0, None, None)
+    m.record_flow("expired", 0.1, 60.0, 2, None, None)
+    m.count("loops")
+    ts = th.parse_all(["login.p50 < 7s", "login.max < 10s", "login_wall.max < 1s", "login.success_rate >= 0.8",
+                       "outcome.expired <= 0", "loops == 0", "code_delivery.p99 < 2s", "resends.max <= 2"])
+    res = th.evaluate(ts, m, None)
+    assert res["login.p50 < 7s"]["passed"] and res["login.p50 < 7s"]["value"] == pytest.approx(6.0, rel=1e-3)
+    assert not res["login.max < 10s"]["passed"] and res["login_wall.max < 1s"]["passed"]
+    assert res["login.success_rate >= 0.8"]["passed"] and res["login.success_rate >= 0.8"]["value"] == 0.8
+    assert not res["outcome.expired <= 0"]["passed"] and not res["loops == 0"]["passed"]
+    nodata = res["code_delivery.p99 < 2s"]
+    assert nodata["passed"] is False and nodata["value"] is None and nodata["note"] == "no data"
+    assert res["resends.max <= 2"]["passed"]
+
+
+def test_http_thresholds_read_locusts_aggregated_row() -> None:
+    stats = RequestStats()
+    for ms in range(1, 101):
+        stats.log_request("GET", "/partner/login", ms * 10, 100)       # 10 ms .. 1000 ms
+    stats.log_error("GET", "/partner/login", "HTTP 500")
+    ts = th.parse_all(["http.p95 < 500ms", "http.p50 < 600ms", "http.fail_ratio < 0.001", "http.count >= 100"])
+    res = th.evaluate(ts, FlowMetrics(), stats.total)
+    assert not res["http.p95 < 500ms"]["passed"] and res["http.p95 < 500ms"]["value"] == pytest.approx(0.95, rel=0.02)
+    assert res["http.p50 < 600ms"]["passed"]
+    assert not res["http.fail_ratio < 0.001"]["passed"] and res["http.count >= 100"]["passed"]
+    empty = th.evaluate(th.parse_all(["http.p95 < 1s"]), FlowMetrics(), RequestStats().total)
+    assert empty["http.p95 < 1s"]["passed"] is False
