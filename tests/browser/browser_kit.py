@@ -130,3 +130,20 @@ class Person:
         page.get_by_label("Verification code").fill(code)
         self.shots.take(page, step)
         page.get_by_role("button", name="Verify").click()
+
+
+def page_problems(page: Page) -> list[str]:
+    """What keeps a page from being plain accessible HTML, each prefixed with the page's path."""
+    where = urlsplit(page.url).path + ("?" + urlsplit(page.url).query if urlsplit(page.url).query else "")
+    problems = [f"{where}: field without a label: {html}" for html in unlabelled_inputs(page)]
+    problems += [f"{where}: button without a name: {html}" for html in unnamed_buttons(page)]
+    if not (page.locator("html").get_attribute("lang") or "").strip():
+        problems.append(f"{where}: <html> has no lang")
+    if not page.title().strip():
+        problems.append(f"{where}: empty <title>")
+    alerts = page.get_by_role("alert")
+    for i in range(alerts.count()):
+        alert = alerts.nth(i)
+        if not alert.is_visible() or not alert.inner_text().strip():
+            problems.append(f"{where}: an error (role=alert) is not visible: {alert.evaluate('e => e.outerHTML')}")
+    return problems
