@@ -15,12 +15,13 @@ from typing import Any
 
 from .metrics import SERIES_BIN_S, FlowData, collect, outcome_series
 
-W, H, PAD_L, PAD_B, PAD_T = 640, 220, 48, 34, 14
+W, H, PAD_L, PAD_B, PAD_T = 640, 230, 48, 34, 26
 OUTCOME_COLOURS = {
     "ok": "#2e7d32", "expired": "#ef6c00", "wrong_code": "#c62828", "too_many_attempts": "#8e24aa",
     "rate_limited": "#6d4c41", "loop": "#d81b60", "no_code": "#f9a825", "error": "#455a64",
     "cookies_blocked": "#00838f", "unknown": "#9e9e9e",
 }
+FAULT_COLOUR = "#ef9a9a"
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
 h1 .pass{color:#2e7d32}h1 .fail{color:#c62828}
@@ -56,7 +57,7 @@ def _axes(x0: float, x1: float, y1: float, xlabel: str, ylabel: str) -> list[str
         parts.append(f'<text x="{PAD_L - 4}" y="{y + 3:.1f}" font-size="10" text-anchor="end">'
                      f'{escape(_fmt(round(yv, 1)))}</text>')
     parts.append(f'<text x="{(W + PAD_L) / 2}" y="{H - 4}" font-size="11" text-anchor="middle">{escape(xlabel)}</text>')
-    parts.append(f'<text x="12" y="{PAD_T + 4}" font-size="11">{escape(ylabel)}</text>')
+    parts.append(f'<text x="{PAD_L}" y="12" font-size="11">{escape(ylabel)}</text>')
     return parts
 
 
@@ -70,7 +71,9 @@ def histogram_svg(values: list[float], title: str, xlabel: str, bins: int = 20) 
     if not values:
         return f"<p>No data for {escape(title.lower())}.</p>"
     lo, hi = min(values), max(values)
-    width = (hi - lo) / bins if hi > lo else 1.0
+    if hi - lo <= 1e-9 * max(1.0, abs(hi)):          # one value (up to float noise): one centred bar
+        lo, hi = lo - 0.5, lo + 0.5
+    width = (hi - lo) / bins
     counts = [0] * bins
     for v in values:
         counts[min(bins - 1, int((v - lo) / width))] += 1
@@ -126,29 +129,31 @@ def fault_windows(lines: Iterable[dict[str, Any]]) -> list[tuple[float, float | 
     return sorted(windows, key=lambda w: w[0])
 
 
+def time_bin(span: float) -> float:
+    """A readable bin width giving about 20 bars over `span` scenario seconds; a minute at most."""
+    for width in (1.0, 2.0, 5.0, 10.0, 15.0, 30.0):
+        if span / width <= 25:
+            return width
+    return SERIES_BIN_S
+
+
 def outcomes_svg(data: FlowData, windows: list[tuple[float, float | None, str]]) -> str:
-    """Stacked login outcomes per scenario-time bin, fault windows shaded behind them."""
-    series = outcome_series(data, SERIES_BIN_S)
-    bins = series["bins"]
-    if not bins and not windows:
+    """Stacked login outcomes per scenario-time bin, fault windows shaded over them."""
+    times = [st for st, _o, _v in data.flows] + [w[0] for w in windows] + [w[1] for w in windows if w[1] is not None]
+    if not times:
         return "<p>No login flows recorded.</p>"
-    t_end = max([b["t0"] + SERIES_BIN_S for b in bins] + [w[1] or w[0] for w in windows] + [SERIES_BIN_S])
-    t0 = min([b["t0"] for b in bins] + [w[0] for w in windows] + [0.0])
+    t0 = min(times + [0.0])
+    bin_s = time_bin(max(times) - t0)
+    bins = outcome_series(data, bin_s)["bins"]
+    t_end = max([b["t0"] + bin_s for b in bins] + times) or bin_s
     top = max([sum(b["counts"].values()) for b in bins] + [1])
     plot_w, plot_h = W - 8 - PAD_L, H - PAD_B - PAD_T
 
     def x_of(t: float) -> float:
         return PAD_L + plot_w * (t - t0) / (t_end - t0)
 
-    parts = []
-    for start, stop, label in windows:
-        x1, x2 = x_of(start), x_of(stop if stop is not None else t_end)
-        parts.append(f'<rect x="{x1:.1f}" y="{PAD_T}" width="{max(x2 - x1, 1.5):.1f}" height="{plot_h}" '
-                     f'fill="#ffcdd2" opacity="0.6"><title>{escape(label)}: {escape(_fmt(start))}–'
-                     f'{escape(_fmt(stop))} s</title></rect>')
-        parts.append(f'<text x="{x1 + 2:.1f}" y="{PAD_T + 10}" font-size="9" fill="#b71c1c">{escape(label)}</text>')
-    parts += _axes(t0, t_end, top, "scenario time (s)", "logins per minute")
-    bar_w = plot_w * SERIES_BIN_S / (t_end - t0)
+    parts = _axes(t0, t_end, top, "scenario time (s)", f"logins per {_fmt(bin_s)} s")
+    bar_w = plot_w * bin_s / (t_end - t0)
     for b in bins:
         y = H - PAD_B
         for outcome in sorted(b["counts"], key=lambda o: (o != "ok", o)):
@@ -159,11 +164,17 @@ def outcomes_svg(data: FlowData, windows: list[tuple[float, float | None, str]])
             parts.append(f'<rect x="{x_of(b["t0"]) + 1:.1f}" y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" '
                          f'height="{bh:.1f}" fill="{colour}"><title>{escape(_fmt(b["t0"]))} s: '
                          f'{escape(outcome)} {n}</title></rect>')
+    for start, stop, label in windows:
+        x1, x2 = x_of(start), x_of(stop if stop is not None else t_end)
+        parts.append(f'<rect x="{x1:.1f}" y="{PAD_T}" width="{max(x2 - x1, 1.5):.1f}" height="{plot_h}" '
+                     f'fill="{FAULT_COLOUR}" fill-opacity="0.35" stroke="#c62828" stroke-dasharray="3,2">'
+                     f'<title>{escape(label)}: {escape(_fmt(start))}–{escape(_fmt(stop))} s</title></rect>')
+        parts.append(f'<text x="{x1 + 2:.1f}" y="{PAD_T + 10}" font-size="9" fill="#b71c1c">{escape(label)}</text>')
     seen = sorted({o for b in bins for o in b["counts"]})
     legend = "".join(f'<span><i style="background:{OUTCOME_COLOURS.get(o, "#757575")}"></i>{escape(o)}</span>'
                      for o in seen)
     return _svg(parts, "Login outcomes over time") + f'<div class="legend">{legend}' \
-        '<span><i style="background:#ffcdd2"></i>fault window</span></div>'
+        f'<span><i style="background:{FAULT_COLOUR}"></i>fault window</span></div>'
 
 
 def _examples_html(inv: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from .codes import white_box
 from .context import CheckContext
-from .index import Index, Line, event_id
+from .index import Index, Line
 from .result import Result
 
 AFFILIATE = "affiliate"
@@ -16,13 +16,10 @@ def _is_affiliate_persona(persona: Any) -> bool:
     return isinstance(persona, str) and AFFILIATE in persona
 
 
-def _verified_before(ix: Index, session: Line) -> bool:
-    """The session's challenge had a verify_ok logged before the session was created."""
+def _verified(ix: Index, session: Line) -> bool:
+    """The session's challenge has a verify_ok (the contract does not order the two events)."""
     ch = ix.challenges.get(session.get("challenge_id"))
-    if ch is None:
-        return False
-    sid = event_id(session)
-    return any(v.get("event") == "verify_ok" and event_id(v) <= sid for v in ch.verifies)
+    return ch is not None and any(v.get("event") == "verify_ok" for v in ch.verifies)
 
 
 def check_mfa_required(ix: Index, ctx: CheckContext) -> dict[str, Any]:
@@ -35,7 +32,7 @@ def check_mfa_required(ix: Index, ctx: CheckContext) -> dict[str, Any]:
             program = s.get("program") or ix.partner_program.get(s.get("partner_id"))
             if program == AFFILIATE:
                 continue
-            if not s.get("mfa") or not _verified_before(ix, s):
+            if not s.get("mfa") or not _verified(ix, s):
                 ch = ix.challenges.get(s.get("challenge_id"))
                 r.violation(ch.created if ch else None, s)
                 bad_sessions.add(str(s.get("session")))

@@ -25,6 +25,7 @@ class History:
     portal_offset: float = 0.0           # portal clock jump (scenario seconds)
     _id: int = 0
     _seq: int = 0
+    _expiry: dict[int, float] = field(default_factory=dict)
 
     def lines(self) -> list[Line]:
         return sorted(self.rows, key=lambda r: r["wall"])
@@ -88,6 +89,7 @@ class History:
         rcpt = recipient or f"team{pid}@example.com"
         issued = self.portal(t, "code_issued", challenge_id=cid, code_id=code_id, partner_id=pid, recipient=rcpt,
                              message_id=mid, expires_at=t + self.portal_offset + ttl, reason=reason)
+        self._expiry[code_id] = issued["expires_at"]
         self.portal(t + 0.01, "email_queued", outbox_id=code_id, message_id=mid, recipient=rcpt, kind="code",
                     code_id=code_id)
         if send:
@@ -114,10 +116,7 @@ class History:
                            program=program, mfa=mfa, challenge_id=cid)
 
     def _code_expiry(self, code_id: int) -> float | None:
-        for row in self.rows:
-            if row.get("event") == "code_issued" and row.get("code_id") == code_id:
-                return row["expires_at"]
-        return None
+        return self._expiry.get(code_id)
 
     def login(self, t: float, cid: int, code_id: int, *, pid: int = 1, flow: str | None = None,
               proc: str | None = None, verify_after: float = 5.0, portal: bool = True) -> dict[str, Line]:

@@ -166,3 +166,12 @@ def test_outbox_black_box_is_unknown():
     h = History()
     h.login(0.0, 1, 1, portal=False)
     assert verdict(h, "outbox", BB) == {"valid": "unknown", "violations": 0, "examples": []}
+
+
+def test_recipient_reset_mail_is_not_an_unexpected_code():
+    h = History()
+    h.login(0.0, 1, 1)
+    h.portal(2.0, "email_queued", outbox_id=9, message_id="<r9@portal>", recipient="team1@example.com",
+             kind="reset", code_id=None)
+    h.inbox(2.5, "delivered", "<r9@portal>", ["team1@example.com"], "424242", seq=9, id="r", folder="inbox")
+    assert verdict(h, "recipient")["valid"] is True
