@@ -45,6 +45,8 @@ class FlowState:
         self.verify_page: PortalResult | None = None
         self.verified = False
         self.last_page: PortalResult | None = None
+        self.account_page: PortalResult | None = None
+        self.after_seq: int | None = None            # inbox Seq before the mail we wait for was sent
 
 
 class MfaUser(FastHttpUser):
@@ -157,8 +159,7 @@ class MfaUser(FastHttpUser):
         path = program_path or p.paths["login"]
         op_name = "affiliate_login" if path == p.paths["affiliate_login"] else "login"
         if op_name == "login":
-            after = self.inbox.current_seq()
-            fs.after_seq = after  # type: ignore[attr-defined]
+            fs.after_seq = self.inbox.current_seq()
         with self.rec.op(op_name, {"path": path}) as op:
             form = self.portal.get(path)
             if form.error:
@@ -211,7 +212,7 @@ class MfaUser(FastHttpUser):
         """One long-poll for a code email; records `read_code` and the time spent waiting."""
         ref = fs.ref if ref is None else ref
         q = query or self.query(fs, ref)
-        after = getattr(fs, "after_seq", self.inbox.last_seq)
+        after = self.inbox.last_seq if fs.after_seq is None else fs.after_seq
         started = time.time()
         with self.rec.op("read_code", {"query": q, "after_seq": after, "folder": folder}) as op:
             try:
@@ -225,7 +226,7 @@ class MfaUser(FastHttpUser):
             if mail is None:
                 op.fail({"reason": "timeout"})
                 return None
-            fs.after_seq = mail.seq  # type: ignore[attr-defined]
+            fs.after_seq = mail.seq
             op.ok({"code": mail.code, "seq": mail.seq, "message_id": mail.message_id, "folder": mail.folder,
                    "ref": mail.ref, "delay_s": None if mail.delay_s is None else round(mail.delay_s, 6)})
         if mail.ref and mail.ref in fs.refs and fs.issued_wall and mail.delivered:
@@ -307,7 +308,7 @@ class MfaUser(FastHttpUser):
                 op.info({"reason": "connection", "error": res.error})
                 return False
             if res.page == "account":
-                fs.account_page = res  # type: ignore[attr-defined]
+                fs.account_page = res
                 op.ok({"status": res.status, "mfa": fs.verified})
                 return True
             op.fail({"landed": res.path, "chain": res.chain})
@@ -316,7 +317,7 @@ class MfaUser(FastHttpUser):
             return False
 
     def logout(self, fs: FlowState) -> None:
-        page = getattr(fs, "account_page", None) or fs.last_page
+        page = fs.account_page or fs.last_page
         if page is None:
             return
         with self.rec.op("logout", {}) as op:
@@ -549,7 +550,7 @@ class ForgotPassword(MfaUser):
                 return "error"
             op.ok({"landed": res.path})
         q = " ".join(x for x in (f"to:{self.account.notification_email}", p.reset_query) if x)
-        fs.after_seq = after  # type: ignore[attr-defined]
+        fs.after_seq = after
         mail = self.read_code(fs, self.h.opts.code_timeout, query=q)
         if mail is None:
             return "no_code"

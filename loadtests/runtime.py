@@ -147,8 +147,10 @@ class Harness:
 
     # ---- run lifecycle ---------------------------------------------------------------------------
     def start_run(self) -> None:
+        self.refresh_time()
         self.flushed = False
         self.final_from = set()
+        self.metrics = FlowMetrics()
         if self.opts.arrival_rate > 0 and not isinstance(self.environment.runner, MasterRunner):
             rate = self.opts.arrival_rate * self.timebase.scale / self.workers
             self.arrivals = Arrivals(rate, on_count=self.count)
@@ -157,10 +159,19 @@ class Harness:
             self._flusher = gevent.spawn(self._flush_loop)
 
     def _flush_loop(self) -> None:
-        while True:
+        """Send a worker's lines every second until its final flush (then the greenlet ends)."""
+        while not self.flushed:
             gevent.sleep(FLUSH_INTERVAL)
             if not self.flushed:
                 self.history.sink.flush()
+        self._flusher = None
+
+    def refresh_time(self) -> None:
+        """Adopt the master's `--epoch`/`--time-scale` (sent with the spawn message) on a worker."""
+        epoch = float(self.opts.epoch or 0.0) or self.timebase.epoch
+        if (epoch, float(self.opts.time_scale)) != (self.timebase.epoch, self.timebase.scale):
+            self.timebase = Timebase(float(self.opts.time_scale), epoch)
+            self.history.timebase = self.timebase
 
     def stop_arrivals(self) -> None:
         if self.arrivals is not None:
@@ -244,23 +255,41 @@ class Harness:
             "thresholds_passed": all(r["passed"] for r in results.values()),
         }
 
-    def finish(self) -> None:
-        """Write the summary and close the history (master or standalone); set the exit code."""
-        if self.summary_written:
-            return
-        self.summary_written = True
+    def finish(self, close: bool = True) -> None:
+        """Write the summary (again: the latest stats win), set the exit code; at the very end close the history."""
         summary = self.summary()
-        self.history.sink.close()
+        if close and not self.summary_written:
+            self.summary_written = True
+            self.close_history()
         if self.opts.summary_file:
             path = Path(self.opts.summary_file)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
         failed = [e for e, r in summary["thresholds"].items() if not r["passed"]]
-        for expr in failed:
+        for expr in failed if close else []:
             r = summary["thresholds"][expr]
             log.error("threshold missed: %s (value %s)", expr, r["value"])
-        if failed:
-            self.environment.process_exit_code = thresholds_mod.EXIT_THRESHOLD
+        self.environment.process_exit_code = thresholds_mod.EXIT_THRESHOLD if failed else None
+
+    def close_history(self) -> None:
+        """Close the file; on the master, sort the merged lines by wall time (stable, per-proc order kept)."""
+        sink = self.history.sink
+        sink.close()
+        if isinstance(self.environment.runner, MasterRunner) and isinstance(sink, FileSink):
+            sort_history_file(sink.path)
+        if isinstance(sink, FileSink) and sink.late:
+            log.warning("%d history lines came after the summary and are not in %s", sink.late, sink.path)
+
+
+def sort_history_file(path: Path, max_bytes: int = 512 * 1024 * 1024) -> None:
+    """Order a merged history by `wall` (lines of each worker arrive in batches, interleaved)."""
+    if not path.exists() or path.stat().st_size > max_bytes:
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.sort(key=lambda line: json.loads(line).get("wall", 0.0))
+    tmp = path.with_suffix(path.suffix + ".sorting")
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    tmp.replace(path)
 
 
 # ---- event listeners -----------------------------------------------------------------------------
@@ -303,6 +332,8 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
         apply_weights(environment, weights, PERSONAS)
         if not opts.inbox_url:
             _fail_setup("--inbox-url is required (the inbox API the users read their codes from)")
+    if not is_worker and not opts.epoch:
+        opts.epoch = time.time()       # one scenario time axis for the master and all its workers
     h = Harness(environment, opts, profile, thresholds, weights)
     if isinstance(runner, WorkerRunner):
         h.history.sink = BatchSink(h.send_batch)
@@ -323,7 +354,6 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
 
 def on_test_start(environment: Any, **_: Any) -> None:
     if _HARNESS is not None:
-        _HARNESS.metrics = FlowMetrics() if not isinstance(environment.runner, MasterRunner) else _HARNESS.metrics
         _HARNESS.start_run()
 
 
@@ -338,6 +368,9 @@ def on_test_stop(environment: Any, **_: Any) -> None:
     _HARNESS.stop_arrivals()
     if isinstance(environment.runner, WorkerRunner):
         _HARNESS.worker_final_flush()
+    else:
+        _HARNESS.history.sink.flush()
+        _HARNESS.finish(close=False)       # a web-UI run gets its summary when stopped, too
 
 
 def on_quitting(environment: Any, **_: Any) -> None:

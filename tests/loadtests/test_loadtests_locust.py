@@ -118,6 +118,10 @@ def test_two_worker_processes_write_one_merged_history_and_a_missed_threshold_ex
     check_well_formed(sorted(history, key=lambda line: line["wall"]))
     workers = {line["proc"].split("-")[0] for line in history}
     assert workers == {"0", "1"}
+    walls = [line["wall"] for line in history]
+    assert walls == sorted(walls)                                  # the master writes one file, in wall order
+    for line in history:                                           # one scenario time axis for both workers
+        assert line["st"] == pytest.approx((line["wall"] - stack.epoch) * stack.time_scale, abs=0.01)
     summary = run.summary()
     assert len(summary["workers_reported"]) == 2
     flows = [line for line in history if line["op"] == "flow" and line["type"] in ("ok", "fail")]
