@@ -29,25 +29,41 @@ CODE = re.compile(r"Your verification code is: (\d{6})")
 REF = re.compile(r"Request reference: ([A-Z0-9]{8})")
 
 
+class Mail:
+    """A received message with the fields tests match on, parsed once at receipt."""
+
+    def __init__(self, content: bytes, rcpt_tos: list[str]) -> None:
+        self.msg = email.message_from_bytes(content, policy=email.policy.default)
+        self.headers = {name: str(self.msg[name]) for name in ("To", "Subject", "Message-ID", "From")}
+        self.headers["X-Envelope-To"] = ",".join(rcpt_tos)
+        part = self.msg.get_body(preferencelist=("plain",))
+        self.text = part.get_content() if part is not None else ""
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name]
+
+    def get_body(self, preferencelist: tuple[str, ...]):
+        return self.msg.get_body(preferencelist=preferencelist)
+
+
 class SinkHandler:
     """Stores accepted messages; `replies` is a queue of forced DATA replies (e.g. "451 later")."""
 
     def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
+        self.messages: list[Mail] = []
         self.replies: list[str] = []
         self.refused: list[str] = []
         self.cond = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd hook name)
+        mail = Mail(envelope.content, envelope.rcpt_tos)  # parse outside the lock
         with self.cond:
             if self.replies:
                 reply = self.replies.pop(0)
                 self.refused.append(reply)
                 self.cond.notify_all()
                 return reply
-            msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-            msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
-            self.messages.append(msg)
+            self.messages.append(mail)
             self.cond.notify_all()
         return "250 OK"
 
@@ -74,21 +90,23 @@ class Sink:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
-    def wait_for(self, predicate: Callable[[email.message.EmailMessage], bool], timeout: float = 30.0,
-                 start: int = 0) -> email.message.EmailMessage:
+    def wait_for(self, predicate: Callable[[Mail], bool], timeout: float = 30.0,
+                 start: int = 0) -> Mail:
         """The first message from index `start` on that matches, waiting up to `timeout` s."""
         deadline = time.monotonic() + timeout
+        seen = start
         with self.handler.cond:
             while True:
-                for msg in self.handler.messages[start:]:
+                for msg in self.handler.messages[seen:]:
                     if predicate(msg):
                         return msg
+                seen = max(seen, len(self.handler.messages))
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"no matching message within {timeout}s; have {len(self.handler.messages)}")
                 self.handler.cond.wait(left)
 
-    def wait_code(self, to: str, ref: str | None = None, timeout: float = 30.0) -> tuple[str, email.message.EmailMessage]:
+    def wait_code(self, to: str, ref: str | None = None, timeout: float = 30.0) -> tuple[str, Mail]:
         def match(msg) -> bool:
             text = body_text(msg)
             return msg["To"] == to and "verification code" in msg["Subject"] and (ref is None or f"reference: {ref}" in text)
@@ -101,9 +119,8 @@ class Sink:
             return len(self.handler.messages)
 
 
-def body_text(msg: email.message.EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("plain",))
-    return part.get_content() if part is not None else ""
+def body_text(msg: Mail) -> str:
+    return msg.text
 
 
 
