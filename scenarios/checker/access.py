@@ -45,16 +45,17 @@ def check_mfa_required(ix: Index, ctx: CheckContext) -> dict[str, Any]:
                 bad_sessions.add(str(a.get("session")))
                 r.violation(sess, a)
         return r.as_dict()
-    # Black box: per user process, an account page served while no verify could have passed.
+    # Black box: per login flow (clients start each flow with no cookies), an account page
+    # served while no verify of that flow could have passed.
     maybe_session: dict[Any, bool] = {}
     for op in ix.ops:
-        proc = op.invoke.get("proc")
+        key = op.invoke.get("flow") or op.invoke.get("proc")
         if op.op == "verify" and op.type != "fail":        # ok, info or never completed
-            maybe_session[proc] = True
+            maybe_session[key] = True
         elif op.op == "logout" and op.type == "ok":
-            maybe_session[proc] = False
+            maybe_session[key] = False
         elif op.op == "access_account" and op.type == "ok":
-            if _is_affiliate_persona(op.invoke.get("persona")) or maybe_session.get(proc):
+            if _is_affiliate_persona(op.invoke.get("persona")) or maybe_session.get(key):
                 continue
             r.violation(op.invoke, op.done)
     return r.as_dict()

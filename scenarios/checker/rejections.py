@@ -54,13 +54,24 @@ def _code_was_live(ix: Index, ctx: CheckContext, ch: Challenge, code: Line, at: 
     return deadline is not None and at_st + margin < deadline
 
 
-def _pair(ch: Challenge, verify: ClientOp) -> Line | None:
-    """The single portal verify event of `ch` logged within the client's invoke..completion."""
+def _pair(ix: Index, cids: set[Any], verify: ClientOp) -> list[Line]:
+    """Portal verify events of the flow's challenges logged within the client's invoke..completion."""
     lo, hi = verify.invoke.get("wall"), (verify.done or {}).get("wall")
     if lo is None or hi is None:
-        return None
-    inside = [v for v in ch.verifies if lo <= v.get("wall", -1.0) <= hi]
-    return inside[0] if len(inside) == 1 else None
+        return []
+    out = []
+    for cid in cids:
+        ch = ix.challenges.get(cid)
+        if ch is not None:
+            out.extend(v for v in ch.verifies if lo <= v.get("wall", -1.0) <= hi)
+    return out
+
+
+def _flow_challenges(ix: Index, ops: list[ClientOp]) -> set[Any]:
+    """Every challenge the flow's client saw (login refs, verify refs): the cookie may hold any."""
+    refs = {op.res("ref") for op in ops if op.op == "login" and op.type == "ok"}
+    refs |= {op.arg("ref") for op in ops if op.op == "verify"}
+    return {ix.ref_to_challenge[str(r)] for r in refs if r and str(r) in ix.ref_to_challenge}
 
 
 def _white_box(ix: Index, ctx: CheckContext, r: Result) -> None:
@@ -72,6 +83,7 @@ def _white_box(ix: Index, ctx: CheckContext, r: Result) -> None:
             if code is not None and _code_was_live(ix, ctx, ch, code, v):
                 r.violation(code, v)
     for ops in ix.flows.values():
+        cids: set[Any] | None = None
         for verify, src in verifies_with_source(ops):
             if verify.type != "fail" or verify.res("reason") not in ("wrong", "expired") or src is None:
                 continue
@@ -80,16 +92,21 @@ def _white_box(ix: Index, ctx: CheckContext, r: Result) -> None:
             if code is None:
                 r.undecided_case()                                # an email the portal never logged
                 continue
-            ref = verify.arg("ref")
-            cid = ix.ref_to_challenge.get(str(ref)) if ref else code.get("challenge_id")
-            ch = ix.challenges.get(cid)
-            if ch is None or code.get("challenge_id") != ch.cid or ix.code_oks.get(code.get("code_id")):
-                continue                                          # another attempt's code, or used
-            portal = _pair(ch, verify)
-            if portal is None:
-                r.undecided_case()
-            elif (portal.get("event") == "verify_fail" and portal.get("code_id") is None
-                  and portal.get("reason") in FALSE_REASONS and _code_was_live(ix, ctx, ch, code, portal)):
+            if ix.code_oks.get(code.get("code_id")):
+                continue                                          # used: any rejection is right
+            if cids is None:
+                cids = _flow_challenges(ix, ops)
+            candidates = _pair(ix, cids | {code.get("challenge_id")}, verify)
+            mine = [v for v in candidates if v.get("challenge_id") == code.get("challenge_id")]
+            if candidates and not mine:
+                continue                                          # submitted to another attempt
+            if len(candidates) != 1:
+                r.undecided_case()                                # cannot tell which event was ours
+                continue
+            portal = candidates[0]
+            ch = ix.challenges[portal["challenge_id"]]
+            if (portal.get("event") == "verify_fail" and portal.get("code_id") is None
+                    and portal.get("reason") in FALSE_REASONS and _code_was_live(ix, ctx, ch, code, portal)):
                 r.violation(src.done, verify.invoke, code, portal, verify.done)
 
 

@@ -121,3 +121,17 @@ def test_black_box_old_code_rejected_as_expired_is_unknown():
     _read(h, 1.0, 1, 1)
     _client_verify(h, 400.0, 1, 1, reason="expired")
     assert verdict(h, BB)["valid"] == "unknown"
+
+
+def test_second_tab_code_rejected_by_the_newer_attempt_is_legitimate_not_unknown():
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify"})
+    h.challenge(0.05, 1)
+    h.code(0.1, 1, 1)
+    _read(h, 1.0, 1, 1)
+    h.op(2.0, "login", "ok", result={"ref": ref_of(2), "landed": "/partner/verify"})   # second tab
+    h.challenge(2.05, 2)
+    h.code(2.1, 2, 2)
+    _client_verify(h, 5.0, 1, 1)                                  # first tab, first code
+    h.verify_fail(5.1, 2, "wrong", code_id=None, attempts=1)     # the cookie holds attempt 2
+    assert verdict(h)["valid"] is True
