@@ -85,8 +85,9 @@ def decide_verify(challenge: ChallengeState, matches: list[CodeState], now: floa
 
     `matches` are the stored codes whose HMAC equals the submitted code's, drawn from the codes
     that may open this challenge (its own codes; the caller widens that for `code-not-bound`).
-    Only a code that matches nothing counts as a wrong attempt; the attempt that reaches
-    `max_attempts` kills the challenge and is answered `too_many`.
+    A code that matches nothing, or only a voided code, is a wrong attempt; expired and used
+    codes are not. The wrong attempt that reaches `max_attempts` kills the challenge and is
+    answered `too_many`, so a challenge logs at most `max_attempts - 1` `wrong` events.
     """
     if challenge.status == "done":
         return VerifyDecision(False, "no_challenge")
@@ -99,19 +100,19 @@ def decide_verify(challenge: ChallengeState, matches: list[CodeState], now: floa
     limited = attempts_limited(bugs)
     if limited and challenge.wrong_attempts >= policy.max_attempts:
         return VerifyDecision(False, "too_many", kill=True)
-    if not matches:
-        if limited and challenge.wrong_attempts + 1 >= policy.max_attempts:
-            return VerifyDecision(False, "too_many", count_wrong=True, kill=True)
-        return VerifyDecision(False, "wrong", count_wrong=True)
     usable = [c for c in matches if code_usable(c, now, policy, bugs)]
     if usable:
         return VerifyDecision(True, code_id=max(usable, key=lambda c: c.issued_at).id)
-    newest = max(matches, key=lambda c: c.issued_at)
-    if newest.used:
+    newest = max(matches, key=lambda c: c.issued_at) if matches else None
+    if newest is not None and newest.used:
         return VerifyDecision(False, "used", code_id=newest.id)
-    if newest.voided:
-        return VerifyDecision(False, "wrong", code_id=newest.id)
-    return VerifyDecision(False, "expired", code_id=newest.id)
+    if newest is not None and not newest.voided:
+        return VerifyDecision(False, "expired", code_id=newest.id)
+    # no match, or a voided code (replaced by a resend, address changed): a wrong code
+    code_id = newest.id if newest is not None else None
+    if limited and challenge.wrong_attempts + 1 >= policy.max_attempts:
+        return VerifyDecision(False, "too_many", code_id=code_id, count_wrong=True, kill=True)
+    return VerifyDecision(False, "wrong", code_id=code_id, count_wrong=True)
 
 
 def decide_resend(challenge: ChallengeState, challenge_code_times: list[float],

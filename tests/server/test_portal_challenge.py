@@ -60,7 +60,11 @@ def test_wrong_codes_count_and_the_fifth_kills():
 def test_used_voided_and_done():
     assert decide_verify(challenge(), [code(used=True)], 10.0, P).reason == "used"
     v = decide_verify(challenge(), [code(voided=True)], 10.0, P)
-    assert (v.reason, v.count_wrong) == ("wrong", False)
+    assert (v.reason, v.count_wrong, v.code_id) == ("wrong", True, 1)
+    v = decide_verify(challenge(wrong_attempts=4), [code(voided=True)], 10.0, P)
+    assert (v.reason, v.kill) == ("too_many", True)
+    assert not decide_verify(challenge(), [code(used=True)], 10.0, P).count_wrong
+    assert not decide_verify(challenge(), [code()], 400.0, P).count_wrong
     assert decide_verify(challenge(status="done"), [code()], 10.0, P).reason == "no_challenge"
 
 
