@@ -81,8 +81,8 @@ class Person:
         self.stack = stack
         self.shots = shots
 
-    def sign_in_partner(self, page: Page, user: dict[str, Any]) -> str:
-        """From the start page to the code page; returns the challenge reference the page shows."""
+    def submit_partner_sign_in(self, page: Page, user: dict[str, Any]) -> None:
+        """From the start page, pick the partner program and submit the sign-in form."""
         page.goto(self.stack.portal_url + "/")
         expect_page(page, "chooser")
         self.shots.take(page, "chooser")
@@ -92,6 +92,10 @@ class Person:
         page.get_by_label("Password").fill(user["password"])
         self.shots.take(page, "partner-login-filled")
         page.get_by_role("button", name="Sign in").click()
+
+    def sign_in_partner(self, page: Page, user: dict[str, Any]) -> str:
+        """From the start page to the code page; returns the challenge reference the page shows."""
+        self.submit_partner_sign_in(page, user)
         expect_page(page, "partner-verify")
         ref_el = page.locator("[data-ref]")
         expect(ref_el).to_be_visible()
@@ -101,7 +105,8 @@ class Person:
         self.shots.take(page, "verify-page")
         return ref
 
-    def read_code_in_inbox(self, page: Page, user: dict[str, Any], ref: str, messages_for_address: int) -> str:
+    def read_code_in_inbox(self, page: Page, user: dict[str, Any], ref: str,
+                           messages_for_address: int) -> str:
         """Filter the inbox page by the notification address, wait until it lists
         `messages_for_address` messages (the page reloads itself when mail arrives), open the
         newest and read the big code; the email must quote `ref` and the user's name."""
@@ -145,5 +150,6 @@ def page_problems(page: Page) -> list[str]:
     for i in range(alerts.count()):
         alert = alerts.nth(i)
         if not alert.is_visible() or not alert.inner_text().strip():
-            problems.append(f"{where}: an error (role=alert) is not visible: {alert.evaluate('e => e.outerHTML')}")
+            html = alert.evaluate("e => e.outerHTML")
+            problems.append(f"{where}: an error (role=alert) is not visible: {html}")
     return problems

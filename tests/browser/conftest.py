@@ -103,7 +103,8 @@ def _record(requests: list[str]):
     return on_request
 
 
-def _screenshot_on_failure(request: pytest.FixtureRequest, context: BrowserContext, shots: Screenshots) -> None:
+def _screenshot_on_failure(request: pytest.FixtureRequest, context: BrowserContext,
+                           shots: Screenshots) -> None:
     if not _failed(request.node):
         return
     for i, page in enumerate(context.pages):

@@ -13,17 +13,6 @@ def _documents(requests: list[Request]) -> list[str]:
     return [f"{r.method} {urlsplit(r.url).path}" for r in requests if r.resource_type == "document"]
 
 
-def _sign_in_from_chooser(page, portal_url: str, user: dict, shots) -> None:
-    page.goto(portal_url + "/")
-    expect_page(page, "chooser")
-    page.get_by_role("link", name="Partner / agency program").click()
-    expect_page(page, "partner-login")
-    page.get_by_label("Username").fill(user["username"])
-    page.get_by_label("Password").fill(user["password"])
-    shots.take(page, "partner-login-filled")
-    page.get_by_role("button", name="Sign in").click()
-
-
 def _assert_breaker_page(page, shots) -> None:
     expect_page(page, "cookies-blocked")
     expect(page.get_by_role("heading", name="Cookies are blocked")).to_be_visible()
@@ -32,23 +21,25 @@ def _assert_breaker_page(page, shots) -> None:
     shots.take(page, "cookies-blocked-page")
 
 
-def test_chromium_blocking_all_cookies_ends_on_cookies_blocked_page(mfa_stack, cookies_blocked_browsing, shots):
+def test_chromium_blocking_all_cookies_ends_on_cookies_blocked_page(
+        mfa_stack, cookies_blocked_browsing, person, shots):
     user = mfa_stack.team(2)[0]
     page = cookies_blocked_browsing.new_page()
     requests: list[Request] = []
     page.on("request", lambda r: requests.append(r))
 
-    _sign_in_from_chooser(page, mfa_stack.portal_url, user, shots)
+    person.submit_partner_sign_in(page, user)
 
     _assert_breaker_page(page, shots)
     assert cookies_blocked_browsing.context.cookies() == []  # the browser really kept none
     # One form post and its answer: no redirect chain between the sign-in pages.
-    assert _documents(requests) == ["GET /", "GET /partner/login", "POST /partner/login"], _documents(requests)
+    chain = _documents(requests)
+    assert chain == ["GET /", "GET /partner/login", "POST /partner/login"], chain
     kinds = [e["event"] for e in mfa_stack.events()]
     assert "session_created" not in kinds and "code_issued" not in kinds, kinds
 
 
-def test_pending_login_cookie_not_sent_back_ends_on_cookies_blocked_page(mfa_stack, browsing, shots):
+def test_pending_login_cookie_not_sent_back_ends_on_cookies_blocked_page(mfa_stack, browsing, person, shots):
     """The browser keeps the form's cookie but loses the pending-login cookie the sign-in sets
     (a cookie policy, an extension): the portal stops at its `?c=1` check."""
     user = mfa_stack.team(2)[0]
@@ -68,12 +59,12 @@ def test_pending_login_cookie_not_sent_back_ends_on_cookies_blocked_page(mfa_sta
     requests: list[Request] = []
     page.on("request", lambda r: requests.append(r))
 
-    _sign_in_from_chooser(page, mfa_stack.portal_url, user, shots)
+    person.submit_partner_sign_in(page, user)
 
     _assert_breaker_page(page, shots)
     assert urlsplit(page.url).path == "/partner/verify"
     assert [c["name"] for c in context.cookies()] == ["_xsrf"]
-    assert _documents(requests) == ["GET /", "GET /partner/login", "POST /partner/login",
-                                    "GET /partner/verify"], _documents(requests)
+    chain = _documents(requests)
+    assert chain == ["GET /", "GET /partner/login", "POST /partner/login", "GET /partner/verify"], chain
     created = [e for e in mfa_stack.events() if e["event"] == "challenge_created"]
     assert len(created) == 1  # the sign-in itself went through, once

@@ -48,7 +48,7 @@ def test_resend_button_shows_its_cooldown(mfa_stack, browsing, person, shots, cl
     assert shown is not None and 0 < shown <= COOLDOWN, (
         f"right after a code was sent, the resend form should show its cooldown (e.g. 'available in "
         f"{COOLDOWN} s'); it shows {during!r}")
-    assert seconds_shown(after) is None, f"the cooldown is over but the resend form still shows a wait: {after!r}"
+    assert seconds_shown(after) is None, f"the cooldown is over, yet the resend form shows a wait: {after!r}"
 
 
 def test_resend_inside_cooldown_shows_rate_limited_with_retry_time(mfa_stack, browsing, person, shots, clock):
