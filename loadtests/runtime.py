@@ -148,6 +148,10 @@ class Harness:
     # ---- run lifecycle ---------------------------------------------------------------------------
     def start_run(self) -> None:
         self.refresh_time()
+        try:                                    # the web UI may have changed them since start-up
+            self.thresholds = thresholds_mod.parse_all(self.opts.threshold)
+        except thresholds_mod.ThresholdError as exc:
+            log.error("%s; keeping the thresholds given at start-up", exc)
         self.flushed = False
         self.final_from = set()
         self.metrics = FlowMetrics()

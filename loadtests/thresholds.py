@@ -103,7 +103,10 @@ def parse(expr: str) -> Threshold:
     return Threshold(expr=expr.strip(), metric=metric, op=op, limit=limit, is_duration=kind == "duration")
 
 
-def parse_all(exprs: list[str] | None) -> list[Threshold]:
+def parse_all(exprs: list[str] | str | None) -> list[Threshold]:
+    """Repeated `--threshold` options (a list), or one `;`-separated string (Locust's web UI form)."""
+    if isinstance(exprs, str):
+        exprs = [e for e in exprs.split(";") if e.strip()]
     return [parse(e) for e in exprs or []]
 
 

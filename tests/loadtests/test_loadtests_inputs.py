@@ -100,6 +100,7 @@ def test_harness_options_show_in_the_web_ui_and_threshold_repeats() -> None:
         assert dest in parser.args_included_in_web_ui, dest
     opts = parser.parse_args(["--threshold", "loops == 0", "--threshold", "login.p95 < 8s", "--time-scale", "30"])
     assert opts.threshold == ["loops == 0", "login.p95 < 8s"] and opts.time_scale == 30.0
+    assert parser.parse_args([]).threshold is None
 
 
 def test_persona_decisions() -> None:

@@ -75,3 +75,9 @@ def test_http_thresholds_read_locusts_aggregated_row() -> None:
     assert not res["http.fail_ratio < 0.001"]["passed"] and res["http.count >= 100"]["passed"]
     empty = th.evaluate(th.parse_all(["http.p95 < 1s"]), FlowMetrics(), RequestStats().total)
     assert empty["http.p95 < 1s"]["passed"] is False
+
+
+def test_the_web_ui_form_gives_one_semicolon_separated_string() -> None:
+    ts = th.parse_all("loops == 0; login.p95 < 8s;")
+    assert [t.expr for t in ts] == ["loops == 0", "login.p95 < 8s"]
+    assert th.parse_all(None) == [] and th.parse_all([]) == []
