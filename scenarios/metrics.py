@@ -70,7 +70,7 @@ def collect(lines: Iterable[dict[str, Any]]) -> FlowData:
             elif op == "read_code" and line.get("type") == "ok" and _num(value.get("delay_s")) is not None:
                 client_delays.append(float(value["delay_s"]))
         elif src == "inbox" and line.get("message_id") is not None and "st" in line:
-            mid = line["message_id"]
+            mid = str(line["message_id"]).strip().strip("<>")
             if line.get("event") == "received":
                 received.setdefault(mid, float(line["st"]))
             elif line.get("event") == "delivered":

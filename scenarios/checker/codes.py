@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from .context import CheckContext
-from .index import ClientOp, Index, Line, verifies_with_source
+from .index import ClientOp, Index, Line, message_key, verifies_with_source
 from .result import Result
 
 
@@ -39,7 +39,8 @@ def check_single_use(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     by_message: dict[Any, list[tuple[ClientOp, ClientOp]]] = defaultdict(list)
     for verify, src in accepted_verifies(ix):
         if src is not None:
-            key = src.res("message_id") or (src.res("ref"), str(verify.arg("code")))
+            mid = src.res("message_id")
+            key = message_key(mid) if mid else (src.res("ref"), str(verify.arg("code")))
             by_message[key].append((verify, src))
     for pairs in by_message.values():
         if len(pairs) > 1:
@@ -64,7 +65,7 @@ def code_deadline(issued: Line | None, ok: Line | None, ctx: CheckContext) -> fl
 def _earliest_seen_st(ix: Index, src: ClientOp) -> float | None:
     """The earliest scenario time the email is known to exist: an upper bound of its issue time."""
     times = []
-    msg = ix.messages.get(str(src.res("message_id"))) if src.res("message_id") is not None else None
+    msg = ix.messages.get(message_key(src.res("message_id"))) if src.res("message_id") is not None else None
     if msg is not None:
         for event in ("received", "delivered"):
             times.extend(line["st"] for line in msg.inbox.get(event, []) if "st" in line)

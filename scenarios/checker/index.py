@@ -96,6 +96,11 @@ class Index:
         return self.portal_count > 0
 
 
+def message_key(message_id: Any) -> str:
+    """One spelling per Message-ID: the portal logs the header (`<id@host>`), the inbox the bare id."""
+    return str(message_id).strip().strip("<>").strip()
+
+
 def _challenge(ix: Index, cid: Any) -> Challenge:
     ch = ix.challenges.get(cid)
     if ch is None:
@@ -119,7 +124,7 @@ def _portal(ix: Index, line: Line) -> None:
         _challenge(ix, line.get("challenge_id")).codes.append(line)
         ix.codes[line.get("code_id")] = line
         if line.get("message_id") is not None:
-            ix.messages[str(line["message_id"])].issued = line
+            ix.messages[message_key(line["message_id"])].issued = line
         ix.address_events[line.get("partner_id")].append(line)
     elif ev in ("verify_ok", "verify_fail"):
         if line.get("challenge_id") is not None:
@@ -132,7 +137,7 @@ def _portal(ix: Index, line: Line) -> None:
     elif ev in ("resend_allowed", "resend_refused"):
         _challenge(ix, line.get("challenge_id")).resends.append(line)
     elif ev in ("email_queued", "email_attempt", "email_sent", "email_failed"):
-        msg = ix.messages[str(line.get("message_id"))]
+        msg = ix.messages[message_key(line.get("message_id"))]
         if ev == "email_queued":
             msg.queued = line
         elif ev == "email_attempt":
@@ -199,7 +204,7 @@ def build_index(lines: Iterable[Line], accounts: list[Line] | None = None) -> In
         elif src == "inbox":
             ix.inbox_count += 1
             if line.get("message_id") is not None:
-                ix.messages[str(line["message_id"])].inbox[str(line.get("event"))].append(line)
+                ix.messages[message_key(line["message_id"])].inbox[str(line.get("event"))].append(line)
         elif src == "nemesis":
             ix.nemesis.append(line)
         else:

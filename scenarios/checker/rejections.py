@@ -13,7 +13,7 @@ from typing import Any
 
 from .codes import code_deadline, white_box
 from .context import CheckContext
-from .index import Challenge, ClientOp, Index, Line, event_id, verifies_with_source
+from .index import Challenge, ClientOp, Index, Line, event_id, message_key, verifies_with_source
 from .result import Result
 
 FALSE_REASONS = ("expired", "wrong", "used")
@@ -87,7 +87,7 @@ def _white_box(ix: Index, ctx: CheckContext, r: Result) -> None:
         for verify, src in verifies_with_source(ops):
             if verify.type != "fail" or verify.res("reason") not in ("wrong", "expired") or src is None:
                 continue
-            msg = ix.messages.get(str(src.res("message_id")))
+            msg = ix.messages.get(message_key(src.res("message_id")))
             code = msg.issued if msg is not None else None
             if code is None:
                 r.undecided_case()                                # an email the portal never logged

@@ -175,3 +175,13 @@ def test_recipient_reset_mail_is_not_an_unexpected_code():
              kind="reset", code_id=None)
     h.inbox(2.5, "delivered", "<r9@portal>", ["team1@example.com"], "424242", seq=9, id="r", folder="inbox")
     assert verdict(h, "recipient")["valid"] is True
+
+
+def test_recipient_matches_portal_and_inbox_message_ids_with_or_without_angle_brackets():
+    h = History()
+    h.challenge(0.0, 1)
+    h.code(0.1, 1, 1, deliver=False)
+    h.inbox(0.2, "received", "m1@portal", ["team1@example.com"], code_of(1), size=9)
+    h.inbox(0.3, "delivered", "m1@portal", ["team1@example.com"], code_of(1), seq=1, id="a", folder="inbox")
+    h.login(200.0, 2, 2, pid=2)
+    assert verdict(h, "recipient")["valid"] is True
