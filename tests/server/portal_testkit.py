@@ -288,3 +288,15 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_count(portal: Portal, event: str, n: int, timeout: float = 60.0) -> list[dict]:
+    """Poll the portal's events until `n` lines named `event` exist; return them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [e for e in portal.events() if e["event"] == event]
+        if len(found) >= n:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {len(found)} of {n} {event} events within {timeout}s")
+        time.sleep(0.1)

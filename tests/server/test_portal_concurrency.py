@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from portal_testkit import concurrent_verify, sign_in
+from portal_testkit import Browser, concurrent_verify, sign_in, wait_count
 
 
 @pytest.mark.parametrize("processes", [1, 2])
@@ -31,3 +33,24 @@ def test_clock_offset_shared_by_processes(sink, portal_factory):
     assert statuses == [400] * 6
     reasons = {e["reason"] for e in portal.events() if e["event"] == "verify_fail"}
     assert reasons == {"expired"}
+
+
+def test_two_processes_send_each_mail_once(sink, portal_factory):
+    portal = portal_factory(sink.port, "--processes", "2", partners=30)
+    accounts = [a for a in portal.accounts() if a["program"] != "affiliate"]
+
+    def login(acct) -> None:
+        assert Browser(portal.url).login(acct["username"], acct["password"]).status_code == 303
+
+    threads = [threading.Thread(target=login, args=(a,)) for a in accounts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    n = len(accounts)
+    sent = wait_count(portal, "email_sent", n)
+    attempts = [e for e in portal.events() if e["event"] == "email_attempt"]
+    assert sorted(e["outbox_id"] for e in attempts) == list(range(1, n + 1))
+    assert sorted(e["outbox_id"] for e in sent) == list(range(1, n + 1))
+    ids = [m["Message-ID"] for m in sink.handler.messages]
+    assert len(ids) == len(set(ids)) == n

@@ -301,3 +301,15 @@ def test_time_scale_and_epoch(sink, portal_factory):
     if r.status_code == 429:  # a slow machine may already be past the 3 wall-second cooldown
         assert int(r.headers["Retry-After"]) <= 3
         assert 0 < float(r.headers["X-Retry-After-Scenario"]) <= 30
+
+
+def test_team_members_share_an_inbox_but_not_codes(portal, sink):
+    team = [a for a in portal.accounts("agency") if a["team"] == portal.accounts("agency")[0]["team"]]
+    assert len(team) >= 2 and team[0]["notification_email"] == team[1]["notification_email"]
+    a, code_a, ref_a = sign_in(portal, sink, team[0])
+    b, code_b, ref_b = sign_in(portal, sink, team[1])
+    assert ref_a != ref_b
+    if code_a != code_b:
+        assert reason_of(b.verify(code_a)) == "wrong"
+    assert b.verify(code_b).headers["Location"] == "/partner/account"
+    assert a.verify(code_a).headers["Location"] == "/partner/account"
