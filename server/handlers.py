@@ -116,7 +116,9 @@ class ChooserHandler(BaseHandler):
 
 class PartnerLoginHandler(BaseHandler):
     def get(self) -> None:
-        self.page("partner_login.html", "partner-login", "Partner sign in",
+        notice = "Your password was changed. Sign in with the new one." if self.get_query_argument(
+            "reset", None) == "1" else None
+        self.page("partner_login.html", "partner-login", "Partner sign in", notice=notice,
                   next_path=sanitize_next(self.get_query_argument("next", None), ""))
 
     async def post(self) -> None:

@@ -203,6 +203,8 @@ def test_forgot_and_reset_password(portal, sink):
     r = b.post("/partner/reset-password", {"token": token, "new_password": "brand-new-password"},
                xsrf_from=f"/partner/reset-password?token={token}")
     assert r.status_code == 303
+    landed = b.get(r.headers["Location"])
+    assert page_of(landed) == "partner-login" and "password was changed" in landed.text
     r = b.post("/partner/reset-password", {"token": token, "new_password": "brand-new-password-2"},
                xsrf_from="/partner/forgot-password")
     assert r.status_code == 400 and reason_of(r) == "bad_token"
