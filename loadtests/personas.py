@@ -71,10 +71,13 @@ class MfaUser(FastHttpUser):
         h = runtime.harness()
         self.h = h
         self.rng = random.Random()
-        self.account = h.take_account(self.programs)
-        if self.account is None:
+        account = h.take_account(self.programs)
+        if account is None:
             h.note_no_account(self.persona, self.programs)
-            raise StopUser()
+            self.idle = True            # stopped quietly at its first task (StopUser in on_start logs a traceback)
+            return
+        self.idle = False
+        self.account = account
         self.password = self.account.password
         self.rec = h.recorder(self.persona, self.account.username)
         self.loops = LoopWatch(window_s=h.timebase.wall_seconds(h.opts.loop_window))
@@ -88,6 +91,8 @@ class MfaUser(FastHttpUser):
     @task
     def one_flow(self) -> None:
         h = self.h
+        if self.idle:
+            raise StopUser()
         if h.arrivals is not None and not h.arrivals.wait_turn():
             return
         self.flows += 1

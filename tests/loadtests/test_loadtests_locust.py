@@ -6,8 +6,10 @@ Kept to two load runs (each costs seconds) plus a few runs that must stop at sta
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
+import urllib.request
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -138,7 +140,14 @@ def test_two_worker_processes_write_one_merged_history_and_a_missed_threshold_ex
 def test_planted_bugs_show_up_in_the_client_history(make_stack: Any) -> None:
     """Against a broken portal the same personas record what went wrong, and `loops == 0` fails."""
     stack = make_stack("loop-after-verify", "affiliate-challenged", "mfa-bypass")
-    run = stack.locust("--threshold", "loops == 0", users=3, run_time=6,
+    with urllib.request.urlopen(stack.portal.url + "/_harness/accounts", timeout=30) as resp:
+        accounts = json.loads(resp.read())
+    accounts_csv = stack.workdir / "accounts.csv"                  # this run reads its accounts from a CSV file
+    with open(accounts_csv, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, ["partner_id", "program", "username", "password", "notification_email", "team"])
+        writer.writeheader()
+        writer.writerows(accounts)
+    run = stack.locust("--threshold", "loops == 0", "--accounts-file", str(accounts_csv), users=3, run_time=6,
                        personas="careful=1,affiliate=1,direct-url=1", name="bugs")
     assert run.code == 3, run.log[-3000:]
     history = run.history()
