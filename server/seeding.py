@@ -45,12 +45,16 @@ def plan_accounts(count: int, seed: int) -> list[dict]:
             roll = 0.6
         elif "affiliate" not in have:
             roll = 0.9
+        elif roll < 0.5 and count - len(accounts) < 2:
+            roll = 0.6  # no room left for a team of two: a reseller instead
         domain = fake.unique.domain_name()
         if roll < 0.5:
             team_no += 1
             team = f"team-{team_no}"
             shared = f"mfa-codes@{domain}"
-            for _ in range(min(rng.randint(2, 4), count - len(accounts))):
+            reserve = len({"reseller", "affiliate"} - have)  # keep room for the kinds still missing
+            size = max(2, min(rng.randint(2, 4), count - len(accounts) - reserve))
+            for _ in range(min(size, count - len(accounts))):
                 accounts.append({"program": "agency", "username": unique_username(fake.first_name(), fake.last_name(), domain),
                                  "password": password(), "notification_email": shared, "team": team})
         elif roll < 0.8:
