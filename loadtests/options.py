@@ -39,6 +39,9 @@ def add_arguments(parser: Any) -> None:
     g.add_argument("--threshold", action="append", default=None, help="pass/fail expression such as "
                    "\"login.p95 < 8s\" (repeatable; in the web UI separate several with ';'); a missed threshold "
                    "makes Locust exit with 3", include_in_web_ui=True)
+    g.add_argument("--abort-on-fail", action="store_true", default=False, help="stop the test as soon as a "
+                   "threshold on a growing count (loops, outcome.*, arrivals.dropped, http.failures…) is missed",
+                   include_in_web_ui=True)
     g.add_argument("--personas", default="", help="user-class weights by persona name, e.g. "
                    "\"careful=3,hasty=1,affiliate=1\"", include_in_web_ui=True)
     g.add_argument("--arrival-rate", type=float, default=0.0, help="open model: login flows start as a Poisson "

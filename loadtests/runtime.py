@@ -36,6 +36,7 @@ MSG_HISTORY = "mfa_history"
 MSG_FLUSH = "mfa_flush"
 FLUSH_INTERVAL = 1.0          # wall seconds between a worker's history batches
 FLUSH_GRACE = 30.0            # extra wall seconds the master waits for workers' last lines
+ABORT_CHECK_INTERVAL = 1.0    # wall seconds between checks of --abort-on-fail thresholds
 EXIT_SETUP = 2
 
 _HARNESS: Harness | None = None
@@ -90,6 +91,9 @@ class Harness:
         self.flushed = False
         self.summary_written = False
         self._flusher: gevent.Greenlet | None = None
+        self.live: dict[str, dict[str, Any]] = {}      # master: each worker's latest counts, for early abort
+        self.aborted: str | None = None
+        self._watcher: gevent.Greenlet | None = None
 
     # ---- what users call -----------------------------------------------------------------------
     @property
@@ -155,6 +159,12 @@ class Harness:
         self.flushed = False
         self.final_from = set()
         self.metrics = FlowMetrics()
+        self.live = {}
+        self.aborted = None
+        if (self.opts.abort_on_fail and not isinstance(self.environment.runner, WorkerRunner)
+                and any(thresholds_mod.can_abort_on(t) for t in self.thresholds)):
+            if self._watcher is None or self._watcher.dead:
+                self._watcher = gevent.spawn(self._watch_thresholds)
         if self.opts.arrival_rate > 0 and not isinstance(self.environment.runner, MasterRunner):
             rate = self.opts.arrival_rate * self.timebase.scale / self.workers
             self.arrivals = Arrivals(rate, on_count=self.count)
@@ -177,13 +187,41 @@ class Harness:
             self.timebase = Timebase(float(self.opts.time_scale), epoch)
             self.history.timebase = self.timebase
 
+    def live_metrics(self) -> FlowMetrics:
+        """Counts so far: this process's, plus (on a master) every worker's latest report."""
+        if not isinstance(self.environment.runner, MasterRunner):
+            return self.metrics
+        merged = FlowMetrics()
+        for data in self.live.values():
+            merged.outcomes.update(data.get("outcomes") or {})
+            merged.counters.update(data.get("counters") or {})
+        return merged
+
+    def _watch_thresholds(self) -> None:
+        """--abort-on-fail: stop the run once a growing count has missed its threshold for good."""
+        watched = [t for t in self.thresholds if thresholds_mod.can_abort_on(t)]
+        while self.aborted is None and not self.flushed:
+            gevent.sleep(ABORT_CHECK_INTERVAL)
+            metrics = self.live_metrics()
+            http = thresholds_mod.http_values(self.environment.stats.total)
+            for t in watched:
+                value = thresholds_mod.metric_value(t.metric, metrics, http)
+                if thresholds_mod.missed_for_good(t, value):
+                    self.aborted = t.expr
+                    log.error("threshold missed while running: %s (value %s); stopping the test (--abort-on-fail)",
+                              t.expr, value)
+                    headless = bool(getattr(self.opts, "headless", False))
+                    gevent.spawn(self.environment.runner.quit if headless else self.environment.runner.stop)
+                    return
+
     def stop_arrivals(self) -> None:
         if self.arrivals is not None:
             self.arrivals.stop()
 
     # worker side
     def send_batch(self, lines: list[str], final: bool) -> None:
-        data: dict[str, Any] = {"lines": lines, "final": final}
+        data: dict[str, Any] = {"lines": lines, "final": final,
+                                "live": {"outcomes": dict(self.metrics.outcomes), "counters": dict(self.metrics.counters)}}
         if final:
             data["metrics"] = self.metrics.encode()
             data["no_account"] = dict(self.no_account)
@@ -204,6 +242,8 @@ class Harness:
     # master side
     def on_history(self, environment: Any, msg: Any, **_: Any) -> None:
         data = msg.data or {}
+        if data.get("live") and not self.flushed:
+            self.live[msg.node_id] = data["live"]
         lines = data.get("lines") or []
         if lines:
             for line in lines:
@@ -257,6 +297,7 @@ class Harness:
             "users_without_account": dict(self.no_account),
             "thresholds": results,
             "thresholds_passed": all(r["passed"] for r in results.values()),
+            "aborted_by": self.aborted,
         }
 
     def finish(self, close: bool = True) -> None:
@@ -382,6 +423,7 @@ def on_quitting(environment: Any, **_: Any) -> None:
         return
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
+        runner.stop()          # on SIGTERM the users are still running: let them finish or record `info`
         _HARNESS.worker_final_flush()
         return
     if isinstance(runner, MasterRunner):

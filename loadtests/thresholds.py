@@ -103,6 +103,22 @@ def parse(expr: str) -> Threshold:
     return Threshold(expr=expr.strip(), metric=metric, op=op, limit=limit, is_duration=kind == "duration")
 
 
+MONOTONIC = ("loops", "flows", "arrivals.started", "arrivals.dropped", "http.count", "http.failures")
+
+
+def can_abort_on(t: Threshold) -> bool:
+    """Thresholds on counts that only grow, with an upper limit: once missed, missed for good."""
+    growing = t.metric in MONOTONIC or t.metric.startswith("outcome.")
+    return growing and t.op in ("<", "<=", "==")
+
+
+def missed_for_good(t: Threshold, value: float | None) -> bool:
+    """True when a growing count already broke an upper-limit threshold (checked while running)."""
+    if value is None or not can_abort_on(t) or t.check(value):
+        return False
+    return t.op != "==" or value > t.limit
+
+
 def parse_all(exprs: list[str] | str | None) -> list[Threshold]:
     """Repeated `--threshold` options (a list), or one `;`-separated string (Locust's web UI form)."""
     if isinstance(exprs, str):

@@ -163,6 +163,18 @@ def test_planted_bugs_show_up_in_the_client_history(make_stack: Any) -> None:
     summary = run.summary()
     assert summary["loops"] > 0 and summary["outcomes"]["loop"] > 0
     assert summary["thresholds"]["loops == 0"]["passed"] is False
+    assert summary["aborted_by"] is None
+
+
+def test_abort_on_fail_stops_a_distributed_run_at_the_first_missed_count(stack: Stack) -> None:
+    """A cookie-less browser's first flow breaks `outcome.cookies_blocked == 0`: the long run stops early."""
+    run = stack.locust("--abort-on-fail", "--processes", "2", "--threshold", "outcome.cookies_blocked == 0",
+                       users=2, run_time=600, personas="cookie-less=1", name="abort", timeout=120.0)
+    assert run.code == 3, run.log[-3000:]
+    summary = run.summary()
+    assert summary["aborted_by"] == "outcome.cookies_blocked == 0"
+    assert summary["outcomes"]["cookies_blocked"] >= 1 and not summary["thresholds_passed"]
+    assert "stopping the test (--abort-on-fail)" in run.log
 
 
 @pytest.mark.parametrize(("args", "message"), [

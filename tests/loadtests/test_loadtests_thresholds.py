@@ -81,3 +81,15 @@ def test_the_web_ui_form_gives_one_semicolon_separated_string() -> None:
     ts = th.parse_all("loops == 0; login.p95 < 8s;")
     assert [t.expr for t in ts] == ["loops == 0", "login.p95 < 8s"]
     assert th.parse_all(None) == [] and th.parse_all([]) == []
+
+
+@pytest.mark.parametrize(("expr", "value", "missed"), [
+    ("loops == 0", 0, False), ("loops == 0", 1, True), ("loops == 2", 1, False), ("loops == 2", 3, True),
+    ("outcome.expired <= 3", 3, False), ("outcome.expired <= 3", 4, True),
+    ("arrivals.dropped < 5", 4, False), ("arrivals.dropped < 5", 5, True),
+    ("loops >= 1", 0, False),                 # a lower bound can still be met later
+    ("login.p95 < 1s", 5.0, False),           # percentiles can come back down
+    ("login.success_rate >= 0.9", 0.1, False),
+])
+def test_only_growing_counts_over_an_upper_limit_can_abort_early(expr: str, value: float, missed: bool) -> None:
+    assert th.missed_for_good(th.parse(expr), value) is missed
