@@ -3,7 +3,8 @@
 Login times are scenario seconds (the `flow` lines' `duration_st`), as scenario files and
 thresholds speak scenario time. Code-delivery delays come from the inbox's own events
 (`delivered.st - received.st`); without inbox lines, from the clients' `read_code` `delay_s`.
-Percentiles are exact (nearest rank), so a known data set gives known numbers.
+Percentiles are exact (nearest rank), so a known data set gives known numbers. A flow the run
+cut short (an `info` flow line) counts under outcome "unknown", neither ok nor failed.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def flow_metrics(lines: Iterable[dict[str, Any]]) -> dict[str, Any]:
     per_login = Counter(data.resends)
     return {
         "logins_ok": outcomes.get("ok", 0),
-        "logins_failed": sum(n for outcome, n in outcomes.items() if outcome != "ok"),
+        "logins_failed": sum(n for outcome, n in outcomes.items() if outcome not in ("ok", "unknown")),
         "login_p50_s": _r(percentile(data.login_s, 50)),
         "login_p95_s": _r(percentile(data.login_s, 95)),
         "login_p99_s": _r(percentile(data.login_s, 99)),

@@ -31,6 +31,7 @@ def _history() -> History:
     h.flow(70.0, "expired", flow="e1", resends=2)    # minute 1
     h.flow(75.0, "no_code", flow="n1")
     h.flow(200.0, "loop", flow="l1")                 # minute 3 (minute 2 empty)
+    h.flow(201.0, "ok", flow="cut", typ="info")      # cut short by the end of the run
     h.loop(199.0, "loop", flow="l1")
     h.loop(150.0, "session", flow="x")
     for n, delay in enumerate([0.5, 1.0, 1.5, 2.0, 10.0]):
@@ -47,15 +48,15 @@ def test_flow_metrics_on_known_history():
     assert (m["code_delivery_p50_s"], m["code_delivery_p99_s"]) == (1.5, 10.0)
     assert m["resends"] == 4 + 2
     assert m["loops"] == 2 and m["loops_unbroken"] == 1
-    assert m["outcomes"] == {"expired": 1, "loop": 1, "no_code": 1, "ok": 20}
-    assert m["resends_per_login"] == {"0": 18, "1": 4, "2": 1}
+    assert m["outcomes"] == {"expired": 1, "loop": 1, "no_code": 1, "ok": 20, "unknown": 1}
+    assert m["resends_per_login"] == {"0": 19, "1": 4, "2": 1}
 
 
 def test_outcome_series_bins_scenario_minutes_without_gaps():
     series = flow_metrics(_history().lines())["outcome_series"]
     assert series["bin_s"] == 60.0
     assert [b["t0"] for b in series["bins"]] == [0.0, 60.0, 120.0, 180.0]
-    assert [b["counts"] for b in series["bins"]] == [{"ok": 20}, {"expired": 1, "no_code": 1}, {}, {"loop": 1}]
+    assert [b["counts"] for b in series["bins"]] == [{"ok": 20}, {"expired": 1, "no_code": 1}, {}, {"loop": 1, "unknown": 1}]
 
 
 def test_delivery_falls_back_to_client_reads_without_inbox_lines():
