@@ -208,18 +208,20 @@ class Portal:
         if sess is None or ch is None:
             with self.store.tx():
                 return self._verify_fail(None, "no_challenge", None, 0)
-        partner = self.store.partner(ch["partner_id"])
-        code = "".join(code.split())
-        digest = self.code_hmac(code)
-        if "code-not-bound" in self.bugs:
-            candidates = self.store.codes_of_partner(partner["id"])
-        else:
-            candidates = self.store.codes_of_challenge(ch["id"])
-        matches = [self._code_state(r) for r in candidates if hmac.compare_digest(r["code_hmac"], digest)]
-        now = self.clock.now()
-        decision = core.decide_verify(self._challenge_state(ch), matches, now, self.policy, self.bugs)
-        if not decision.ok:
-            with self.store.tx():
+        digest = self.code_hmac("".join(code.split()))
+        # Decide inside the write transaction: concurrent wrong codes are counted one by one,
+        # so the attempt limit holds however many guesses arrive at once.
+        with self.store.tx():
+            ch = self.store.challenge(ch["id"])
+            partner = self.store.partner(ch["partner_id"])
+            if "code-not-bound" in self.bugs:
+                candidates = self.store.codes_of_partner(partner["id"])
+            else:
+                candidates = self.store.codes_of_challenge(ch["id"])
+            matches = [self._code_state(r) for r in candidates if hmac.compare_digest(r["code_hmac"], digest)]
+            decision = core.decide_verify(self._challenge_state(ch), matches, self.clock.now(), self.policy,
+                                          self.bugs)
+            if not decision.ok:
                 attempts = ch["wrong_attempts"] + (1 if decision.count_wrong else 0)
                 if decision.count_wrong:
                     self.store.x("UPDATE challenges SET wrong_attempts = wrong_attempts + 1 WHERE id = ?", (ch["id"],))

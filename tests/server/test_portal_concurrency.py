@@ -54,3 +54,16 @@ def test_two_processes_send_each_mail_once(sink, portal_factory):
     assert sorted(e["outbox_id"] for e in sent) == list(range(1, n + 1))
     ids = [m["Message-ID"] for m in sink.handler.messages]
     assert len(ids) == len(set(ids)) == n
+
+
+def test_concurrent_wrong_codes_respect_the_attempt_limit(sink, portal_factory):
+    portal = portal_factory(sink.port, "--processes", "2")
+    acct = portal.accounts("agency")[0]
+    b, code, _ = sign_in(portal, sink, acct)
+    wrong = f"{(int(code) + 1) % 10 ** 6:06d}"
+    statuses = concurrent_verify(portal, b, wrong, n=12)
+    assert statuses == [400] * 12
+    fails = [e for e in portal.events() if e["event"] == "verify_fail"]
+    assert [e["reason"] for e in fails].count("wrong") == 4
+    assert [e["attempts"] for e in fails if e["reason"] == "wrong"] == [1, 2, 3, 4]
+    assert b.verify(code).status_code == 400
