@@ -147,3 +147,16 @@ def test_list_bugs():
                  "no-resend-limit", "code-not-bound", "loop-after-verify", "per-process-secret",
                  "affiliate-challenged", "mfa-bypass", "no-attempt-limit", "early-expiry", "outbox-no-retry"]:
         assert name in names
+
+
+def test_port_in_use_is_one_line_exit_2(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = run_cli("--port", str(port), "--db", str(tmp_path / "p.db"), "--partners", "2",
+                    "--password-profile", "cheap")
+    assert r.returncode == 2 and "cannot listen" in r.stderr
+    assert len([line for line in r.stderr.splitlines() if "error" in line]) == 1
