@@ -19,6 +19,8 @@ DEFAULT_POLICY: dict[str, Any] = {
 }
 _NUMERIC = ("code_ttl", "challenge_ttl", "max_attempts", "resend_cooldown",
             "max_codes_per_challenge", "max_codes_per_account_hour")
+# The portal announces its policy (`portal_started.policy`) under its own names.
+PORTAL_ALIASES = {"code_lifetime": "code_ttl", "pending_lifetime": "challenge_ttl"}
 # Fault kinds that can keep an email in the portal's outbox (inbox refusals, portal down).
 OUTAGE_KINDS = frozenset({"outage", "tempfail", "permfail", "rate-limit", "kill-portal"})
 
@@ -26,6 +28,9 @@ OUTAGE_KINDS = frozenset({"outage", "tempfail", "permfail", "rate-limit", "kill-
 @dataclass
 class CheckContext:
     """Run facts the invariants read; `policy` is completed with the portal's defaults.
+
+    `policy` may use the scenario names (code_ttl, challenge_ttl) or the portal's own
+    (code_lifetime, pending_lifetime, as in `portal_started`); other keys are kept as given.
 
     `white_box` says the portal's event log is part of the history (reference portal); with
     False (foreign target) invariants that need portal events can only be invalid or unknown.
@@ -41,7 +46,11 @@ class CheckContext:
     def __post_init__(self) -> None:
         if not isinstance(self.policy, dict):
             raise ValueError(f"policy must be a dict, got {type(self.policy).__name__}")
-        merged = {**DEFAULT_POLICY, **{k: v for k, v in self.policy.items() if v is not None}}
+        given = {k: v for k, v in self.policy.items() if v is not None}
+        for portal_name, name in PORTAL_ALIASES.items():
+            if portal_name in given and name not in given:
+                given[name] = given[portal_name]
+        merged = {**DEFAULT_POLICY, **given}
         for key in _NUMERIC:
             value = merged[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:

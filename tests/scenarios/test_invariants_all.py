@@ -77,3 +77,17 @@ def test_bad_time_scale_is_a_clear_error():
 
 def test_policy_defaults_are_filled_in():
     assert CheckContext(policy={"code_ttl": 60}).policy["max_attempts"] == 5
+
+
+def test_policy_accepts_the_portals_own_names():
+    policy = CheckContext(policy={"code_lifetime": 120.0, "pending_lifetime": 240.0, "smtp_timeout": 10.0}).policy
+    assert (policy["code_ttl"], policy["challenge_ttl"]) == (120.0, 240.0)
+
+
+def test_expiry_uses_the_ttl_the_portal_announced():
+    h = History()
+    h.challenge(0.0, 1)
+    code = h.code(0.0, 1, 1, ttl=300.0)
+    late = h.verify_ok(200.0, 1, 1)
+    result = check(h.lines(), CheckContext(policy={"code_lifetime": 120.0}))["expiry"]
+    assert result["valid"] is False and result["examples"] == [[code, late]]
