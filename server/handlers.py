@@ -81,9 +81,9 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # ---- rendering -----------------------------------------------------------------------
     def page(self, template: str, page: str, title: str, status: int = 200, error: str | None = None,
-             notice: str | None = None, **kw: Any) -> None:
+             notice: str | None = None, error_text: str | None = None, **kw: Any) -> None:
         self.set_status(status)
-        err = (error, MESSAGES.get(error, error)) if error else None
+        err = (error, error_text or MESSAGES.get(error, error)) if error else None
         self.render(template, page=page, title=title, error=err, notice=notice, **kw)
 
     def see_other(self, location: str) -> None:
@@ -135,11 +135,18 @@ class PartnerLoginHandler(BaseHandler):
 
 
 class VerifyHandler(BaseHandler):
-    def _render(self, ch, status: int = 200, error: str | None = None) -> None:
+    def _render(self, ch, status: int = 200, error: str | None = None, error_text: str | None = None) -> None:
         partner = self.portal.store.partner(ch["partner_id"]) if ch else None
-        remaining = self.portal.code_remaining(ch) if ch is not None and ch["status"] == "pending" else None
+        live = ch is not None and ch["status"] == "pending"
+        remaining = self.portal.code_remaining(ch) if live else None
+        preview = self.portal.resend_preview(ch) if live else None
+        wait = None  # wall seconds until "Send another code" is accepted again, shown in the form
+        if preview is not None and preview.reason in ("cooldown", "account_cap"):
+            wait = max(1, math.ceil(self.portal.clock.to_wall_seconds(preview.retry_after)))
         self.page("partner_verify.html", "partner-verify", "Enter your code", status=status, error=error,
-                  ref=ch["ref"] if ch else None, remaining=remaining,
+                  error_text=error_text, ref=ch["ref"] if ch else None, remaining=remaining, resend_wait=wait,
+                  resend_wait_text=wait_text(wait) if wait else "",
+                  resend_capped=preview is not None and preview.reason == "challenge_cap",
                   masked=mask(self.portal.recipient_for(partner)) if partner else None)
 
     def get(self) -> None:
@@ -180,10 +187,14 @@ class ResendHandler(VerifyHandler):
             self.see_other("/partner/verify")
             return
         if result.reason in ("cooldown", "challenge_cap", "account_cap"):
-            wall = self.portal.clock.to_wall_seconds(result.retry_after)
-            self.set_header("Retry-After", str(max(1, math.ceil(wall))))
+            wall = max(1, math.ceil(self.portal.clock.to_wall_seconds(result.retry_after)))
+            self.set_header("Retry-After", str(wall))
             self.set_header("X-Retry-After-Scenario", f"{result.retry_after:.3f}")
-            self._render(ch, status=429, error="rate_limited")
+            if result.reason == "challenge_cap":
+                text = "No more codes can be sent for this sign-in. Use the latest code, or sign in again."
+            else:
+                text = f"Please wait {wait_text(wall)} before asking for another code."
+            self._render(ch, status=429, error="rate_limited", error_text=text)
             return
         if result.reason == "no_challenge" or ch is None:
             self._render(None, status=400, error="no_challenge")
@@ -349,6 +360,11 @@ class NotFoundHandler(BaseHandler):
 
     def check_xsrf_cookie(self) -> None:
         raise tornado.web.HTTPError(404)
+
+
+def wait_text(seconds: int) -> str:
+    """'45 s' or '2 min 5 s': how long a person has to wait."""
+    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
 
 
 def mask(address: str) -> str:

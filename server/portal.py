@@ -292,6 +292,13 @@ class Portal:
         self._wake_outbox()
         return ResendResult(True)
 
+    def resend_preview(self, ch) -> core.ResendDecision:
+        """What a resend would get now (nothing is written): for showing the cooldown."""
+        now = self.clock.now()
+        times = [r["issued_st"] for r in self.store.codes_of_challenge(ch["id"])]
+        account = [r["issued_st"] for r in self.store.codes_of_partner(ch["partner_id"], since=now - core.HOUR)]
+        return core.decide_resend(self._challenge_state(ch), times, account, now, self.policy, self.bugs)
+
     def code_remaining(self, ch) -> float | None:
         """Scenario seconds the newest live code of the challenge stays valid, or None."""
         now = self.clock.now()

@@ -315,3 +315,16 @@ def test_team_members_share_an_inbox_but_not_codes(portal, sink):
         assert reason_of(b.verify(code_a)) == "wrong"
     assert b.verify(code_b).headers["Location"] == "/partner/account"
     assert a.verify(code_a).headers["Location"] == "/partner/account"
+
+
+def test_verify_page_shows_the_resend_cooldown(portal, sink):
+    acct = portal.accounts("reseller")[0]
+    b, _, _ = sign_in(portal, sink, acct)
+    form = b.get("/partner/verify").text.split('action="/partner/verify/resend"')[1]
+    wait = re.search(r'data-resend-wait="(\d+)">Another code can be sent in (\d+) s', form)
+    assert wait and 0 < int(wait.group(1)) <= 30 and wait.group(1) == wait.group(2)
+    r = b.post("/partner/verify/resend", xsrf_from="/partner/verify")
+    alert = re.search(r'role="alert" data-reason="rate_limited">Please wait (\d+) s', r.text)
+    assert r.status_code == 429 and alert and abs(int(alert.group(1)) - int(r.headers["Retry-After"])) <= 1
+    portal.advance(31)
+    assert "data-resend-wait" not in b.get("/partner/verify").text
