@@ -11,6 +11,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -91,6 +92,13 @@ def start(argv: list[str], log: Path, kind: str) -> Proc:
     return Proc(popen, ready, log)
 
 
+def free_port() -> int:
+    """A loopback TCP port the OS reports free (for Locust's master, which cannot take port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @dataclass
 class Stack:
     """A portal and an inbox wired together, both on the same scenario time axis."""
@@ -107,6 +115,12 @@ class Stack:
         """Run the real locust headless; returns exit code and output files (bounded by `timeout`)."""
         out = self.workdir / name
         out.mkdir(parents=True, exist_ok=True)
+        if "--processes" in args:
+            # Locust's master listens on 5557 on every interface by default: keep it on loopback and on a
+            # port the OS says is free, so parallel test runs never connect to each other's workers.
+            port = free_port()
+            args = (*args, "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                    "--master-host", "127.0.0.1", "--master-port", str(port))
         argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(users),
                 "-r", str(users), "-t", f"{run_time}s", "--host", self.portal.url,
                 "--inbox-url", self.inbox.url, "--time-scale", f"{self.time_scale:g}", "--epoch", repr(self.epoch),
