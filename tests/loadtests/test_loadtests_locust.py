@@ -50,7 +50,16 @@ def check_well_formed(history: list[dict[str, Any]]) -> None:
     assert not pending, f"invokes without completion: {list(pending.values())[:3]}"
 
 
+def put_faults(inbox_url: str, rules: list[dict[str, Any]]) -> None:
+    req = urllib.request.Request(inbox_url + "/api/v1/faults", data=json.dumps({"seed": 1, "rules": rules}).encode(),
+                                 method="PUT", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200
+
+
 def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
+    # every email is held 50 scenario seconds: impatient users (35 s) ask again, patient ones (120 s) wait
+    put_faults(stack.inbox.url, [{"kind": "delay", "distribution": "fixed", "seconds": 50}])
     run = stack.locust("--threshold", "loops == 0", "--threshold", "http.fail_ratio < 0.01",
                        users=16, run_time=14, personas=ALL)
     assert run.code == 0, run.log[-3000:]
@@ -59,10 +68,13 @@ def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
     p = by_persona(history)
     assert set(p) == set(ALL.replace("=1", "").split(","))
 
-    # careful agency member: in with their own code
+    # careful agency member: in with their own code, which the inbox held back 50 scenario seconds
     assert completions(p["careful"], "flow", "ok")
     for v in completions(p["careful"], "read_code", "ok"):
-        assert v["ref"] and v["code"] and v["delay_s"] is not None
+        assert v["ref"] and v["code"] and v["delay_s"] >= 0.9 * 50 / stack.time_scale
+    # impatient users ask for another code before the delayed one arrives; patient ones do not
+    assert completions(p["impatient"], "resend", "ok")
+    assert not [line for line in p["patient"] if line["op"] == "resend"] and completions(p["patient"], "flow", "ok")
     # affiliate: in without a code page, ever
     aff = completions(p["affiliate"], "affiliate_login", "ok")
     assert aff and all(v["landed"] == "/affiliate/dashboard" and v["ref"] is None for v in aff)
@@ -99,6 +111,8 @@ def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
     assert summary["loops"] == 0 and summary["loop_breaker"] == len(loops)
     assert summary["metrics"]["login"]["count"] == len(flows)
     assert summary["metrics"]["login"]["p50"] > 0 and summary["metrics"]["code_delivery"]["count"] > 0
+    assert summary["metrics"]["code_delivery"]["p50"] >= 45.0                    # scenario seconds
+    assert summary["metrics"]["code_wait"]["p50"] >= 45.0 and summary["metrics"]["resends"]["max"] >= 1
     assert all(t["passed"] for t in summary["thresholds"].values()), summary["thresholds"]
 
     # flow and inbox rows are in Locust's stats, but not in its aggregated (portal) row
