@@ -127,10 +127,11 @@ class BaseHandler(tornado.web.RequestHandler):
             raise tornado.web.HTTPError(404, reason="Message not found")
         return m
 
-    def list_json(self, total_matches: int, msgs: list[StoredMessage], start: int) -> dict[str, Any]:
+    def list_json(self, total_matches: int, unread_matches: int, msgs: list[StoredMessage],
+                  start: int) -> dict[str, Any]:
         store = self.inbox.store
         return {"total": len(store), "unread": store.unread, "count": len(msgs), "messages_count": total_matches,
-                "messages_unread": sum(1 for m in msgs if not m.read), "start": start, "tags": store.tags(),
+                "messages_unread": unread_matches, "start": start, "tags": store.tags(),
                 "messages": [summary_json(m) for m in msgs]}
 
 
@@ -160,8 +161,8 @@ class MessagesHandler(BaseHandler):
     def get(self) -> None:
         start = self.int_arg("start", 0)
         limit = self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        total, msgs = self.inbox.store.page(None, start, limit, self.folder_arg("any"))
-        self.write_json(self.list_json(total, msgs, start))
+        total, unread, msgs = self.inbox.store.page(None, start, limit, self.folder_arg("any"))
+        self.write_json(self.list_json(total, unread, msgs, start))
 
     def delete(self) -> None:
         ids = _ids_from(self.json_body(), "DELETE /api/v1/messages")
@@ -197,8 +198,8 @@ class SearchHandler(BaseHandler):
         q = self.query_arg()
         start = self.int_arg("start", 0)
         limit = self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        total, msgs = self.inbox.store.page(q, start, limit, self.folder_arg("any"))
-        self.write_json(self.list_json(total, msgs, start))
+        total, unread, msgs = self.inbox.store.page(q, start, limit, self.folder_arg("any"))
+        self.write_json(self.list_json(total, unread, msgs, start))
 
     def delete(self) -> None:
         q = self.query_arg()

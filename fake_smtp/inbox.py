@@ -197,7 +197,8 @@ class Inbox:
         self._store(msg)
         if fate.duplicate is not None:
             copy = StoredMessage(id=self.new_id(), raw=msg.raw, mail_from=msg.mail_from, recipients=msg.recipients,
-                                 summary=msg.summary, code=msg.code, folder=msg.folder, received=msg.received)
+                                 summary=msg.summary, code=msg.code, folder=msg.folder, received=msg.received,
+                                 search_text=msg.search_text)
             self._store(copy, announce=False)
             self._line("duplicated", msg, fate.duplicate, seq=copy.seq)
             self._line("delivered", copy, seq=copy.seq, id=copy.id, folder=copy.folder)

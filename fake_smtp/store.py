@@ -53,8 +53,10 @@ class StoredMessage:
         self.bcc_envelope = tuple(r for r in self.recipients if r.lower() not in header_addrs)
         if not self.tags:
             self.tags = list(s.tags)
-        addr_words = " ".join(sorted(self.addresses)) + " " + s.from_["Address"] + " " + s.from_["Name"]
-        self.search_text = f"{s.subject}\n{addr_words}\n{s.text}".lower()
+        if not self.search_text:
+            addr_words = " ".join(sorted(self.addresses)) + " " + s.from_["Address"] + " " + s.from_["Name"]
+            self.search_text = f"{s.subject}\n{addr_words}\n{s.text}".lower()
+        s.text = ""  # kept once, lower-cased, in search_text; the full view re-parses the raw bytes
 
     @property
     def size(self) -> int:
@@ -88,6 +90,8 @@ class Store:
         self.unread = 0
         self.deleted_total = 0
         self._tag_counts: Counter[str] = Counter()
+        self.folder_counts: Counter[str] = Counter()
+        self.folder_unread: Counter[str] = Counter()
 
     # -- reading -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -128,18 +132,25 @@ class Store:
                 yield m
 
     def page(self, query: Query | None, start: int, limit: int,
-             folder: str = "any") -> tuple[int, list[StoredMessage]]:
-        """(number of matches, the page ``start:start+limit``), newest first."""
-        if folder == "any" and (query is None or not query.terms):
-            items = list(itertools.islice(reversed(self._by_seq.values()), start, start + limit))
-            return len(self._by_seq), items
-        total = 0
-        items: list[StoredMessage] = []
+             folder: str = "any") -> tuple[int, int, list[StoredMessage]]:
+        """(matches, unread matches, the page ``start:start+limit``), newest first.
+
+        Without search terms the counts come from counters and only the page is walked.
+        """
+        if query is None or not query.terms:
+            if folder == "any":
+                items = list(itertools.islice(reversed(self._by_seq.values()), start, start + limit))
+                return len(self._by_seq), self.unread, items
+            items = list(itertools.islice(self.select(None, folder), start, start + limit))
+            return self.folder_counts[folder], self.folder_unread[folder], items
+        total = unread = 0
+        items = []
         for m in self.select(query, folder):
             if start <= total < start + limit:
                 items.append(m)
             total += 1
-        return total, items
+            unread += not m.read
+        return total, unread, items
 
     def first_after(self, query: Query, after: int, folder: str) -> StoredMessage | None:
         """The matching message with the smallest Seq greater than ``after``."""
@@ -220,6 +231,8 @@ class Store:
             self._by_rcpt.setdefault(addr, {})[seq] = None
         if not msg.read:
             self.unread += 1
+            self.folder_unread[msg.folder] += 1
+        self.folder_counts[msg.folder] += 1
         self._tag_counts.update(msg.tags)
         pruned = self.prune(now=msg.delivered)
         if msg.seq in self._by_seq:
@@ -237,6 +250,8 @@ class Store:
                     del self._by_rcpt[addr]
         if not msg.read:
             self.unread -= 1
+            self.folder_unread[msg.folder] -= 1
+        self.folder_counts[msg.folder] -= 1
         self._tag_counts.subtract(msg.tags)
         self.deleted_total += 1
 
@@ -263,6 +278,7 @@ class Store:
             if m.read != read and m.id in self._by_id:
                 m.read = read
                 self.unread += -1 if read else 1
+                self.folder_unread[m.folder] += -1 if read else 1
                 changed.append(m)
         return changed
 

@@ -8,12 +8,14 @@ and reloads the first page when a new matching message arrives.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from html import escape
 
 from fake_smtp import mime
 from fake_smtp.api import BadRequest, BaseHandler
+from fake_smtp.inbox import PARSE_INLINE_LIMIT
 from fake_smtp.search import Query, Term
 from fake_smtp.store import StoredMessage
 
@@ -99,7 +101,7 @@ class WebHandler(BaseHandler):
             f"<script>{_SCRIPT}</script></body></html>")
 
     def _list(self, query: Query, folder: str, to: str, page: int) -> str:
-        total, msgs = self.inbox.store.page(query, page * PAGE_SIZE, PAGE_SIZE, folder)
+        total, _unread, msgs = self.inbox.store.page(query, page * PAGE_SIZE, PAGE_SIZE, folder)
         rows = []
         for m in msgs:
             code = f"<b>{escape(m.code)}</b>" if m.code else ""
@@ -120,7 +122,10 @@ class WebHandler(BaseHandler):
                 f"</tr></thead><tbody>{''.join(rows)}</tbody></table><p>{' '.join(nav)}</p>")
 
     async def _message(self, m: StoredMessage) -> str:
-        view = mime.full_view(m.raw) if m.size <= 256 * 1024 else {"Text": m.summary.text}
+        if m.size <= PARSE_INLINE_LIMIT:
+            view = mime.full_view(m.raw)
+        else:
+            view = await asyncio.get_running_loop().run_in_executor(None, mime.full_view, m.raw)
         self.inbox.set_read([m], True)
         code = ""
         if m.code:

@@ -25,10 +25,10 @@ def test_seq_is_strictly_increasing_and_listing_is_newest_first() -> None:
     s = Store()
     for i in range(5):
         s.add(make("a@x.com", f"s{i}"))
-    total, page = s.page(None, 0, 3)
-    assert total == 5
+    total, unread, page = s.page(None, 0, 3)
+    assert (total, unread) == (5, 5)
     assert [m.seq for m in page] == [5, 4, 3]
-    assert [m.seq for m in s.page(None, 3, 3)[1]] == [2, 1]
+    assert [m.seq for m in s.page(None, 3, 3)[2]] == [2, 1]
 
 
 def test_recipient_index_is_case_insensitive_and_exact() -> None:
@@ -77,7 +77,7 @@ def test_retention_by_count_prunes_oldest_first() -> None:
     for i in range(5):
         pruned += s.add(make("a@x.com", f"s{i}"))
     assert [m.summary.subject for m in pruned] == ["s0", "s1"]
-    assert [m.seq for m in s.page(None, 0, 10)[1]] == [5, 4, 3]
+    assert [m.seq for m in s.page(None, 0, 10)[2]] == [5, 4, 3]
     assert [m.seq for m in s.select(parse("to:a@x.com"))] == [5, 4, 3]
 
 
@@ -165,3 +165,19 @@ def test_add_with_lower_seq_is_refused() -> None:
     with pytest.raises(ValueError):
         s.add(make("a@x.com", "x"), seq=5)
     assert s.add(make("a@x.com", "y")) == [] and s.last_seq == 11
+
+
+def test_folder_pages_and_counters() -> None:
+    s = Store()
+    for i in range(6):
+        s.add(make(f"f{i}@x.com", f"s{i}", folder="spam" if i % 3 == 0 else "inbox"))
+    total, unread, items = s.page(None, 0, 2, "spam")
+    assert (total, unread, [m.summary.subject for m in items]) == (2, 2, ["s3", "s0"])
+    s.set_read(items[:1], True)
+    assert s.page(None, 0, 2, "spam")[:2] == (2, 1)
+    assert s.page(None, 0, 10, "inbox")[:2] == (4, 4)
+    total, unread, items = s.page(parse("subject:s"), 1, 2, "inbox")
+    assert (total, unread, [m.summary.subject for m in items]) == (4, 4, ["s4", "s2"])
+    s.delete([items[0].id])
+    assert s.page(None, 0, 10, "inbox")[:2] == (3, 3)
+    assert s.page(None, 0, 10)[:2] == (5, 4)
