@@ -1,8 +1,11 @@
 """Flow-level numbers of a run, from its merged history: logins, login time, code delivery, loops.
 
 Login times are scenario seconds (the `flow` lines' `duration_st`), as scenario files and
-thresholds speak scenario time. Code-delivery delays come from the inbox's own events
-(`delivered.st - received.st`); without inbox lines, from the clients' `read_code` `delay_s`.
+thresholds speak scenario time. The code-delivery delay is what a user waits for: from the
+portal's `code_issued` to the inbox's first `delivered` (wall times, so a portal clock jump
+does not distort it, turned into scenario seconds with the inbox's own st/wall ratio); it
+includes outbox retries and inbox delays. Without portal events: the inbox's
+`delivered.st - received.st`; without inbox lines, the clients' `read_code` `delay_s`.
 Percentiles are exact (nearest rank), so a known data set gives known numbers. A flow the run
 cut short (an `info` flow line) counts under outcome "unknown", neither ok nor failed.
 """
@@ -48,8 +51,9 @@ def _num(value: Any) -> float | None:
 def collect(lines: Iterable[dict[str, Any]]) -> FlowData:
     """One pass over the history, keeping only what the metrics need."""
     data = FlowData()
-    received: dict[Any, float] = {}
-    delivered: dict[Any, float] = {}
+    issued_wall: dict[str, float] = {}
+    received: dict[str, float] = {}
+    delivered: dict[str, tuple[float, float]] = {}        # message -> (wall, st) of first delivery
     client_delays: list[float] = []
     for line in lines:
         src = line.get("src")
@@ -70,14 +74,31 @@ def collect(lines: Iterable[dict[str, Any]]) -> FlowData:
                 data.loops_unbroken += value.get("ended") == "loop"
             elif op == "read_code" and line.get("type") == "ok" and _num(value.get("delay_s")) is not None:
                 client_delays.append(float(value["delay_s"]))
+        elif src == "portal" and line.get("event") == "code_issued" and line.get("message_id") is not None:
+            issued_wall.setdefault(_mid(line["message_id"]), float(line.get("wall", 0.0)))
         elif src == "inbox" and line.get("message_id") is not None and "st" in line:
-            mid = str(line["message_id"]).strip().strip("<>")
+            mid = _mid(line["message_id"])
             if line.get("event") == "received":
                 received.setdefault(mid, float(line["st"]))
             elif line.get("event") == "delivered":
-                delivered.setdefault(mid, float(line["st"]))
-    data.delivery_s = [delivered[m] - received[m] for m in delivered if m in received] or client_delays
+                delivered.setdefault(mid, (float(line.get("wall", 0.0)), float(line["st"])))
+    scale = _inbox_scale(delivered.values())
+    from_issue = [(wall - issued_wall[m]) * scale for m, (wall, _st) in delivered.items() if m in issued_wall]
+    in_inbox = [st - received[m] for m, (_wall, st) in delivered.items() if m in received]
+    data.delivery_s = from_issue or in_inbox or client_delays
     return data
+
+
+def _mid(message_id: Any) -> str:
+    return str(message_id).strip().strip("<>").strip()
+
+
+def _inbox_scale(points: Iterable[tuple[float, float]]) -> float:
+    """Scenario seconds per wall second, from the inbox's (wall, st) pairs; 1 when undecidable."""
+    pts = sorted(points)
+    if len(pts) < 2 or pts[-1][0] - pts[0][0] <= 1e-6:
+        return 1.0
+    return (pts[-1][1] - pts[0][1]) / (pts[-1][0] - pts[0][0])
 
 
 def _r(value: float | None) -> float | None:

@@ -259,7 +259,7 @@ def render_report(verdict: dict[str, Any], lines: list[dict[str, Any]]) -> str:
         "<h2>Login time</h2>",
         histogram_svg(data.login_s, "Login time distribution", "scenario seconds from sign-in to account page"),
         "<h2>Code delivery delay</h2>",
-        histogram_svg(data.delivery_s, "Code delivery delay distribution", "seconds from received to delivered"),
+        histogram_svg(data.delivery_s, "Code delivery delay distribution", "scenario seconds from code issued to delivered"),
         "<h2>Login outcomes over time</h2>", outcomes_svg(data, windows),
         "<h2>Resends per login</h2>", bars_svg(per_login, "Resends per login", "resends in one login flow"),
         "<h2>Faults</h2>", _faults_html(verdict, windows),

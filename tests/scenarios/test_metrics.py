@@ -71,3 +71,16 @@ def test_delivery_falls_back_to_client_reads_without_inbox_lines():
 def test_empty_history_gives_zero_counts_and_no_percentiles():
     m = flow_metrics([])
     assert m["logins_ok"] == 0 and m["login_p95_s"] is None and m["outcome_series"]["bins"] == []
+
+
+def test_delivery_delay_runs_from_code_issued_to_delivered_in_scenario_seconds():
+    rows = []
+    for n, (issued, delivered) in enumerate([(100.0, 100.5), (200.0, 203.0), (300.0, 300.2)]):
+        rows.append({"src": "portal", "event": "code_issued", "wall": issued, "st": 99999.0,   # clock jumped
+                     "message_id": f"<m{n}@p>", "id": n})
+        rows.append({"src": "inbox", "event": "received", "wall": delivered - 0.1, "st": (delivered - 0.1) * 10,
+                     "message_id": f"m{n}@p"})
+        rows.append({"src": "inbox", "event": "delivered", "wall": delivered, "st": delivered * 10,
+                     "message_id": f"m{n}@p"})
+    m = flow_metrics(sorted(rows, key=lambda r: r["wall"]))
+    assert (m["code_delivery_p50_s"], m["code_delivery_p99_s"]) == (5.0, 30.0)     # time scale 10
