@@ -26,7 +26,7 @@ def _state(value: Any) -> str:
 
 
 def _invariant_case(suite: ET.Element, name: str, inv: dict[str, Any], strict: bool) -> bool:
-    case = ET.SubElement(suite, "testcase", classname="invariants", name=name, time="0")
+    case = ET.SubElement(suite, "testcase", classname=f"{suite.get('name')}.invariants", name=name, time="0")
     state, want = _state(inv.get("valid")), inv.get("expected", "valid")
     if inv.get("as_expected", state != "invalid"):
         if state == "unknown":
@@ -59,7 +59,8 @@ def build_junit(verdict: dict[str, Any]) -> ET.Element:
         failures += _invariant_case(suite, name, inv, strict)
     for expr, th in (verdict.get("thresholds") or {}).items():
         tests += 1
-        case = ET.SubElement(suite, "testcase", classname="thresholds", name=str(expr), time="0")
+        case = ET.SubElement(suite, "testcase", classname=f"{suite.get('name')}.thresholds", name=str(expr),
+                             time="0")
         if not th.get("passed"):
             failures += 1
             ET.SubElement(case, "failure", message=f"threshold missed: value {th.get('value')}",
