@@ -9,8 +9,8 @@ Messages are made once, before any timing, so the sender spends nothing on compo
 from __future__ import annotations
 
 import base64
-import re
 import random
+import re
 import time
 
 from server.mail import code_email, new_message_id
