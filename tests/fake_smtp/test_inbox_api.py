@@ -230,3 +230,77 @@ def test_info_openapi_and_web_page(inbox: InboxProcess, addr: Callable[[str], st
     assert inbox.get("/?folder=trash").status == 400
     spam = inbox.get("/?folder=spam")
     assert spam.status == 200 and "987654" not in spam.text
+
+
+def test_hundreds_of_concurrent_waiters_woken_by_one_delivery(inbox: InboxProcess,
+                                                             addr: Callable[[str], str]) -> None:
+    import selectors
+    import socket
+
+    n = 300
+    host, port = inbox.url.removeprefix("http://").split(":")
+    after = inbox.get_json("/api/v1/info")["Seq"]
+    tag = addr("bcast").split("@")[0]
+    request = (f"GET /api/v1/wait?folder=any&timeout=120&after={after}&query=subject:{tag} HTTP/1.1\r\n"
+               f"Host: {host}\r\nConnection: close\r\n\r\n").encode()
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection((host, int(port)), timeout=60)
+            s.sendall(request)
+            socks.append(s)
+        for _ in range(600):  # bounded: until the server has registered every waiter
+            if inbox.get_json("/api/v1/info")["Waiters"] >= n:
+                break
+            threading.Event().wait(0.05)
+        assert inbox.get_json("/api/v1/info")["Waiters"] >= n
+        inbox.send(addr("bcast"), subject=tag)
+        replies: dict[socket.socket, bytes] = {s: b"" for s in socks}
+        sel = selectors.DefaultSelector()
+        for s in socks:
+            s.setblocking(False)
+            sel.register(s, selectors.EVENT_READ)
+        open_count = n
+        for _ in range(100_000):
+            if open_count == 0:
+                break
+            events = sel.select(60)
+            assert events, "waiters were not answered"
+            for key, _mask in events:
+                chunk = key.fileobj.recv(65536)
+                if chunk:
+                    replies[key.fileobj] += chunk
+                else:
+                    sel.unregister(key.fileobj)
+                    open_count -= 1
+        sel.close()
+        statuses = [r.split(b"\r\n", 1)[0] for r in replies.values()]
+        assert statuses == [b"HTTP/1.1 200 OK"] * n
+        assert all(f'"Subject": "{tag}"'.encode() in r for r in replies.values())
+        assert inbox.get_json("/api/v1/info")["Waiters"] == 0
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_waiter_of_a_client_that_hangs_up_is_released(inbox: InboxProcess, addr: Callable[[str], str]) -> None:
+    import socket
+
+    host, port = inbox.url.removeprefix("http://").split(":")
+    base = inbox.get_json("/api/v1/info")["Waiters"]
+    s = socket.create_connection((host, int(port)), timeout=30)
+    s.sendall(f"GET /api/v1/wait?timeout=120&query=to:{addr('hangup')} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    counts = []
+    for _ in range(600):
+        counts.append(inbox.get_json("/api/v1/info")["Waiters"])
+        if counts[-1] > base:
+            break
+        threading.Event().wait(0.05)
+    assert counts[-1] == base + 1
+    s.close()
+    for _ in range(600):
+        counts.append(inbox.get_json("/api/v1/info")["Waiters"])
+        if counts[-1] == base:
+            break
+        threading.Event().wait(0.05)
+    assert counts[-1] == base
