@@ -38,8 +38,8 @@ def _code_was_live(ix: Index, ctx: CheckContext, ch: Challenge, code: Line, at: 
     for v in ch.verifies:
         if event_id(v) >= at_id:
             break
-        if v.get("event") == "verify_ok":
-            return False                                          # challenge already used
+        if v.get("event") == "verify_ok" or v.get("reason") in ("too_many", "challenge_dead"):
+            return False                                          # challenge already used or dead
         if v.get("reason") == "wrong":
             wrong += 1
     if wrong >= int(ctx.policy["max_attempts"]):

@@ -135,3 +135,16 @@ def test_second_tab_code_rejected_by_the_newer_attempt_is_legitimate_not_unknown
     _client_verify(h, 5.0, 1, 1)                                  # first tab, first code
     h.verify_fail(5.1, 2, "wrong", code_id=None, attempts=1)     # the cookie holds attempt 2
     assert verdict(h)["valid"] is True
+
+
+def test_rejection_after_the_challenge_died_of_too_many_attempts_is_legitimate():
+    h = History()
+    h.challenge(0.0, 1)
+    h.code(0.0, 1, 1)
+    for i in range(4):
+        h.verify_fail(1.0 + i, 1, "wrong", attempts=i + 1)
+    h.verify_fail(6.0, 1, "too_many", attempts=5)
+    h.verify_fail(7.0, 1, "expired", code_id=1, attempts=5)
+    assert verdict(h)["valid"] is True
+    h.rows = [r for r in h.rows if r.get("reason") != "too_many"]
+    assert verdict(h)["valid"] is False                          # the same rejection on a live challenge
