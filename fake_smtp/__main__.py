@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code-regex", default=None, help="regex for the verification code (group 1 if any)")
     p.add_argument("--history-file", metavar="FILE", help="also append delivery-history lines to FILE")
     p.add_argument("--max-history", type=non_negative_int, default=500_000,
-                   help="delivery-history lines kept in memory")
+                   help="delivery-history lines kept in memory (0 = all)")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -129,7 +129,7 @@ def config_from_args(argv: Sequence[str] | None) -> tuple[Config, str]:
         time_scale=args.time_scale, epoch=args.epoch if args.epoch is not None else time.time(),
         plan=load_plan(args.faults) if args.faults else None, seed=args.seed, max_messages=args.max_messages,
         max_age=args.max_age, max_message_size=args.max_message_size, maildir=args.maildir,
-        code_regex=args.code_regex, history_file=args.history_file, max_history=args.max_history or 1)
+        code_regex=args.code_regex, history_file=args.history_file, max_history=args.max_history)
     return cfg, args.log_level
 
 

@@ -237,16 +237,18 @@ class FaultEngine:
     """Makes fault decisions for one plan; holds the RNG and rate-limit counters."""
 
     def __init__(self, plan: Plan | None = None, seed: int | None = None) -> None:
-        self.seed_override = seed
+        """``seed`` (``--seed``) replaces the seed of the initial plan; a later PUT brings its own."""
         self.chaos: dict[str, dict[str, int | float]] = {
             t: {"ErrorCode": 451, "Probability": 0} for t in CHAOS_TRIGGERS}
-        self.set_plan(plan or Plan())
+        plan = plan or Plan()
+        if seed is not None:
+            plan = Plan(seed, plan.rules)
+        self.set_plan(plan)
 
     def set_plan(self, plan: Plan) -> None:
         """Install a new plan: fresh RNG from its seed, fresh rate-limit counters."""
         self.plan = plan
-        seed = self.seed_override if self.seed_override is not None else plan.seed
-        self.rng = random.Random(seed)
+        self.rng = random.Random(plan.seed)
         self._counts: dict[tuple[int, str], deque[float]] = {}
 
     def _fires(self, rule: Rule) -> bool:

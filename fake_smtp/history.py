@@ -16,7 +16,10 @@ from fake_smtp.clock import ScenarioClock
 
 
 class DeliveryLog:
-    """Append-only, bounded list of delivery events with strictly increasing ``seq_event``."""
+    """Append-only list of delivery events with strictly increasing ``seq_event``.
+
+    At most ``max_lines`` stay in memory (0 = no bound); the file, if any, keeps all.
+    """
 
     def __init__(self, clock: ScenarioClock, max_lines: int = 500_000, file: IO[str] | None = None,
                  first_seq: int = 0) -> None:
@@ -29,7 +32,7 @@ class DeliveryLog:
 
     def preload(self, lines: list[str]) -> None:
         """Take over the lines of an earlier run (``seq_event`` continues after them)."""
-        for text in lines[-self.max_lines:]:
+        for text in lines[-self.max_lines:] if self.max_lines else lines:
             try:
                 seq = int(json.loads(text)["seq_event"])
             except (ValueError, KeyError, TypeError):
@@ -53,7 +56,7 @@ class DeliveryLog:
         text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
         self._seqs.append(self.last)
         self._lines.append(text)
-        if len(self._lines) > self.max_lines:
+        if self.max_lines and len(self._lines) > self.max_lines:
             self._seqs.popleft()
             self._lines.popleft()
         if self.file is not None:

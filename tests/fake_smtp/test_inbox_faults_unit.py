@@ -157,3 +157,11 @@ def test_chaos_validation_and_reset() -> None:
             e.set_chaos(bad)
     e.set_chaos({})
     assert e.on_mail(0, "p@x") is None
+
+
+def test_seed_option_replaces_the_initial_plan_seed_only() -> None:
+    plan = parse_plan({"seed": 5, "rules": [{"kind": "drop", "probability": 0.5}]})
+    e = FaultEngine(plan, seed=9)
+    assert e.plan.seed == 9 and e.plan.to_json()["seed"] == 9
+    e.set_plan(parse_plan({"seed": 3, "rules": []}))
+    assert e.plan.seed == 3
