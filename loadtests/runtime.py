@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.lock
 from locust import events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
@@ -34,6 +35,7 @@ from .timebase import Timebase
 log = logging.getLogger("loadtests")
 MSG_HISTORY = "mfa_history"
 MSG_FLUSH = "mfa_flush"
+MSG_CONFIG = "mfa_config"
 FLUSH_INTERVAL = 1.0          # wall seconds between a worker's history batches
 FLUSH_GRACE = 30.0            # extra wall seconds the master waits for workers' last lines
 ABORT_CHECK_INTERVAL = 1.0    # wall seconds between checks of --abort-on-fail thresholds
@@ -94,6 +96,9 @@ class Harness:
         self.live: dict[str, dict[str, Any]] = {}      # master: each worker's latest counts, for early abort
         self.aborted: str | None = None
         self._watcher: gevent.Greenlet | None = None
+        self._pool_lock = gevent.lock.Semaphore()
+        self.rank: int | None = None          # worker: its place among the run's workers (from the master)
+        self.worker_total: int | None = None
 
     # ---- what users call -----------------------------------------------------------------------
     @property
@@ -107,18 +112,40 @@ class Harness:
 
     @property
     def workers(self) -> int:
-        if isinstance(self.environment.runner, WorkerRunner):
-            return max(1, int(getattr(self.environment.parsed_options, "expect_workers", 1) or 1))
-        return 1
+        """How many processes share the accounts: the master says so at test start."""
+        if not isinstance(self.environment.runner, WorkerRunner):
+            return 1
+        if self.worker_total is not None:
+            return self.worker_total
+        return max(1, int(getattr(self.environment.parsed_options, "expect_workers", 1) or 1))
+
+    @property
+    def account_slot(self) -> int:
+        return self.rank if self.rank is not None else self.worker_index
+
+    def on_config(self, environment: Any, msg: Any, **_: Any) -> None:
+        """Worker: the master's rank and worker count, so each account goes to one worker only."""
+        data = msg.data or {}
+        self.rank, self.worker_total = int(data["rank"]), max(1, int(data["workers"]))
+        self.pool = None                       # partition afresh for this run
+
+    def send_config(self) -> None:
+        """Master: give every connected worker its rank (worker indexes can have gaps)."""
+        runner = self.environment.runner
+        clients = sorted(runner.clients.all, key=lambda c: runner.get_worker_index(c.id))
+        for rank, client in enumerate(clients):
+            runner.send_message(MSG_CONFIG, {"rank": rank, "workers": len(clients)}, client_id=client.id)
 
     def recorder(self, persona: str, user: str) -> Recorder:
         self._procs += 1
         return Recorder(self.history, f"{self.worker_index}-{self._procs}", persona, user)
 
     def take_account(self, programs: tuple[str, ...]) -> accounts_mod.Account | None:
-        if self.pool is None:
-            self.pool = accounts_mod.AccountPool(self.load_accounts(), self.worker_index, self.workers)
-        return self.pool.take(programs)
+        # loading the accounts yields to other users (HTTP); the lock keeps it to one pool per run
+        with self._pool_lock:
+            if self.pool is None:
+                self.pool = accounts_mod.AccountPool(self.load_accounts(), self.account_slot, self.workers)
+            return self.pool.take(programs)
 
     def note_no_account(self, persona: str, programs: tuple[str, ...]) -> None:
         if not self.no_account[persona]:
@@ -383,6 +410,7 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
         h.history.sink = BatchSink(h.send_batch)
         runner.register_message(MSG_FLUSH, h.on_flush_request, concurrent=True)
+        runner.register_message(MSG_CONFIG, h.on_config)
     elif opts.history_file:
         h.history.sink = FileSink(opts.history_file)
     else:
@@ -399,6 +427,8 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
 
 def on_test_start(environment: Any, **_: Any) -> None:
     if _HARNESS is not None:
+        if isinstance(environment.runner, MasterRunner):
+            _HARNESS.send_config()
         _HARNESS.start_run()
 
 

@@ -67,6 +67,7 @@ def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
     check_well_formed(sorted(history, key=lambda line: line["wall"]))
     p = by_persona(history)
     assert set(p) == set(ALL.replace("=1", "").split(","))
+    assert len({line["user"] for line in history}) == len({line["proc"] for line in history}) == 16
 
     # careful agency member: in with their own code, which the inbox held back 50 scenario seconds
     assert completions(p["careful"], "flow", "ok")
@@ -134,6 +135,10 @@ def test_two_worker_processes_write_one_merged_history_and_a_missed_threshold_ex
     check_well_formed(sorted(history, key=lambda line: line["wall"]))
     workers = {line["proc"].split("-")[0] for line in history}
     assert workers == {"0", "1"}
+    users_of = defaultdict(set)                                    # no account is used by two simulated users
+    for line in history:
+        users_of[line["user"]].add(line["proc"])
+    assert all(len(procs) == 1 for procs in users_of.values()), users_of
     walls = [line["wall"] for line in history]
     assert walls == sorted(walls)                                  # the master writes one file, in wall order
     for line in history:                                           # one scenario time axis for both workers
