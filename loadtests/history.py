@@ -43,7 +43,7 @@ class FileSink(Sink):
         self.path = Path(path)
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: TextIO | None = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self._fh: TextIO | None = open(self.path, "w", encoding="utf-8")  # closed in close()
         self._lock = threading.Lock()
         self.lines = 0
         self.late = 0

@@ -61,7 +61,7 @@ class Proc:
 
 def start(argv: list[str], log: Path, kind: str) -> Proc:
     """Start a process that prints one JSON ready line on stdout; wait for it (bounded)."""
-    err = open(log, "wb")  # noqa: SIM115 (the child owns it; closed when the test dir goes)
+    err = open(log, "wb")  # the child keeps its own copy of the descriptor; ours is closed below
     popen = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, cwd=REPO)
     err.close()
     deadline = time.time() + READY_TIMEOUT
