@@ -1,0 +1,71 @@
+"""Checker: seconds to check a 1,000,000-line history against seconds to merely parse it.
+
+The history comes from ``history_gen`` (realistic flows, all sources, valid). "Parse" is what
+``mfa-harness check DIR`` does before checking: ``scenarios.collect.read_jsonl``. "Check" is
+that plus ``scenarios.checker.check`` (index in one pass, then the eleven invariants), so the
+ratio is the whole cost of a verdict's invariants relative to reading the file at all.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.history_gen import POLICY, write_history
+from bench.measure import Goal, Side, alternate, ratio_figure, result
+from scenarios.checker import CheckContext, check
+from scenarios.collect import read_jsonl
+
+NAME = "checker_parse"
+TITLE = "checker: parse + check a history vs parse it only (seconds)"
+GOAL = Goal("<=", 3.0, "check <= 3 x parse")
+
+
+@dataclass(frozen=True)
+class Params:
+    lines: int
+    rounds: int = 5
+
+
+SIZES = {"tiny": Params(lines=20_000), "full": Params(lines=1_000_000)}
+
+
+def run(size: str, work: Path) -> dict[str, Any]:
+    p = SIZES[size]
+    started = time.monotonic()
+    path = work / "history.jsonl"
+    t0 = time.perf_counter()
+    count, accounts = write_history(path, p.lines)
+    gen_seconds = time.perf_counter() - t0
+    check_only: list[float] = []
+    verdicts: dict[str, Any] = {}
+
+    def parse_and_check(_i: int) -> float:
+        gc.collect()
+        t = time.perf_counter()
+        lines = read_jsonl(path)
+        t_parsed = time.perf_counter()
+        answers = check(lines, CheckContext(policy=POLICY, accounts=accounts))
+        t_done = time.perf_counter()
+        check_only.append(t_done - t_parsed)
+        verdicts.update({k: v["valid"] for k, v in answers.items()})
+        del lines, answers
+        return t_done - t
+
+    def parse_only(_i: int) -> float:
+        gc.collect()
+        t = time.perf_counter()
+        lines = read_jsonl(path)
+        elapsed = time.perf_counter() - t
+        del lines
+        return elapsed
+
+    a, b = alternate(p.rounds, parse_and_check, parse_only)
+    fig = ratio_figure("check vs parse", Side("parse + check", "s", a), Side("parse only", "s", b), GOAL)
+    return result(NAME, TITLE, size, [fig], started,
+                  params={"lines": count, "rounds": p.rounds, "file_mb": round(path.stat().st_size / 2**20, 1)},
+                  extra={"check_only_s": [round(x, 3) for x in check_only], "generate_s": round(gen_seconds, 1),
+                         "verdicts": verdicts})
