@@ -12,7 +12,7 @@ import json
 import os
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +38,7 @@ class ApiContext:
     smtp_port: int = 0
     started: float = 0.0
     ready: bool = False
+    active_waits: set[asyncio.Future[None]] = field(default_factory=set)
 
 
 def rfc3339(ts: float) -> str:
@@ -273,16 +274,31 @@ class WaitHandler(BaseHandler):
             raise BadRequest(f"timeout must be between 0 and {MAX_WAIT:g} seconds, got {raw_timeout}")
         folder = self.folder_arg("inbox")
         self._future = self.inbox.store.wait(q, after, folder)
+        finished = asyncio.get_running_loop().create_future()
+        self.ctx.active_waits.add(finished)
         try:
-            msg = await asyncio.wait_for(self._future, timeout)
+            await self._answer(self._future, timeout)
+        finally:
+            self.ctx.active_waits.discard(finished)
+            finished.set_result(None)
+
+    async def _answer(self, future: asyncio.Future[StoredMessage], timeout: float) -> None:
+        try:
+            msg = await asyncio.wait_for(future, timeout)
         except TimeoutError:
             self.set_status(204)
-            self.finish()
+            await self.finish()
             return
         except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this handler itself is being cancelled
             if self._gone:
                 return  # the client went away; on_connection_close cancelled the waiter
-            raise
+            self.set_status(503)  # shutdown cancelled every waiter
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            await self.finish("inbox shutting down\n")
+            return
         self.write_json(summary_json(msg))
 
     _gone = False

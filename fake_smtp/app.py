@@ -160,5 +160,6 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
         where = f"kept in {cfg.maildir}/.Pending" if cfg.maildir else "lost (no --maildir)"
         log.warning("%d accepted messages were still held by delay/reorder faults at shutdown: %s", len(held), where)
     inbox.store.cancel_waiters()
-    await asyncio.sleep(0)
+    if ctx.active_waits:  # let every long-poll answer 503 before the connections close
+        await asyncio.wait(list(ctx.active_waits), timeout=10)
     await http_server.close_all_connections()

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -134,11 +135,23 @@ def test_port_in_use_exit_2() -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signals_stop_cleanly(sig: signal.Signals) -> None:
+def test_signals_stop_cleanly_and_answer_open_waits(sig: signal.Signals) -> None:
     p = start_inbox()
     try:
         p.send("sig@example.com")
+        host, port = p.url.removeprefix("http://").split(":")
+        waiter = socket.create_connection((host, int(port)), timeout=30)
+        waiter.sendall(b"GET /api/v1/wait?timeout=120&query=to:nobody@example.com HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(600):
+            if p.get_json("/api/v1/info")["Waiters"] == 1:
+                break
+            threading.Event().wait(0.05)
+        assert p.get_json("/api/v1/info")["Waiters"] == 1
         p.proc.send_signal(sig)
         assert p.proc.wait(30) == 0
+        reply = waiter.recv(65536)
+        waiter.close()
+        assert reply.startswith(b"HTTP/1.1 503")
+        assert p.proc.stderr is not None and b"Traceback" not in p.proc.stderr.read()
     finally:
         p.stop()
