@@ -26,6 +26,7 @@ SEARCH_TEXT_CHARS = 16 * 1024
 
 _TAGS = re.compile(r"<(script|style)[^>]*>.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
+_FOLD = re.compile(r"\r?\n[ \t]+")
 
 
 def clean(value: object) -> str:
@@ -270,7 +271,7 @@ def headers(raw: bytes) -> dict[str, list[str]]:
     msg = _parse(raw)
     out: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
-        out.setdefault(clean(name), []).append(clean(value))
+        out.setdefault(clean(name), []).append(_FOLD.sub(" ", clean(value)).strip())
     return out
 
 
