@@ -304,3 +304,16 @@ def test_waiter_of_a_client_that_hangs_up_is_released(inbox: InboxProcess, addr:
             break
         threading.Event().wait(0.05)
     assert counts[-1] == base
+
+
+def test_web_page_is_paged(inbox_factory: Callable[..., InboxProcess]) -> None:
+    p = inbox_factory()
+    with p.smtp() as s:
+        for i in range(53):
+            s.sendmail("p@x.org", ["pager@example.com"], f"To: pager@example.com\r\nSubject: n{i}\r\n\r\nx\r\n".encode())
+    first = p.get("/?to=pager@example.com").text
+    assert "1-50 of 53" in first and ">n52<" in first and ">n2<" not in first
+    assert "page=1" in first and "newer" not in first
+    second = p.get("/?to=pager@example.com&page=1").text
+    assert "51-53 of 53" in second and ">n2<" in second and ">n0<" in second and "newer" in second
+    assert p.get("/?page=x").status == 400

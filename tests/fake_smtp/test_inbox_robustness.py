@@ -183,3 +183,31 @@ def test_invalid_api_input_leaves_data_intact(inbox: InboxProcess, addr: Callabl
     assert inbox.get("/api/v1/search?query=" + urllib.parse.quote("after:notadate")).status == 400
     assert inbox.get("/api/v1/nothing").status == 404
     assert inbox.get_json("/api/v1/messages")["total"] == total
+
+
+def test_concurrent_sessions_lose_nothing(inbox: InboxProcess, addr: Callable[[str], str]) -> None:
+    import threading
+
+    to = [addr(f"conc{i}") for i in range(12)]
+    errors: list[BaseException] = []
+
+    def sender(rcpt: str) -> None:
+        try:
+            with inbox.smtp() as s:
+                for k in range(5):
+                    s.sendmail("p@example.org", [rcpt], f"To: {rcpt}\r\nSubject: c{k}\r\n\r\ncode: 10000{k}\r\n".encode())
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender, args=(r,)) for r in to]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    seqs = []
+    for rcpt in to:
+        msgs = search(inbox, f"to:{rcpt}")
+        assert sorted(m["Subject"] for m in msgs) == [f"c{k}" for k in range(5)]
+        seqs += [m["Seq"] for m in msgs]
+    assert len(set(seqs)) == len(seqs) == 60
