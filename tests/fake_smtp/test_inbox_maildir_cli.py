@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -155,3 +157,22 @@ def test_signals_stop_cleanly_and_answer_open_waits(sig: signal.Signals) -> None
         assert p.proc.stderr is not None and b"Traceback" not in p.proc.stderr.read()
     finally:
         p.stop()
+
+
+def test_code_regex_history_file_epoch_and_time_scale(inbox_factory: Callable[..., InboxProcess],
+                                                      tmp_path: Path) -> None:
+    hist = tmp_path / "deliveries.jsonl"
+    epoch = time.time() - 100.0
+    p = inbox_factory("--code-regex", r"PIN (\d{4})", "--history-file", str(hist), "--epoch", repr(epoch),
+                      "--time-scale", "3")
+    p.send("re@example.com", body="Your PIN 4321, not code: 123456\r\n")
+    m = p.get_json("/api/v1/message/latest")
+    assert m["Code"] == "4321"
+    lines = p.deliveries()
+    for line in lines:
+        assert line["st"] == pytest.approx((line["wall"] - epoch) * 3, abs=0.01)
+        assert line["st"] > 299
+    info = p.get_json("/api/v1/info")
+    assert info["TimeScale"] == 3 and info["Epoch"] == pytest.approx(epoch)
+    on_disk = [json.loads(x) for x in hist.read_text().splitlines()]
+    assert on_disk == lines
