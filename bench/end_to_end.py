@@ -1,0 +1,138 @@
+"""End to end and load generator cost.
+
+End to end: complete MFA logins/s of the whole local stack (portal with the cheap password
+profile + inbox + Locust with the default personas, no faults) against a Tornado hello-world
+driven by the same Locust FastHttpUser setup (same users, spawn rate and duration), in
+alternating rounds. A complete MFA login is a partner ``flow`` line with outcome ``ok`` in
+the client history (code read from the inbox, verified, account page served).
+
+Load generator cost: in the same stack rounds, CPU seconds of the Locust process per
+completed login against CPU seconds of the portal per completed login.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import procs
+from bench.locust_run import HELLO_LOCUSTFILE, LOCUSTFILE, run_locust
+from bench.measure import Goal, Side, alternate, ratio_figure, result
+from scenarios.stack import LocalStack, StackConfig
+
+NAME = "end_to_end"
+TITLE = "end to end: MFA logins/s of the stack vs hello-world req/s; Locust CPU vs portal CPU per login"
+E2E_GOAL = Goal(">=", 1 / 20, "stack logins/s >= 1/20 x hello-world req/s")
+COST_GOAL = Goal("<=", 0.35, "Locust CPU per login <= 0.35 x portal CPU per login")
+PERSONAS = "careful=3,hasty=1,affiliate=1"
+WARMUP_S = 1.5      # after the first history line: users spawned, connections open
+TIME_SCALE = 100.0  # user pauses of 5-30 scenario s become 0.05-0.3 s; codes live 3 s of wall time
+
+
+@dataclass(frozen=True)
+class Params:
+    users: int
+    seconds: int
+    rounds: int
+    partners: int
+
+
+SIZES = {"tiny": Params(users=10, seconds=4, rounds=2, partners=60),
+         "full": Params(users=100, seconds=12, rounds=5, partners=600)}
+
+
+def mfa_logins(history: Path) -> tuple[list[float], dict[str, int], tuple[float, float]]:
+    """Wall times of partner flows that ended ok, flow outcomes by persona, (first, last) line wall."""
+    ok: list[float] = []
+    outcomes: dict[str, int] = {}
+    first, last = float("inf"), 0.0
+    if not history.exists():
+        return ok, outcomes, (0.0, 0.0)
+    with open(history, encoding="utf-8") as f:
+        for raw in f:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            wall = float(line.get("wall") or 0.0)
+            first, last = min(first, wall), max(last, wall)
+            if line.get("op") != "flow":
+                continue
+            outcome = (line.get("value") or {}).get("outcome")
+            key = f"{line.get('persona')}:{outcome}"
+            outcomes[key] = outcomes.get(key, 0) + 1
+            if outcome == "ok" and line.get("persona") != "affiliate":
+                ok.append(wall)
+    return ok, outcomes, (first, last)
+
+
+def run(size: str, work: Path) -> dict[str, Any]:
+    p = SIZES[size]
+    started = time.monotonic()
+    epoch = time.time()
+    stack = LocalStack(StackConfig(out=work / "stack", epoch=epoch, time_scale=TIME_SCALE, seed=6,
+                                   partners=p.partners, password_profile="cheap"))
+    hello = None
+    cost: dict[str, list[float]] = {"locust": [], "portal": [], "inbox": []}
+    detail: list[dict[str, Any]] = []
+    try:
+        stack.start()
+        hello = procs.python_child("hello", "bench.hello_app", [], work)
+        assert stack.portal is not None and stack.inbox is not None
+        portal_pid, inbox_pid = stack.portal.proc.pid, stack.inbox.proc.pid
+
+        def stack_round(i: int) -> float:
+            hist = work / f"stack-{i}.jsonl"
+            run = run_locust(LOCUSTFILE, stack.portal_url, p.users, p.users, p.seconds, work, f"stack-{i}",
+                             extra=["--inbox-url", stack.inbox_url, "--accounts-url",
+                                    stack.portal_url + "/_harness/accounts", "--time-scale", str(TIME_SCALE),
+                                    "--epoch", repr(epoch), "--history-file", str(hist),
+                                    "--summary-file", str(work / f"stack-{i}-summary.json"),
+                                    "--personas", PERSONAS],
+                             series={"locust": procs.cpu_seconds, "portal": lambda _p: procs.group_cpu_seconds(portal_pid),
+                                     "inbox": lambda _p: procs.group_cpu_seconds(inbox_pid)})
+            ok_walls, outcomes, (first, last) = mfa_logins(hist)
+            logins = len(ok_walls)
+            # CPU per login in the steady window (Locust's start-up and shutdown left out)
+            w0, w1 = first + WARMUP_S, last - 0.5
+            in_window = max(1, sum(1 for w in ok_walls if w0 <= w <= w1))
+            cpu = {k: run.at(w1, k) - run.at(w0, k) for k in ("locust", "portal", "inbox")}
+            for k in cost:
+                cost[k].append(cpu[k] / in_window)
+            portal_cpu, inbox_cpu = cpu["portal"], cpu["inbox"]
+            agg = run.aggregated()
+            detail.append({"round": i, "side": "stack", "rc": run.returncode, "logins": logins,
+                           "outcomes": outcomes, "locust_cpu_total_s": round(run.cpu_s, 2),
+                           "window_s": round(w1 - w0, 2), "logins_in_window": in_window,
+                           "locust_cpu_window_s": round(cpu["locust"], 2),
+                           "portal_cpu_s": round(portal_cpu, 2), "inbox_cpu_s": round(inbox_cpu, 2),
+                           "requests": agg.get("Request Count"), "failures": agg.get("Failure Count")})
+            return logins / p.seconds
+
+        def hello_round(i: int) -> float:
+            assert hello is not None
+            run = run_locust(HELLO_LOCUSTFILE, hello.ready["url"], p.users, p.users, p.seconds, work, f"hello-{i}")
+            agg = run.aggregated()
+            requests = int(agg.get("Request Count") or 0)
+            detail.append({"round": i, "side": "hello", "rc": run.returncode, "requests": requests,
+                           "failures": agg.get("Failure Count"), "locust_cpu_s": round(run.cpu_s, 2)})
+            return requests / p.seconds
+
+        a, b = alternate(p.rounds, stack_round, hello_round)
+    finally:
+        if hello is not None:
+            procs.stop_child(hello)
+        stack.stop()
+    figures = [
+        ratio_figure("end to end", Side("stack MFA logins", "logins/s", a), Side("hello-world", "req/s", b),
+                     E2E_GOAL),
+        ratio_figure("load generator cost", Side("Locust CPU per login", "ms", [x * 1e3 for x in cost["locust"]]),
+                     Side("portal CPU per login", "ms", [x * 1e3 for x in cost["portal"]]), COST_GOAL),
+    ]
+    return result(NAME, TITLE, size, figures, started,
+                  params={"users": p.users, "seconds": p.seconds, "rounds": p.rounds, "partners": p.partners,
+                          "personas": PERSONAS, "time_scale": TIME_SCALE, "password_profile": "cheap"},
+                  extra={"inbox_cpu_ms_per_login": [round(x * 1e3, 2) for x in cost["inbox"]], "runs": detail})
