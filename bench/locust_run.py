@@ -51,11 +51,13 @@ class LocustRun:
 
 def run_locust(locustfile: Path, host: str, users: int, spawn_rate: float, seconds: int, out: Path, tag: str,
                extra: list[str] | None = None, watch: dict[str, Callable[[], int]] | None = None,
-               series: dict[str, Callable[[int], float]] | None = None, grace: float = 60.0) -> LocustRun:
+               series: dict[str, Callable[[int], float]] | None = None, grace: float = 60.0,
+               stop_when: Callable[[list[tuple[float, dict[str, float]]]], bool] | None = None) -> LocustRun:
     """`locust --headless` for `seconds` (+ `grace` to stop); killed if it overruns.
 
     `watch` probes are sampled every quarter second and their peaks kept; `series` probes get
     the Locust pid and are kept as a time series (e.g. CPU seconds of Locust and the portal).
+    `stop_when(series)` true sends Locust SIGTERM (it stops its users and writes its stats).
     """
     out.mkdir(parents=True, exist_ok=True)
     prefix = out / f"{tag}"
@@ -71,6 +73,7 @@ def run_locust(locustfile: Path, host: str, users: int, spawn_rate: float, secon
         t0 = time.monotonic()
         deadline = t0 + seconds + grace
         status, ru = None, None
+        stopping = False
         try:
             while True:
                 pid, st, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -87,6 +90,9 @@ def run_locust(locustfile: Path, host: str, users: int, spawn_rate: float, secon
                         timeline.append((time.time(), {k: f(proc.pid) for k, f in series.items()}))
                     except OSError:
                         pass
+                if stop_when is not None and not stopping and timeline and stop_when(timeline):
+                    stopping = True
+                    os.killpg(proc.pid, signal.SIGTERM)
                 if time.monotonic() > deadline:
                     os.killpg(proc.pid, signal.SIGKILL)
                     _pid, status, ru = os.wait4(proc.pid, 0)
