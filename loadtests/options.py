@@ -1,12 +1,15 @@
 """The harness's own Locust options (docs/interfaces.md "Processes"), shown in the web UI too.
 
-Registered through `events.init_command_line_parser`; validated once at `init`, where a bad
-value stops Locust with one clear line and exit code 2 instead of a traceback mid-run.
+Registered through `events.init_command_line_parser`. Values are checked while the command line
+is parsed (argparse `type=`), so a bad one stops Locust with one clear line and exit code 2
+before `--processes` forks any worker; `init` checks again for values set other ways.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+from collections.abc import Callable
 from typing import Any
 
 DEFAULT_CODE_TIMEOUT = 300.0     # scenario seconds a user waits for a code before giving up
@@ -15,6 +18,48 @@ DEFAULT_LOOP_WINDOW = 60.0       # scenario seconds after a verify in which the 
 
 class OptionsError(ValueError):
     """A harness option with a value that cannot be used."""
+
+
+def _number(minimum: float, strict: bool) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if value < minimum or (strict and value == minimum) or value != value:
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum:g}, got {text}")
+        return value
+    return convert
+
+
+def _checked(check: Callable[[str], Any]) -> Callable[[str], str]:
+    """An argparse type that validates the text and keeps it (the web UI form sends strings too)."""
+    def convert(text: str) -> str:
+        try:
+            check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+    return convert
+
+
+def _check_personas(text: str) -> None:
+    from .personas import PERSONAS
+
+    parse_personas(text, list(PERSONAS))
+
+
+def _check_threshold(text: str) -> None:
+    from .thresholds import parse
+
+    parse(text)
+
+
+def _check_profile(text: str) -> None:
+    from .profile import load_profile
+
+    if text:
+        load_profile(text)
 
 
 def add_arguments(parser: Any) -> None:
@@ -26,30 +71,30 @@ def add_arguments(parser: Any) -> None:
                    "(default: HOST/_harness/accounts)", include_in_web_ui=True)
     g.add_argument("--accounts-file", default="", help="accounts as CSV or JSON instead of --accounts-url",
                    include_in_web_ui=True)
-    g.add_argument("--time-scale", type=float, default=1.0, help="scenario time runs this many times faster "
+    g.add_argument("--time-scale", type=_number(0.0, strict=True), default=1.0, help="scenario time runs this many times faster "
                    "than wall time", include_in_web_ui=True)
     g.add_argument("--epoch", type=float, default=0.0, help="Unix wall time of scenario time 0 "
                    "(default: when Locust starts)", include_in_web_ui=True)
-    g.add_argument("--target-profile", default="", help="TOML target profile of the portal "
+    g.add_argument("--target-profile", type=_checked(_check_profile), default="", help="TOML target profile of the portal "
                    "(default: loadtests/profiles/reference.toml)", include_in_web_ui=True)
     g.add_argument("--history-file", default="", help="write the client history (JSON lines) here",
                    include_in_web_ui=True)
     g.add_argument("--summary-file", default="", help="write the end-of-run JSON summary here",
                    include_in_web_ui=True)
-    g.add_argument("--threshold", action="append", default=None, help="pass/fail expression such as "
+    g.add_argument("--threshold", action="append", type=_checked(_check_threshold), default=None, help="pass/fail expression such as "
                    "\"login.p95 < 8s\" (repeatable; in the web UI separate several with ';'); a missed threshold "
                    "makes Locust exit with 3", include_in_web_ui=True)
     g.add_argument("--abort-on-fail", action="store_true", default=False, help="stop the test as soon as a "
                    "threshold on a growing count (loops, outcome.*, arrivals.dropped, http.failures…) is missed",
                    include_in_web_ui=True)
-    g.add_argument("--personas", default="", help="user-class weights by persona name, e.g. "
+    g.add_argument("--personas", type=_checked(_check_personas), default="", help="user-class weights by persona name, e.g. "
                    "\"careful=3,hasty=1,affiliate=1\"", include_in_web_ui=True)
-    g.add_argument("--arrival-rate", type=float, default=0.0, help="open model: login flows start as a Poisson "
+    g.add_argument("--arrival-rate", type=_number(0.0, strict=False), default=0.0, help="open model: login flows start as a Poisson "
                    "process with this many arrivals per scenario second (0 = Locust's closed model)",
                    include_in_web_ui=True)
-    g.add_argument("--code-timeout", type=float, default=DEFAULT_CODE_TIMEOUT, help="scenario seconds a user "
+    g.add_argument("--code-timeout", type=_number(0.0, strict=True), default=DEFAULT_CODE_TIMEOUT, help="scenario seconds a user "
                    "waits for a code before the flow ends as no_code", include_in_web_ui=True)
-    g.add_argument("--loop-window", type=float, default=DEFAULT_LOOP_WINDOW, help="scenario seconds after a "
+    g.add_argument("--loop-window", type=_number(0.0, strict=False), default=DEFAULT_LOOP_WINDOW, help="scenario seconds after a "
                    "successful verify in which landing on the login form counts as a login loop",
                    include_in_web_ui=True)
 

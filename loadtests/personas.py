@@ -22,6 +22,7 @@ from locust.contrib.fasthttp import FastHttpSession, FastHttpUser
 from locust.exception import StopUser
 
 from . import decisions, runtime
+from .accounts import AccountsError
 from .inbox_client import MAX_WAIT, InboxClient, Mail, WaitError
 from .portal_client import PortalClient, PortalResult
 from .redirects import LoopWatch
@@ -72,7 +73,11 @@ class MfaUser(FastHttpUser):
         h = runtime.harness()
         self.h = h
         self.rng = random.Random()
-        account = h.take_account(self.programs)
+        try:
+            account = h.take_account(self.programs)
+        except AccountsError as exc:
+            h.note_accounts_error(exc)
+            account = None
         if account is None:
             h.note_no_account(self.persona, self.programs)
             self.idle = True            # stopped quietly at its first task (StopUser in on_start logs a traceback)

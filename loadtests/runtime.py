@@ -38,6 +38,7 @@ MSG_FLUSH = "mfa_flush"
 MSG_CONFIG = "mfa_config"
 FLUSH_INTERVAL = 1.0          # wall seconds between a worker's history batches
 FLUSH_GRACE = 30.0            # extra wall seconds the master waits for workers' last lines
+QUIT_SEND_TIMEOUT = 10.0      # wall seconds a quitting worker tries to send its last lines
 ABORT_CHECK_INTERVAL = 1.0    # wall seconds between checks of --abort-on-fail thresholds
 EXIT_SETUP = 2
 
@@ -97,6 +98,7 @@ class Harness:
         self.aborted: str | None = None
         self._watcher: gevent.Greenlet | None = None
         self._pool_lock = gevent.lock.Semaphore()
+        self.setup_failed = False
         self.rank: int | None = None          # worker: its place among the run's workers (from the master)
         self.worker_total: int | None = None
 
@@ -146,6 +148,24 @@ class Harness:
             if self.pool is None:
                 self.pool = accounts_mod.AccountPool(self.load_accounts(), self.account_slot, self.workers)
             return self.pool.take(programs)
+
+    def accounts_ok(self) -> bool:
+        """Master: can the accounts be read? If not, stop the run with exit code 2 and say why."""
+        try:
+            self.load_accounts()
+            return True
+        except accounts_mod.AccountsError as exc:
+            log.error("%s", exc)
+            sys.stderr.write(f"mfa-harness: {exc}\n")
+            self.environment.process_exit_code = EXIT_SETUP
+            self.setup_failed = True
+            gevent.spawn(self.environment.runner.quit)
+            return False
+
+    def note_accounts_error(self, exc: Exception) -> None:
+        if not self.no_account["(accounts error)"]:
+            log.error("cannot hand out accounts: %s; users stop", exc)
+        self.no_account["(accounts error)"] += 1
 
     def note_no_account(self, persona: str, programs: tuple[str, ...]) -> None:
         if not self.no_account[persona]:
@@ -341,7 +361,10 @@ class Harness:
         for expr in failed if close else []:
             r = summary["thresholds"][expr]
             log.error("threshold missed: %s (value %s)", expr, r["value"])
-        self.environment.process_exit_code = thresholds_mod.EXIT_THRESHOLD if failed else None
+        if self.setup_failed:
+            self.environment.process_exit_code = EXIT_SETUP
+        else:
+            self.environment.process_exit_code = thresholds_mod.EXIT_THRESHOLD if failed else None
 
     def close_history(self) -> None:
         """Close the file; on the master, sort the merged lines by wall time (stable, per-proc order kept)."""
@@ -402,8 +425,8 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
         weights = {name: 1.0 for name in PERSONAS}
     if not is_worker:
         apply_weights(environment, weights, PERSONAS)
-        if not opts.inbox_url:
-            _fail_setup("--inbox-url is required (the inbox API the users read their codes from)")
+    if not opts.inbox_url and not is_worker:
+        _fail_setup("--inbox-url is required (the inbox API the users read their codes from)")
     if not is_worker and not opts.epoch:
         opts.epoch = time.time()       # one scenario time axis for the master and all its workers
     h = Harness(environment, opts, profile, thresholds, weights)
@@ -417,7 +440,9 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
         h.history.sink = Sink()
     if isinstance(runner, MasterRunner):
         runner.register_message(MSG_HISTORY, h.on_history)
-    if isinstance(runner, LocalRunner) and opts.headless and environment.host:
+    if isinstance(runner, LocalRunner) and opts.headless and (environment.host or opts.accounts_file):
+        # fail fast, before any load, when the accounts cannot be read (a master checks at test start,
+        # once its workers are connected, so none is left waiting for a master that has exited)
         try:
             h.load_accounts()
         except accounts_mod.AccountsError as exc:
@@ -426,10 +451,14 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
 
 
 def on_test_start(environment: Any, **_: Any) -> None:
-    if _HARNESS is not None:
-        if isinstance(environment.runner, MasterRunner):
-            _HARNESS.send_config()
-        _HARNESS.start_run()
+    if _HARNESS is None:
+        return
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        if _HARNESS.opts.headless and not _HARNESS.accounts_ok():
+            return
+        _HARNESS.send_config()
+    _HARNESS.start_run()
 
 
 def on_test_stopping(environment: Any, **_: Any) -> None:
@@ -454,7 +483,9 @@ def on_quitting(environment: Any, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         runner.stop()          # on SIGTERM the users are still running: let them finish or record `info`
-        _HARNESS.worker_final_flush()
+        # a send to a master that is gone would block for ever (ZeroMQ queues it): bound it
+        with gevent.Timeout(QUIT_SEND_TIMEOUT, False):
+            _HARNESS.worker_final_flush()
         return
     if isinstance(runner, MasterRunner):
         _HARNESS.master_collect()

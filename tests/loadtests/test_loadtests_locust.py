@@ -5,16 +5,20 @@ Kept to two load runs (each costs seconds) plus a few runs that must stop at sta
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
-from conftest import LOCUSTFILE, REPO, Stack
+from conftest import LOCUSTFILE, REPO, Stack, free_port
 
 ALL = ("careful=1,hasty=1,reseller=1,affiliate=1,patient=1,impatient=1,spam-checker=1,slow-typer=1,"
        "typo-prone=1,second-tab=1,cookie-less=1,resend-stormer=1,code-guesser=1,forgot-password=1,direct-url=1,"
@@ -200,7 +204,9 @@ def test_abort_on_fail_stops_a_distributed_run_at_the_first_missed_count(stack: 
     (["--personas", "careful=1,nobody=2"], "unknown persona 'nobody'"),
     (["--personas", "careful=1", "--threshold", "login.p95 < 8"], "give a unit"),
     (["--personas", "careful=1", "--target-profile", "/nonexistent/profile.toml"], "cannot read target profile"),
-    (["--personas", "careful=1", "--time-scale", "0"], "--time-scale must be > 0"),
+    (["--personas", "careful=1", "--time-scale", "0"], "argument --time-scale: must be > 0"),
+    (["--personas", "careful=1", "--processes", "2", "--master-bind-host", "127.0.0.1", "--threshold", "loops < 1s"],
+     "loops is not a duration"),                                   # refused before any worker is forked
 ])
 def test_bad_options_stop_locust_with_a_clear_message(args: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "1", "-t", "1s",
@@ -209,3 +215,32 @@ def test_bad_options_stop_locust_with_a_clear_message(args: list[str], message: 
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_unreadable_accounts_stop_a_distributed_run_without_leaving_workers_behind() -> None:
+    port = free_port()
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "2", "-t", "30s",
+         "--host", "http://127.0.0.1:9", "--inbox-url", "http://127.0.0.1:9", "--personas", "careful=1",
+         "--processes", "2", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+         "--master-host", "127.0.0.1", "--master-port", str(port)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        start_new_session=True)
+    try:
+        _, err = popen.communicate(timeout=120)
+        assert popen.returncode == 2, err[-2000:]
+        assert "mfa-harness: cannot load accounts from http://127.0.0.1:9/_harness/accounts" in err
+        deadline = time.time() + 30
+        while time.time() < deadline:                      # the forked workers are gone too
+            try:
+                os.killpg(popen.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("worker processes outlived their master")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        if popen.poll() is None:
+            popen.wait(timeout=30)
