@@ -44,6 +44,20 @@ class LocustRun:
                     return row
         return {}
 
+    def failures(self, limit: int = 10) -> list[dict[str, str]]:
+        """Rows of Locust's failures CSV (method, name, error, occurrences)."""
+        try:
+            with open(f"{self.csv_prefix}_failures.csv", encoding="utf-8") as f:
+                return list(csv.DictReader(f))[:limit]
+        except OSError:
+            return []
+
+    def log_tail(self, lines: int = 20) -> list[str]:
+        try:
+            return self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        except OSError:
+            return []
+
     def rows(self) -> list[dict[str, str]]:
         with open(f"{self.csv_prefix}_stats.csv", encoding="utf-8") as f:
             return list(csv.DictReader(f))

@@ -37,7 +37,7 @@ class Params:
 
 
 SIZES = {"tiny": Params(users=150, spawn_rate=75, limit_s=40),
-         "full": Params(users=10_000, spawn_rate=150, limit_s=240)}
+         "full": Params(users=10_000, spawn_rate=80, limit_s=200)}
 
 
 def flow_errors(history: Path) -> tuple[int, dict[str, int]]:
@@ -116,5 +116,6 @@ def run(size: str, work: Path) -> dict[str, Any]:
                   extra={"locust_rc": run.returncode, "locust_wall_s": round(run.wall_s, 1),
                          "crowd_reached_after_s": None if reached_after is None else round(reached_after, 1),
                          "requests": agg.get("Request Count"), "flow_outcomes": outcomes,
+                         "failures": run.failures(), "locust_log_tail": run.log_tail(),
                          "stats": [{k: r.get(k) for k in ("Type", "Name", "Request Count", "Failure Count",
                                                           "Median Response Time", "99%")} for r in run.rows()]})
