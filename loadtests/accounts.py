@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import urllib.request
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,12 @@ class AccountPool:
     def __init__(self, accounts: list[Account], worker_index: int = 0, workers: int = 1) -> None:
         workers = max(1, workers)
         mine = accounts[worker_index % workers::workers]
-        self._by_program: dict[str, list[Account]] = {p: [] for p in PROGRAMS}
+        by_program: dict[str, list[Account]] = {p: [] for p in PROGRAMS}
         for acc in mine:
-            self._by_program[acc.program].append(acc)
+            by_program[acc.program].append(acc)
         # team members first for agency personas: a shared inbox is what makes them interesting
-        self._by_program["agency"].sort(key=lambda a: (a.team is None, a.team or ""))
+        by_program["agency"].sort(key=lambda a: (a.team is None, a.team or ""))
+        self._by_program: dict[str, deque[Account]] = {p: deque(v) for p, v in by_program.items()}
         self.total = len(mine)
 
     def take(self, programs: tuple[str, ...]) -> Account | None:
@@ -112,7 +114,7 @@ class AccountPool:
         for program in programs:
             pool = self._by_program.get(program)
             if pool:
-                return pool.pop(0)
+                return pool.popleft()
         return None
 
     def left(self, program: str) -> int:
