@@ -80,7 +80,7 @@ class WebHandler(BaseHandler):
                 self.set_status(404)
                 body.append("<p>Message not found (it may have been pruned).</p>")
             else:
-                body.append(await self._message(m))
+                body.append(await self._message(m, to))
         else:
             body.append(self._list(query, folder, to, page))
             live["live"] = page == 0
@@ -95,7 +95,8 @@ class WebHandler(BaseHandler):
             f"<header><a href=/>fake_smtp inbox</a><span class=muted>{len(store)} messages, "
             f"{store.unread} unread</span></header><main><nav class=tabs>{tabs}"
             f'<form action=/ method=get><input type=hidden name=folder value="{folder}">'
-            f'<input name=to placeholder="recipient address" value="{escape(to)}"> <button>Filter</button></form>'
+            f'<label for=to-filter>To</label> <input id=to-filter name=to type=search placeholder="recipient address" '
+            f'value="{escape(to)}"> <button>Filter</button></form>'
             f"</nav>{''.join(body)}</main>"
             f'<script type="application/json" id=live>{live_json}</script>'
             f"<script>{_SCRIPT}</script></body></html>")
@@ -108,7 +109,7 @@ class WebHandler(BaseHandler):
             rows.append(
                 f'<tr class="{"" if m.read else "unread"}"><td>{m.seq}</td><td>{_when(m.delivered)}</td>'
                 f"<td>{escape(_addrs(m.summary.to) or ', '.join(m.recipients))}</td>"
-                f'<td><a href="/?id={m.id}&amp;folder={folder}">{escape(m.summary.subject or "(no subject)")}</a></td>'
+                f'<td><a href="/?id={m.id}&amp;folder={folder}&amp;to={escape(to)}">{escape(m.summary.subject or "(no subject)")}</a></td>'
                 f"<td>{code}</td></tr>")
         nav = []
         base = f"/?folder={folder}&amp;to={escape(to)}"
@@ -121,7 +122,7 @@ class WebHandler(BaseHandler):
                 "<table><thead><tr><th>Seq</th><th>Delivered (UTC)</th><th>To</th><th>Subject</th><th>Code</th>"
                 f"</tr></thead><tbody>{''.join(rows)}</tbody></table><p>{' '.join(nav)}</p>")
 
-    async def _message(self, m: StoredMessage) -> str:
+    async def _message(self, m: StoredMessage, to: str = "") -> str:
         if m.size <= PARSE_INLINE_LIMIT:
             view = mime.full_view(m.raw)
         else:
@@ -132,7 +133,7 @@ class WebHandler(BaseHandler):
             code = (f'<p>Code:</p><p><span class=code id=code>{escape(m.code)}</span> '
                     f'<button id=copy data-code="{escape(m.code)}">Copy</button></p>')
         s = m.summary
-        return (f'<p><a href="/?folder={m.folder}">&larr; back</a></p><h2>{escape(s.subject or "(no subject)")}</h2>'
+        return (f'<p><a href="/?folder={m.folder}&amp;to={escape(to)}">&larr; back</a></p><h2>{escape(s.subject or "(no subject)")}</h2>'
                 f"<p>From: {escape(_addrs([s.from_]))}<br>To: {escape(_addrs(s.to))}<br>"
                 f"Envelope recipients: {escape(', '.join(m.recipients))}<br>Seq {m.seq}, folder {m.folder}, "
                 f"delivered {_when(m.delivered)} UTC, <a href=\"/api/v1/message/{m.id}/raw\">raw</a></p>"
