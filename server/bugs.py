@@ -15,7 +15,7 @@ BUGS: dict[str, str] = {
     "no-resend-limit": "resend has no cooldown and no per-challenge or per-account cap",
     "code-not-bound": "any live code of the account opens any of its challenges",
     "loop-after-verify": "the session cookie is not set after a successful verify (login loop)",
-    "per-process-secret": "each portal process signs cookies with its own secret",
+    "per-process-secret": "each portal process signs cookies with its own secret (and closes connections after each response, like a load balancer)",
     "affiliate-challenged": "affiliates get an MFA challenge like partners",
     "mfa-bypass": "a pending (not yet verified) session is served /partner/account",
     "no-attempt-limit": "wrong codes are never limited",

@@ -155,7 +155,10 @@ class VerifyHandler(BaseHandler):
             return
         sess, ch = self.portal.pending(self.auth_cookie(PENDING_COOKIE))
         if sess is None:
-            if self.get_query_argument("c", None) == "1":
+            # Loop breaker: the login we just answered set the pending cookie; if the browser did
+            # not send it back at all, cookies are blocked. A cookie that came back but is not
+            # valid here is the portal's problem, and the browser goes back to the login form.
+            if self.get_query_argument("c", None) == "1" and self.get_cookie(PENDING_COOKIE) is None:
                 raise CookiesBlocked()
             self.see_other("/partner/login")
             return

@@ -62,13 +62,18 @@ async def run_worker(args: argparse.Namespace, policy: Policy, bugs: frozenset[s
     clock = ScenarioClock(epoch, args.time_scale, store.clock_offset)
     store.attach_clock(clock)
     cookie_secret = store.meta_get_or_set("cookie_secret", secrets.token_hex(32))
+    no_keep_alive = False
     if "per-process-secret" in bugs:
+        # The planted bug: this process signs with its own secret. Connections are closed after
+        # each response, as a load balancer spreading requests over the processes would, so a
+        # client's next request may reach a process that rejects its cookie.
         cookie_secret = secrets.token_hex(32)
+        no_keep_alive = True
     code_key = bytes.fromhex(store.meta_get_or_set("code_key", secrets.token_hex(32)))
     outbox = Outbox(store, clock, policy, args.smtp_host, args.smtp_port, bugs)
     portal = Portal(store, clock, policy, passwords, outbox, bugs, code_key, args.harness)
     app = make_app(portal, cookie_secret, args.harness)
-    server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY, xheaders=False)
+    server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY, xheaders=False, no_keep_alive=no_keep_alive)
     server.add_sockets(sockets)
     with store.tx():
         store.event("portal_started", pid=os.getpid(), bugs=sorted(bugs), policy=policy.as_dict())

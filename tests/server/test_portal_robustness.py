@@ -160,3 +160,13 @@ def test_port_in_use_is_one_line_exit_2(tmp_path):
                     "--password-profile", "cheap")
     assert r.returncode == 2 and "cannot listen" in r.stderr
     assert len([line for line in r.stderr.splitlines() if "error" in line]) == 1
+
+
+def test_pending_cookie_sent_back_but_invalid_goes_to_login(portal):
+    acct = portal.accounts("agency")[0]
+    b = Browser(portal.url)
+    r = b.login(acct["username"], acct["password"])
+    b.s.cookies.clear(domain="127.0.0.1", path="/", name="pp_pending")
+    b.s.cookies.set("pp_pending", "forged-or-signed-elsewhere", domain="127.0.0.1", path="/")
+    r = b.get(r.headers["Location"])
+    assert r.status_code == 303 and r.headers["Location"] == "/partner/login"
