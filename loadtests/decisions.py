@@ -28,11 +28,12 @@ def slow_typer_delay(flow_index: int, rng: random.Random, lifetime_st: float = C
     """Scenario seconds a slow typer takes to type the code.
 
     The first flow of each slow typer always misses the expiry (so every run shows the
-    refusal); later flows miss it half of the time.
+    refusal); later flows miss it half of the time, and otherwise type it anywhere from 30 s to
+    30 s before the expiry, so a portal that expires codes early is caught refusing good ones.
     """
     if flow_index <= 1 or rng.random() < 0.5:
         return lifetime_st + rng.uniform(20.0, 90.0)
-    return rng.uniform(10.0, 60.0)
+    return rng.uniform(30.0, max(30.0, lifetime_st - 30.0))
 
 
 def resend_schedule(resend_after_st: float, code_timeout_st: float, max_resends: int) -> list[float]:

@@ -94,6 +94,9 @@ def add_arguments(parser: Any) -> None:
                    include_in_web_ui=True)
     g.add_argument("--code-timeout", type=_number(0.0, strict=True), default=DEFAULT_CODE_TIMEOUT, help="scenario seconds a user "
                    "waits for a code before the flow ends as no_code", include_in_web_ui=True)
+    g.add_argument("--fresh-connections", action="store_true", default=False, help="open a new connection "
+                   "for every portal request (Connection: close), as behind a load balancer that spreads one "
+                   "browser's requests over several portal processes", include_in_web_ui=True)
     g.add_argument("--loop-window", type=_number(0.0, strict=False), default=DEFAULT_LOOP_WINDOW, help="scenario seconds after a "
                    "successful verify in which landing on the login form counts as a login loop",
                    include_in_web_ui=True)

@@ -23,6 +23,7 @@ from locust.exception import StopUser
 
 from . import decisions, runtime
 from .accounts import AccountsError
+from .history import Recorder
 from .inbox_client import MAX_WAIT, InboxClient, Mail, WaitError
 from .portal_client import PortalClient, PortalResult
 from .redirects import LoopWatch
@@ -87,7 +88,8 @@ class MfaUser(FastHttpUser):
         self.password = self.account.password
         self.rec = h.recorder(self.persona, self.account.username)
         self.loops = LoopWatch(window_s=h.timebase.wall_seconds(h.opts.loop_window))
-        self.portal = PortalClient(self.client, h.profile, self.loops)
+        self.portal = PortalClient(self.client, h.profile, self.loops,
+                                   fresh_connections=bool(getattr(h.opts, "fresh_connections", False)))
         session = FastHttpSession(h.inbox_url, request_event=h.inbox_event, user=None,
                                   network_timeout=MAX_WAIT + 30.0, connection_timeout=30.0, max_retries=0)
         self.inbox = InboxClient(session, h.profile)
@@ -260,11 +262,11 @@ class MfaUser(FastHttpUser):
         return self.verify(fs, mail.code or "", fs.ref)
 
     def verify(self, fs: FlowState, code: str, ref: str | None, page: PortalResult | None = None,
-               loop_check: bool = True) -> str:
+               loop_check: bool = True, rec: Recorder | None = None) -> str:
         """Submit a code; returns "ok" or the failure reason."""
         p = self.h.profile
         page = page or fs.verify_page
-        with self.rec.op("verify", {"code": code, "ref": ref}) as op:
+        with (rec or self.rec).op("verify", {"code": code, "ref": ref}) as op:
             if page is None:
                 page = self.portal.get(p.paths["verify"])
             res = self.portal.submit(page, p.paths["verify"], {p.fields["code"]: code})
@@ -608,19 +610,23 @@ class DirectUrl(MfaUser):
 
 
 class DoubleSubmit(MfaUser):
-    """Double-clicks "Verify": the same code posted twice; the second must not succeed."""
+    """Double-clicks "Verify": the same code posted twice at once; only one may succeed."""
 
     persona = "double-submit"
 
     def enter_code(self, fs: FlowState, mail: Mail) -> str:
-        before = self.portal.snapshot()
         page = fs.verify_page
-        first = self.verify(fs, mail.code or "", fs.ref)
-        after = self.portal.snapshot()
-        self.portal.restore(before)
-        self.verify(fs, mail.code or "", fs.ref, page=page, loop_check=False)
-        self.portal.restore(after)
-        return first
+        code = mail.code or ""
+        # Both posts leave before either answer arrives, on two connections of the same browser,
+        # as a double click does: this is what exposes a check-then-consume race in the portal.
+        # Each click is its own history process (one operation at a time per process).
+        second = Recorder(self.rec.history, self.rec.proc + ".2", self.rec.persona, self.rec.user)
+        second.flow = self.rec.flow
+        clicks = [gevent.spawn(self.verify, fs, code, fs.ref, page=page, loop_check=False, rec=r)
+                  for r in (self.rec, second)]
+        gevent.joinall(clicks, timeout=max(30.0, 60.0 / self.h.timebase.scale))
+        results = [g.value for g in clicks if g.successful()]
+        return "ok" if "ok" in results else (results[0] if results else "error")
 
 
 PERSONAS: dict[str, type[MfaUser]] = {cls.persona: cls for cls in (

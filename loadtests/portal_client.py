@@ -60,10 +60,12 @@ class OnlyCookies(DefaultCookiePolicy):
 class PortalClient:
     """GET/POST with hand-followed redirects and loop detection, over one FastHttpSession."""
 
-    def __init__(self, session: Any, profile: TargetProfile, loop_watch: LoopWatch) -> None:
+    def __init__(self, session: Any, profile: TargetProfile, loop_watch: LoopWatch,
+                 fresh_connections: bool = False) -> None:
         self.session = session
         self.profile = profile
         self.loop_watch = loop_watch
+        self.headers = {"Connection": "close"} if fresh_connections else None
 
     # ---- cookies ---------------------------------------------------------------------------
     @property
@@ -107,7 +109,7 @@ class PortalClient:
     def _one(self, method: str, url: str, data: dict[str, str] | None) -> tuple[Any, str | None]:
         name = path_only(url)
         with self.session.request(method, url, name=name, data=data, allow_redirects=False,
-                                  catch_response=True) as resp:
+                                  catch_response=True, headers=self.headers) as resp:
             status = resp.status_code or 0
             error = getattr(resp, "error", None)
             if status == 0:

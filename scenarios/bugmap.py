@@ -15,7 +15,8 @@ class PlantedBug:
 
     invariants: tuple[str, ...]
     scenario: str
-    processes: int = 1
+    processes: int = 1                 # portal processes the bug needs to show
+    locust_args: tuple[str, ...] = ()  # client behaviour the bug needs to show
 
 
 PLANTED_BUGS: dict[str, PlantedBug] = {
@@ -27,7 +28,9 @@ PLANTED_BUGS: dict[str, PlantedBug] = {
     "no-resend-limit": PlantedBug(("resend_limits",), "validation"),
     "code-not-bound": PlantedBug(("binding",), "validation"),
     "loop-after-verify": PlantedBug(("no_login_loops",), "validation"),
-    "per-process-secret": PlantedBug(("no_login_loops",), "validation", processes=2),
+    # Each browser's requests must reach both processes, as behind a load balancer.
+    "per-process-secret": PlantedBug(("no_login_loops",), "validation", processes=2,
+                                     locust_args=("--fresh-connections",)),
     "affiliate-challenged": PlantedBug(("affiliates",), "validation"),
     "mfa-bypass": PlantedBug(("mfa_required",), "validation"),
     "no-attempt-limit": PlantedBug(("attempt_limits",), "validation"),

@@ -27,7 +27,7 @@ from .spec import Scenario
 from .stack import LocalStack, StackConfig, StackError
 
 LOCUSTFILE = Path(loadtests.__file__).parent / "locustfile.py"
-STARTUP_ALLOWANCE_S = 4.0  # wall seconds between launch and scenario time 0
+STARTUP_ALLOWANCE_S = 1.5  # wall seconds between launch and scenario time 0 (the stack starts in ~1 s)
 
 
 class SetupError(RuntimeError):
@@ -73,6 +73,7 @@ def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
         sc.expect_invalid = sorted({inv for b in bugs for inv in bugmap.PLANTED_BUGS[b].invariants})
         for bug in bugs:
             sc.processes = max(sc.processes, bugmap.PLANTED_BUGS[bug].processes)
+            sc.locust_args += [a for a in bugmap.PLANTED_BUGS[bug].locust_args if a not in sc.locust_args]
     sc.bugs = bugs
     return sc
 
@@ -127,8 +128,21 @@ def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, epoch: fl
     for expr in sc.thresholds:
         argv += ["--threshold", expr]
     if workers > 0:
-        argv += ["--processes", str(workers)]
+        # Locust's master listens on all interfaces at 5557 by default: keep it on loopback, on a
+        # free port, so two runs never share workers.
+        port = free_port()
+        argv += ["--processes", str(workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                 "--master-host", "127.0.0.1", "--master-port", str(port)]
     return argv + sc.locust_args
+
+
+def free_port() -> int:
+    """A loopback port the OS reports free (used for Locust's master, which cannot bind port 0)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def run(sc: Scenario, opts: RunOptions) -> int:
@@ -138,7 +152,9 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     out = opts.out or default_out(sc)
     out.mkdir(parents=True, exist_ok=True)
     (out / "logs").mkdir(exist_ok=True)
-    epoch = time.time() + STARTUP_ALLOWANCE_S
+    t_launch = time.time()
+    phases: dict[str, float] = {}
+    epoch = t_launch + STARTUP_ALLOWANCE_S
     white_box = opts.target is None
     policy_file = write_toml(out / "policy.toml", sc.policy) if sc.policy else None
     fault_plan = {"seed": sc.seed, "rules": sc.faults}
@@ -179,7 +195,9 @@ def run(sc: Scenario, opts: RunOptions) -> int:
                            workers=opts.workers, target_profile=opts.target_profile,
                            accounts_url=accounts_url if white_box else None)
         (out / "command.txt").write_text(" ".join(argv) + "\n", encoding="utf-8")
+        phases["stack_start_s"] = round(time.time() - t_launch, 3)
         time.sleep(max(0.0, epoch - time.time()))  # wait for scenario time 0: a scheduled instant
+        t_locust = time.time()
         locust_log = open(out / "logs" / "locust.log", "ab")
         locust = subprocess.Popen(argv, stdout=locust_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                   start_new_session=True)
@@ -198,6 +216,8 @@ def run(sc: Scenario, opts: RunOptions) -> int:
             except subprocess.TimeoutExpired:
                 pass
         locust_log.close()
+        phases["locust_s"] = round(time.time() - t_locust, 3)
+        t_collect = time.time()
         nemesis.stop()
         progress.stop()
         if stack and stack.portal and not stack.portal.alive():
@@ -207,6 +227,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
             _drain_outbox(stack.portal_url, sc.time_scale)
         portal_lines = collect.portal_events(portal_url) if white_box else []
         inbox_lines = collect.inbox_deliveries(inbox_url)
+        phases["drain_and_collect_s"] = round(time.time() - t_collect, 3)
     except KeyboardInterrupt:
         interrupted = True
         print("interrupted: stopping the stack", file=sys.stderr)
@@ -243,6 +264,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         "workers": opts.workers, "processes": sc.processes, "locust_exit": locust.returncode if locust else None,
         "thresholds": (summary or {}).get("thresholds", {}), "nemesis_errors": nemesis.errors if nemesis else [],
         "command": " ".join(sys.argv), "portal_restarts": stack.restarts if stack else 0,
+        "phases": phases,
     }
     (out / "run.json").write_text(json.dumps(run_info, indent=2), encoding="utf-8")
     return finish_run(out, history, run_info, quiet=opts.quiet)

@@ -160,7 +160,7 @@ def _portal(ix: Index, line: Line) -> None:
         ix.clock_jumps.append(line)
 
 
-def _client(ix: Index, line: Line, pending: dict[tuple[Any, Any], ClientOp]) -> None:
+def _client(ix: Index, line: Line, pending: dict[tuple[Any, Any], list[ClientOp]]) -> None:
     op, typ = line.get("op"), line.get("type")
     if op == "loop":
         ix.loops.append(line)
@@ -172,14 +172,14 @@ def _client(ix: Index, line: Line, pending: dict[tuple[Any, Any], ClientOp]) -> 
     key = (line.get("proc"), op)
     if typ == "invoke":
         rec = ClientOp(line)
-        pending[key] = rec
+        pending.setdefault(key, []).append(rec)   # a double click has two outstanding at once
         ix.ops.append(rec)
         if line.get("flow") is not None:
             ix.flows[line["flow"]].append(rec)
     elif typ in ("ok", "fail", "info"):
-        rec = pending.pop(key, None)
-        if rec is not None:
-            rec.done = line
+        waiting = pending.get(key)
+        if waiting:
+            waiting.pop(0).done = line
     else:
         raise HistoryError(f"client line with unknown type {typ!r}: {line}")
 
@@ -192,7 +192,7 @@ def _sort_key(line: Line) -> tuple[Any, ...]:
 def build_index(lines: Iterable[Line], accounts: list[Line] | None = None) -> Index:
     """File every line under its keys; portal lists end up in event-id order."""
     ix = Index()
-    pending: dict[tuple[Any, Any], ClientOp] = {}
+    pending: dict[tuple[Any, Any], list[ClientOp]] = {}
     for n, line in enumerate(lines):
         if not isinstance(line, dict):
             raise HistoryError(f"history line {n + 1} is not a JSON object: {line!r}")

@@ -71,7 +71,14 @@ def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
     check_well_formed(sorted(history, key=lambda line: line["wall"]))
     p = by_persona(history)
     assert set(p) == set(ALL.replace("=1", "").split(","))
-    assert len({line["user"] for line in history}) == len({line["proc"] for line in history}) == 16
+    # one history process per simulated user, plus the double-clicker's second click ("<proc>.2")
+    browsers = {line["proc"].split(".")[0] for line in history}
+    assert len({line["user"] for line in history}) == len(browsers) == 16
+    assert {line["proc"] for line in history} - browsers == {p + ".2" for p in browsers
+                                                             if any(x["proc"] == p + ".2" for x in history)}
+    double = [x for x in history if x["persona"] == "double-submit" and x["op"] == "verify" and x["type"] == "invoke"]
+    assert any(a["proc"] + ".2" == b["proc"] and abs(a["wall"] - b["wall"]) < 1.0 for a in double for b in double), \
+        "the double click's two posts are concurrent"
 
     # careful agency member: in with their own code, which the inbox held back 50 scenario seconds
     assert completions(p["careful"], "flow", "ok")
