@@ -16,7 +16,6 @@ class PlantedBug:
     invariants: tuple[str, ...]
     scenario: str
     processes: int = 1                 # portal processes the bug needs to show
-    locust_args: tuple[str, ...] = ()  # client behaviour the bug needs to show
 
 
 PLANTED_BUGS: dict[str, PlantedBug] = {
@@ -28,9 +27,7 @@ PLANTED_BUGS: dict[str, PlantedBug] = {
     "no-resend-limit": PlantedBug(("resend_limits",), "validation"),
     "code-not-bound": PlantedBug(("binding",), "validation"),
     "loop-after-verify": PlantedBug(("no_login_loops",), "validation"),
-    # Each browser's requests must reach both processes, as behind a load balancer.
-    "per-process-secret": PlantedBug(("no_login_loops",), "validation", processes=2,
-                                     locust_args=("--fresh-connections",)),
+    "per-process-secret": PlantedBug(("no_login_loops",), "validation", processes=2),
     "affiliate-challenged": PlantedBug(("affiliates",), "validation"),
     "mfa-bypass": PlantedBug(("mfa_required",), "validation"),
     "no-attempt-limit": PlantedBug(("attempt_limits",), "validation"),

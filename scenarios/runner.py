@@ -73,7 +73,6 @@ def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
         sc.expect_invalid = sorted({inv for b in bugs for inv in bugmap.PLANTED_BUGS[b].invariants})
         for bug in bugs:
             sc.processes = max(sc.processes, bugmap.PLANTED_BUGS[bug].processes)
-            sc.locust_args += [a for a in bugmap.PLANTED_BUGS[bug].locust_args if a not in sc.locust_args]
     sc.bugs = bugs
     return sc
 
