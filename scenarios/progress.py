@@ -14,8 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from . import collect
+from .checker import CheckContext, check
 from .nemesis import Nemesis
 from .spec import Scenario
+
+# Invariants whose violations a partial portal log already proves (the others need the end of
+# the run, or client and inbox lines, to be decided).
+PARTIAL_SAFE = ("single_use", "expiry", "binding", "mfa_required", "affiliates", "resend_limits",
+                "attempt_limits")
 
 
 class Progress:
@@ -27,6 +33,9 @@ class Progress:
         self.quiet, self.every_s = quiet, every_s
         self.counts: Counter[str] = Counter()
         self.after = 0
+        self.events: list[dict[str, Any]] = []
+        self.violations: dict[str, int] = {}
+        self._ticks = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
         self._tty = sys.stderr.isatty()
@@ -52,6 +61,19 @@ class Progress:
         for ev in events:
             self.counts[ev.get("event", "?")] += 1
             self.after = max(self.after, int(ev.get("id", 0)))
+        self.events.extend(events)
+
+    def _check(self) -> None:
+        """Violations so far, from the portal's log alone (white box, partial-safe invariants)."""
+        policy = next((e.get("policy") for e in self.events if e.get("event") == "portal_started"), None) or {}
+        ctx = CheckContext(policy=dict(policy), white_box=True, time_scale=self.sc.time_scale,
+                           fault_plan={"rules": self.sc.faults}, bugs=list(self.sc.bugs), accounts=None)
+        try:
+            result = check(self.events, ctx)
+        except ValueError:
+            return  # a torn log mid-run; the final check reads the whole history
+        self.violations = {k: int(result[k]["violations"]) for k in PARTIAL_SAFE
+                           if k in result and result[k]["valid"] is False}
 
     def active_faults(self, st: float) -> list[str]:
         names = [f"{r['kind']}" for r in self.sc.faults
@@ -63,14 +85,18 @@ class Progress:
         c = self.counts
         faults = ",".join(self.active_faults(st)) or "none"
         ok = c["verify_ok"] + c["affiliate_login"]
+        bad = ",".join(f"{k}:{n}" for k, n in self.violations.items()) or "none"
         return (f"[{self.sc.name}] {st:6.0f}/{self.sc.duration:.0f} s scenario "
                 f"({time.time() - self.epoch:5.1f} s wall)  users {self.sc.users}  sign-ins ok {ok}  "
                 f"code failures {c['verify_fail']}  logins refused {c['login_failed']}  "
-                f"faults {faults}  nemesis errors {len(self.nemesis.errors)}")
+                f"faults {faults}  violations so far {bad}  nemesis errors {len(self.nemesis.errors)}")
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             self._poll()
+            self._ticks += 1
+            if self._ticks % 3 == 0 and len(self.events) < 300_000:
+                self._check()
             text = self.line()
             sys.stderr.write(("\r" + text[:200]) if self._tty else text + "\n")
             sys.stderr.flush()
