@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("run_dir", type=Path)
     c.add_argument("--strict", action="store_true", default=None)
     sub.add_parser("bugs", help="planted portal bugs and the invariant each must break")
+    cmp_ = sub.add_parser("compare", help="two finished runs side by side (metrics, failed logins, outcomes)")
+    cmp_.add_argument("run_a", type=Path)
+    cmp_.add_argument("run_b", type=Path)
     u = sub.add_parser("up", help="start portal and inbox for a person at a browser; Ctrl-C stops")
     u.add_argument("--out", type=Path, help="run folder (default runs/<time>-up)")
     u.add_argument("--seed", type=int, default=1)
@@ -93,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bugs":
             for name, bug in bugmap.PLANTED_BUGS.items():
                 print(f"{name:24s} breaks {', '.join(bug.invariants):24s} shown by scenario {bug.scenario}")
+            return 0
+        if args.command == "compare":
+            from .compare import CompareError, render
+
+            try:
+                print(render(args.run_a, args.run_b))
+            except CompareError as exc:
+                raise SetupError(str(exc)) from None
             return 0
         if args.command == "up":
             import time as _time
