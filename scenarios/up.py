@@ -39,7 +39,7 @@ def credentials_table(portal_url: str, inbox_url: str, accounts: list[dict[str, 
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     lines = [f"portal  {portal_url}/", f"inbox   {inbox_url}/", ""]
     for r in rows:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     lines += ["", "Sign in at the portal, read the code in the inbox page. Ctrl-C stops both."]
     return "\n".join(lines)
 
