@@ -4,7 +4,7 @@ Thin on purpose: the personas (user classes) and the event wiring live in the pa
 Harness options: see `loadtests/options.py` or `locust -f loadtests/locustfile.py --help`.
 """
 
-from loadtests import runtime
+from loadtests import runtime, webui
 from loadtests.personas import (  # noqa: F401  (Locust picks up the user classes from this module)
     Affiliate,
     Careful,
@@ -25,3 +25,4 @@ from loadtests.personas import (  # noqa: F401  (Locust picks up the user classe
 )
 
 runtime.register()
+webui.register()      # the web UI's "MFA" tab (after the runtime: it taps the harness's history)

@@ -1,0 +1,300 @@
+"""The web UI's "MFA" tab: the cached view on its own, then the real `locust` with its web UI.
+
+The unit tests drive `LiveView` with encoded client lines, a fake clock and a fake portal, so
+they show what the tab computes and when the checker runs (never per request). The end-to-end
+test starts the real portal and inbox, runs Locust with its web UI on a free loopback port and
+reads the tab over HTTP while the test runs and after it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+import pytest
+from conftest import LOCUSTFILE, REPO, Stack, free_port
+
+from loadtests import webui
+from loadtests.history import FileSink, History, Recorder
+from loadtests.metrics import HISTOGRAMS, OUTCOMES
+from loadtests.timebase import Timebase
+from scenarios.checker import INVARIANTS
+
+STATUSES = {"valid", "invalid", "unknown"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Checks:
+    """A `run_check` stand-in that counts the checker runs and runs it inline."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def __call__(self, fn: Any, *args: Any) -> Any:
+        self.runs += 1
+        return fn(*args)
+
+
+def client_lines(n_flows: int, outcome: str = "ok") -> list[str]:
+    out = []
+    for i in range(n_flows):
+        wall = 1000.0 + i
+        common = {"src": "client", "proc": "0-1", "flow": f"0-1-{i}", "persona": "careful", "user": "u"}
+        out.append(json.dumps({**common, "wall": wall, "st": wall, "type": "invoke", "op": "login", "value": {}}))
+        out.append(json.dumps({**common, "wall": wall + 0.1, "st": wall, "type": "ok", "op": "login",
+                               "value": {"ref": "AAAAAAAA", "landed": "/partner/verify", "chain": []}}))
+        out.append(json.dumps({**common, "wall": wall + 0.5, "st": wall, "type": "ok" if outcome == "ok" else "fail",
+                               "op": "flow", "value": {"outcome": outcome, "duration_s": 0.5 + i / 100.0,
+                                                       "duration_st": 30.0, "resends": i % 2, "code_wait_s": 0.2,
+                                                       "delivery_delay_s": 0.1}}))
+    return out
+
+
+def make_view(**kw: Any) -> tuple[webui.LiveView, Clock, Checks]:
+    clock, checks = Clock(), Checks()
+    view = webui.LiveView(portal_url=kw.pop("portal_url", None), time_scale=lambda: 60.0, run_check=checks,
+                          clock=clock, **kw)
+    return view, clock, checks
+
+
+def test_flow_lines_give_percentiles_outcomes_and_loops() -> None:
+    view, _, _ = make_view()
+    for line in client_lines(10) + client_lines(2, outcome="expired"):
+        view.feed(line)
+    loop = {"src": "client", "wall": 1.0, "st": 1.0, "type": "info", "proc": "0-2", "flow": "0-2-1",
+            "persona": "cookie-less", "user": "v", "op": "loop", "value": {"chain": [], "ended": "loop"}}
+    view.feed(json.dumps(loop))
+    view.feed(json.dumps({**loop, "value": {"chain": [], "ended": "cookies_blocked"}}))
+    view.refresh("running")
+    d = view.data
+    assert d["flows"] == 12 and d["outcomes"]["ok"] == 10 and d["outcomes"]["expired"] == 2
+    assert set(OUTCOMES) <= set(d["outcomes"])
+    assert d["loops"] == {"loops": 1, "loop_breaker": 1}
+    assert set(d["percentiles"]) == set(HISTOGRAMS)
+    login, wall = d["percentiles"]["login"], d["percentiles"]["login_wall"]
+    assert login["count"] == 12 and login["axis"] == "scenario" and wall["axis"] == "wall"
+    assert wall["max"] == pytest.approx(0.59, abs=0.001)
+    assert login["max"] == pytest.approx(0.59 * 60, rel=0.001)           # scenario = wall x time scale
+    assert d["percentiles"]["code_delivery"]["p50"] == pytest.approx(6.0, rel=0.001)
+    assert d["percentiles"]["resends"]["max"] == 1
+    json.dumps(d)                                                         # what /mfa/data serves
+
+
+def test_checker_runs_only_when_watched_and_at_most_every_few_seconds() -> None:
+    view, clock, checks = make_view()
+    for line in client_lines(3):
+        view.feed(line)
+    view.refresh("running")
+    assert checks.runs == 0 and view.data["check"]["checked_at"] is None      # nobody looks: no check
+    assert view.data["invariants"]["single_use"]["status"] == "not checked yet"
+    view.watched()
+    assert view.wake.is_set()                                                # the first look refreshes at once
+    for _ in range(20):                                                      # requests only read the cache
+        view.watched()
+        view.rows()
+    assert checks.runs == 0
+    view.refresh("running")
+    assert checks.runs == 1
+    clock.now += webui.REFRESH_S / 2
+    view.refresh("running")
+    assert checks.runs == 1                                                  # cached
+    clock.now += webui.REFRESH_S
+    view.refresh("running")
+    assert checks.runs == 2
+    clock.now += webui.WATCH_S + webui.REFRESH_S                             # the tab was closed
+    view.refresh("running")
+    assert checks.runs == 2
+    view.refresh("stopped", final=True)                                      # the end of the test: always
+    assert checks.runs == 3
+    d = view.data
+    assert d["check"]["final"] and d["check"]["mode"] == "black box" and d["check"]["lines"] == 9
+    assert set(d["invariants"]) == set(INVARIANTS)
+    assert {r["status"] for r in d["invariants"].values()} <= STATUSES
+    assert not any(r["provisional"] for r in d["invariants"].values())
+
+
+def portal_events() -> list[dict[str, Any]]:
+    """A portal log in which one code was accepted twice (single_use is invalid)."""
+    base = {"src": "portal", "st": 1.0}
+    return [
+        {**base, "wall": 1000.0, "id": 1, "event": "portal_started", "pid": 1, "bugs": [], "policy": {}},
+        {**base, "wall": 1000.1, "id": 2, "event": "challenge_created", "challenge_id": 1, "ref": "AAAAAAAA",
+         "partner_id": 1, "username": "u", "program": "agency", "expires_at": 600},
+        {**base, "wall": 1000.2, "id": 3, "event": "code_issued", "challenge_id": 1, "code_id": 1, "partner_id": 1,
+         "recipient": "a@example.test", "message_id": "<m1>", "expires_at": 301, "reason": "login"},
+        {**base, "wall": 1000.3, "id": 4, "event": "verify_ok", "challenge_id": 1, "code_id": 1, "partner_id": 1,
+         "code_expires_at": 301},
+        {**base, "wall": 1000.4, "id": 5, "event": "verify_ok", "challenge_id": 1, "code_id": 1, "partner_id": 1,
+         "code_expires_at": 301},
+    ]
+
+
+def test_portal_events_make_the_check_white_box_and_are_fetched_incrementally() -> None:
+    events, asked = portal_events(), []
+
+    def fetch(url: str, timeout: float) -> bytes:
+        asked.append(url)
+        after = int(url.split("after=")[1].split("&")[0])
+        return "".join(json.dumps(e) + "\n" for e in events if e["id"] > after).encode()
+
+    view, clock, _ = make_view(portal_url="http://127.0.0.1:1/", fetch=fetch)
+    view.watched()
+    view.refresh("running")
+    d = view.data
+    assert d["check"]["mode"] == "white box" and d["check"]["portal_events"] == 5
+    assert d["invariants"]["single_use"]["status"] == "invalid"
+    assert d["invariants"]["single_use"]["violations"] == 1 and d["invariants"]["single_use"]["example"]
+    assert not d["invariants"]["single_use"]["provisional"]                 # a violation in a prefix stays one
+    assert asked == ["http://127.0.0.1:1/_harness/events?after=0&limit=2000"]
+    clock.now += webui.REFRESH_S
+    view.refresh("running")
+    assert asked[-1].endswith("after=5&limit=2000") and view.data["check"]["portal_events"] == 5
+    rows = view.rows()
+    invalid = [r for r in rows if r["section"] == "invariant" and r["item"] == "single_use"]
+    assert invalid and invalid[0]["status"] == "invalid" and invalid[0]["count"] == 1
+
+
+def test_a_portal_without_the_events_endpoint_is_black_box_and_not_hammered() -> None:
+    asked: list[str] = []
+
+    def fetch(url: str, timeout: float) -> bytes:
+        asked.append(url)
+        raise urllib.error.HTTPError(url, 404, "Not Found", None, None)  # type: ignore[arg-type]
+
+    view, clock, checks = make_view(portal_url="http://127.0.0.1:1", fetch=fetch)
+    for line in client_lines(2):
+        view.feed(line)
+    view.watched()
+    for _ in range(3):
+        view.refresh("running")
+        clock.now += webui.REFRESH_S
+    assert len(asked) == 1 and checks.runs == 3
+    assert view.data["check"]["mode"] == "black box" and view.data["check"]["error"] is None
+    clock.now += webui.PROBE_EVERY_S
+    view.watched()
+    view.refresh("running")
+    assert len(asked) == 2                                                   # asked again, now and then
+
+
+def test_rows_keep_their_sections_in_order_and_reset_starts_a_new_run() -> None:
+    view, _, _ = make_view()
+    for line in client_lines(4):
+        view.feed(line)
+    view.refresh("running", final=True)
+    rows = view.rows()
+    assert [r["name"] for r in rows] == sorted(r["name"] for r in rows)      # Locust sorts by `name`
+    sections = [r["section"] for r in rows]
+    assert sections.index("percentiles") < sections.index("outcome") < sections.index("invariant")
+    assert all(set(r) == {"name", "section", "item", "status", "count", *webui.PCTS} for r in rows)
+    view.reset()
+    assert view.data["flows"] == 0 and view.data["check"]["checked_at"] is None
+
+
+def test_tap_sees_every_line_and_keeps_the_sink(tmp_path: Any) -> None:
+    sink = FileSink(tmp_path / "h.jsonl")
+    seen: list[str] = []
+    webui.tap(sink, seen.append)
+    history = History(Timebase(1.0, 0.0), sink)
+    with Recorder(history, "0-1", "careful", "u").op("login"):
+        pass
+    sink.close()
+    assert isinstance(history.sink, FileSink) and len(seen) == 2
+    assert (tmp_path / "h.jsonl").read_text(encoding="utf-8").splitlines() == seen
+
+
+# ---- the real locust with its web UI ------------------------------------------------------------
+def get(url: str, timeout: float = 3.0) -> tuple[int, str, str]:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode("utf-8")
+
+
+def poll_data(base: str, until: Any, deadline: float, popen: subprocess.Popen) -> dict[str, Any]:
+    """Read /mfa/data until `until(data)` holds (bounded by `deadline`); Locust may still be starting."""
+    last: dict[str, Any] = {}
+    while time.time() < deadline:
+        if popen.poll() is not None:
+            break
+        try:
+            last = json.loads(get(base + "/mfa/data")[2])
+        except (OSError, ValueError):
+            last = last or {}
+        if last and until(last):
+            return last
+        time.sleep(0.3)        # a bounded poll of an HTTP endpoint (the tab itself refreshes every few s)
+    raise AssertionError(f"/mfa/data never satisfied the condition; last: {json.dumps(last)[:2000]}")
+
+
+def test_the_mfa_tab_shows_live_flow_numbers_and_invariants(stack: Stack) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    out = stack.workdir / "webui"
+    out.mkdir()
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port),
+            "--autostart", "--autoquit", "5", "-u", "4", "-r", "4", "-t", "8s", "--host", stack.portal.url,
+            "--inbox-url", stack.inbox.url, "--time-scale", f"{stack.time_scale:g}", "--epoch", repr(stack.epoch),
+            "--personas", "careful=2,hasty=1,affiliate=1", "--history-file", str(out / "history.jsonl")]
+    with open(out / "locust.log", "wb") as log:
+        popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
+                                 start_new_session=True)
+    try:
+        started = time.time()
+        live = poll_data(base, lambda d: d["state"] == "running" and d["outcomes"]["ok"] >= 3
+                         and d["check"]["checked_at"] is not None, started + 25, popen)
+        assert live["percentiles"]["login"]["count"] >= 3
+        for name in ("login", "login_wall", "code_delivery", "code_wait", "code_wait_wall"):
+            row = live["percentiles"][name]
+            assert row["count"] > 0 and all(row[k] is not None for k in ("p50", "p90", "p95", "p99", "max")), row
+            assert row["p50"] <= row["p90"] <= row["p95"] <= row["p99"] <= row["max"]
+        assert live["percentiles"]["resends"]["count"] >= 3
+        assert set(OUTCOMES) <= set(live["outcomes"]) and live["flows"] >= 3
+        assert set(live["loops"]) == {"loops", "loop_breaker"}
+        assert live["check"]["mode"] == "white box" and live["check"]["portal_events"] > 0
+        assert set(live["invariants"]) == set(INVARIANTS)
+        for name, r in live["invariants"].items():
+            assert r["status"] in STATUSES and r["status"] != "invalid", (name, r)   # a correct portal
+        assert live["invariants"]["single_use"]["status"] == "valid"
+
+        # the tab is declared on Locust's own page and filled from the JSON its UI polls
+        _, ctype, index = get(base + "/")
+        args = json.loads(index.split("window.templateArgs = ", 1)[1].split("\n", 1)[0])
+        assert {"key": "mfa", "title": "MFA"} in args["extended_tabs"]
+        assert any(t["key"] == "mfa" for t in args["extended_tables"])
+        stats = json.loads(get(base + "/stats/requests")[2])
+        rows = next(s["data"] for s in stats["extended_stats"] if s["key"] == "mfa")
+        assert {"percentiles", "outcome", "loops", "invariant", "check"} <= {r["section"] for r in rows}
+        ok_row = next(r for r in rows if r["section"] == "outcome" and r["item"] == "ok")
+        assert ok_row["count"] >= 3
+        status, ctype, page = get(base + "/mfa")
+        assert status == 200 and ctype.startswith("text/html")
+        assert "<title>MFA" in page and "mfa/data" in page
+        assert 'src="http' not in page and 'href="http' not in page             # no external assets
+
+        # after the test stopped, the final check covers the whole run
+        final = poll_data(base, lambda d: d["check"]["final"], started + 35, popen)
+        assert final["state"] == "stopped" and final["flows"] >= live["flows"]
+        history = [json.loads(x) for x in (out / "history.jsonl").read_text(encoding="utf-8").splitlines()]
+        flows = [x for x in history if x["op"] == "flow" and x["type"] in ("ok", "fail")]
+        assert final["flows"] == len(flows)
+        assert not any(r["status"] == "invalid" for r in final["invariants"].values()), final["invariants"]
+    finally:
+        if popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGTERM)
+            try:
+                popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(popen.pid, signal.SIGKILL)
+                popen.wait(timeout=20)
