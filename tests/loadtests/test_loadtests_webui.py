@@ -238,15 +238,22 @@ def poll_data(base: str, until: Any, deadline: float, popen: subprocess.Popen) -
     raise AssertionError(f"/mfa/data never satisfied the condition; last: {json.dumps(last)[:2000]}")
 
 
-def test_the_mfa_tab_shows_live_flow_numbers_and_invariants(stack: Stack) -> None:
+@pytest.mark.parametrize("processes", [0, 2], ids=["standalone", "master-and-2-workers"])
+def test_the_mfa_tab_shows_live_flow_numbers_and_invariants(stack: Stack, processes: int) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     out = stack.workdir / "webui"
     out.mkdir()
+    distributed: list[str] = []
+    if processes:
+        # the master computes the tab from its workers' lines; keep its port on loopback and free
+        master = str(free_port())
+        distributed = ["--processes", str(processes), "--master-bind-host", "127.0.0.1", "--master-bind-port",
+                       master, "--master-host", "127.0.0.1", "--master-port", master]
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port),
             "--autostart", "--autoquit", "5", "-u", "4", "-r", "4", "-t", "8s", "--host", stack.portal.url,
             "--inbox-url", stack.inbox.url, "--time-scale", f"{stack.time_scale:g}", "--epoch", repr(stack.epoch),
-            "--personas", "careful=2,hasty=1,affiliate=1", "--history-file", str(out / "history.jsonl")]
+            "--personas", "careful=2,hasty=1,affiliate=1", "--history-file", str(out / "history.jsonl"), *distributed]
     with open(out / "locust.log", "wb") as log:
         popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
                                  start_new_session=True)
