@@ -101,7 +101,9 @@ def run(size: str, work: Path) -> dict[str, Any]:
             for k in ("locust_rss", "portal_rss", "inbox_rss", "waiters")}
     locust_peak = peak["locust_rss"]  # the whole Locust process group (master and workers)
     agg = run.aggregated()
-    failures = int(agg.get("Failure Count") or 0)
+    # every request row, the inbox's own type included (Locust's "Aggregated" row leaves it out)
+    failures = sum(int(r.get("Failure Count") or 0) for r in run.rows()
+                   if r.get("Name") != "Aggregated" and r.get("Type") != "FLOW")
     flow_err, outcomes = flow_errors(hist)
     errors = failures + flow_err
     figures = [
