@@ -52,10 +52,11 @@ WATCH_S = 30.0               # the checker runs mid-test only if the tab was rea
 CHECK_SHARE = 0.2            # at most this share of wall time goes to the checker mid-test
 MAX_CHECK_LINES = 150_000    # lines (client + portal) the live check keeps; later ones are only counted
 MAX_PENDING = 500_000        # client lines waiting to be folded in; beyond that they are counted as lost
-PORTAL_PAGE = 2000           # portal events per request
+PORTAL_PAGE = 5000           # portal events per request
 PORTAL_PAGES = 5             # requests per refresh (the rest comes at the next refresh)
 PORTAL_TIMEOUT_S = 2.0       # wall seconds per portal request
 PROBE_EVERY_S = 30.0         # a portal that did not answer /_harness/events is asked again this often
+PORTAL_MARGIN_S = 60.0       # portal events this many wall seconds before the run started are still checked
 PAGE = Path(__file__).with_name("webui_page.html")
 PCTS = ("p50", "p90", "p95", "p99", "max")
 # Invariants whose "invalid" cannot be undone by later lines: a violation in a prefix of the
@@ -108,7 +109,7 @@ class LiveView:
         self.lock = gevent.lock.Semaphore()
         self.wake = gevent.event.Event()     # set when somebody starts looking: refresh now, not in REFRESH_S
         self.watched_at = -1e18
-        self.portal_lines: list[dict[str, Any]] = []   # kept across runs: the portal's log is one history
+        self.portal_lines: list[dict[str, Any]] = []
         self.portal_after = 0
         self.portal_ok: bool | None = None              # None: not asked yet
         self.portal_asked = -1e18
@@ -126,7 +127,7 @@ class LiveView:
             self.lost += 1
 
     def reset(self) -> None:
-        """A new test run: client-side numbers start again (portal events are kept)."""
+        """A new test run: client-side numbers start again; recent portal events are kept."""
         self.pending.clear()
         self.metrics = FlowMetrics()
         self.client_lines: list[dict[str, Any]] = []
@@ -135,6 +136,11 @@ class LiveView:
         self.lost = 0
         self.loops: Counter[str] = Counter()
         self.started = self.clock()
+        # a portal that has been up for long has a long log: the run's check needs its recent part only
+        # (`portal_started` is kept for the policy it announces)
+        self.portal_since = self.started - PORTAL_MARGIN_S
+        self.portal_lines = [x for x in self.portal_lines
+                             if x.get("wall", 0.0) >= self.portal_since or x.get("event") == "portal_started"]
         self.checked_at: float | None = None
         self.check_cost = 0.0
         self.check_lines = 0
@@ -224,6 +230,8 @@ class LiveView:
                 self.portal_after = max(self.portal_after, row["id"])
                 if row.get("event") == "portal_started" and isinstance(row.get("policy"), dict):
                     self.policy = dict(row["policy"])
+                if row.get("wall", 0.0) < self.portal_since and row.get("event") != "portal_started":
+                    continue
                 if len(self.client_lines) + len(self.portal_lines) < MAX_CHECK_LINES:
                     self.portal_lines.append(row)
                 else:
@@ -315,7 +323,7 @@ class LiveView:
                         **dict.fromkeys(PCTS, "")})
         out.append({"section": "check", "item": f"{c['mode']}, {when}", "status": c["error"] or "ok",
                     "count": c["lines"], **dict.fromkeys(PCTS, "")})
-        out.append({"section": "more", "item": "full page with examples: ./mfa", "status": "", "count": "",
+        out.append({"section": "more", "item": "./mfa: the final check after the stop, counter-examples", "status": "", "count": "",
                     **dict.fromkeys(PCTS, "")})
         for i, row in enumerate(out):
             row["name"] = f"{i:04d}"

@@ -130,15 +130,17 @@ def test_checker_runs_only_when_watched_and_at_most_every_few_seconds() -> None:
 def portal_events() -> list[dict[str, Any]]:
     """A portal log in which one code was accepted twice (single_use is invalid)."""
     base = {"src": "portal", "st": 1.0}
-    return [
-        {**base, "wall": 1000.0, "id": 1, "event": "portal_started", "pid": 1, "bugs": [], "policy": {}},
-        {**base, "wall": 1000.1, "id": 2, "event": "challenge_created", "challenge_id": 1, "ref": "AAAAAAAA",
+    return [      # the portal started long before the run (its old traffic is not checked, its policy is)
+        {**base, "wall": 10.0, "id": 1, "event": "portal_started", "pid": 1, "bugs": [],
+         "policy": {"max_attempts": 3}},
+        {**base, "wall": 11.0, "id": 2, "event": "login_failed", "username": "x", "reason": "bad_password"},
+        {**base, "wall": 1000.1, "id": 3, "event": "challenge_created", "challenge_id": 1, "ref": "AAAAAAAA",
          "partner_id": 1, "username": "u", "program": "agency", "expires_at": 600},
-        {**base, "wall": 1000.2, "id": 3, "event": "code_issued", "challenge_id": 1, "code_id": 1, "partner_id": 1,
+        {**base, "wall": 1000.2, "id": 4, "event": "code_issued", "challenge_id": 1, "code_id": 1, "partner_id": 1,
          "recipient": "a@example.test", "message_id": "<m1>", "expires_at": 301, "reason": "login"},
-        {**base, "wall": 1000.3, "id": 4, "event": "verify_ok", "challenge_id": 1, "code_id": 1, "partner_id": 1,
+        {**base, "wall": 1000.3, "id": 5, "event": "verify_ok", "challenge_id": 1, "code_id": 1, "partner_id": 1,
          "code_expires_at": 301},
-        {**base, "wall": 1000.4, "id": 5, "event": "verify_ok", "challenge_id": 1, "code_id": 1, "partner_id": 1,
+        {**base, "wall": 1000.4, "id": 6, "event": "verify_ok", "challenge_id": 1, "code_id": 1, "partner_id": 1,
          "code_expires_at": 301},
     ]
 
@@ -155,14 +157,15 @@ def test_portal_events_make_the_check_white_box_and_are_fetched_incrementally() 
     view.watched()
     view.refresh("running")
     d = view.data
-    assert d["check"]["mode"] == "white box" and d["check"]["portal_events"] == 5
+    assert d["check"]["mode"] == "white box" and d["check"]["portal_events"] == 5     # not the old login
+    assert view.policy == {"max_attempts": 3}
     assert d["invariants"]["single_use"]["status"] == "invalid"
     assert d["invariants"]["single_use"]["violations"] == 1 and d["invariants"]["single_use"]["example"]
     assert not d["invariants"]["single_use"]["provisional"]                 # a violation in a prefix stays one
-    assert asked == ["http://127.0.0.1:1/_harness/events?after=0&limit=2000"]
+    assert asked == ["http://127.0.0.1:1/_harness/events?after=0&limit=5000"]
     clock.now += webui.REFRESH_S
     view.refresh("running")
-    assert asked[-1].endswith("after=5&limit=2000") and view.data["check"]["portal_events"] == 5
+    assert asked[-1].endswith("after=6&limit=5000") and view.data["check"]["portal_events"] == 5
     rows = view.rows()
     invalid = [r for r in rows if r["section"] == "invariant" and r["item"] == "single_use"]
     assert invalid and invalid[0]["status"] == "invalid" and invalid[0]["count"] == 1
