@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import bugmap
 from .spec import ScenarioError, catalog, load
@@ -21,14 +22,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_SETUP, f"mfa-harness: error: {message}\n")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
+def _positive(kind: type) -> Any:
+    """An argparse type: a number of `kind` greater than zero, with a one-line message otherwise."""
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+        return value
+    return convert
+
+
+_positive_float, _positive_int = _positive(float), _positive(int)
 
 
 def _duration(text: str) -> float:
@@ -36,16 +43,6 @@ def _duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600}
     num, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
     return _positive_float(num) * units[unit]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
