@@ -135,6 +135,11 @@ def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, epoch: fl
     return argv + sc.locust_args
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM stops a run the way Ctrl-C does: through the same teardown."""
+    raise KeyboardInterrupt
+
+
 def free_port() -> int:
     """A loopback port the OS reports free (used for Locust's master, which cannot bind port 0)."""
     import socket
@@ -163,8 +168,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     locust: subprocess.Popen | None = None
     nemesis: Nemesis | None = None
     progress: Progress | None = None
-    interrupted = False
-    old_term = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    old_term = signal.signal(signal.SIGTERM, _interrupt)
     try:
         if white_box:
             stack = LocalStack(StackConfig(out=out, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
@@ -228,7 +232,6 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         inbox_lines = collect.inbox_deliveries(inbox_url)
         phases["drain_and_collect_s"] = round(time.time() - t_collect, 3)
     except KeyboardInterrupt:
-        interrupted = True
         print("interrupted: stopping the stack", file=sys.stderr)
         return 130
     except collect.CollectError as exc:
@@ -247,8 +250,6 @@ def run(sc: Scenario, opts: RunOptions) -> int:
                 locust.kill()
         if stack:
             stack.stop()
-        if interrupted:
-            pass
 
     client_lines = collect.read_jsonl(out / "client-history.jsonl")
     nemesis_lines = fault_window_lines(sc.faults, epoch, sc.time_scale, sc.duration) + nemesis.lines
