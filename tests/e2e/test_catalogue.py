@@ -72,9 +72,12 @@ def test_planted_bug_is_caught(bug: str, tmp_path: Path) -> None:
     assert code == 0 and verdict["passed"], explain(verdict)
 
 
-def test_check_reproduces_the_verdict_offline(tmp_path: Path) -> None:
+def test_two_locust_workers_and_offline_check_give_the_same_verdict(tmp_path: Path) -> None:
     out = tmp_path / "smoke"
-    code, verdict = run_harness(out, "smoke", "--duration", "300", "--time-scale", "60")
+    code, verdict = run_harness(out, "smoke", "--duration", "300", "--time-scale", "60", "--workers", "2")
+    assert code == 0 and verdict["passed"], explain(verdict)
+    workers = {json.loads(line)["proc"].split("-")[0] for line in (out / "client-history.jsonl").open()}
+    assert len(workers) == 2, workers                  # one merged history with both workers' operations
     (out / "verdict.json").unlink()
     res = subprocess.run([sys.executable, "-m", "scenarios.cli", "check", str(out)], capture_output=True,
                          text=True, timeout=120)
