@@ -14,6 +14,8 @@ from typing import IO, Any
 
 from fake_smtp.clock import ScenarioClock
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps would build one per line
+
 
 class DeliveryLog:
     """Append-only list of delivery events with strictly increasing ``seq_event``.
@@ -53,7 +55,7 @@ class DeliveryLog:
             "recipients": list(recipients), "code": code, "rule": rule,
         }
         line.update(extra)
-        text = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+        text = _ENCODER.encode(line)
         self._seqs.append(self.last)
         self._lines.append(text)
         if self.max_lines and len(self._lines) > self.max_lines:

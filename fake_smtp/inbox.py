@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,14 +29,12 @@ PARSE_INLINE_LIMIT = 256 * 1024  # bigger messages are parsed in a worker thread
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+_ID_CHARS = bytes(ord(_B62[i % 62]) for i in range(256))
+
+
 def new_id() -> str:
-    """A 22-character alphanumeric message ID (Mailpit's ID shape)."""
-    n = uuid.uuid4().int
-    out = []
-    for _ in range(22):
-        n, r = divmod(n, 62)
-        out.append(_B62[r])
-    return "".join(out)
+    """A 22-character alphanumeric message ID (Mailpit's ID shape), ~131 random bits."""
+    return os.urandom(22).translate(_ID_CHARS).decode("ascii")
 
 
 @dataclass

@@ -301,8 +301,8 @@ def part(raw: bytes, part_id: str) -> tuple[str, bytes] | None:
 # parts) split with a few regexes; anything else returns None and takes the stdlib path.
 # Every rule below mirrors what compat32's FeedParser does for that shape.
 
-_HEADER_BLOCK = re.compile(r"(?:[\x21-\x39\x3b-\x7e]+:.*(?:\n[ \t].*)*(?:\n|\Z))+")
 _HEADER_LINE = re.compile(r"^([\x21-\x39\x3b-\x7e]+):[ \t]*(.*(?:\n[ \t].*)*)", re.MULTILINE)
+_HEADER_BLOCK = re.compile(r"(?:[\x21-\x39\x3b-\x7e]+:.*(?:\n[ \t].*)*(?:\n|\Z))+")
 _ADDR_SPEC = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
               r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _MAILBOX = re.compile(rf"[ \t\r\n]*(?:({_ADDR_SPEC})|([A-Za-z0-9 \t\r\n'_-]*?)[ \t\r\n]*<({_ADDR_SPEC})>)[ \t\r\n]*")
@@ -528,13 +528,13 @@ def _summarize_quick(raw: bytes) -> Summary | None:
     else:
         return None
     s.message_id = message_id.strip().strip("<>")
-    s.subject = _SPACE.sub(" ", subject).strip()
+    s.subject = " ".join(subject.split())
     if froms:
         s.from_ = froms[0]
     s.to, s.cc, s.bcc, s.reply_to = to, cc, bcc, reply_to
     s.date = date
     visible = text or html_to_text(html_body or "")
     s.text = visible[:SEARCH_TEXT_CHARS]
-    s.snippet = _SPACE.sub(" ", visible).strip()[:SNIPPET_CHARS]
+    s.snippet = " ".join(visible.split())[:SNIPPET_CHARS]
     s.tags = sorted({t.strip() for t in tags.split(",") if t.strip()})
     return s
