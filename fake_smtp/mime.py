@@ -302,24 +302,27 @@ def part(raw: bytes, part_id: str) -> tuple[str, bytes] | None:
 # Every rule below mirrors what compat32's FeedParser does for that shape.
 
 _HEADER_LINE = re.compile(r"^([\x21-\x39\x3b-\x7e]+):[ \t]*(.*(?:\n[ \t].*)*)", re.MULTILINE)
-_HEADER_BLOCK = re.compile(r"(?:[\x21-\x39\x3b-\x7e]+:.*(?:\n[ \t].*)*(?:\n|\Z))+")
 _ADDR_SPEC = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
               r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 _MAILBOX = re.compile(rf"[ \t\r\n]*(?:({_ADDR_SPEC})|([A-Za-z0-9 \t\r\n'_-]*?)[ \t\r\n]*<({_ADDR_SPEC})>)[ \t\r\n]*")
 _BOUNDARY_CHARS = re.compile(r"[0-9A-Za-z'()+_,./:=?-]{1,70}")
 _PLAIN_CTE = ("", "7bit", "8bit", "binary")
+_BARE_CR = re.compile(rb"\r(?!\n)")
 _TEXT_TYPES = ("text/plain", "text/html")
 
 
 def _quick_headers(head: bytes) -> dict[str, list[str]] | None:
-    """{lower-case name: [values]} of an ASCII header block (no final line ending), or None."""
+    """{lower-case name: [values]} of an ASCII header block (no final line ending), or None
+    when a line is neither a header line nor a continuation."""
     if not head or not head.isascii() or head[:1] in (b" ", b"\t"):
         return None
     text = head.decode("ascii")
-    if _HEADER_BLOCK.fullmatch(text) is None:
+    found = _HEADER_LINE.findall(text)
+    # one match per line that does not start with white space, or some line is not a header
+    if len(found) != text.count("\n") + 1 - text.count("\n ") - text.count("\n\t"):
         return None
     out: dict[str, list[str]] = {}
-    for name, value in _HEADER_LINE.findall(text):
+    for name, value in found:
         out.setdefault(name.lower(), []).append(value.rstrip("\r\n"))
     return out
 
@@ -468,7 +471,7 @@ def _quick_parts(body: bytes, boundary: str) -> list[_Leaf] | None:
 
 def _summarize_quick(raw: bytes) -> Summary | None:
     """The compat32 summary of a common-shaped message, without the stdlib parser; None otherwise."""
-    if raw.count(b"\r") != raw.count(b"\r\n"):
+    if _BARE_CR.search(raw):
         return None
     split = _split_head(raw)
     if split is None:
