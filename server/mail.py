@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import binascii
+import datetime
 import html
+import random
 import re
 import time
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.header import Header
+from email.utils import format_datetime, make_msgid
 
 FROM_ADDRESS = "Partner Portal <no-reply@portal.example>"
 MSGID_DOMAIN = "portal.example"
@@ -67,13 +70,48 @@ def reset_email(recipient: str, message_id: str, link: str, username: str, minut
     return _message(recipient, message_id, RESET_SUBJECT, text, body, wall)
 
 
+def _header_value(name: str, value: str) -> str:
+    """A header value as written: no CR/LF (no header injection), non-ASCII as RFC 2047 words."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"{name}: header values may not contain linefeed or carriage return characters")
+    if not value.isascii():
+        return Header(value, "utf-8", header_name=name).encode()
+    return value
+
+
+_PART_MIME_VERSION = "MIME-Version: 1.0\n"   # add_alternative wrote it on the HTML part; kept
+
+
+def _qp_part(content_type: str, content: str, extra: str = "") -> str:
+    """One text part, UTF-8, quoted-printable (binascii gives the stdlib's encoding, 76-column lines)."""
+    if not content.endswith("\n"):
+        content += "\n"
+    body = binascii.b2a_qp(content.encode("utf-8"), istext=True).decode("ascii")
+    return (f'Content-Type: {content_type}; charset="utf-8"\n'
+            f"Content-Transfer-Encoding: quoted-printable\n{extra}\n{body}")
+
+
 def _message(recipient: str, message_id: str, subject: str, text: str, body: str, wall: float) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = FROM_ADDRESS
-    msg["To"] = validate_address(recipient)
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(wall, usegmt=True)
-    msg["Message-ID"] = message_id
-    msg.set_content(text)
-    msg.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")
-    return msg.as_bytes()
+    """A multipart/alternative message (text and HTML), written directly as text.
+
+    Same headers, parts and encodings as `email.message.EmailMessage` with `policy.default`
+    produced (`set_content` + `add_alternative` + `as_bytes`), at a small fraction of the
+    cost. Every header value is checked for CR/LF; the recipient is a validated address.
+    """
+    to = validate_address(recipient)
+    subject = _header_value("Subject", subject)
+    message_id = _header_value("Message-ID", message_id)
+    date = format_datetime(datetime.datetime.fromtimestamp(wall, datetime.UTC))
+    boundary = f"==============={random.randrange(1 << 63):019d}=="
+    sep = f"--{boundary}\n"
+    html_part = _qp_part("text/html", f"<!doctype html><html><body>{body}</body></html>", _PART_MIME_VERSION)
+    # QP output never holds "--=" followed by "=" (every literal "=" is written =3D), so the
+    # boundary cannot occur in a part.
+    out = (f"From: {FROM_ADDRESS}\nTo: {to}\nSubject: {subject}\nDate: {date}\nMessage-ID: {message_id}\n"
+           f'MIME-Version: 1.0\nContent-Type: multipart/alternative;\n boundary="{boundary}"\n\n'
+           f"{sep}{_qp_part('text/plain', text)}\n"
+           f"{sep}{html_part}\n"
+           f"--{boundary}--\n")
+    return out.encode("ascii")
