@@ -57,11 +57,41 @@ class _FormParser(HTMLParser):
             self._current = None
 
 
+def form_slices(text: str) -> list[str]:
+    """The `<form …>…</form>` stretches of a page, found with `str.find` (case-insensitive).
+
+    An unclosed form runs to the end of the page. Only these stretches go to the parser: the
+    rest of the page (header, styles, scripts, prose) holds no form field.
+    """
+    low = text.lower()
+    if len(low) != len(text):           # a character whose lower case is longer: offsets would shift
+        return [text]
+    out = []
+    pos = low.find("<form")
+    while pos >= 0:
+        end = low.find("</form", pos + 5)
+        if end < 0:
+            out.append(text[pos:])
+            break
+        close = low.find(">", end)
+        end = len(text) if close < 0 else close + 1
+        out.append(text[pos:end])
+        pos = low.find("<form", end)
+    return out
+
+
 def parse_forms(text: str) -> list[Form]:
-    """All forms of an HTML page, with their hidden fields (html.parser, not a regex)."""
+    """All forms of an HTML page, with their hidden fields (html.parser, not a regex).
+
+    The parser reads only the form slices of the page (`form_slices`), which is what a full
+    pass would have collected fields from.
+    """
     parser = _FormParser()
-    parser.feed(text)
-    parser.close()
+    for chunk in form_slices(text):
+        parser.feed(chunk)
+        parser.close()
+        parser.reset()
+        parser._current = None
     return parser.forms
 
 

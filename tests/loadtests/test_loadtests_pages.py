@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loadtests.pages import find_form, marker_value, parse_forms
+from loadtests.pages import _FormParser, find_form, form_slices, marker_value, parse_forms
 from loadtests.redirects import MAX_HOPS, Chain, LoopWatch, path_only, resolve
 
 VERIFY_PAGE = """<!doctype html><html><body data-page="partner-verify">
@@ -35,6 +35,31 @@ def test_forms_carry_their_hidden_xsrf_and_are_found_by_action_or_field() -> Non
     assert find_form(forms, action="/elsewhere", field_name="code") is verify
     assert find_form(forms, action="/elsewhere") is None
     assert find_form(parse_forms("<p>no forms</p>"), action="/partner/verify") is None
+
+
+def _whole_page_forms(text: str) -> list:
+    parser = _FormParser()
+    parser.feed(text)
+    parser.close()
+    return parser.forms
+
+
+def test_forms_from_the_slices_equal_a_whole_page_parse() -> None:
+    pages = [
+        VERIFY_PAGE,
+        VERIFY_PAGE.replace("<form", "<FORM").replace("</form>", "</FORM >"),
+        '<head><style>p{}</style></head><body><input name="outside" type="hidden" value="x">'
+        '<form action="/a" method="POST"><input type="hidden" name="_xsrf" value="1&amp;2">'
+        "<select name=s></select><textarea name=t>&lt;/form&gt;</textarea></form><p>after</p>",
+        '<form action="/unclosed"><input type=hidden name=_xsrf value=tok><input name=u>',
+        '<p>İstanbul</p><form action="/wide"><input type=hidden name=_xsrf value=w></form>',
+        "<p>no forms</p>",
+    ]
+    for page in pages:
+        assert parse_forms(page) == _whole_page_forms(page), page
+    assert parse_forms(pages[2])[0].fields == {"_xsrf": "1&2"}
+    assert len(form_slices(VERIFY_PAGE)) == 2 and all(x.startswith("<form") for x in form_slices(VERIFY_PAGE))
+    assert form_slices("<p>none</p>") == []
 
 
 def test_resolve_keeps_paths_and_queries_and_flags_other_origins() -> None:
