@@ -168,7 +168,9 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     locust: subprocess.Popen | None = None
     nemesis: Nemesis | None = None
     progress: Progress | None = None
-    old_term = signal.signal(signal.SIGTERM, _interrupt)
+    # Both signals stop the run through the same teardown, also when the shell that started us
+    # ignored SIGINT (a background job inherits SIG_IGN, and Python then installs no handler).
+    old_handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if white_box:
             stack = LocalStack(StackConfig(out=out, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
@@ -237,7 +239,8 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     except collect.CollectError as exc:
         raise SetupError(str(exc)) from None
     finally:
-        signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
         if progress:
             progress.stop()
         if nemesis:
