@@ -24,14 +24,28 @@ def random_code(rng: random.Random, digits: int = 6) -> str:
     return "".join(rng.choice("0123456789") for _ in range(digits))
 
 
+def user_rng(seed: int | None, persona: str, username: str) -> random.Random:
+    """One simulated user's own generator: the same seed, persona and account draw the same
+    choices in every run and every worker process; no seed means fresh randomness."""
+    if seed is None:
+        return random.Random()
+    return random.Random(f"{seed}:{persona}:{username}")
+
+
 def slow_typer_delay(flow_index: int, rng: random.Random, lifetime_st: float = CODE_LIFETIME_ST) -> float:
     """Scenario seconds a slow typer takes to type the code.
 
-    The first flow of each slow typer always misses the expiry (so every run shows the
-    refusal); later flows miss it half of the time, and otherwise type it anywhere from 30 s to
-    30 s before the expiry, so a portal that expires codes early is caught refusing good ones.
+    Flow 1 always misses the expiry (so every run shows the refusal) and flow 2 always types it
+    in time but late, 40 % of the lifetime or more and 40 s before it ends, so a portal that
+    expires codes early is caught refusing a good one. A persona that starts at flow 2 shows the
+    second case first. Later flows miss half of the time and otherwise type anywhere from 30 s
+    to 30 s before the expiry.
     """
-    if flow_index <= 1 or rng.random() < 0.5:
+    if flow_index <= 1:
+        return lifetime_st + rng.uniform(20.0, 90.0)
+    if flow_index == 2:
+        return rng.uniform(0.4 * lifetime_st, max(0.4 * lifetime_st, lifetime_st - 40.0))
+    if rng.random() < 0.5:
         return lifetime_st + rng.uniform(20.0, 90.0)
     return rng.uniform(30.0, max(30.0, lifetime_st - 30.0))
 

@@ -97,6 +97,9 @@ def add_arguments(parser: Any) -> None:
     g.add_argument("--fresh-connections", action="store_true", default=False, help="open a new connection "
                    "for every portal request (Connection: close), as behind a load balancer that spreads one "
                    "browser's requests over several portal processes", include_in_web_ui=True)
+    g.add_argument("--seed", type=int, default=None, help="seed of every simulated user's decisions "
+                   "(each user draws from its own generator seeded by this, its persona and its account), so a "
+                   "run's choices repeat; unset = fresh randomness", include_in_web_ui=True)
     g.add_argument("--loop-window", type=_number(0.0, strict=False), default=DEFAULT_LOOP_WINDOW, help="scenario seconds after a "
                    "successful verify in which landing on the login form counts as a login loop",
                    include_in_web_ui=True)

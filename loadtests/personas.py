@@ -10,6 +10,7 @@ seconds converted with the run's time scale; every loop is bounded.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
@@ -85,6 +86,7 @@ class MfaUser(FastHttpUser):
             return
         self.idle = False
         self.account = account
+        self.rng = decisions.user_rng(getattr(h.opts, "seed", None), self.persona, account.username)
         self.password = self.account.password
         self.rec = h.recorder(self.persona, self.account.username)
         self.loops = LoopWatch(window_s=h.timebase.wall_seconds(h.opts.loop_window))
@@ -450,12 +452,21 @@ class SpamChecker(MfaUser):
 
 
 class SlowTyper(MfaUser):
-    """Types the code after a delay that may pass its five-minute expiry."""
+    """Types the code after a delay that may pass its five-minute expiry.
+
+    Every other slow typer starts with the in-time flow, so a short run with two of them shows
+    both a late code refused and a late-but-valid code accepted, whatever the seed.
+    """
 
     persona = "slow-typer"
+    _started = itertools.count()
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.phase = next(SlowTyper._started) % 2
 
     def enter_code(self, fs: FlowState, mail: Mail) -> str:
-        self.pause(decisions.slow_typer_delay(self.flows, self.rng))
+        self.pause(decisions.slow_typer_delay(self.flows + self.phase, self.rng))
         return self.verify(fs, mail.code or "", fs.ref)
 
 

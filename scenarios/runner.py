@@ -114,7 +114,7 @@ def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, epoch: fl
             "-u", str(sc.users), "-r", f"{sc.spawn_rate:g}", "-t", f"{max(1, round(sc.wall_duration))}s",
             "--stop-timeout", f"{max(5, round(60 / sc.time_scale + 5))}",
             "--host", host, "--inbox-url", inbox_url,
-            "--time-scale", f"{sc.time_scale:g}", "--epoch", repr(epoch),
+            "--time-scale", f"{sc.time_scale:g}", "--epoch", repr(epoch), "--seed", str(sc.seed),
             "--history-file", str(out / "client-history.jsonl"), "--summary-file", str(out / "locust-summary.json"),
             "--personas", personas, "--csv", str(out / "locust"), "--html", str(out / "locust-report.html"),
             "--only-summary", "--loglevel", "WARNING"]

@@ -27,6 +27,8 @@ SHORT = {
     "delayed-email": (600, 60),
     "delayed-email-keep": (600, 60),
     "expiry": (900, 90),
+    # Planted-bug runs: long enough for each slow typer's first flow (up to ~6.5 scenario minutes)
+    "validation": (600, 60),
 }
 DEFAULT_SHORT = (450, 45)
 

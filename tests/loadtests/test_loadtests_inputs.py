@@ -110,7 +110,10 @@ def test_persona_decisions() -> None:
         assert len(code) == 6 and code.isdigit()
         wrong = decisions.typo(code, rng)
         assert wrong != code and len(wrong) == 6 and sum(a != b for a, b in zip(code, wrong, strict=True)) == 1
-    assert decisions.slow_typer_delay(1, rng) > decisions.CODE_LIFETIME_ST       # the first flow always misses
+    life = decisions.CODE_LIFETIME_ST
+    for _ in range(50):
+        assert decisions.slow_typer_delay(1, rng) > life                          # flow 1 always misses
+        assert 0.4 * life <= decisions.slow_typer_delay(2, rng) <= life - 40      # flow 2: late but valid
     later = [decisions.slow_typer_delay(5, rng) for _ in range(200)]
     assert any(d > 300 for d in later) and any(d < 300 for d in later)
     assert decisions.resend_schedule(120, 300, 3) == [120, 120, 60]
@@ -119,6 +122,16 @@ def test_persona_decisions() -> None:
     assert len(decisions.resend_schedule(1, 10_000, 3)) == 4                       # bounded by max_resends
     assert decisions.outcome_of_verify("too_many") == "too_many_attempts"
     assert decisions.outcome_of_verify("no_challenge") == "error"
+
+
+def test_user_rng_repeats_per_seed_persona_and_account() -> None:
+    def draws(seed: int | None, persona: str = "careful", user: str = "ann") -> list[float]:
+        rng = decisions.user_rng(seed, persona, user)
+        return [rng.random() for _ in range(5)]
+
+    assert draws(7) == draws(7)
+    assert draws(7) != draws(8) and draws(7) != draws(7, user="bob") and draws(7) != draws(7, "hasty")
+    assert draws(None) != draws(None)
 
 
 def test_poisson_gaps_have_the_requested_rate() -> None:
