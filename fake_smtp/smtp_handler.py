@@ -4,11 +4,16 @@ Connect-stage refusals (``outage``, tempfail/permfail at ``connect``) happen bef
 greeting, so they need the protocol object; 552 size refusals are produced inside
 aiosmtpd, so ``push`` watches for them to record them in the history; any 421 reply
 closes the connection afterwards, as RFC 5321 says it means.
+
+``_getaddr`` answers the common ``<local@domain>`` form itself: aiosmtpd runs the email
+package's full RFC 5322 header parser (and defines a typing.Protocol class) for every MAIL
+and RCPT, about a tenth of the inbox's CPU per message. Anything else still goes to aiosmtpd.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -16,6 +21,10 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from fake_smtp.inbox import Inbox
 
 log = logging.getLogger("fake_smtp.smtp")
+
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# <dot-atom@dot-atom>: the local part and domain that the full parser returns unchanged
+PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
 
 
 class InboxHandler:
@@ -71,6 +80,16 @@ class InboxSMTP(SMTP):
         await super().push(refusal.reply)
         if self.transport is not None:
             self.transport.close()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        m = PLAIN_ANGLE_ADDR.match(arg)
+        rest = arg[m.end():].lstrip(" \t") if m is not None else ""
+        if m is None or rest.startswith("("):          # comments after the address: the full parser
+            return super()._getaddr(arg)
+        addr = m.group(1)
+        if self.local_part_limit and addr.index("@") > self.local_part_limit:
+            return None, None
+        return addr, rest
 
     async def smtp_MAIL(self, arg: str | None) -> None:
         self._stage = "mail"

@@ -181,3 +181,23 @@ def test_folder_pages_and_counters() -> None:
     s.delete([items[0].id])
     assert s.page(None, 0, 10, "inbox")[:2] == (3, 3)
     assert s.page(None, 0, 10)[:2] == (5, 4)
+
+
+def test_plain_address_fast_path_agrees_with_aiosmtpd() -> None:
+    """InboxSMTP._getaddr answers plain <local@domain> itself: same result as aiosmtpd's parser."""
+    from aiosmtpd.smtp import SMTP
+
+    from fake_smtp.smtp_handler import PLAIN_ANGLE_ADDR, InboxHandler, InboxSMTP
+
+    args = ["<a@b.example>", "<team-7@agency.example> SIZE=3000 BODY=8BITMIME", "<A.B+tag@x-y.example>",
+            "<o'neil@example.com>", "<a..b@x>", "<.a@x>", "<a.@x>", "<a@x..y>", "<a@-x>", "<>", "<a b@x>",
+            "<\"q s\"@x>", "<a@[127.0.0.1]>", " <a@x>", "<a@x>SIZE=1", "a@x", "<a@x", "<a@x> ", "<@r:a@x>",
+            "<" + "l" * 70 + "@x.example>", "<" + "l" * 64 + "@x.example>", "<a@x>\u00e9", "<é@x>",
+            "<a@x>\tSIZE=1", "<a@x> (comment) SIZE=1", "<a@x>(c)", "<a@x>  \t ", "<a@x>\r\n"]
+    for limit in (64, 0):
+        fast = InboxSMTP(InboxHandler(None))  # type: ignore[arg-type]
+        slow = SMTP(InboxHandler(None))  # type: ignore[arg-type]
+        fast.local_part_limit = slow.local_part_limit = limit
+        for arg in args:
+            assert fast._getaddr(arg) == slow._getaddr(arg), (arg, limit)
+    assert PLAIN_ANGLE_ADDR.match("<team-7@agency.example>") and not PLAIN_ANGLE_ADDR.match("<a..b@x>")
