@@ -42,13 +42,13 @@ class FlowMetrics:
         self.hist: dict[str, HdrHistogram] = {name: _new(name) for name in HISTOGRAMS}
         self.outcomes: Counter[str] = Counter()
         self.counters: Counter[str] = Counter()   # loops, arrivals_started, arrivals_dropped, …
+        self.sums: Counter[str] = Counter()       # recorded units per histogram: exact means, no bucket walk
 
     def record(self, name: str, value: float) -> None:
         """Record a duration in seconds (stored as ms) or a count."""
-        if HISTOGRAMS[name][0] == "ms":
-            self.hist[name].record_value(max(0, round(value * 1000.0)))
-        else:
-            self.hist[name].record_value(max(0, round(value)))
+        units = max(0, round(value * 1000.0)) if HISTOGRAMS[name][0] == "ms" else max(0, round(value))
+        self.hist[name].record_value(units)
+        self.sums[name] += units
 
     def record_flow(self, outcome: str, duration_s: float, scale: float, resends: int,
                     code_wait_s: float | None, delivery_delay_s: float | None) -> None:
@@ -71,7 +71,7 @@ class FlowMetrics:
     def encode(self) -> dict[str, Any]:
         """A JSON-able snapshot: histograms as HDR's compressed base64 encoding."""
         return {"hist": {k: h.encode().decode("ascii") for k, h in self.hist.items() if h.get_total_count()},
-                "outcomes": dict(self.outcomes), "counters": dict(self.counters)}
+                "outcomes": dict(self.outcomes), "counters": dict(self.counters), "sums": dict(self.sums)}
 
     def merge(self, data: dict[str, Any]) -> None:
         """Add another process's `encode()` snapshot to this one."""
@@ -80,6 +80,7 @@ class FlowMetrics:
                 self.hist[name].add(HdrHistogram.decode(encoded.encode("ascii")))
         self.outcomes.update(data.get("outcomes") or {})
         self.counters.update(data.get("counters") or {})
+        self.sums.update(data.get("sums") or {})
 
     # ---- reading ---------------------------------------------------------------------------
     def flows(self) -> int:
@@ -100,7 +101,7 @@ class FlowMetrics:
         if agg.startswith("p"):
             raw = float(h.get_value_at_percentile(float(agg[1:])))
         elif agg == "avg":
-            raw = float(h.get_mean_value())
+            raw = self.sums[name] / n
         elif agg == "max":
             raw = float(h.get_max_value())
         elif agg == "min":
@@ -118,8 +119,10 @@ class FlowMetrics:
             for agg in ("min", "avg", "max"):
                 v = self.stat(name, agg)
                 row[agg] = None if v is None else round(v, 6)
-            for p in PERCENTILES:
-                v = self.stat(name, f"p{p:g}")
-                row[f"p{p:g}"] = None if v is None else round(v, 6)
+            h = self.hist[name]
+            at = h.get_percentile_to_value_dict(list(PERCENTILES)) if h.get_total_count() else {}
+            div = 1000.0 if unit == "ms" else 1.0
+            for p in PERCENTILES:                       # one walk over the buckets for all of them
+                row[f"p{p:g}"] = round(at[p] / div, 6) if p in at else None
             out[name] = row
         return out

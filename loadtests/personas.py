@@ -94,6 +94,7 @@ class MfaUser(FastHttpUser):
                                    fresh_connections=bool(getattr(h.opts, "fresh_connections", False)))
         session = FastHttpSession(h.inbox_url, request_event=h.inbox_event, user=None,
                                   network_timeout=MAX_WAIT + 30.0, connection_timeout=30.0, max_retries=0)
+        session.client.cookiejar = None         # the inbox API sets no cookies: skip the jar per request
         self.inbox = InboxClient(session, h.profile)
         self.flows = 0
 

@@ -1,6 +1,6 @@
 """A browser-like client of the portal on Locust's FastHttpSession (geventhttpclient).
 
-Cookies live in the session's cookie jar; redirects are followed by hand
+Cookies live in a one-origin jar (`cookies.py`) installed in the session; redirects are followed by hand
 (`allow_redirects=False`) so every hop is recorded and a loop is caught in the act; the
 `_xsrf` token comes from the page's form, found with `html.parser`. Expected answers of
 the MFA flow (401 bad login, 400 wrong code, 429 rate limited) count as successful HTTP
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any
 
+from .cookies import Cookie, OneOriginJar
 from .pages import Form, find_form, parse_forms
 from .profile import TargetProfile
 from .redirects import Chain, LoopWatch, path_only, resolve
@@ -46,17 +46,6 @@ class PortalResult:
         return self._forms
 
 
-class OnlyCookies(DefaultCookiePolicy):
-    """A cookie policy accepting only the named cookies (a browser blocking the rest)."""
-
-    def __init__(self, allowed: frozenset[str]) -> None:
-        super().__init__()
-        self.allowed = allowed
-
-    def set_ok(self, cookie: Cookie, request: Any) -> bool:
-        return cookie.name in self.allowed and super().set_ok(cookie, request)
-
-
 class PortalClient:
     """GET/POST with hand-followed redirects and loop detection, over one FastHttpSession."""
 
@@ -66,30 +55,33 @@ class PortalClient:
         self.profile = profile
         self.loop_watch = loop_watch
         self.headers = {"Connection": "close"} if fresh_connections else None
+        self._jar = OneOriginJar()
+        session.cookiejar = self._jar
+        session.client.cookiejar = self._jar
 
     # ---- cookies ---------------------------------------------------------------------------
     @property
-    def jar(self) -> CookieJar:
-        return self.session.cookiejar
+    def jar(self) -> OneOriginJar:
+        return self._jar
 
     def block_cookies(self, keep: frozenset[str] = frozenset()) -> None:
         """Behave like a browser that refuses cookies (all, or all but `keep`)."""
-        self.jar.clear()
-        self.jar.set_policy(OnlyCookies(keep))
+        self._jar.clear()
+        self._jar.allowed = frozenset(keep)
 
     def allow_cookies(self) -> None:
-        self.jar.set_policy(DefaultCookiePolicy())
+        self._jar.allowed = None
 
     def snapshot(self) -> list[Cookie]:
-        return list(self.jar)
+        return list(self._jar)
 
     def restore(self, cookies: list[Cookie]) -> None:
-        self.jar.clear()
+        self._jar.clear()
         for c in cookies:
-            self.jar.set_cookie(c)
+            self._jar.set_cookie(c)
 
     def clear_cookies(self) -> None:
-        self.jar.clear()
+        self._jar.clear()
 
     # ---- requests --------------------------------------------------------------------------
     def get(self, path: str) -> PortalResult:

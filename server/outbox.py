@@ -55,7 +55,7 @@ class Outbox:
     """Claims due rows and sends them, at most `concurrency` at a time in this process."""
 
     def __init__(self, store: Store, clock: ScenarioClock, policy: Policy, smtp_host: str, smtp_port: int,
-                 bugs: frozenset[str] = frozenset(), concurrency: int = 8, poll_interval: float = 0.1) -> None:
+                 bugs: frozenset[str] = frozenset(), concurrency: int = 32, poll_interval: float = 0.1) -> None:
         self.store = store
         self.clock = clock
         self.policy = policy

@@ -24,9 +24,13 @@ def test_histograms_keep_three_digits_and_merge_exactly() -> None:
     merged.merge(json.loads(json.dumps(one.encode())))
     merged.merge(json.loads(json.dumps(two.encode())))
     for name in ("login", "login_wall", "code_wait", "code_delivery", "resends"):
-        for agg in ("p50", "p95", "p99", "max", "count"):
+        for agg in ("p50", "p95", "p99", "max", "count", "avg"):
             assert merged.stat(name, agg) == both.stat(name, agg), (name, agg)
+        row = merged.summary()[name]
+        for p in ("50", "90", "95", "99", "99.9"):                # one-pass summary == per-percentile query
+            assert row[f"p{p}"] == round(both.stat(name, f"p{p}"), 6), (name, p)
     assert merged.stat("login_wall", "p50") == pytest.approx(4.25, abs=0.005)
+    assert merged.stat("login_wall", "avg") == pytest.approx(4.2505, abs=1e-9)  # exact mean, not bucketed
     assert merged.outcomes == both.outcomes and merged.success_rate() == 1.0
 
 
