@@ -8,11 +8,20 @@ the client history (code read from the inbox, verified, account page served).
 
 Load generator cost: in the same stack rounds, CPU seconds of the Locust process per
 completed login against CPU seconds of the portal per completed login.
+
+Context figures (no goal) say how far each goal is from what this machine allows, measured
+in the same rounds: Locust CPU per request in the stack (the harness's browser-like client)
+against bare FastHttpUser in the hello-world rounds; the *floor* of the cost ratio, which a
+client with no logic beyond FastHttpUser's own request would reach (requests per login x
+hello-world Locust CPU per request, over portal CPU per login); and the *ceiling* of the end
+to end ratio, the one a portal whose every request cost no more than hello-world's would
+reach (1 / HTTP requests per login).
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +93,10 @@ def run(size: str, work: Path) -> dict[str, Any]:
         assert stack.portal is not None and stack.inbox is not None
         portal_pid, inbox_pid = stack.portal.proc.pid, stack.inbox.proc.pid
 
+        hello_pid = hello.proc.pid
+        per_req: dict[str, list[float]] = {"stack_locust": [], "hello_locust": [], "hello_server": [],
+                                           "requests_per_login": [], "inbox_requests_per_login": []}
+
         def stack_round(i: int) -> float:
             hist = work / f"stack-{i}.jsonl"
             run = run_locust(LOCUSTFILE, stack.portal_url, p.users, p.users, p.seconds, work, f"stack-{i}",
@@ -104,6 +117,14 @@ def run(size: str, work: Path) -> dict[str, Any]:
                 cost[k].append(cpu[k] / in_window)
             portal_cpu, inbox_cpu = cpu["portal"], cpu["inbox"]
             agg = run.aggregated()
+            portal_reqs = run.requests_between(w0, w1)
+            inbox_reqs = sum(int(r.get("Request Count") or 0) for r in run.rows() if r.get("Type") == "INBOX")
+            if portal_reqs:
+                # inbox requests are counted per run (not per second): scale them by this window's logins
+                window_inbox = inbox_reqs * in_window / max(1, logins)
+                per_req["stack_locust"].append(cpu["locust"] / (portal_reqs + window_inbox))
+                per_req["requests_per_login"].append((portal_reqs + window_inbox) / in_window)
+                per_req["inbox_requests_per_login"].append(window_inbox / in_window)
             detail.append({"round": i, "side": "stack", "rc": run.returncode, "logins": logins,
                            "outcomes": outcomes, "locust_cpu_total_s": round(run.cpu_s, 2),
                            "window_s": round(w1 - w0, 2), "logins_in_window": in_window,
@@ -114,9 +135,18 @@ def run(size: str, work: Path) -> dict[str, Any]:
 
         def hello_round(i: int) -> float:
             assert hello is not None
-            run = run_locust(HELLO_LOCUSTFILE, hello.ready["url"], p.users, p.users, p.seconds, work, f"hello-{i}")
+            run = run_locust(HELLO_LOCUSTFILE, hello.ready["url"], p.users, p.users, p.seconds, work, f"hello-{i}",
+                             series={"locust": procs.cpu_seconds,
+                                     "hello": lambda _p: procs.group_cpu_seconds(hello_pid)})
             agg = run.aggregated()
             requests = int(agg.get("Request Count") or 0)
+            counts = [c for c in run.request_counts() if c[1] >= p.users and c[2] > 0]
+            if len(counts) >= 2 and run.series:
+                w0, w1 = counts[0][0], counts[-1][0]                   # all users running, before the stop
+                n = run.requests_between(w0, w1)
+                if n:
+                    per_req["hello_locust"].append((run.at(w1, "locust") - run.at(w0, "locust")) / n)
+                    per_req["hello_server"].append((run.at(w1, "hello") - run.at(w0, "hello")) / n)
             detail.append({"round": i, "side": "hello", "rc": run.returncode, "requests": requests,
                            "failures": agg.get("Failure Count"), "locust_cpu_s": round(run.cpu_s, 2)})
             return requests / p.seconds
@@ -132,7 +162,30 @@ def run(size: str, work: Path) -> dict[str, Any]:
         ratio_figure("load generator cost", Side("Locust CPU per login", "ms", [x * 1e3 for x in cost["locust"]]),
                      Side("portal CPU per login", "ms", [x * 1e3 for x in cost["portal"]]), COST_GOAL),
     ]
+    figures += context_figures(per_req, cost["portal"])
     return result(NAME, TITLE, size, figures, started,
                   params={"users": p.users, "seconds": p.seconds, "rounds": p.rounds, "partners": p.partners,
                           "personas": PERSONAS, "time_scale": TIME_SCALE, "password_profile": "cheap"},
-                  extra={"inbox_cpu_ms_per_login": [round(x * 1e3, 2) for x in cost["inbox"]], "runs": detail})
+                  extra={"inbox_cpu_ms_per_login": [round(x * 1e3, 2) for x in cost["inbox"]],
+                         "per_request": {k: [round(x * (1 if "per_login" in k else 1e3), 4) for x in v]
+                                         for k, v in per_req.items()},
+                         "runs": detail})
+
+
+def context_figures(per_req: dict[str, list[float]], portal_per_login: list[float]) -> list[dict[str, Any]]:
+    """How far the goals are from this machine's floor and ceiling (see the module docstring)."""
+    ms = [x * 1e3 for x in per_req["stack_locust"]]
+    bare = [x * 1e3 for x in per_req["hello_locust"]]
+    if not ms or not bare:
+        return []
+    rpl = per_req["requests_per_login"]
+    hello_bare = statistics.median(bare)
+    floor = [r * hello_bare for r in rpl]                      # ms of Locust per login at bare request cost
+    return [
+        ratio_figure("harness client vs bare FastHttpUser", Side("Locust CPU per request, stack", "ms", ms),
+                     Side("Locust CPU per request, hello-world", "ms", bare), None),
+        ratio_figure("cost floor (bare client)", Side("requests per login x bare Locust CPU per request", "ms", floor),
+                     Side("portal CPU per login", "ms", [x * 1e3 for x in portal_per_login]), None),
+        ratio_figure("end to end ceiling (hello-world-cheap portal)", Side("1 login", "login", [1.0] * len(rpl)),
+                     Side("HTTP requests per login", "requests", rpl), None),
+    ]

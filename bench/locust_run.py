@@ -58,6 +58,30 @@ class LocustRun:
         except OSError:
             return []
 
+    def request_counts(self) -> list[tuple[float, int, int]]:
+        """(Unix second, users, cumulative requests) of the Aggregated rows of Locust's per-second
+        `_stats_history.csv`: how many requests were made inside any window of the run."""
+        out = []
+        try:
+            with open(f"{self.csv_prefix}_stats_history.csv", encoding="utf-8") as f:
+                for row in csv.DictReader(f):
+                    if row.get("Name") == "Aggregated":
+                        out.append((float(row["Timestamp"]), int(row["User Count"]), int(row["Total Request Count"])))
+        except (OSError, KeyError, ValueError):
+            return []
+        return out
+
+    def requests_between(self, w0: float, w1: float) -> int | None:
+        """Requests made between wall times `w0` and `w1` (per-second resolution), None without data."""
+        counts = self.request_counts()
+        if len(counts) < 2:
+            return None
+
+        def at(w: float) -> int:
+            return min(counts, key=lambda c: abs(c[0] - w))[2]
+
+        return max(0, at(w1) - at(w0))
+
     def rows(self) -> list[dict[str, str]]:
         with open(f"{self.csv_prefix}_stats.csv", encoding="utf-8") as f:
             return list(csv.DictReader(f))

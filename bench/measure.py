@@ -59,12 +59,12 @@ def _r(v: float | None) -> float | None:
     return None if v is None else float(f"{v:.6g}")
 
 
-def ratio_figure(name: str, a: Side, b: Side, goal: Goal, note: str = "") -> dict[str, Any]:
-    """A/B of the medians, with the goal verdict."""
+def ratio_figure(name: str, a: Side, b: Side, goal: Goal | None, note: str = "") -> dict[str, Any]:
+    """A/B of the medians, with the goal verdict (`goal=None`: a context figure, always "met")."""
     ma, mb = a.median, b.median
     ratio = ma / mb if ma is not None and mb else None
     return {"name": name, "kind": "ratio", "a": a.as_dict(), "b": b.as_dict(), "ratio": _r(ratio),
-            "goal": goal.as_dict(), "met": goal.met(ratio), "note": note}
+            "goal": goal.as_dict() if goal else None, "met": goal.met(ratio) if goal else True, "note": note}
 
 
 def absolute_figure(name: str, value: float | None, unit: str, goal: Goal, rounds: Sequence[float] = (),
@@ -148,8 +148,8 @@ def figure_rows(doc: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]
     """(figure, A, B, value, goal, met) rows of one result, for the console and the README."""
     rows = []
     for f in doc["figures"]:
-        goal = f"{f['goal']['op']} {_fmt(f['goal']['value'])}"
-        met = "yes" if f["met"] else "NO"
+        goal = f"{f['goal']['op']} {_fmt(f['goal']['value'])}" if f.get("goal") else "(context)"
+        met = ("yes" if f["met"] else "NO") if f.get("goal") else "-"
         if f["kind"] == "ratio":
             a, b = f["a"], f["b"]
             rows.append((f["name"], f"{a['label']}: {_fmt(a['median'])} {a['unit']}",

@@ -17,6 +17,10 @@ BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
 
 
+def _met(met: str) -> str:
+    return {"yes": "yes", "-": "-"}.get(met, "**no**")
+
+
 def table(results: Path = RESULTS) -> str:
     """A Markdown table of every figure of the latest results, with date and machine per benchmark."""
     lines = ["| benchmark | figure | A (median of rounds) | B (median of rounds) | value | goal | met |",
@@ -33,7 +37,7 @@ def table(results: Path = RESULTS) -> str:
         for i, (fig, a, b, value, goal, met) in enumerate(figure_rows(doc)):
             label = f"{name} ({doc['size']}, {doc['date'][:16].replace('T', ' ')} UTC, load {m['loadavg'][0]})" \
                 if i == 0 else ""
-            lines.append(f"| {label} | {fig} | {a} | {b} | {value} | {goal} | {'yes' if met == 'yes' else '**no**'} |")
+            lines.append(f"| {label} | {fig} | {a} | {b} | {value} | {goal} | {_met(met)} |")
     lines.append("")
     lines.append("Machine: " + "; ".join(sorted(machines)) + ".")
     return "\n".join(lines)
