@@ -78,6 +78,51 @@ def mfa_logins(history: Path) -> tuple[list[float], dict[str, int], tuple[float,
     return ok, outcomes, (first, last)
 
 
+@dataclass
+class StackRound:
+    """One Locust run against the stack: logins, and CPU and requests in its steady window."""
+
+    logins: int                 # partner flows that ended ok, whole run
+    in_window: int              # ... of them inside the steady window (at least 1)
+    cpu: dict[str, float]       # CPU seconds of locust, portal and inbox inside the window
+    requests: float | None      # HTTP requests (portal + inbox) inside the window, None without data
+    inbox_requests: float       # ... of them to the inbox
+    detail: dict[str, Any]
+
+
+def measure_stack_round(stack: LocalStack, users: int, seconds: int, work: Path, tag: str,
+                        epoch: float) -> StackRound:
+    """Drive `stack` with the default personas for `seconds`; CPU per login in the steady window
+    (Locust's start-up and shutdown left out)."""
+    assert stack.portal is not None and stack.inbox is not None
+    portal_pid, inbox_pid = stack.portal.proc.pid, stack.inbox.proc.pid
+    hist = work / f"{tag}.jsonl"
+    run = run_locust(LOCUSTFILE, stack.portal_url, users, users, seconds, work, tag,
+                     extra=["--inbox-url", stack.inbox_url, "--accounts-url",
+                            stack.portal_url + "/_harness/accounts", "--time-scale", str(TIME_SCALE),
+                            "--epoch", repr(epoch), "--history-file", str(hist),
+                            "--summary-file", str(work / f"{tag}-summary.json"), "--personas", PERSONAS],
+                     series={"locust": procs.cpu_seconds, "portal": lambda _p: procs.group_cpu_seconds(portal_pid),
+                             "inbox": lambda _p: procs.group_cpu_seconds(inbox_pid)})
+    ok_walls, outcomes, (first, last) = mfa_logins(hist)
+    w0, w1 = first + WARMUP_S, last - 0.5
+    in_window = max(1, sum(1 for w in ok_walls if w0 <= w <= w1))
+    cpu = {k: run.at(w1, k) - run.at(w0, k) for k in ("locust", "portal", "inbox")} if run.series \
+        else {"locust": 0.0, "portal": 0.0, "inbox": 0.0}
+    agg = run.aggregated()
+    portal_reqs = run.requests_between(w0, w1)
+    inbox_reqs = sum(int(r.get("Request Count") or 0) for r in run.rows() if r.get("Type") == "INBOX")
+    # inbox requests are counted per run (not per second): scale them by this window's logins
+    window_inbox = inbox_reqs * in_window / max(1, len(ok_walls))
+    requests = portal_reqs + window_inbox if portal_reqs else None
+    detail = {"side": "stack", "rc": run.returncode, "logins": len(ok_walls), "outcomes": outcomes,
+              "locust_cpu_total_s": round(run.cpu_s, 2), "window_s": round(w1 - w0, 2),
+              "logins_in_window": in_window, "locust_cpu_window_s": round(cpu["locust"], 2),
+              "portal_cpu_s": round(cpu["portal"], 2), "inbox_cpu_s": round(cpu["inbox"], 2),
+              "requests": agg.get("Request Count"), "failures": agg.get("Failure Count")}
+    return StackRound(len(ok_walls), in_window, cpu, requests, window_inbox, detail)
+
+
 def run(size: str, work: Path) -> dict[str, Any]:
     p = SIZES[size]
     started = time.monotonic()
@@ -91,47 +136,20 @@ def run(size: str, work: Path) -> dict[str, Any]:
         stack.start()
         hello = procs.python_child("hello", "bench.hello_app", [], work)
         assert stack.portal is not None and stack.inbox is not None
-        portal_pid, inbox_pid = stack.portal.proc.pid, stack.inbox.proc.pid
-
         hello_pid = hello.proc.pid
         per_req: dict[str, list[float]] = {"stack_locust": [], "hello_locust": [], "hello_server": [],
                                            "requests_per_login": [], "inbox_requests_per_login": []}
 
         def stack_round(i: int) -> float:
-            hist = work / f"stack-{i}.jsonl"
-            run = run_locust(LOCUSTFILE, stack.portal_url, p.users, p.users, p.seconds, work, f"stack-{i}",
-                             extra=["--inbox-url", stack.inbox_url, "--accounts-url",
-                                    stack.portal_url + "/_harness/accounts", "--time-scale", str(TIME_SCALE),
-                                    "--epoch", repr(epoch), "--history-file", str(hist),
-                                    "--summary-file", str(work / f"stack-{i}-summary.json"),
-                                    "--personas", PERSONAS],
-                             series={"locust": procs.cpu_seconds, "portal": lambda _p: procs.group_cpu_seconds(portal_pid),
-                                     "inbox": lambda _p: procs.group_cpu_seconds(inbox_pid)})
-            ok_walls, outcomes, (first, last) = mfa_logins(hist)
-            logins = len(ok_walls)
-            # CPU per login in the steady window (Locust's start-up and shutdown left out)
-            w0, w1 = first + WARMUP_S, last - 0.5
-            in_window = max(1, sum(1 for w in ok_walls if w0 <= w <= w1))
-            cpu = {k: run.at(w1, k) - run.at(w0, k) for k in ("locust", "portal", "inbox")}
+            r = measure_stack_round(stack, p.users, p.seconds, work, f"stack-{i}", epoch)
             for k in cost:
-                cost[k].append(cpu[k] / in_window)
-            portal_cpu, inbox_cpu = cpu["portal"], cpu["inbox"]
-            agg = run.aggregated()
-            portal_reqs = run.requests_between(w0, w1)
-            inbox_reqs = sum(int(r.get("Request Count") or 0) for r in run.rows() if r.get("Type") == "INBOX")
-            if portal_reqs:
-                # inbox requests are counted per run (not per second): scale them by this window's logins
-                window_inbox = inbox_reqs * in_window / max(1, logins)
-                per_req["stack_locust"].append(cpu["locust"] / (portal_reqs + window_inbox))
-                per_req["requests_per_login"].append((portal_reqs + window_inbox) / in_window)
-                per_req["inbox_requests_per_login"].append(window_inbox / in_window)
-            detail.append({"round": i, "side": "stack", "rc": run.returncode, "logins": logins,
-                           "outcomes": outcomes, "locust_cpu_total_s": round(run.cpu_s, 2),
-                           "window_s": round(w1 - w0, 2), "logins_in_window": in_window,
-                           "locust_cpu_window_s": round(cpu["locust"], 2),
-                           "portal_cpu_s": round(portal_cpu, 2), "inbox_cpu_s": round(inbox_cpu, 2),
-                           "requests": agg.get("Request Count"), "failures": agg.get("Failure Count")})
-            return logins / p.seconds
+                cost[k].append(r.cpu[k] / r.in_window)
+            if r.requests:
+                per_req["stack_locust"].append(r.cpu["locust"] / r.requests)
+                per_req["requests_per_login"].append(r.requests / r.in_window)
+                per_req["inbox_requests_per_login"].append(r.inbox_requests / r.in_window)
+            detail.append({"round": i, **r.detail})
+            return r.logins / p.seconds
 
         def hello_round(i: int) -> float:
             assert hello is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import SUITE
+from bench.__main__ import EXTRA, SUITE
 from bench.measure import Goal, alternate, percentile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +32,7 @@ def _check_side(side: dict) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SUITE)
+@pytest.mark.parametrize("name", SUITE + EXTRA)
 def test_benchmark_runs_at_tiny_size(name: str, tmp_path: Path) -> None:
     proc = _run_bench([name, "--size", "tiny", "--out", str(tmp_path)])
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
