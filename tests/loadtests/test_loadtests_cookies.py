@@ -8,7 +8,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-from conftest import REPO, Stack
+from loadtests_stack import REPO, Stack
 
 from loadtests.cookies import Cookie, OneOriginJar, default_path, parse_set_cookie, path_matches
 

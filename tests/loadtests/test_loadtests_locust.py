@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
-from conftest import LOCUSTFILE, REPO, Stack, free_port
+from loadtests_stack import LOCUSTFILE, REPO, Stack, free_port
 
 ALL = ("careful=1,hasty=1,reseller=1,affiliate=1,patient=1,impatient=1,spam-checker=1,slow-typer=1,"
        "typo-prone=1,second-tab=1,cookie-less=1,resend-stormer=1,code-guesser=1,forgot-password=1,direct-url=1,"

@@ -19,7 +19,7 @@ import urllib.request
 from typing import Any
 
 import pytest
-from conftest import LOCUSTFILE, REPO, Stack, free_port
+from loadtests_stack import LOCUSTFILE, REPO, Stack, free_port
 
 from loadtests import webui
 from loadtests.history import FileSink, History, Recorder
