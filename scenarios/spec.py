@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.policy import PolicyError, policy_from_mapping
+
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
 INVARIANT_NAMES = (
@@ -19,11 +21,9 @@ INVARIANT_NAMES = (
     "resend_limits", "attempt_limits", "no_false_rejections", "no_login_loops", "outbox",
 )
 NEMESIS_ACTIONS = ("clock-jump", "kill-portal", "change-notification")
-POLICY_KEYS = {
-    "code_ttl": (int, float), "challenge_ttl": (int, float), "max_attempts": int,
-    "resend_cooldown": (int, float), "max_codes_per_challenge": int,
-    "max_codes_per_account_hour": int, "resend": str, "password_profile": str,
-}
+# `[policy]` takes the portal's own keys (server/policy.py), since it becomes the portal's
+# `--policy` file; the checker's names for the two lifetimes are accepted as aliases.
+POLICY_ALIASES = {"code_ttl": "code_lifetime", "challenge_ttl": "pending_lifetime"}
 
 
 class ScenarioError(ValueError):
@@ -125,6 +125,26 @@ class _Reader:
             raise self.fail(unknown[0], f"unknown key (known: {', '.join(sorted(self.used))})")
 
 
+def _portal_policy(pol: _Reader) -> dict[str, Any]:
+    """`[policy]` under the portal's key names, each checked by the portal's own loader, so a
+    scenario never starts a portal that would refuse its policy file."""
+    out: dict[str, Any] = {}
+    for key, value in pol.data.items():
+        name = POLICY_ALIASES.get(key, key)
+        if name in out:
+            raise pol.fail(key, f"given twice (as {name!r} and its alias)")
+        try:
+            policy_from_mapping({name: value})
+        except PolicyError as exc:
+            raise pol.fail(key, str(exc)) from None
+        out[name] = value
+    try:
+        policy_from_mapping(out)
+    except PolicyError as exc:    # a rule between keys
+        raise pol.fail(next(iter(pol.data)), str(exc)) from None
+    return out
+
+
 def resolve(name_or_path: str) -> Path:
     """A catalogue name (`smoke`) or a path to a TOML file."""
     candidate = Path(name_or_path)
@@ -187,15 +207,7 @@ def load(name_or_path: str | Path) -> Scenario:
         raise top.fail("personas", "at least one persona with a weight > 0 is required")
     sc.personas = {k: float(v) for k, v in personas.items()}
 
-    policy = top.get("policy", dict, {})
-    pol = _Reader(path, text, policy, "policy")
-    for key in policy:
-        if key not in POLICY_KEYS:
-            raise pol.fail(key, f"unknown policy key (known: {', '.join(sorted(POLICY_KEYS))})")
-        pol.get(key, POLICY_KEYS[key])
-    if policy.get("resend", "invalidate") not in ("invalidate", "keep"):
-        raise pol.fail("resend", "must be \"invalidate\" or \"keep\"")
-    sc.policy = dict(policy)
+    sc.policy = _portal_policy(_Reader(path, text, top.get("policy", dict, {}), "policy"))
 
     faults = top.get("faults", list, [])
     for i, rule in enumerate(faults):

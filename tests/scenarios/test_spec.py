@@ -55,6 +55,9 @@ def test_good_file_loads_with_defaults(tmp_path: Path) -> None:
     ("[load]\nuserz = 3\n", 10, "unknown key"),
     ("[policy]\nresend = \"sometimes\"\n", 10, "invalidate"),
     ("[policy]\ncode_tll = 3\n", 10, "unknown policy key"),
+    ("[policy]\nresend = \"keep\"\ncode_lifetime = \"5m\"\n", 11, "must be a number"),
+    ("[policy]\ncode_ttl = 60\ncode_lifetime = 60\n", 11, "given twice"),
+    ("[policy]\nmax_attempts = 0\n", 10, "must be > 0"),
     ("[expect]\ninvalid = [\"singel_use\"]\n", 10, "unknown invariant"),
     ("[[nemesis]]\nat = 9999\naction = \"clock-jump\"\n", 10, "at <= duration"),
     ("[[nemesis]]\nat = 1\naction = \"unplug\"\n", 11, "unknown action"),
@@ -69,6 +72,20 @@ def test_mistakes_name_file_line_and_problem(tmp_path: Path, snippet: str, line:
     assert msg.startswith(f"{path}:"), msg
     assert words in msg, msg
     assert f":{line}:" in msg, (msg, text)
+
+
+def test_policy_takes_the_portals_keys_and_the_portal_accepts_the_file(tmp_path: Path) -> None:
+    """The `[policy]` table becomes the portal's `--policy` file: read back with the portal's loader."""
+    from scenarios.runner import write_toml
+    from server.policy import load_policy
+
+    sc = load(write(tmp_path, GOOD + "\n[policy]\ncode_ttl = 120\npending_lifetime = 240\n"
+                                     "max_attempts = 3\nlogin_free_failures = 2\nresend = \"keep\"\n"))
+    assert sc.policy == {"code_lifetime": 120, "pending_lifetime": 240, "max_attempts": 3,
+                         "login_free_failures": 2, "resend": "keep"}
+    policy = load_policy(write_toml(tmp_path / "policy.toml", sc.policy))
+    assert (policy.code_lifetime, policy.pending_lifetime, policy.max_attempts, policy.resend) == \
+        (120.0, 240.0, 3, "keep")
 
 
 def test_invalid_toml_and_missing_personas(tmp_path: Path) -> None:
