@@ -6,53 +6,14 @@ JSON line on stdout: {"ready": "portal", "url": "http://127.0.0.1:PORT", "pid": 
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 from . import bugs as bugmod
+from .cli import OneLineParser, fail, non_negative_int, port_number, positive_float
 from .policy import Policy, PolicyError, load_policy
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad option as one line and exits 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        sys.exit(2)
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0: {text!r}")
-    return value
-
-
-def port_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from exc
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {value}")
-    return value
 
 
 def server_parser() -> OneLineParser:
@@ -76,51 +37,6 @@ def server_parser() -> OneLineParser:
     return p
 
 
-def admin_parser() -> OneLineParser:
-    p = OneLineParser(prog="python -m server admin", description="Support actions on a portal database.")
-    sub = p.add_subparsers(dest="action", required=True)
-    s = sub.add_parser("set-notification-email", help="change a partner's notification address")
-    s.error = p.error  # type: ignore[method-assign]
-    s.add_argument("partner_id", type=int)
-    s.add_argument("address")
-    s.add_argument("--db", required=True)
-    s.add_argument("--time-scale", type=positive_float, default=1.0)
-    s.add_argument("--epoch", type=float, default=None)
-    return p
-
-
-def fail(message: str) -> None:
-    sys.stderr.write(f"python -m server: error: {message}\n")
-    sys.exit(2)
-
-
-def run_admin(argv: list[str]) -> int:
-    args = admin_parser().parse_args(argv)
-    from .clock import ScenarioClock
-    from .mail import AddressError, validate_address
-    from .storage import Store
-
-    if args.db == ":memory:" or not Path(args.db).is_file():
-        fail(f"database {args.db} does not exist")
-    try:
-        address = validate_address(args.address)
-    except AddressError as exc:
-        fail(f"invalid address: {exc}")
-    store = Store(args.db)
-    store.attach_clock(ScenarioClock(args.epoch if args.epoch is not None else time.time(), args.time_scale,
-                                     store.clock_offset))
-    try:
-        old = store.partner(args.partner_id)
-        if old is None:
-            fail(f"no partner with id {args.partner_id}")
-        voided = store.set_notification_email(args.partner_id, address)
-    finally:
-        store.close()
-    print(json.dumps({"partner_id": args.partner_id, "old": old["notification_email"], "new": address,
-                      "voided": voided}))
-    return 0
-
-
 def default_db() -> str:
     folder = Path("runs") / f"portal-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -130,6 +46,8 @@ def default_db() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["admin"]:
+        from .admin import run_admin
+
         return run_admin(argv[1:])
     args = server_parser().parse_args(argv)
     if args.list_bugs:
