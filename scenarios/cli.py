@@ -38,6 +38,43 @@ def _positive(kind: type) -> Any:
 _positive_float, _positive_int = _positive(float), _positive(int)
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 0 meaning a free one chosen by the OS."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {text!r}")
+    return value
+
+
+UP_PORTS = (("portal_port", "--portal-port"), ("inbox_http_port", "--inbox-http-port"), ("smtp_port", "--smtp-port"))
+
+
+def _same_port(args: argparse.Namespace) -> str | None:
+    """'--a and --b are both N' when two fixed `up` ports collide."""
+    seen: dict[int, str] = {}
+    for attr, flag in UP_PORTS:
+        port = getattr(args, attr)
+        if port and port in seen:
+            return f"{seen[port]} and {flag} are both {port}"
+        seen.setdefault(port, flag)
+    return None
+
+
+def _start_failure(exc: Exception) -> str:
+    """A child that could not start, as one line naming the option to change when it is a port."""
+    from .stack import StackError
+
+    if not isinstance(exc, StackError) or not exc.reason:
+        return str(exc)
+    flag = {"portal": "--portal-port"}.get(exc.child) or (
+        "--smtp-port" if "for SMTP" in exc.reason else "--inbox-http-port" if "for HTTP" in exc.reason else "")
+    hint = f" (choose another {flag}, or 0 for a free one)" if flag and "listen" in exc.reason else ""
+    return f"{exc.child} did not start: {exc.reason}{hint}"
+
+
 def _duration(text: str) -> float:
     """Scenario seconds: `90`, `90s`, `5m`, `1h`."""
     units = {"s": 1, "m": 60, "h": 3600}
@@ -78,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--time-scale", type=_positive_float, default=1.0)
     u.add_argument("--policy", type=Path, help="portal policy overrides (TOML)")
     u.add_argument("--bug", action="append", default=[], metavar="NAME", help="planted portal bug")
+    u.add_argument("--portal-port", type=_port, default=0, help="portal HTTP port (default 0: a free one)")
+    u.add_argument("--inbox-http-port", type=_port, default=0, help="inbox page and API port (default 0: a free one)")
+    u.add_argument("--smtp-port", type=_port, default=0, help="inbox SMTP port (default 0: a free one)")
     return p
 
 
@@ -105,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             import time as _time
 
+            from .collect import CollectError
+            from .stack import StackError
             from .up import up
 
             if args.policy and not args.policy.is_file():
@@ -112,9 +154,16 @@ def main(argv: list[str] | None = None) -> int:
             unknown = [b for b in args.bug if b not in bugmap.PLANTED_BUGS]
             if unknown:
                 raise SetupError(f"unknown bug {unknown[0]!r} (see `mfa-harness bugs`)")
+            clash = _same_port(args)
+            if clash:
+                raise SetupError(clash)
             out = args.out or Path("runs") / f"{_time.strftime('%Y%m%d-%H%M%S')}-up"
-            return up(out=out, seed=args.seed, partners=args.partners, time_scale=args.time_scale,
-                      bugs=args.bug, policy_file=args.policy)
+            try:
+                return up(out=out, seed=args.seed, partners=args.partners, time_scale=args.time_scale,
+                          bugs=args.bug, policy_file=args.policy, portal_port=args.portal_port,
+                          inbox_http_port=args.inbox_http_port, smtp_port=args.smtp_port)
+            except (StackError, CollectError) as exc:
+                raise SetupError(_start_failure(exc)) from None
         if args.command == "check":
             from .verdict_io import check_dir
 

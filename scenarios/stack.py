@@ -19,7 +19,11 @@ from typing import IO, Any
 
 
 class StackError(RuntimeError):
-    """A child process did not start; the message quotes the end of its log."""
+    """A child process did not start: its own one-line error when it printed one, else its log's end."""
+
+    def __init__(self, message: str, *, child: str = "", reason: str = ""):
+        super().__init__(message)
+        self.child, self.reason = child, reason
 
 
 @dataclass
@@ -65,6 +69,15 @@ def _tail(path: Path, n: int = 12) -> str:
     return "\n".join(lines[-n:])
 
 
+def _own_error(tail: str) -> str:
+    """The child's last `...: error: why` line (port in use, bad option), without its program prefix."""
+    for line in reversed(tail.splitlines()):
+        head, sep, why = line.partition(": error: ")
+        if sep and " " not in head.strip().removeprefix("python -m "):
+            return why.strip()
+    return ""
+
+
 def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 60.0,
                 env: dict[str, str] | None = None) -> Child:
     """Start `argv`, stderr to `log_path`, and wait for its JSON ready line on stdout."""
@@ -98,7 +111,11 @@ def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 
             proc.kill()
         proc.wait(timeout=30)
         log.close()
-        raise StackError(f"{name} did not become ready (exit {proc.returncode}); log {log_path}:\n{_tail(log_path)}")
+        tail = _tail(log_path)
+        reason = _own_error(tail)
+        if reason:
+            raise StackError(f"{name} did not start: {reason} (log {log_path})", child=name, reason=reason)
+        raise StackError(f"{name} did not become ready (exit {proc.returncode}); log {log_path}:\n{tail}", child=name)
     return Child(name=name, proc=proc, ready=found, log_path=log_path, argv=argv, _log=log)
 
 
@@ -116,6 +133,9 @@ class StackConfig:
     policy_file: Path | None = None
     faults_file: Path | None = None
     password_profile: str = "cheap"
+    portal_port: int = 0          # 0: a free port chosen by the OS
+    inbox_http_port: int = 0
+    smtp_port: int = 0
 
 
 class LocalStack:
@@ -140,13 +160,14 @@ class LocalStack:
 
     def start(self) -> None:
         cfg = self.cfg
-        inbox_argv = [sys.executable, "-m", "fake_smtp", "--smtp-host", "127.0.0.1", "--smtp-port", "0",
-                      "--http-host", "127.0.0.1", "--http-port", "0", "--time-scale", str(cfg.time_scale),
+        inbox_argv = [sys.executable, "-m", "fake_smtp", "--smtp-host", "127.0.0.1", "--smtp-port", str(cfg.smtp_port),
+                      "--http-host", "127.0.0.1", "--http-port", str(cfg.inbox_http_port),
+                      "--time-scale", str(cfg.time_scale),
                       "--epoch", repr(cfg.epoch)]
         if cfg.faults_file:
             inbox_argv += ["--faults", str(cfg.faults_file)]
         self.inbox = start_child("inbox", inbox_argv, cfg.out / "logs" / "inbox.log")
-        self.portal = self._start_portal(port=0)
+        self.portal = self._start_portal(port=cfg.portal_port)
 
     def _portal_argv(self, port: int) -> list[str]:
         cfg = self.cfg

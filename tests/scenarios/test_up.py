@@ -1,0 +1,171 @@
+"""`mfa-harness up` as a person uses it: the printed table works, Ctrl-C stops both children.
+
+The command runs as a real subprocess on ports the OS reported free; a person's login goes
+through the printed portal URL with printed credentials until the code is in the printed inbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from scenarios.browser import Inbox, Portal
+from scenarios.cli import main
+
+READY_LINE = "Ctrl-C stops both"
+
+
+def _free_ports(n: int) -> list[int]:
+    """Ports the OS hands out, all bound at once so they differ, then released for `up` to take."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _ready_pids(logs: Path) -> list[int]:
+    pids = []
+    for name in ("portal.log", "inbox.log"):
+        path = logs / name
+        for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+            if line.startswith("{") and '"ready"' in line:
+                pids.append(int(json.loads(line)["pid"]))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:          # a zombie is not running
+            return fh.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _start_up(out: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "scenarios.cli", "up", "--out", str(out), "--partners", "8",
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True)
+
+
+def _read_table(proc: subprocess.Popen[str], timeout: float) -> list[str]:
+    """stdout lines up to the table's last line, read on a thread so the wait is bounded."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        seen.append(line)
+        if READY_LINE in line:
+            return seen
+    raise AssertionError(f"no table within {timeout} s (exit {proc.poll()}); stdout so far: {seen}")
+
+
+def _parse(table: list[str]) -> tuple[str, str, dict[str, dict[str, str]]]:
+    urls = {line.split()[0]: line.split()[1].rstrip("/") for line in table if line.startswith(("portal ", "inbox "))}
+    header = next(i for i, line in enumerate(table) if line.startswith("role "))
+    creds: dict[str, dict[str, str]] = {}
+    for line in table[header + 1:]:
+        if not line.strip():
+            break
+        role, username, password, notify = line.rsplit(None, 3)
+        creds.setdefault(role.strip(), {"username": username, "password": password, "notification_email": notify})
+    return urls["portal"], urls["inbox"], creds
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_up_table_login_and_ctrl_c(tmp_path: Path) -> None:
+    portal_port, http_port, smtp_port = _free_ports(3)
+    out = tmp_path / "up"
+    proc = _start_up(out, "--portal-port", str(portal_port), "--inbox-http-port", str(http_port),
+                     "--smtp-port", str(smtp_port), "--seed", "4")
+    pids: list[int] = []
+    try:
+        portal_url, inbox_url, creds = _parse(_read_table(proc, timeout=120))
+        assert portal_url == f"http://127.0.0.1:{portal_port}"
+        assert inbox_url == f"http://127.0.0.1:{http_port}"
+        assert {"agency (shared inbox)", "reseller", "affiliate"} <= set(creds)
+        pids = _ready_pids(out / "logs")
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+
+        user = creds["reseller"]
+        browser = Portal(portal_url, timeout=30)
+        page = browser.login(user["username"], user["password"])
+        assert page.page == "partner-verify", (page.status, page.reasons)
+        code = Inbox(inbox_url).wait_code(user["notification_email"], ref=page.ref, timeout=60)
+        assert browser.verify(code).page == "partner-account"
+
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert "stopping" in rest
+        assert "Traceback" not in err
+        assert not [p for p in pids if _alive(p)]
+    finally:
+        _stop(proc)
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("flag", ["--portal-port", "--inbox-http-port", "--smtp-port"])
+def test_up_port_in_use_is_one_line_and_exit_2(tmp_path: Path, flag: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = tmp_path / "up"
+        proc = _start_up(out, flag, str(port))
+        try:
+            stdout, err = proc.communicate(timeout=120)
+        finally:
+            _stop(proc)
+    assert proc.returncode == 2, (stdout, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Address already in use" in lines[0] and f"{port}" in lines[0] and flag in lines[0], lines[0]
+    assert not [p for p in _ready_pids(out / "logs") if _alive(p)]   # the inbox started first is gone
+
+
+def test_up_bad_ports_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["up", "--portal-port", "70000"])
+    assert exit_.value.code == 2
+    assert "not a port number (0-65535): '70000'" in capsys.readouterr().err
+    assert main(["up", "--portal-port", "5025", "--smtp-port", "5025"]) == 2
+    assert capsys.readouterr().err.strip() == "mfa-harness: --portal-port and --smtp-port are both 5025"
