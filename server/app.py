@@ -34,6 +34,8 @@ def make_app(portal: Portal, cookie_secret: str, harness_mode: bool) -> tornado.
             (r"/_harness/events", harness.EventsHandler),
             (r"/_harness/clock", harness.ClockHandler),
             (r"/_harness/notification-email", harness.NotificationEmailHandler),
+            (r"/_harness/lock", harness.LockHandler, {"locked": True}),
+            (r"/_harness/unlock", harness.LockHandler, {"locked": False}),
         ]
     return tornado.web.Application(
         routes,

@@ -1,4 +1,5 @@
-"""Harness endpoints (`--harness` only, loopback clients only): accounts, events, clock, support."""
+"""Harness endpoints (`--harness` only, loopback clients only): accounts, events, clock, support
+actions (notification address, lock / unlock)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,16 @@ class HarnessHandler(tornado.web.RequestHandler):
         return data
 
 
+    def partner_id(self, data: dict) -> int:
+        """`partner_id` from a JSON body: an integer SQLite can hold, else 400."""
+        value = data.get("partner_id")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise tornado.web.HTTPError(400, "partner_id must be an integer")
+        if not -2 ** 63 <= value < 2 ** 63:
+            raise tornado.web.HTTPError(400, "unknown_partner")
+        return value
+
+
 class AccountsHandler(HarnessHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
@@ -82,9 +93,7 @@ class ClockHandler(HarnessHandler):
 class NotificationEmailHandler(HarnessHandler):
     def post(self) -> None:
         data = self.json_body()
-        partner_id, address = data.get("partner_id"), data.get("address")
-        if isinstance(partner_id, bool) or not isinstance(partner_id, int):
-            raise tornado.web.HTTPError(400, "partner_id must be an integer")
+        partner_id, address = self.partner_id(data), data.get("address")
         try:
             voided = self.portal.set_notification_email(partner_id, address)
         except AddressError as exc:
@@ -92,3 +101,18 @@ class NotificationEmailHandler(HarnessHandler):
         except KeyError as exc:
             raise tornado.web.HTTPError(400, "unknown_partner") from exc
         self.finish({"partner_id": partner_id, "address": address.strip(), "voided": voided})
+
+
+class LockHandler(HarnessHandler):
+    """`POST /_harness/lock` and `/_harness/unlock` `{"partner_id": N}`: the support action."""
+
+    def initialize(self, locked: bool) -> None:
+        self.locked = locked
+
+    def post(self) -> None:
+        partner_id = self.partner_id(self.json_body())
+        try:
+            result = self.portal.set_locked(partner_id, self.locked, "harness")
+        except KeyError as exc:
+            raise tornado.web.HTTPError(400, "unknown_partner") from exc
+        self.finish(result)

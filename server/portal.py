@@ -144,6 +144,8 @@ class Portal:
         now = self.clock.now()
         expires = now + self.policy.pending_lifetime
         with self.store.tx():
+            if self._locked_meanwhile(partner):
+                return LoginResult(False)
             self.store.login_succeeded(partner["id"])
             for _ in range(20):
                 ref = self._new_ref()
@@ -159,6 +161,17 @@ class Portal:
         return LoginResult(True, pending_sid=sid, ref=ref)
 
     # ---- login ---------------------------------------------------------------------------
+    def _locked_meanwhile(self, partner) -> bool:
+        """Inside the login's transaction: was the account locked while its password was hashed?
+
+        The password check runs outside any transaction (argon2 takes a while), so a lock can
+        commit between it and the write; this re-check keeps a locked account from getting a
+        new pending login or session. The caller answers with the generic failure."""
+        if not self.store.is_locked(partner["id"]):
+            return False
+        self.store.login_failed(partner["id"], partner["username"], "locked", self.clock.now())
+        return True
+
     async def _check_password(self, username: str, password: str, form: str):
         """(partner row or None, reason or None). Always runs one argon2 verify."""
         partner = self.store.partner_by_username(username) if username else None
@@ -193,6 +206,8 @@ class Portal:
         if "affiliate-challenged" in self.bugs:
             return self.start_challenge(partner, "/affiliate/dashboard")
         with self.store.tx():
+            if self._locked_meanwhile(partner):
+                return LoginResult(False)
             self.store.login_succeeded(partner["id"])
             sid = self._create_session(partner, "full", None, False, self.clock.now() + self.policy.session_lifetime)
             self.store.event("affiliate_login", partner_id=partner["id"], session=session_tag(sid))
@@ -369,6 +384,10 @@ class Portal:
     def set_notification_email(self, partner_id: int, address: str) -> list[int]:
         """Support action; raises AddressError or KeyError. Returns the voided code ids."""
         return self.store.set_notification_email(partner_id, validate_address(address))
+
+    def set_locked(self, partner_id: int, locked: bool, via: str) -> dict:
+        """Support action (lock / unlock); raises KeyError. See `Store.set_locked`."""
+        return self.store.set_locked(partner_id, locked, via)
 
 
 def password_problem(new: str) -> str | None:

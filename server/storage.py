@@ -222,7 +222,7 @@ class Store:
     def accounts(self) -> list[dict[str, Any]]:
         return [{"partner_id": r["id"], "program": r["program"], "username": r["username"],
                  "password": r["seed_password"], "notification_email": r["notification_email"],
-                 "team": r["team"]}
+                 "team": r["team"], "locked": bool(r["locked"])}
                 for r in self.q("SELECT * FROM partners ORDER BY id")]
 
     def login_failed(self, partner_id: int | None, username: str, reason: str, now: float) -> None:
@@ -257,6 +257,46 @@ class Store:
             self.event("notification_changed", partner_id=partner_id, old=row["notification_email"], new=address,
                        voided=live)
         return live
+
+    def set_locked(self, partner_id: int, locked: bool, via: str) -> dict[str, Any]:
+        """Lock or unlock a partner (support action); raises KeyError for an unknown id.
+
+        Locking ends everything the partner has open, in the same transaction: pending
+        challenges become `dead`, every unused code of the partner is voided (`account_locked`,
+        as an address change voids them), and all its sessions, pending and signed-in, are
+        deleted. Unlocking also clears the password-failure count, so the partner is not met by
+        the backoff of the failures that led to the lock. Locking twice is harmless.
+        """
+        with self.tx():
+            row = self.partner(partner_id)
+            if row is None:
+                raise KeyError(partner_id)
+            was_locked = bool(row["locked"])
+            if not locked:
+                self.x("UPDATE partners SET locked = 0, login_failures = 0, last_failure_st = NULL WHERE id = ?",
+                       (partner_id,))
+                self.event("account_unlocked", partner_id=partner_id, via=via, was_locked=was_locked)
+                return {"partner_id": partner_id, "locked": False, "was_locked": was_locked, "challenges": [],
+                        "voided": [], "sessions": 0}
+            self.x("UPDATE partners SET locked = 1 WHERE id = ?", (partner_id,))
+            challenges = [r["id"] for r in self.q("SELECT id FROM challenges WHERE partner_id = ? AND status = 'pending'"
+                                                  " ORDER BY id", (partner_id,))]
+            self.x("UPDATE challenges SET status = 'dead' WHERE partner_id = ? AND status = 'pending'", (partner_id,))
+            voided = []
+            for r in self.q("SELECT id, challenge_id FROM codes WHERE partner_id = ? AND used_st IS NULL"
+                            " AND voided IS NULL ORDER BY id", (partner_id,)):
+                self.x("UPDATE codes SET voided = 'account_locked' WHERE id = ?", (r["id"],))
+                self.event("code_voided", code_id=r["id"], challenge_id=r["challenge_id"], reason="account_locked")
+                voided.append(r["id"])
+            sessions = self.x("DELETE FROM sessions WHERE partner_id = ?", (partner_id,)).rowcount
+            self.event("account_locked", partner_id=partner_id, via=via, was_locked=was_locked,
+                       challenges=challenges, voided=voided, sessions=sessions)
+        return {"partner_id": partner_id, "locked": True, "was_locked": was_locked, "challenges": challenges,
+                "voided": voided, "sessions": sessions}
+
+    def is_locked(self, partner_id: int) -> bool:
+        row = self.q1("SELECT locked FROM partners WHERE id = ?", (partner_id,))
+        return row is not None and bool(row["locked"])
 
     # ---- challenges and codes ------------------------------------------------------------
     def create_challenge(self, ref: str, partner_id: int, program: str, now: float, expires: float,

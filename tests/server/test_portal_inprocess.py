@@ -36,6 +36,12 @@ class HarnessLoopbackOnly(AsyncHTTPTestCase):
         near = self.fetch("/_harness/accounts")
         assert near.code == 200 and len(json.loads(near.body)) == 4
         assert self.fetch("/_harness/clock", method="POST", body=json.dumps({"advance": 5})).code == 200
+        for path in ("/_harness/lock", "/_harness/unlock", "/_harness/notification-email"):
+            far_support = self.fetch(path, method="POST", body=json.dumps({"partner_id": 1, "address": "x@y.example"}),
+                                     headers={"X-Real-IP": "203.0.113.9"})
+            assert far_support.code == 403
+        assert not any(a["locked"] for a in json.loads(self.fetch("/_harness/accounts").body))
+        assert self.fetch("/_harness/lock", method="POST", body=json.dumps({"partner_id": 1})).code == 200
 
     def test_bad_clock_requests(self):
         for body in ["not json", json.dumps({"advance": "soon"}), json.dumps([1]), json.dumps({"advance": True})]:

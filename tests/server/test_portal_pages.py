@@ -72,15 +72,18 @@ def test_email_content(portal, sink):
 def test_generic_login_error_is_identical(portal):
     agency = portal.accounts("agency")[0]
     affiliate = portal.accounts("affiliate")[0]
+    locked = portal.accounts("reseller")[0]
+    assert requests.post(portal.url + "/_harness/lock", json={"partner_id": locked["partner_id"]},
+                         timeout=30).status_code == 200
     answers = []
     for user, pw in [("nobody@example.com", "whatever-123"), (agency["username"], "wrong-password"),
-                     (affiliate["username"], affiliate["password"])]:
+                     (affiliate["username"], affiliate["password"]), (locked["username"], locked["password"])]:
         r = Browser(portal.url).login(user, pw)
         answers.append((r.status_code, reason_of(r), strip_volatile(r.text)))
-    assert answers[0] == answers[1] == answers[2]
+    assert answers[0] == answers[1] == answers[2] == answers[3]
     assert answers[0][:2] == (401, "generic_login")
     reasons = [e["reason"] for e in portal.events() if e["event"] == "login_failed"]
-    assert reasons == ["unknown_user", "bad_password", "affiliate_on_partner"]
+    assert reasons == ["unknown_user", "bad_password", "affiliate_on_partner", "locked"]
 
 
 def test_wrong_codes_then_too_many(portal, sink):

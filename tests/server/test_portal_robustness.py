@@ -111,7 +111,11 @@ def test_harness_endpoints_absent_without_harness(sink, portal_factory):
     portal = portal_factory(sink.port, harness=False)
     for path in ["/_harness/accounts", "/_harness/events", "/_harness/clock"]:
         assert requests.get(portal.url + path, timeout=30).status_code == 404
-    assert requests.post(portal.url + "/_harness/clock", json={"advance": 5}, timeout=30).status_code == 404
+    for path in ["/_harness/clock", "/_harness/notification-email", "/_harness/lock", "/_harness/unlock"]:
+        assert requests.post(portal.url + path, json={"advance": 5, "partner_id": 1}, timeout=30).status_code == 404
+    with sqlite3.connect(portal.db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM partners WHERE locked = 1").fetchone() == (0,)
+    conn.close()
     assert requests.get(portal.url + "/healthz", timeout=30).status_code == 200
 
 
