@@ -1,16 +1,19 @@
 """Live progress of a run: scenario time, logins ok/failed, current faults, violations so far.
 
-It reads the portal's event log incrementally (white box) and the nemesis record; one line
+It reads the portal's event log incrementally (white box) or, against a foreign portal (no
+portal log), the clients' history file as Locust writes it, and the nemesis record; one line
 every couple of seconds, rewritten in place on a terminal.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from . import collect
@@ -24,12 +27,51 @@ PARTIAL_SAFE = ("single_use", "expiry", "binding", "mfa_required", "affiliates",
                 "attempt_limits")
 
 
+class ClientFlows:
+    """Logins ok/failed so far from a growing client history file (JSON lines), read from where it stopped.
+
+    Counted as the verdict's metrics count them: a `flow` line `ok` with outcome ok is a login, any
+    other outcome but `unknown` a failed one; `info` flows (cut short) are neither.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.ok = self.failed = 0
+        self._offset = 0
+        self._partial = b""
+
+    def poll(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self._offset)
+                data = fh.read()
+        except OSError:
+            return  # not written yet
+        self._offset += len(data)
+        *complete, self._partial = (self._partial + data).split(b"\n")
+        for raw in complete:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(line, dict) and line.get("op") == "flow" and line.get("type") in ("ok", "fail"):
+                value = line.get("value") if isinstance(line.get("value"), dict) else {}
+                outcome = value.get("outcome")
+                if outcome == "ok":
+                    self.ok += 1
+                elif outcome != "unknown":
+                    self.failed += 1
+
+
 class Progress:
     """Background reporter; never fails the run (a missed update is only a missed update)."""
 
     def __init__(self, sc: Scenario, *, epoch: float, portal_url: Callable[[], str] | None,
-                 nemesis: Nemesis, quiet: bool = False, every_s: float = 2.0):
+                 nemesis: Nemesis, quiet: bool = False, every_s: float = 2.0,
+                 client_history: Path | None = None):
         self.sc, self.epoch, self.portal_url, self.nemesis = sc, epoch, portal_url, nemesis
+        # without a portal log, logins come from the clients' own history
+        self.client_flows = ClientFlows(client_history) if client_history and not portal_url else None
         self.quiet, self.every_s = quiet, every_s
         self.counts: Counter[str] = Counter()
         self.after = 0
@@ -52,6 +94,8 @@ class Progress:
                 sys.stderr.write("\n")
 
     def _poll(self) -> None:
+        if self.client_flows:
+            self.client_flows.poll()
         if not self.portal_url:
             return
         try:
@@ -84,18 +128,22 @@ class Progress:
         st = min(self.sc.duration, max(0.0, (time.time() - self.epoch) * self.sc.time_scale))
         c = self.counts
         faults = ",".join(self.active_faults(st)) or "none"
-        ok = c["verify_ok"] + c["affiliate_login"]
-        bad = ",".join(f"{k}:{n}" for k, n in self.violations.items()) or "none"
+        if self.client_flows:
+            logins = f"logins ok {self.client_flows.ok}  failed {self.client_flows.failed}"
+            bad = "n/a (no portal log)"
+        else:
+            ok = c["verify_ok"] + c["affiliate_login"]
+            logins = f"sign-ins ok {ok}  code failures {c['verify_fail']}  logins refused {c['login_failed']}"
+            bad = ",".join(f"{k}:{n}" for k, n in self.violations.items()) or "none"
         return (f"[{self.sc.name}] {st:6.0f}/{self.sc.duration:.0f} s scenario "
-                f"({time.time() - self.epoch:5.1f} s wall)  users {self.sc.users}  sign-ins ok {ok}  "
-                f"code failures {c['verify_fail']}  logins refused {c['login_failed']}  "
+                f"({time.time() - self.epoch:5.1f} s wall)  users {self.sc.users}  {logins}  "
                 f"faults {faults}  violations so far {bad}  nemesis errors {len(self.nemesis.errors)}")
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             self._poll()
             self._ticks += 1
-            if self._ticks % 3 == 0 and len(self.events) < 300_000:
+            if self.portal_url and self._ticks % 3 == 0 and len(self.events) < 300_000:
                 self._check()
             text = self.line()
             sys.stderr.write(("\r" + text[:200]) if self._tty else text + "\n")
