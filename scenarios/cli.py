@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--target", help="URL of an already running portal (black-box checks only)")
     r.add_argument("--inbox-url", help="inbox URL (with --target)")
     r.add_argument("--target-profile", type=Path, help="target profile TOML for a foreign portal")
+    acc = r.add_mutually_exclusive_group()
+    acc.add_argument("--accounts-file", type=Path, metavar="FILE",
+                     help="accounts for --target as CSV or JSON (default: TARGET/_harness/accounts, if it answers)")
+    acc.add_argument("--accounts-url", metavar="URL", help="URL answering the accounts as JSON (with --target)")
     r.add_argument("--strict", action="store_true", help="an unknown invariant verdict fails the run")
     r.add_argument("--quiet", action="store_true", help="no progress or summary output")
     c = sub.add_parser("check", help="re-check a finished run's saved history (no servers)")
@@ -178,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SetupError(f"--target-profile {args.target_profile}: no such file")
         opts = RunOptions(out=args.out, time_scale=args.time_scale, duration=args.duration, users=args.users,
                           seed=args.seed, workers=args.workers, bugs=args.bug, target=args.target,
-                          inbox_url=args.inbox_url, target_profile=args.target_profile, strict=args.strict,
+                          inbox_url=args.inbox_url, target_profile=args.target_profile,
+                          accounts_file=args.accounts_file, accounts_url=args.accounts_url, strict=args.strict,
                           quiet=args.quiet)
         sc = apply_overrides(load(args.scenario), opts)
         return run(sc, opts)

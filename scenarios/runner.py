@@ -7,6 +7,7 @@ children are torn down whatever happens (Ctrl-C included).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import loadtests
+from loadtests.accounts import AccountsError, load_file, load_url
 
 from . import bugmap, collect
 from .nemesis import Nemesis, fault_window_lines
@@ -28,6 +30,7 @@ from .stack import LocalStack, StackConfig, StackError
 
 LOCUSTFILE = Path(loadtests.__file__).parent / "locustfile.py"
 STARTUP_ALLOWANCE_S = 1.5  # wall seconds between launch and scenario time 0 (the stack starts in ~1 s)
+ACCOUNTS_PROBE_S = 10.0    # one GET of a target's accounts URL, before anything starts
 
 
 class SetupError(RuntimeError):
@@ -48,6 +51,8 @@ class RunOptions:
     target: str | None = None
     inbox_url: str | None = None
     target_profile: Path | None = None
+    accounts_file: Path | None = None
+    accounts_url: str | None = None
     strict: bool = False
     quiet: bool = False
 
@@ -75,6 +80,34 @@ def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
             sc.processes = max(sc.processes, bugmap.PLANTED_BUGS[bug].processes)
     sc.bugs = bugs
     return sc
+
+
+def target_accounts(opts: RunOptions) -> tuple[list[dict[str, Any]], list[str]]:
+    """A --target run's accounts and the Locust options that hand them out (SetupError if none).
+
+    --accounts-file is read and checked with the load tests' own loader; --accounts-url, or without
+    either the target's `/_harness/accounts`, is fetched once (bounded), so a foreign portal with no
+    accounts source fails here, before anything starts, instead of in every simulated user.
+    """
+    if opts.accounts_file and opts.accounts_url:
+        raise SetupError("give --accounts-file or --accounts-url, not both")
+    if not opts.target:
+        if opts.accounts_file or opts.accounts_url:
+            raise SetupError("--accounts-file/--accounts-url need --target (the local portal seeds its own accounts)")
+        return [], []
+    try:
+        if opts.accounts_file:
+            loaded = load_file(opts.accounts_file)
+            return [dataclasses.asdict(a) for a in loaded], ["--accounts-file", str(opts.accounts_file.resolve())]
+        url = opts.accounts_url or opts.target.rstrip("/") + "/_harness/accounts"
+        accounts = [dataclasses.asdict(a) for a in load_url(url, timeout=ACCOUNTS_PROBE_S)]
+        return accounts, ["--accounts-url", url]
+    except AccountsError as exc:
+        if opts.accounts_file:
+            raise SetupError(f"--accounts-file: {exc}") from None
+        if opts.accounts_url:
+            raise SetupError(f"--accounts-url: {exc}") from None
+        raise SetupError(f"--target needs --accounts-file FILE or --accounts-url URL: {exc}") from None
 
 
 def default_out(sc: Scenario) -> Path:
@@ -108,7 +141,8 @@ def write_toml(path: Path, top: dict[str, Any], tables: dict[str, list[dict[str,
 
 
 def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, epoch: float, workers: int,
-                target_profile: Path | None, accounts_url: str | None) -> list[str]:
+                target_profile: Path | None, accounts_args: list[str]) -> list[str]:
+    """Locust's command line; `accounts_args` is `--accounts-url URL` or `--accounts-file FILE`."""
     personas = ",".join(f"{k}={v:g}" for k, v in sc.personas.items())
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
             "-u", str(sc.users), "-r", f"{sc.spawn_rate:g}", "-t", f"{max(1, round(sc.wall_duration))}s",
@@ -118,8 +152,7 @@ def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, epoch: fl
             "--history-file", str(out / "client-history.jsonl"), "--summary-file", str(out / "locust-summary.json"),
             "--personas", personas, "--csv", str(out / "locust"), "--html", str(out / "locust-report.html"),
             "--only-summary", "--loglevel", "WARNING"]
-    if accounts_url:
-        argv += ["--accounts-url", accounts_url]
+    argv += accounts_args
     if sc.arrival_rate:
         argv += ["--arrival-rate", f"{sc.arrival_rate:g}"]
     if target_profile:
@@ -153,6 +186,9 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     """Run one scenario end to end; returns the exit code (0 pass, 1 invariant, 3 threshold, 2 setup)."""
     from .verdict_io import finish_run
 
+    if opts.target and not opts.inbox_url:
+        raise SetupError("--target needs --inbox-url")
+    accounts, accounts_args = target_accounts(opts)   # before anything starts; ([], []) for the local stack
     out = opts.out or default_out(sc)
     out.mkdir(parents=True, exist_ok=True)
     (out / "logs").mkdir(exist_ok=True)
@@ -182,13 +218,10 @@ def run(sc: Scenario, opts: RunOptions) -> int:
                 raise SetupError(str(exc)) from None
             portal_url, inbox_url = stack.portal_url, stack.inbox_url
             accounts = collect.get_json(portal_url + "/_harness/accounts")
-            accounts_url: str | None = portal_url + "/_harness/accounts"
+            accounts_args = ["--accounts-url", portal_url + "/_harness/accounts"]
         else:
             portal_url = opts.target.rstrip("/")
-            if not opts.inbox_url:
-                raise SetupError("--target needs --inbox-url")
             inbox_url = opts.inbox_url.rstrip("/")
-            accounts, accounts_url = [], None
             _put_faults(inbox_url, fault_plan)
 
         current_stack = stack
@@ -197,8 +230,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
                           kill_portal=stack.kill_portal if stack else None,
                           restart_portal=stack.restart_portal if stack else None, accounts=accounts)
         argv = locust_argv(sc, host=portal_url, inbox_url=inbox_url, out=out, epoch=epoch,
-                           workers=opts.workers, target_profile=opts.target_profile,
-                           accounts_url=accounts_url if white_box else None)
+                           workers=opts.workers, target_profile=opts.target_profile, accounts_args=accounts_args)
         (out / "command.txt").write_text(" ".join(argv) + "\n", encoding="utf-8")
         phases["stack_start_s"] = round(time.time() - t_launch, 3)
         time.sleep(max(0.0, epoch - time.time()))  # wait for scenario time 0: a scheduled instant
@@ -208,7 +240,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
                                   start_new_session=True)
         nemesis.start()
         progress = Progress(sc, epoch=epoch, portal_url=(lambda: current_stack.portal_url) if stack else None,
-                            nemesis=nemesis, quiet=opts.quiet)
+                            nemesis=nemesis, quiet=opts.quiet, client_history=out / "client-history.jsonl")
         progress.start()
         deadline = time.time() + sc.wall_duration + 180
         while locust.poll() is None:
