@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import bugs as bugmod
 from .cli import OneLineParser, fail, non_negative_int, port_number, positive_float
+from .passwords import argon2_parameters
 from .policy import Policy, PolicyError, load_policy
 
 
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         fail(str(exc))
     try:
         policy = load_policy(args.policy) if args.policy else Policy()
+        argon2_parameters(args.password_profile, policy)  # the profile and the policy's password keys agree
     except PolicyError as exc:
         fail(str(exc))
     if args.processes < 1:

@@ -1,7 +1,10 @@
 """argon2id password hashing, run in a thread pool so it never blocks the event loop.
 
-Profiles: `default` (argon2-cffi's recommended cost) and `cheap` (minimal cost, for load runs
-where thousands of logins would otherwise measure the hash instead of the portal).
+Profiles: `default` (argon2-cffi's recommended cost, RFC 9106 low-memory) and `cheap` (minimal
+cost, for load runs where thousands of logins would otherwise measure the hash instead of the
+portal). The policy's `password_time_cost`, `password_memory_cost` (KiB) and
+`password_parallelism` override single parameters of the chosen profile. A stored hash carries
+its own parameters, so hashes made under another cost still verify.
 """
 
 from __future__ import annotations
@@ -11,23 +14,48 @@ from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from argon2.profiles import RFC_9106_LOW_MEMORY
+
+from .policy import Policy, PolicyError
 
 PROFILES = {
-    "default": {},
+    "default": {"time_cost": RFC_9106_LOW_MEMORY.time_cost, "memory_cost": RFC_9106_LOW_MEMORY.memory_cost,
+                "parallelism": RFC_9106_LOW_MEMORY.parallelism},
     "cheap": {"time_cost": 1, "memory_cost": 8, "parallelism": 1},
 }
+KIB_PER_LANE = 8  # argon2 needs at least 8 KiB of memory per lane
+
+
+def argon2_parameters(profile: str, policy: Policy | None = None) -> dict[str, int]:
+    """The effective {time_cost, memory_cost, parallelism}: the profile's, overridden by the policy."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown password profile {profile!r} (cheap or default)")
+    params = {**PROFILES[profile], **(policy.password_overrides() if policy else {})}
+    lanes, memory = params["parallelism"], params["memory_cost"]
+    if memory < KIB_PER_LANE * lanes:
+        given = "" if policy and policy.password_memory_cost is not None else f" (the {profile} profile's)"
+        raise PolicyError(f"policy key 'password_memory_cost' must be >= {KIB_PER_LANE * lanes} with parallelism"
+                          f" {lanes} (argon2 needs {KIB_PER_LANE} KiB per lane), not {memory}{given}")
+    return params
+
+
+def describe(profile: str, params: dict[str, int]) -> str:
+    """For log and error lines, e.g. `cheap (argon2id t=1 m=8 KiB p=1)`."""
+    return f"{profile} (argon2id t={params['time_cost']} m={params['memory_cost']} KiB p={params['parallelism']})"
 
 
 class Passwords:
     """Hash and verify passwords; unknown users verify against a dummy hash (same timing)."""
 
-    def __init__(self, profile: str = "default", workers: int = 4) -> None:
-        if profile not in PROFILES:
-            raise ValueError(f"unknown password profile {profile!r} (cheap or default)")
+    def __init__(self, profile: str = "default", workers: int = 4, policy: Policy | None = None) -> None:
         self.profile = profile
-        self.hasher = PasswordHasher(**PROFILES[profile])
+        self.params = argon2_parameters(profile, policy)
+        self.hasher = PasswordHasher(**self.params)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
         self._dummy = self.hasher.hash("dummy password for unknown users")
+
+    def describe(self) -> str:
+        return describe(self.profile, self.params)
 
     def hash_sync(self, password: str) -> str:
         return self.hasher.hash(password)

@@ -12,6 +12,15 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+# What the argon2 reference implementation accepts (argon2.h: ARGON2_MIN/MAX_TIME, _MEMORY in KiB,
+# _LANES); memory must also be at least 8 KiB per lane, checked against the profile's parallelism
+# in `passwords.argon2_parameters`.
+ARGON2_BOUNDS = {
+    "password_time_cost": (1, 2 ** 32 - 1),
+    "password_memory_cost": (8, 2 ** 32 - 1),
+    "password_parallelism": (1, 2 ** 24 - 1),
+}
+
 
 class PolicyError(ValueError):
     """A policy file or override that cannot be applied; the message names the key."""
@@ -36,6 +45,10 @@ class Policy:
     smtp_backoff_initial: float = 2.0  # outbox retry backoff (scenario s), doubles per attempt
     smtp_backoff_max: float = 30.0
     smtp_timeout: float = 10.0  # wall seconds for one SMTP conversation
+    # argon2id cost; None keeps the value of `--password-profile` (see server/passwords.py)
+    password_time_cost: int | None = None  # passes over the memory
+    password_memory_cost: int | None = None  # KiB
+    password_parallelism: int | None = None  # lanes (and threads)
 
     def __post_init__(self) -> None:
         if self.resend not in ("invalidate", "keep"):
@@ -44,6 +57,15 @@ class Policy:
             value = getattr(self, f.name)
             if f.type in ("float", "int") and value <= 0:
                 raise PolicyError(f"policy key {f.name!r} must be > 0, not {value!r}")
+        for key, (low, high) in ARGON2_BOUNDS.items():
+            value = getattr(self, key)
+            if value is not None and not low <= value <= high:
+                raise PolicyError(f"policy key {key!r} must be between {low} and {high}, not {value!r}")
+
+    def password_overrides(self) -> dict[str, int]:
+        """The argon2 parameters this policy sets, under argon2-cffi's names (time_cost, ...)."""
+        return {key.removeprefix("password_"): getattr(self, key) for key in ARGON2_BOUNDS
+                if getattr(self, key) is not None}
 
     def as_dict(self) -> dict[str, Any]:
         """The policy as plain JSON-able data (for the `portal_started` event)."""
@@ -58,7 +80,7 @@ def policy_from_mapping(data: dict[str, Any], base: Policy | None = None) -> Pol
     for key, value in data.items():
         if key not in known:
             raise PolicyError(f"unknown policy key {key!r} (known: {', '.join(sorted(known))})")
-        kind = known[key]
+        kind = known[key].removesuffix(" | None")  # optional keys: TOML has no null, so a value is given
         if kind == "float":
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PolicyError(f"policy key {key!r} must be a number, not {value!r}")

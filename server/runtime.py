@@ -22,11 +22,12 @@ import time
 
 import tornado.httpserver
 import tornado.netutil
+from argon2.exceptions import HashingError
 
 from .app import make_app
 from .clock import ScenarioClock
 from .outbox import Outbox
-from .passwords import Passwords
+from .passwords import Passwords, argon2_parameters, describe
 from .policy import Policy
 from .portal import Portal
 from .seeding import seed_accounts
@@ -76,7 +77,8 @@ async def run_worker(args: argparse.Namespace, policy: Policy, bugs: frozenset[s
     server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY, xheaders=False, no_keep_alive=no_keep_alive)
     server.add_sockets(sockets)
     with store.tx():
-        store.event("portal_started", pid=os.getpid(), bugs=sorted(bugs), policy=policy.as_dict())
+        store.event("portal_started", pid=os.getpid(), bugs=sorted(bugs), policy=policy.as_dict(),
+                    passwords={"profile": passwords.profile, **passwords.params})
     sender = asyncio.create_task(outbox.run())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -116,8 +118,13 @@ def serve(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db: st
     if args.log_level != "DEBUG":  # one line per request would cost more than the request under load
         logging.getLogger("tornado.access").setLevel(logging.WARNING)
     epoch = args.epoch if args.epoch is not None else time.time()
-    passwords = Passwords(args.password_profile)
-    log.info("password profile: %s (argon2id)", args.password_profile)
+    try:
+        passwords = Passwords(args.password_profile, policy=policy)
+    except (HashingError, MemoryError) as exc:  # e.g. more password memory than this machine gives
+        params = describe(args.password_profile, argon2_parameters(args.password_profile, policy))
+        sys.stderr.write(f"python -m server: error: cannot hash passwords with profile {params}: {exc}\n")
+        return 2
+    log.info("password profile: %s", passwords.describe())
     if bugs:
         log.warning("planted bugs enabled: %s", ", ".join(sorted(bugs)))
     try:
@@ -157,7 +164,7 @@ def supervise(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db
             code = 1
             try:
                 code = asyncio.run(run_worker(args, policy, bugs, db, sockets, epoch,
-                                              Passwords(args.password_profile), None, w))
+                                              Passwords(args.password_profile, policy=policy), None, w))
             except BaseException:
                 logging.getLogger("portal").exception("worker failed")
             finally:
