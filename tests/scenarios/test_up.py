@@ -65,30 +65,36 @@ def _start_up(out: Path, *args: str) -> subprocess.Popen[str]:
                             text=True)
 
 
-def _read_table(proc: subprocess.Popen[str], timeout: float) -> list[str]:
-    """stdout lines up to the table's last line, read on a thread so the wait is bounded."""
-    lines: queue.Queue[str | None] = queue.Queue()
+class _Stdout:
+    """The child's stdout, read on a thread so that every wait for a line is bounded."""
 
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
+    def __init__(self, proc: subprocess.Popen[str]):
+        self.proc, self.lines = proc, queue.Queue[str | None]()
+        threading.Thread(target=self._pump, daemon=True).start()
 
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if line is None:
-            break
-        seen.append(line)
-        if READY_LINE in line:
-            return seen
-    raise AssertionError(f"no table within {timeout} s (exit {proc.poll()}); stdout so far: {seen}")
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def until(self, marker: str | None, timeout: float) -> list[str]:
+        """Lines up to the one containing `marker` (None: up to the end of the stream)."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                if marker is None:
+                    return seen
+                break
+            seen.append(line)
+            if marker is not None and marker in line:
+                return seen
+        raise AssertionError(f"no {marker or 'end of output'} within {timeout} s (exit {self.proc.poll()}): {seen}")
 
 
 def _parse(table: list[str]) -> tuple[str, str, dict[str, dict[str, str]]]:
@@ -116,7 +122,8 @@ def test_up_table_login_and_ctrl_c(tmp_path: Path) -> None:
                      "--smtp-port", str(smtp_port), "--seed", "4")
     pids: list[int] = []
     try:
-        portal_url, inbox_url, creds = _parse(_read_table(proc, timeout=120))
+        stdout = _Stdout(proc)
+        portal_url, inbox_url, creds = _parse(stdout.until(READY_LINE, timeout=120))
         assert portal_url == f"http://127.0.0.1:{portal_port}"
         assert inbox_url == f"http://127.0.0.1:{http_port}"
         assert {"agency (shared inbox)", "reseller", "affiliate"} <= set(creds)
@@ -131,10 +138,10 @@ def test_up_table_login_and_ctrl_c(tmp_path: Path) -> None:
         assert browser.verify(code).page == "partner-account"
 
         proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        assert "stopping" in rest
-        assert "Traceback" not in err
+        assert proc.wait(timeout=60) == 0
+        assert "stopping" in stdout.until(None, timeout=30)
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
         assert not [p for p in pids if _alive(p)]
     finally:
         _stop(proc)
