@@ -210,7 +210,8 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     try:
         if white_box:
             stack = LocalStack(StackConfig(out=out, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
-                                           partners=sc.partners, processes=sc.processes, bugs=sc.bugs,
+                                           partners=sc.partners, population=sc.population,
+                                           processes=sc.processes, bugs=sc.bugs,
                                            policy_file=policy_file, faults_file=faults_file))
             try:
                 stack.start()
@@ -294,6 +295,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     run_info = {
         "scenario": sc.name, "scenario_file": str(sc.path), "seed": sc.seed, "time_scale": sc.time_scale,
         "duration": sc.duration, "epoch": epoch, "white_box": white_box, "policy": sc.policy,
+        "partners": sc.partners, "population": sc.population,
         "fault_plan": fault_plan, "nemesis": [vars(s) for s in sc.nemesis], "bugs": sc.bugs,
         "expected": sc.expected, "strict": opts.strict, "accounts": accounts, "users": sc.users,
         "workers": opts.workers, "processes": sc.processes, "locust_exit": locust.returncode if locust else None,

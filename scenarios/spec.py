@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from server.policy import PolicyError, policy_from_mapping
+from server.seeding import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
@@ -53,6 +54,7 @@ class Scenario:
     time_scale: float = 30.0
     duration: float = 300.0
     partners: int = 40
+    population: list[str] = field(default_factory=list)   # portal seeding options: --mix, --team-size
     users: int = 10
     spawn_rate: float = 10.0
     arrival_rate: float | None = None
@@ -125,6 +127,33 @@ class _Reader:
             raise self.fail(unknown[0], f"unknown key (known: {', '.join(sorted(self.used))})")
 
 
+def _population_args(pop: _Reader) -> list[str]:
+    """`programs = {agency = 0.5, ...}` and `team_size = 3 | [2, 4]` as the portal's seeding options,
+    checked by the portal's own parser."""
+    programs = pop.get("programs", dict, None)
+    team = pop.get("team_size", (int, list), None)
+    mix = Mix()
+    try:
+        if programs is not None:
+            unknown = sorted(set(programs) - set(PROGRAMS))
+            if unknown:
+                raise MixError(f"unknown program {unknown[0]!r} (known: {', '.join(PROGRAMS)})")
+            if any(isinstance(v, bool) or not isinstance(v, int | float) for v in programs.values()):
+                raise MixError(f"weights must be numbers, got {programs}")
+            mix = parse_mix(",".join(f"{k}={v}" for k, v in programs.items()) or "agency=0")
+    except MixError as exc:
+        raise pop.fail("programs", str(exc)) from None
+    try:
+        if team is not None:
+            if isinstance(team, list) and (len(team) != 2 or not all(type(x) is int for x in team)):
+                raise MixError(f"expected N or [MIN, MAX] of integers, got {team!r}")
+            lo, hi = (team, team) if isinstance(team, int) else team
+            mix = parse_team_size(f"{lo}-{hi}", mix)
+    except MixError as exc:
+        raise pop.fail("team_size", str(exc)) from None
+    return mix.as_args() if programs is not None or team is not None else []
+
+
 def _portal_policy(pol: _Reader) -> dict[str, Any]:
     """`[policy]` under the portal's key names, each checked by the portal's own loader, so a
     scenario never starts a portal that would refuse its policy file."""
@@ -185,6 +214,7 @@ def load(name_or_path: str | Path) -> Scenario:
 
     pop = _Reader(path, text, top.get("population", dict, {}), "population")
     sc.partners = pop.get("partners", int, 40, positive=True)
+    sc.population = _population_args(pop)
     pop.finish()
 
     load_t = _Reader(path, text, top.get("load", dict, {}), "load")

@@ -133,6 +133,7 @@ class StackConfig:
     policy_file: Path | None = None
     faults_file: Path | None = None
     password_profile: str = "cheap"
+    population: list[str] = field(default_factory=list)   # portal seeding options (--mix, --team-size)
     portal_port: int = 0          # 0: a free port chosen by the OS
     inbox_http_port: int = 0
     smtp_port: int = 0
@@ -176,7 +177,8 @@ class LocalStack:
                 "--smtp-port", str(self.inbox.ready["smtp_port"] if self.inbox else 0),
                 "--partners", str(cfg.partners), "--seed", str(cfg.seed),
                 "--time-scale", str(cfg.time_scale), "--epoch", repr(cfg.epoch),
-                "--processes", str(cfg.processes), "--password-profile", cfg.password_profile]
+                "--processes", str(cfg.processes), "--password-profile", cfg.password_profile,
+                *cfg.population]
         if cfg.policy_file:
             argv += ["--policy", str(cfg.policy_file)]
         for bug in cfg.bugs:

@@ -15,6 +15,7 @@ from . import bugs as bugmod
 from .cli import OneLineParser, fail, non_negative_int, port_number, positive_float
 from .passwords import argon2_parameters
 from .policy import Policy, PolicyError, load_policy
+from .seeding import Mix, MixError, parse_mix, parse_team_size
 
 
 def server_parser() -> OneLineParser:
@@ -26,6 +27,9 @@ def server_parser() -> OneLineParser:
     p.add_argument("--smtp-port", type=port_number, default=1025)
     p.add_argument("--partners", type=non_negative_int, default=20, help="seed this many Faker accounts")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--mix", default=None, metavar="PROGRAM=W,...",
+                   help="program weights of the seeded accounts (default agency=0.5,reseller=0.3,affiliate=0.2)")
+    p.add_argument("--team-size", default=None, metavar="MIN-MAX", help="members per agency team (default 2-4)")
     p.add_argument("--time-scale", type=positive_float, default=1.0)
     p.add_argument("--epoch", type=float, default=None, help="Unix wall time of scenario time 0 (default: now)")
     p.add_argument("--processes", type=non_negative_int, default=1)
@@ -65,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         argon2_parameters(args.password_profile, policy)  # the profile and the policy's password keys agree
     except PolicyError as exc:
         fail(str(exc))
+    try:
+        mix = parse_mix(args.mix) if args.mix else Mix()
+        args.mix = parse_team_size(args.team_size, mix) if args.team_size else mix
+    except MixError as exc:
+        fail(f"--mix/--team-size: {exc}")
     if args.processes < 1:
         fail("--processes must be >= 1")
     if args.db == ":memory:" and args.processes > 1:

@@ -49,7 +49,7 @@ def prepare_store(path: str, args: argparse.Namespace, passwords: Passwords) -> 
     store = Store(path)
     cookie_secret = store.meta_get_or_set("cookie_secret", secrets.token_hex(32))
     code_key = bytes.fromhex(store.meta_get_or_set("code_key", secrets.token_hex(32)))
-    count = seed_accounts(store, passwords, args.partners, args.seed)
+    count = seed_accounts(store, passwords, args.partners, args.seed, args.mix)
     log.info("database %s ready with %d accounts", path, count)
     return store, cookie_secret, code_key
 

@@ -58,6 +58,11 @@ def test_good_file_loads_with_defaults(tmp_path: Path) -> None:
     ("[policy]\nresend = \"keep\"\ncode_lifetime = \"5m\"\n", 11, "must be a number"),
     ("[policy]\ncode_ttl = 60\ncode_lifetime = 60\n", 11, "given twice"),
     ("[policy]\nmax_attempts = 0\n", 10, "must be > 0"),
+    ("[population]\npartners = 9\nprograms = { bank = 1 }\n", 11, "unknown program 'bank'"),
+    ("[population]\nprograms = { agency = 0 }\n", 10, "at least one program"),
+    ("[population]\nprograms = { agency = \"half\" }\n", 10, "weights must be numbers"),
+    ("[population]\nteam_size = [4, 2]\n", 10, "1 <= MIN <= MAX"),
+    ("[population]\nteam_size = [2, 3, 4]\n", 10, "[MIN, MAX]"),
     ("[expect]\ninvalid = [\"singel_use\"]\n", 10, "unknown invariant"),
     ("[[nemesis]]\nat = 9999\naction = \"clock-jump\"\n", 10, "at <= duration"),
     ("[[nemesis]]\nat = 1\naction = \"unplug\"\n", 11, "unknown action"),
@@ -86,6 +91,19 @@ def test_policy_takes_the_portals_keys_and_the_portal_accepts_the_file(tmp_path:
     policy = load_policy(write_toml(tmp_path / "policy.toml", sc.policy))
     assert (policy.code_lifetime, policy.pending_lifetime, policy.max_attempts, policy.resend) == \
         (120.0, 240.0, 3, "keep")
+
+
+def test_population_mix_becomes_the_portals_seeding_options(tmp_path: Path) -> None:
+    from server.__main__ import server_parser
+    from server.seeding import parse_mix, parse_team_size
+
+    sc = load(write(tmp_path, GOOD + "\n[population]\npartners = 12\nprograms = { agency = 2, reseller = 1 }\n"
+                                     "team_size = [3, 4]\n"))
+    assert sc.partners == 12
+    args = server_parser().parse_args(sc.population)
+    mix = parse_team_size(args.team_size, parse_mix(args.mix))
+    assert (mix.agency, mix.reseller, mix.affiliate, mix.team_min, mix.team_max) == (2, 1, 0, 3, 4)
+    assert load(write(tmp_path, GOOD)).population == []     # the portal's default mix
 
 
 def test_invalid_toml_and_missing_personas(tmp_path: Path) -> None:
