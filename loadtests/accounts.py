@@ -47,19 +47,29 @@ def _account(row: dict[str, Any], where: str) -> Account:
                    team=str(team) if team not in (None, "") else None)
 
 
+def _locked(value: Any) -> bool:
+    return value is True or (not isinstance(value, bool) and value == 1) \
+        or str(value).strip().lower() in ("true", "yes", "1")
+
+
 def parse_accounts(data: Any, source: str) -> list[Account]:
     """Validate a JSON-like list of account objects."""
     if isinstance(data, dict) and isinstance(data.get("accounts"), list):
         data = data["accounts"]
     if not isinstance(data, list):
         raise AccountsError(f"{source}: expected a JSON list of accounts")
-    out = []
     for n, row in enumerate(data, 1):
         if not isinstance(row, dict):
             raise AccountsError(f"{source}: account {n} is not an object")
-        out.append(_account(row, f"{source}: account {n}"))
+    return _usable([(row, f"{source}: account {n}") for n, row in enumerate(data, 1)], source)
+
+
+def _usable(rows: list[tuple[dict[str, Any], str]], source: str) -> list[Account]:
+    """Every row checked; the ones support has locked left out (the portal would refuse them)."""
+    out = [_account(row, where) for row, where in rows]
+    out = [acc for acc, (row, _where) in zip(out, rows, strict=True) if not _locked(row.get("locked"))]
     if not out:
-        raise AccountsError(f"{source}: no accounts")
+        raise AccountsError(f"{source}: no accounts (none unlocked)" if rows else f"{source}: no accounts")
     return out
 
 
@@ -74,10 +84,7 @@ def load_file(path: str | Path) -> list[Account]:
         reader = csv.DictReader(text.splitlines())
         if not reader.fieldnames or any(k not in reader.fieldnames for k in KEYS):
             raise AccountsError(f"{p}: CSV header must name {', '.join(KEYS)} (and optionally team)")
-        rows = list(reader)
-        if not rows:
-            raise AccountsError(f"{p}: no accounts")
-        return [_account(dict(r), f"{p}: line {n + 2}") for n, r in enumerate(rows)]
+        return _usable([(dict(r), f"{p}: line {n + 2}") for n, r in enumerate(reader)], str(p))
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -176,8 +176,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.workers < 0:
             raise SetupError("--workers must be >= 0")
-        if (args.target is None) != (args.inbox_url is None) and args.target is not None:
+        if args.target is not None and args.inbox_url is None:
             raise SetupError("--target needs --inbox-url")
+        if args.target is None and args.inbox_url is not None:
+            raise SetupError("--inbox-url needs --target (without it the run starts its own inbox)")
         if args.target_profile and not args.target_profile.is_file():
             raise SetupError(f"--target-profile {args.target_profile}: no such file")
         opts = RunOptions(out=args.out, time_scale=args.time_scale, duration=args.duration, users=args.users,

@@ -133,7 +133,9 @@ def test_accounts_options_need_target(tmp_path: Path, capsys: pytest.CaptureFixt
     accounts = tmp_path / "accounts.json"
     accounts.write_text("[]", encoding="utf-8")
     err = _run(capsys, tmp_path / "run", "--accounts-file", str(accounts))
-    assert "need --target" in err
+    assert "needs --target" in err                      # --inbox-url, then the accounts options
+    assert main(["run", "smoke", "--accounts-file", str(accounts), "--out", str(tmp_path / "r2"), "--quiet"]) == 2
+    assert "need --target" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         main(["run", "smoke", "--accounts-file", str(accounts), "--accounts-url", "http://127.0.0.1:9/a"])
     assert exit_.value.code == 2

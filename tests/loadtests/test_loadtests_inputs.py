@@ -42,6 +42,18 @@ def test_accounts_from_json_and_csv_files(tmp_path: Path) -> None:
     assert from_csv[0].team == "team-1" and from_csv[2].team is None
 
 
+def test_locked_accounts_are_left_out(tmp_path: Path) -> None:
+    """The portal's harness list marks accounts support has locked; a user given one could never log in."""
+    rows = [dict(r, locked=(r["partner_id"] == 3)) for r in ROWS]
+    assert [a.partner_id for a in parse_accounts(rows, "test")] == [1, 2, 4, 5]
+    c = tmp_path / "accounts.csv"
+    c.write_text("partner_id,program,username,password,notification_email,locked\n"
+                 "1,reseller,a@x.com,pw,a@x.com,1\n2,reseller,b@x.com,pw,b@x.com,false\n", encoding="utf-8")
+    assert [a.username for a in load_file(c)] == ["b@x.com"]
+    with pytest.raises(AccountsError, match="none unlocked"):
+        parse_accounts([dict(ROWS[0], locked=True)], "test")
+
+
 @pytest.mark.parametrize(("data", "message"), [
     ({"nope": 1}, "expected a JSON list"),
     ([], "no accounts"),

@@ -123,7 +123,8 @@ def test_cli_list_and_usage_errors(tmp_path: Path) -> None:
     out = run_cli("list")
     assert out.returncode == 0 and "smoke" in out.stdout and "portal-restart" in out.stdout
     for args in (["run", "no-such"], ["run", "smoke", "--time-scale", "0"], ["run", "smoke", "--bug", "nope"],
-                 ["run", "smoke", "--users", "x"], ["check", str(tmp_path)], ["frobnicate"]):
+                 ["run", "smoke", "--users", "x"], ["check", str(tmp_path)], ["frobnicate"],
+                 ["run", "smoke", "--inbox-url", "http://127.0.0.1:9"]):
         res = run_cli(*args)
         assert res.returncode == 2, (args, res.stdout, res.stderr)
         assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
