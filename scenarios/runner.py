@@ -22,7 +22,7 @@ from typing import Any
 import loadtests
 from loadtests.accounts import AccountsError, load_file, load_url
 
-from . import bugmap, collect
+from . import bugmap, collect, target_inbox
 from .nemesis import Nemesis, fault_window_lines
 from .progress import Progress
 from .spec import Scenario
@@ -223,7 +223,12 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         else:
             portal_url = opts.target.rstrip("/")
             inbox_url = opts.inbox_url.rstrip("/")
-            _put_faults(inbox_url, fault_plan)
+            try:
+                offset = target_inbox.inbox_offset(collect.get_json(inbox_url + "/api/v1/info", timeout=10),
+                                                   epoch, sc.time_scale) if sc.faults else 0.0
+            except (collect.CollectError, ValueError) as exc:     # TargetInboxError, or not JSON
+                raise SetupError(f"--inbox-url {inbox_url}: {exc}") from None
+            _put_faults(inbox_url, target_inbox.shift_plan(fault_plan, offset))
 
         current_stack = stack
         nemesis = Nemesis(sc.nemesis, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
@@ -265,6 +270,8 @@ def run(sc: Scenario, opts: RunOptions) -> int:
             _drain_outbox(stack.portal_url, sc.time_scale)
         portal_lines = collect.portal_events(portal_url) if white_box else []
         inbox_lines = collect.inbox_deliveries(inbox_url)
+        if not white_box:   # an inbox started before this run: its own past and its own time axis
+            inbox_lines = target_inbox.restamp(inbox_lines, epoch, sc.time_scale, since_wall=t_launch)
         phases["drain_and_collect_s"] = round(time.time() - t_collect, 3)
     except KeyboardInterrupt:
         print("interrupted: stopping the stack", file=sys.stderr)

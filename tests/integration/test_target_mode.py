@@ -140,3 +140,34 @@ def test_accounts_options_need_target(tmp_path: Path, capsys: pytest.CaptureFixt
         main(["run", "smoke", "--accounts-file", str(accounts), "--accounts-url", "http://127.0.0.1:9/a"])
     assert exit_.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_fault_windows_are_on_the_runs_time_axis(tmp_path: Path) -> None:
+    """An inbox started long before the run (its clock already at 3,600 scenario s): the run's
+    spam window [60, 150) must still fall inside the run, and its history is on the run's axis."""
+    out = tmp_path / "stack"
+    s = LocalStack(StackConfig(out=out, epoch=time.time() - 3600 / SCALE, time_scale=SCALE, seed=1, partners=12))
+    try:
+        s.start()
+        accounts = _accounts_file(s, tmp_path / "accounts.json")
+        scenario = tmp_path / "windowed.toml"
+        scenario.write_text('name = "windowed"\ndescription = "spam window"\nduration = 240\ntime_scale = 60\n'
+                            '[personas]\ncareful = 1\n[load]\nusers = 4\n'
+                            '[[faults]]\nkind = "spam"\nprobability = 1.0\nstart = 60\nend = 150\n', encoding="utf-8")
+        run_dir = tmp_path / "run"
+        proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", str(scenario), "--target", s.portal_url,
+                               "--inbox-url", s.inbox_url, "--accounts-file", str(accounts), "--out", str(run_dir),
+                               "--quiet"], capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+        assert (run_dir / "verdict.json").exists(), proc.stderr[-2000:]
+        status, plan = http_json("GET", s.inbox_url + "/api/v1/faults")
+        assert status == 200 and plan["rules"][0]["start"] > 3600      # shifted into the inbox's time
+    finally:
+        s.stop()
+    history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]
+    inbox = [h for h in history if h.get("src") == "inbox"]
+    assert inbox and all(-60 < h["st"] < 400 for h in inbox), sorted(h["st"] for h in inbox)[:3]
+    spam = [h["st"] for h in inbox if h.get("event") == "spam"]
+    delivered = [h["st"] for h in inbox if h.get("event") == "delivered"]
+    assert spam, "no code was routed to spam inside the window"
+    assert all(58 <= st <= 152 for st in spam), spam
+    assert any(st < 58 or st > 152 for st in delivered), "no delivery outside the window"
