@@ -1,4 +1,5 @@
-"""``python -m bench.readme``: rewrite the results table in bench/README.md from results/*.json.
+"""``python -m bench.readme``: rewrite the results table in bench/README.md and the project
+README from results/*.json.
 
 Only the part between the two marker lines is replaced, so the prose around it stays.
 """
@@ -13,6 +14,7 @@ from bench.__main__ import EXTRA, RESULTS, SUITE
 from bench.measure import figure_rows
 
 README = Path(__file__).resolve().parent / "README.md"
+READMES = (README, README.parent.parent / "README.md")
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
 
@@ -46,13 +48,15 @@ def table(results: Path = RESULTS) -> str:
 
 
 def main() -> int:
-    text = README.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        print(f"{README}: markers {BEGIN} / {END} not found", file=sys.stderr)
-        return 1
-    head, rest = text.split(BEGIN, 1)
-    _old, tail = rest.split(END, 1)
-    README.write_text(f"{head}{BEGIN}\n{table()}\n{END}{tail}", encoding="utf-8")
+    new = table()
+    for path in READMES:
+        text = path.read_text(encoding="utf-8")
+        if BEGIN not in text or END not in text:
+            print(f"{path}: markers {BEGIN} / {END} not found", file=sys.stderr)
+            return 1
+        head, rest = text.split(BEGIN, 1)
+        _old, tail = rest.split(END, 1)
+        path.write_text(f"{head}{BEGIN}\n{new}\n{END}{tail}", encoding="utf-8")
     return 0
 
 
