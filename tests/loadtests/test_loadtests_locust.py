@@ -174,7 +174,7 @@ def test_planted_bugs_show_up_in_the_client_history(make_stack: Any) -> None:
         accounts = json.loads(resp.read())
     accounts_csv = stack.workdir / "accounts.csv"                  # this run reads its accounts from a CSV file
     with open(accounts_csv, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, ["partner_id", "program", "username", "password", "notification_email", "team"])
+        writer = csv.DictWriter(fh, ["partner_id", "program", "username", "password", "notification_email", "team", "locked"])
         writer.writeheader()
         writer.writerows(accounts)
     run = stack.locust("--threshold", "loops == 0", "--accounts-file", str(accounts_csv), users=3, run_time=6,
