@@ -1,6 +1,8 @@
 """The real `locust` headless against the real portal and inbox: personas, history, metrics, exit codes.
 
-Kept to two load runs (each costs seconds) plus a few runs that must stop at start-up.
+Every load run costs seconds of wall time, so there are few: one with every persona, two short
+focused ones for personas whose contract needs a fault (spam, held team mail) to show, and the
+distributed runs; plus a few runs that must stop at start-up.
 """
 
 from __future__ import annotations
@@ -135,6 +137,157 @@ def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
     assert ("INBOX", "wait (inbox)") in rows
     portal = sum(int(r["Request Count"]) for (t, n), r in rows.items() if t in ("GET", "POST"))
     assert int(rows[("", "Aggregated")]["Request Count"]) == portal
+
+
+def by_flow(history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each login flow's lines (double-click second posts included), in wall order."""
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in sorted(history, key=lambda line: line["wall"]):
+        if line["flow"]:
+            out[line["flow"]].append(line)
+    return out
+
+
+def ended(lines: list[dict[str, Any]]) -> str | None:
+    """A flow's outcome, or None when the end of the run cut it short (an `info` flow line, or none)."""
+    end = [line for line in lines if line["op"] == "flow"]
+    return end[-1]["value"]["outcome"] if end and end[-1]["type"] in ("ok", "fail") else None
+
+
+def steps(lines: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """A flow's completions as (op, type, value), in order."""
+    return [(line["op"], line["type"], line["value"]) for line in lines if line["type"] != "invoke"]
+
+
+def get_json_lines(url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return [json.loads(line) for line in resp.read().decode().splitlines() if line.strip()]
+
+
+def test_spam_checker_finds_the_codes_the_inbox_put_in_spam(stack: Stack) -> None:
+    """Half the mail goes to spam: the spam checker waits its 60 scenario seconds in the inbox,
+    then finds the code in the spam folder and gets in; a code in the inbox is taken at once."""
+    put_faults(stack.inbox.url, [{"kind": "spam", "probability": 0.5}])
+    run = stack.locust(users=2, run_time=6, personas="spam-checker=1", name="spam", timeout=120.0)
+    assert run.code == 0, run.log[-3000:]
+    history = run.history()
+    check_well_formed(sorted(history, key=lambda line: line["wall"]))
+    spammed = {d["message_id"] for d in get_json_lines(stack.inbox.url + "/api/v1/deliveries") if d["event"] == "spam"}
+    found_in: Counter[str] = Counter()
+    for flow, lines in by_flow(history).items():
+        if ended(lines) is None:
+            continue
+        assert ended(lines) == "ok", (flow, steps(lines))
+        reads = [line for line in lines if line["op"] == "read_code"]
+        looked = [line["value"]["folder"] for line in reads if line["type"] == "invoke"]
+        mail = [line["value"] for line in reads if line["type"] == "ok"]
+        assert len(mail) == 1, (flow, steps(lines))
+        verify = [(t, v) for op, t, v in steps(lines) if op == "verify"]
+        assert verify and verify[0][0] == "ok", (flow, steps(lines))
+        assert [line["value"]["code"] for line in lines if line["op"] == "verify" and line["type"] == "invoke"] \
+            == [mail[0]["code"]]
+        found_in[mail[0]["folder"]] += 1
+        if mail[0]["folder"] == "spam":
+            # first the inbox, for the whole 60 scenario seconds, and only then the spam folder
+            assert mail[0]["message_id"] in spammed
+            assert looked == ["inbox", "any"], (flow, steps(lines))
+            timed_out = [line for line in reads if line["type"] == "fail"]
+            assert [line["value"]["reason"] for line in timed_out] == ["timeout"]
+            assert timed_out[0]["st"] - reads[0]["st"] >= 0.9 * 60, (flow, steps(lines))
+        else:
+            assert mail[0]["folder"] == "inbox" and mail[0]["message_id"] not in spammed
+            assert looked == ["inbox"], (flow, steps(lines))
+    assert found_in["spam"] >= 1, found_in
+
+
+def test_typo_prone_hasty_and_reseller_keep_to_their_contracts(stack: Stack) -> None:
+    """Typo-prone: a wrong code, then the right one, in the same flow. Hasty (two teammates on a shared
+    inbox whose mail is held 40 scenario seconds, so their logins overlap): the newest code, which is
+    refused as wrong when it is the teammate's and accepted when it is their own. Reseller: their
+    own address, their own code, every time."""
+    put_faults(stack.inbox.url, [{"kind": "delay", "to": "mfa-codes@*", "distribution": "fixed", "seconds": 40}])
+    run = stack.locust(users=6, run_time=8, personas="typo-prone=1,hasty=1,reseller=1", name="contracts",
+                       timeout=120.0)
+    assert run.code == 0, run.log[-3000:]
+    history = run.history()
+    check_well_formed(sorted(history, key=lambda line: line["wall"]))
+    with urllib.request.urlopen(stack.portal.url + "/_harness/accounts", timeout=30) as resp:
+        accounts = {a["username"]: a for a in json.loads(resp.read())}
+    flows = by_flow(history)
+    persona_of = {flow: lines[0]["persona"] for flow, lines in flows.items()}
+    login_ref = {flow: v["ref"] for flow, lines in flows.items()
+                 for op, t, v in steps(lines) if op == "login" and t == "ok"}
+    ref_owner = {ref: lines[0]["user"] for flow, lines in flows.items() for ref in [login_ref.get(flow)] if ref}
+
+    # typo-prone: a mistyped code (one digit off) refused as wrong, then the code typed right: in
+    typos = 0
+    for flow in (f for f, p in persona_of.items() if p == "typo-prone"):
+        lines = flows[flow]
+        if ended(lines) is None:
+            continue
+        assert ended(lines) == "ok", (flow, steps(lines))
+        code = next(v["code"] for op, t, v in steps(lines) if op == "read_code" and t == "ok")
+        typed = [line["value"]["code"] for line in lines if line["op"] == "verify" and line["type"] == "invoke"]
+        answers = [(t, v.get("reason")) for op, t, v in steps(lines) if op == "verify"]
+        if len(typed) == 2:
+            typos += 1
+            assert answers == [("fail", "wrong"), ("ok", None)], (flow, steps(lines))
+            assert typed[1] == code and sum(a != b for a, b in zip(typed[0], code, strict=True)) == 1, typed
+        else:
+            assert typed == [code] and answers == [("ok", None)], (flow, steps(lines))
+    assert typos >= 1
+
+    # hasty: reads the shared inbox without its reference and submits whatever code came first
+    hasty_ok = teammates_codes = 0
+    hasty_users = {line["user"] for line in history if line["persona"] == "hasty"}
+    assert len(hasty_users) == 2 and len({accounts[u]["notification_email"] for u in hasty_users}) == 1
+    for flow in (f for f, p in persona_of.items() if p == "hasty"):
+        lines = flows[flow]
+        own = login_ref.get(flow)
+        done = steps(lines)
+        for line in lines:
+            if line["op"] == "read_code" and line["type"] == "invoke":
+                assert own and own not in line["value"]["query"], line
+        for i, (op, t, v) in enumerate(done):
+            if op != "verify" or t == "info":
+                continue
+            read = done[i - 1]
+            assert read[:2] == ("read_code", "ok"), (flow, done)
+            if read[2]["ref"] == own:
+                assert t == "ok", (flow, done)
+            else:                                               # a teammate's code: refused
+                teammate = ref_owner.get(read[2]["ref"])
+                assert (t, v["reason"]) == ("fail", "wrong"), (flow, done)
+                assert teammate in hasty_users and teammate != lines[0]["user"], (flow, done)
+                teammates_codes += 1
+        # a refused code sends them back to the inbox for the next one, three codes at most
+        assert ended(lines) in (None, "ok", "wrong_code"), (flow, done)
+        if ended(lines) == "wrong_code":
+            assert [(t, v.get("reason")) for op, t, v in done if op == "verify"] == [("fail", "wrong")] * 3, \
+                (flow, done)
+        hasty_ok += ended(lines) == "ok"
+    assert hasty_ok >= 1
+    assert teammates_codes >= 1
+
+    # reseller: an address no other account shares, read by reference: always their own code, always in
+    resellers = {line["user"] for line in history if line["persona"] == "reseller"}
+    addresses = Counter(a["notification_email"] for a in accounts.values())
+    assert resellers and all(accounts[u]["program"] == "reseller" for u in resellers)
+    assert all(addresses[accounts[u]["notification_email"]] == 1 for u in resellers)
+    reseller_ok = 0
+    for flow in (f for f, p in persona_of.items() if p == "reseller"):
+        lines = flows[flow]
+        own, address = login_ref.get(flow), accounts[lines[0]["user"]]["notification_email"]
+        for line in lines:
+            if line["op"] == "read_code" and line["type"] == "invoke":
+                assert f"to:{address}" in line["value"]["query"] and own in line["value"]["query"], line
+            if line["op"] == "read_code" and line["type"] == "ok":
+                assert line["value"]["ref"] == own, line
+        if ended(lines) is not None:
+            assert ended(lines) == "ok" and [(op, t) for op, t, _ in steps(lines) if op == "verify"] \
+                == [("verify", "ok")], (flow, steps(lines))
+            reseller_ok += 1
+    assert reseller_ok >= 1
 
 
 def test_two_worker_processes_write_one_merged_history_and_a_missed_threshold_exits_3(stack: Stack) -> None:
