@@ -101,6 +101,10 @@ class Stack:
     def locust(self, *args: str, users: int, run_time: int, personas: str, name: str = "run",
                timeout: float = 180.0) -> LocustRun:
         """Run the real locust headless; returns exit code and output files (bounded by `timeout`)."""
+        return self.start_locust(*args, users=users, run_time=run_time, personas=personas, name=name).wait(timeout)
+
+    def start_locust(self, *args: str, users: int, run_time: int, personas: str, name: str = "run") -> RunningLocust:
+        """Start the real locust headless in its own session and return at once (see `RunningLocust.wait`)."""
         out = self.workdir / name
         out.mkdir(parents=True, exist_ok=True)
         if "--processes" in args:
@@ -114,20 +118,43 @@ class Stack:
                 "--inbox-url", self.inbox.url, "--time-scale", f"{self.time_scale:g}", "--epoch", repr(self.epoch),
                 "--history-file", str(out / "history.jsonl"), "--summary-file", str(out / "summary.json"),
                 "--csv", str(out / "stats"), "--personas", personas, "--only-summary", *args]
-        with open(out / "locust.log", "wb") as log:
+        with open(out / "locust.log", "wb") as log:      # the child keeps its own copy of the descriptor
             popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      cwd=REPO, start_new_session=True)
-            try:
-                code = popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(popen.pid, signal.SIGKILL)
-                popen.wait(timeout=30)
-                raise AssertionError(f"locust did not finish in {timeout} s; log: "
-                                     f"{(out / 'locust.log').read_text(errors='replace')[-3000:]}") from None
-            finally:
-                if popen.poll() is None:
-                    os.killpg(popen.pid, signal.SIGKILL)
-        return LocustRun(code, out)
+        return RunningLocust(popen, out)
+
+
+@dataclass
+class RunningLocust:
+    """A `locust` process started by `Stack.start_locust`; `wait` (or `kill`) must be called."""
+
+    popen: subprocess.Popen
+    out: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def wait(self, timeout: float = 180.0) -> LocustRun:
+        """Wait for the exit (bounded); on timeout kill its whole session and fail with the log."""
+        try:
+            code = self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"locust did not finish in {timeout} s; log: "
+                                 f"{(self.out / 'locust.log').read_text(errors='replace')[-3000:]}") from None
+        finally:
+            if self.popen.poll() is None:
+                self.kill()
+        return LocustRun(code, self.out)
+
+    def kill(self) -> None:
+        """SIGKILL the session (master and forked workers) and reap the master."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait(timeout=30)
 
 
 @dataclass

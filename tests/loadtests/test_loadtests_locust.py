@@ -320,6 +320,138 @@ def test_two_worker_processes_write_one_merged_history_and_a_missed_threshold_ex
     assert summary["arrivals"]["dropped"] > 0
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live (not zombie) children of a process, from /proc (Linux)."""
+    out: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                out += [int(c) for c in fh.read().split()]
+    return [c for c in out if not exited(c)]
+
+
+def exited(pid: int) -> bool:
+    """The process is gone or a zombie (exited, not yet reaped by its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+class Watch:
+    """What the portal and the inbox have seen so far: the portal's finished logins per account,
+    and the code emails the inbox is still holding back (their recipients are waiting for them)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.events: list[dict[str, Any]] = []
+        self.deliveries: list[dict[str, Any]] = []
+
+    def poll(self) -> None:
+        after = self.events[-1]["id"] if self.events else 0
+        self.events += get_json_lines(f"{self.stack.portal.url}/_harness/events?after={after}&limit=10000")
+        after = self.deliveries[-1]["seq_event"] if self.deliveries else 0
+        self.deliveries += get_json_lines(f"{self.stack.inbox.url}/api/v1/deliveries?after={after}")
+
+    def of(self, event: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == event]
+
+    def held_for(self, margin: float) -> set[Any]:
+        """Partner ids whose code email stays held at least `margin` more wall seconds."""
+        partner = {e["message_id"].strip("<>"): e["partner_id"] for e in self.of("code_issued")}
+        held = {d["message_id"]: d["until_wall"] for d in self.deliveries if d["event"] == "delayed"}
+        for d in self.deliveries:
+            if d["event"] == "delivered":
+                held.pop(d["message_id"], None)
+        return {partner[m] for m, until in held.items() if m in partner and until > time.time() + margin}
+
+
+def test_a_worker_stopped_mid_run_loses_no_history(stack: Stack) -> None:
+    """SIGTERM to one of two worker processes partway through a run: its users stop (an operation in
+    progress ends as `info`), it sends its last lines, and the merged history holds every login the
+    portal saw from its users; the other worker carries on and the run ends normally."""
+    # every code is held 120 scenario seconds (2 s wall): at any moment most users wait for one
+    put_faults(stack.inbox.url, [{"kind": "delay", "distribution": "fixed", "seconds": 120}])
+    with urllib.request.urlopen(stack.portal.url + "/_harness/accounts", timeout=30) as resp:
+        accounts = json.loads(resp.read())
+    # the accounts each worker takes: positions rank, rank + 2, ... (loadtests/accounts.py)
+    rank_of = {a["partner_id"]: i % 2 for i, a in enumerate(accounts)}
+    running = stack.start_locust("--processes", "2", users=8, run_time=10, personas="careful=1", name="worker-stop")
+    watch = Watch(stack)
+    try:
+        # stop a worker once each worker's users have got in three times and each has a user waiting
+        # for a held code (so the stop cuts an operation short); which of the two is which rank does
+        # not matter
+        deadline = time.time() + 60
+        while True:
+            assert running.popen.poll() is None and time.time() < deadline, \
+                f"the run never got going; log: {(running.out / 'locust.log').read_text(errors='replace')[-3000:]}"
+            watch.poll()
+            logged_in = Counter(rank_of[e["partner_id"]] for e in watch.of("verify_ok"))
+            waiting = {rank_of[p] for p in watch.held_for(margin=0.5)}
+            workers = child_pids(running.pid)
+            if min(logged_in[0], logged_in[1]) >= 3 and waiting == {0, 1} and len(workers) == 2:
+                break
+            time.sleep(0.2)
+        victim = workers[0]
+        stopped_at = time.time()
+        os.kill(victim, signal.SIGTERM)
+        while not exited(victim):                         # the worker exits while the run goes on
+            assert time.time() < stopped_at + 30, "the worker did not exit on SIGTERM"
+            time.sleep(0.1)
+        assert running.popen.poll() is None, "the master ended with the worker"
+    except BaseException:
+        running.kill()
+        raise
+    run = running.wait(timeout=120)
+    assert run.code == 0, run.log[-3000:]
+    text = (run.out / "history.jsonl").read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    history = run.history()                               # every line is one JSON object
+    check_well_formed(history)
+    watch.poll()
+
+    last = {w: max(line["wall"] for line in history if line["proc"].split("-")[0] == w) for w in ("0", "1")}
+    assert len(last) == 2
+    gone, alive = sorted(last, key=last.__getitem__)
+    assert last[alive] > last[gone] + 1.0, last          # the other worker went on to the end of the run
+    mine = [line for line in history if line["proc"].split("-")[0] == gone]
+    # flows the stopped worker finished, and the operations it cut short when told to stop: those
+    # lines were written after the SIGTERM, so they can only have come with its last message
+    assert [line for line in mine if line["op"] == "flow" and line["type"] == "ok"]
+    cut = [line for line in mine if line["type"] == "info" and line["value"].get("reason") == "stopped"]
+    assert cut and all(line["wall"] >= stopped_at for line in cut), mine[-10:]
+    assert {line["proc"] for line in cut} <= {line["proc"] for line in mine if line["op"] == "flow"
+                                              and line["type"] == "info" and line["wall"] >= stopped_at}
+
+    # against what the portal saw: every challenge it created is a login in the history (its reference
+    # recorded, or the login cut short by a stop), and every code it accepted is a verify there
+    logins = {line["value"]["ref"] for line in history if line["op"] == "login" and line["type"] == "ok"}
+    unanswered = Counter(line["user"] for line in history if line["op"] == "login" and line["type"] == "info")
+    missing = Counter(e["username"] for e in watch.of("challenge_created") if e["ref"] not in logins)
+    assert all(n <= unanswered[u] for u, n in missing.items()), (missing, unanswered)
+    ref = {e["challenge_id"]: e["ref"] for e in watch.of("challenge_created")}
+    verified = [ref[e["challenge_id"]] for e in watch.of("verify_ok")]
+    answer: dict[str, str] = {}
+    pending: dict[str, str] = {}
+    for line in history:
+        if line["op"] == "verify" and line["type"] == "invoke":
+            pending[line["proc"]] = line["value"]["ref"]
+        elif line["op"] == "verify":
+            answer.setdefault(pending.pop(line["proc"]), line["type"])
+    assert all(answer.get(r) in ("ok", "info") for r in verified), [r for r in verified if answer.get(r) != "ok"]
+    procs_of: defaultdict[str, set[str]] = defaultdict(set)   # users taken over by the other worker: new accounts
+    for line in history:
+        procs_of[line["user"]].add(line["proc"].split(".")[0])
+    assert all(len(procs) == 1 for procs in procs_of.values()), procs_of
+
+    summary = run.summary()
+    assert len(summary["workers_reported"]) == 2          # the stopped worker's final message, and the other's
+    assert summary["history_lines"] == len(history)
+    assert summary["flows"] == len([line for line in history if line["op"] == "flow" and line["type"] != "info"])
+
+
 def test_planted_bugs_show_up_in_the_client_history(make_stack: Any) -> None:
     """Against a broken portal the same personas record what went wrong, and `loops == 0` fails."""
     stack = make_stack("loop-after-verify", "affiliate-challenged", "mfa-bypass")
