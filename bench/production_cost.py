@@ -13,24 +13,15 @@ suite stays under 10 minutes: ``python -m bench production_cost``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.end_to_end import TIME_SCALE, measure_stack_round
+from bench.end_to_end import TIME_SCALE, Params, measure_stack_round
 from bench.measure import Side, ratio_figure, result
 from scenarios.stack import LocalStack, StackConfig
 
 NAME = "production_cost"
 TITLE = "load generator cost with the portal's default Argon2 profile (context for end_to_end)"
-
-
-@dataclass(frozen=True)
-class Params:
-    users: int
-    seconds: int
-    rounds: int
-    partners: int
 
 
 # Fewer users than end_to_end: with Argon2 the portal signs in a handful of people per second.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,24 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-
-def _ready_pids(log: Path) -> list[int]:
-    pids = []
-    if log.exists():
-        for line in log.read_text(errors="replace").splitlines():
-            if line.startswith("{") and '"ready"' in line:
-                pids.append(int(json.loads(line)["pid"]))
-    return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as fh:          # a zombie is not running
-        return fh.read().split(") ")[1][0] != "Z"
+from child_pids import alive, ready_pids
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -42,13 +23,13 @@ def test_interrupt_tears_the_stack_down(tmp_path: Path, sig: signal.Signals) -> 
         while not (out / "command.txt").exists():     # Locust is being started: the stack is up
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.2)
-        pids = _ready_pids(out / "logs" / "portal.log") + _ready_pids(out / "logs" / "inbox.log")
+        pids = ready_pids(out / "logs" / "portal.log", out / "logs" / "inbox.log")
         assert len(pids) == 2
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, err
         assert "Traceback" not in err
-        assert not [p for p in pids if _alive(p)]
+        assert not [p for p in pids if alive(p)]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -6,7 +6,6 @@ through the printed portal URL with printed credentials until the code is in the
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import signal
@@ -18,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from child_pids import alive, ready_pids
 
 from scenarios.browser import Inbox, Portal
 from scenarios.cli import main
@@ -35,28 +35,6 @@ def _free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
-
-
-def _ready_pids(logs: Path) -> list[int]:
-    pids = []
-    for name in ("portal.log", "inbox.log"):
-        path = logs / name
-        for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
-            if line.startswith("{") and '"ready"' in line:
-                pids.append(int(json.loads(line)["pid"]))
-    return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:          # a zombie is not running
-            return fh.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _start_up(out: Path, *args: str) -> subprocess.Popen[str]:
@@ -127,8 +105,8 @@ def test_up_table_login_and_ctrl_c(tmp_path: Path) -> None:
         assert portal_url == f"http://127.0.0.1:{portal_port}"
         assert inbox_url == f"http://127.0.0.1:{http_port}"
         assert {"agency (shared inbox)", "reseller", "affiliate"} <= set(creds)
-        pids = _ready_pids(out / "logs")
-        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        pids = ready_pids(out / "logs" / "portal.log", out / "logs" / "inbox.log")
+        assert len(pids) == 2 and all(alive(p) for p in pids)
 
         user = creds["reseller"]
         browser = Portal(portal_url, timeout=30)
@@ -142,11 +120,11 @@ def test_up_table_login_and_ctrl_c(tmp_path: Path) -> None:
         assert "stopping" in stdout.until(None, timeout=30)
         assert proc.stderr is not None
         assert "Traceback" not in proc.stderr.read()
-        assert not [p for p in pids if _alive(p)]
+        assert not [p for p in pids if alive(p)]
     finally:
         _stop(proc)
         for pid in pids:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
@@ -166,7 +144,8 @@ def test_up_port_in_use_is_one_line_and_exit_2(tmp_path: Path, flag: str) -> Non
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert "Address already in use" in lines[0] and f"{port}" in lines[0] and flag in lines[0], lines[0]
-    assert not [p for p in _ready_pids(out / "logs") if _alive(p)]   # the inbox started first is gone
+    logs = out / "logs"
+    assert not [p for p in ready_pids(logs / "portal.log", logs / "inbox.log") if alive(p)]  # the inbox started first is gone
 
 
 def test_up_bad_ports_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
