@@ -216,11 +216,13 @@ class Harness:
             rate = self.opts.arrival_rate * self.timebase.scale / self.workers
             self.arrivals = Arrivals(rate, on_count=self.count)
             self.arrivals.start()
-        if isinstance(self.environment.runner, WorkerRunner) and self._flusher is None:
+        if not isinstance(self.environment.runner, MasterRunner) and self._flusher is None:
             self._flusher = gevent.spawn(self._flush_loop)
 
     def _flush_loop(self) -> None:
-        """Send a worker's lines every second until its final flush (then the greenlet ends)."""
+        """Push lines on every second until the final flush (then the greenlet ends): a worker
+        sends them to the master; a single process flushes its file, so a live reader of the
+        history (the runner's progress view in target mode) sees flows within a second."""
         while not self.flushed:
             gevent.sleep(FLUSH_INTERVAL)
             if not self.flushed:

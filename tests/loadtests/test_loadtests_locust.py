@@ -367,6 +367,28 @@ class Watch:
         return {partner[m] for m, until in held.items() if m in partner and until > time.time() + margin}
 
 
+def test_a_single_process_run_puts_its_history_on_disk_while_it_runs(stack: Stack) -> None:
+    """A live reader (the runner's progress view in target mode) must see a flow's lines within
+    about a second, not when 8 KB have piled up: a lone slow typer reads its code, then takes
+    more than 5 wall seconds to type it; the `read_code` line must be on disk before `verify`."""
+    running = stack.start_locust(users=1, run_time=30, personas="slow-typer=1", name="live")
+    path = running.out / "history.jsonl"
+    seen: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline and running.popen.poll() is None:
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            seen = [json.loads(line) for line in text.splitlines() if line.endswith("}")]
+            if any(s["op"] == "read_code" and s["type"] == "ok" for s in seen):
+                break
+            time.sleep(0.2)
+        assert any(s["op"] == "read_code" and s["type"] == "ok" for s in seen), \
+            f"no read_code on disk while the run was going: {[(s['op'], s['type']) for s in seen]}"
+        assert not any(s["op"] == "verify" for s in seen)     # still typing: the line came early
+    finally:
+        running.kill()
+
+
 def test_a_worker_stopped_mid_run_loses_no_history(stack: Stack) -> None:
     """SIGTERM to one of two worker processes partway through a run: its users stop (an operation in
     progress ends as `info`), it sends its last lines, and the merged history holds every login the
