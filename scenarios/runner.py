@@ -71,7 +71,7 @@ def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
     bugs = list(dict.fromkeys(sc.bugs + opts.bugs))
     for bug in bugs:
         if bug not in bugmap.PLANTED_BUGS:
-            raise SetupError(f"unknown bug {bug!r} (see `python -m server --list-bugs`)")
+            raise SetupError(f"unknown bug {bug!r} (see `mfa-harness bugs`)")
     if bugs and opts.target:
         raise SetupError("--bug needs the local reference portal; it cannot be combined with --target")
     if opts.bugs:
