@@ -26,6 +26,7 @@ from . import decisions, runtime
 from .accounts import AccountsError
 from .history import Recorder
 from .inbox_client import MAX_WAIT, InboxClient, Mail, WaitError
+from .persona_names import PERSONA_NAMES
 from .portal_client import PortalClient, PortalResult
 from .redirects import LoopWatch
 
@@ -647,6 +648,8 @@ class DoubleSubmit(MfaUser):
 PERSONAS: dict[str, type[MfaUser]] = {cls.persona: cls for cls in (
     Careful, Hasty, Reseller, Affiliate, Patient, Impatient, SpamChecker, SlowTyper, TypoProne, SecondTab,
     CookieLess, ResendStormer, CodeGuesser, ForgotPassword, DirectUrl, DoubleSubmit)}
+if tuple(PERSONAS) != PERSONA_NAMES:      # scenario files are checked against PERSONA_NAMES
+    raise ImportError(f"persona_names.PERSONA_NAMES {PERSONA_NAMES} != personas {tuple(PERSONAS)}")
 
 
 def user_classes() -> list[type[MfaUser]]:

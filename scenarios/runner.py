@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -237,7 +238,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
                           restart_portal=stack.restart_portal if stack else None, accounts=accounts)
         argv = locust_argv(sc, host=portal_url, inbox_url=inbox_url, out=out, epoch=epoch,
                            workers=opts.workers, target_profile=opts.target_profile, accounts_args=accounts_args)
-        (out / "command.txt").write_text(" ".join(argv) + "\n", encoding="utf-8")
+        (out / "command.txt").write_text(shlex.join(argv) + "\n", encoding="utf-8")
         phases["stack_start_s"] = round(time.time() - t_launch, 3)
         time.sleep(max(0.0, epoch - time.time()))  # wait for scenario time 0: a scheduled instant
         t_locust = time.time()
@@ -306,8 +307,9 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         "fault_plan": fault_plan, "nemesis": [vars(s) for s in sc.nemesis], "bugs": sc.bugs,
         "expected": sc.expected, "strict": opts.strict, "accounts": accounts, "users": sc.users,
         "workers": opts.workers, "processes": sc.processes, "locust_exit": locust.returncode if locust else None,
-        "thresholds": (summary or {}).get("thresholds", {}), "nemesis_errors": nemesis.errors if nemesis else [],
-        "command": " ".join(sys.argv), "portal_restarts": stack.restarts if stack else 0,
+        "thresholds": (summary or {}).get("thresholds", {}), "thresholds_asked": sc.thresholds,
+        "nemesis_errors": nemesis.errors if nemesis else [],
+        "command": shlex.join(sys.argv), "portal_restarts": stack.restarts if stack else 0,
         "phases": phases,
     }
     (out / "run.json").write_text(json.dumps(run_info, indent=2), encoding="utf-8")

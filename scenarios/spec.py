@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtests.persona_names import PERSONA_NAMES
 from server.policy import PolicyError, policy_from_mapping
 from server.seeding import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
 
@@ -231,6 +232,9 @@ def load(name_or_path: str | Path) -> Scenario:
 
     personas = top.get("personas", dict, {})
     for key, weight in personas.items():
+        if key not in PERSONA_NAMES:
+            raise _Reader(path, text, personas, "personas").fail(
+                key, f"unknown persona (known: {', '.join(sorted(PERSONA_NAMES))})")
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise _Reader(path, text, personas, "personas").fail(key, f"weight must be a number >= 0, got {weight!r}")
     if not personas or not any(personas.values()):

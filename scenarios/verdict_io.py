@@ -28,12 +28,38 @@ def effective_policy(history: list[dict[str, Any]], overrides: dict[str, Any]) -
     return dict(overrides)
 
 
+# Locust's own exit codes that still mean it ran the load: 0, 1 (some requests failed), 3 (ours:
+# a threshold missed). 2 is a usage error before any user started.
+LOCUST_RAN = (0, 1, 3)
+
+
+def run_problems(run_info: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+    """Why a run did less than its scenario asked: such a run cannot pass, whatever the checker found
+    in what little history there is (a misspelled option must not read as a clean bill of health)."""
+    problems = []
+    code = run_info.get("locust_exit")
+    if code is not None and code not in LOCUST_RAN:
+        problems.append(f"Locust exited with {code} (see logs/ and locust output): the load did not run as asked")
+    if not (metrics.get("logins_ok") or 0) + (metrics.get("logins_failed") or 0):
+        problems.append("no login flow finished: nothing was measured")
+    missing = [t for t in run_info.get("thresholds_asked", []) if t not in (run_info.get("thresholds") or {})]
+    if missing:
+        problems.append(f"threshold(s) not evaluated (no Locust summary): {', '.join(missing)}")
+    errors = run_info.get("nemesis_errors") or []
+    if errors:
+        problems.append(f"{len(errors)} scheduled nemesis action(s) failed, first: {errors[0]}")
+    return problems
+
+
 def exit_code(verdict: dict[str, Any]) -> int:
-    """0 pass; 1 an invariant verdict is not as expected; 3 only thresholds missed."""
+    """0 pass; 1 an invariant verdict is not as expected; 2 the run did less than asked (problems);
+    3 only thresholds missed."""
     if verdict.get("passed"):
         return EXIT_OK
     if not verdict.get("invariants_as_expected", True):
         return EXIT_INVARIANT
+    if verdict.get("problems"):
+        return EXIT_SETUP
     if any(not t.get("passed") for t in verdict.get("thresholds", {}).values()):
         return EXIT_THRESHOLD
     return EXIT_INVARIANT
@@ -56,6 +82,9 @@ def compute_verdict(history: list[dict[str, Any]], run_info: dict[str, Any]) -> 
     )
     if run_info.get("nemesis_errors"):
         verdict["nemesis_errors"] = run_info["nemesis_errors"]
+    verdict["problems"] = run_problems(run_info, metrics)
+    if verdict["problems"]:
+        verdict["passed"] = False
     verdict["reproduce"] = run_info.get("command", "")
     return verdict
 
@@ -84,6 +113,7 @@ def print_summary(verdict: dict[str, Any], out: Path, code: int) -> None:
     lines.append(f"  logins ok {m.get('logins_ok')} failed {m.get('logins_failed')}  "
                  f"p50 {m.get('login_p50_s')} s  p95 {m.get('login_p95_s')} s  p99 {m.get('login_p99_s')} s  "
                  f"loops {m.get('loops')}  resends {m.get('resends')}")
+    lines += [f"  PROBLEM: {p}" for p in verdict.get("problems", [])]
     lines.append(f"{'PASS' if verdict.get('passed') else 'FAIL'} (exit {code}) — report: {out / 'report.html'}")
     print("\n".join(lines), file=sys.stdout)
 

@@ -106,6 +106,13 @@ def test_population_mix_becomes_the_portals_seeding_options(tmp_path: Path) -> N
     assert load(write(tmp_path, GOOD)).population == []     # the portal's default mix
 
 
+def test_a_misspelled_persona_names_file_and_line(tmp_path: Path) -> None:
+    """It used to reach Locust, which refused it before any load, and the run 'passed' with 0 logins."""
+    path = write(tmp_path, GOOD.replace("careful = 1", "carefull = 3"))
+    with pytest.raises(ScenarioError, match=r":7: personas.carefull: unknown persona \(known: affiliate, careful"):
+        load(path)
+
+
 def test_invalid_toml_and_missing_personas(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="invalid TOML"):
         load(write(tmp_path, "name = \n"))

@@ -1,0 +1,49 @@
+"""A run that did less than its scenario asked cannot pass: Locust refusing its options, no flow
+finished, thresholds never evaluated, a nemesis step that failed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from scenarios.verdict_io import EXIT_INVARIANT, EXIT_SETUP, exit_code, run_problems
+
+FLOWS = {"logins_ok": 3, "logins_failed": 1}
+
+
+def test_a_complete_run_has_no_problems() -> None:
+    info = {"locust_exit": 1, "thresholds_asked": ["loops == 0"], "thresholds": {"loops == 0": {}},
+            "nemesis_errors": []}
+    assert run_problems(info, FLOWS) == []
+    assert run_problems({}, FLOWS) == []                       # run.json of an older version
+
+
+def test_each_shortfall_is_named() -> None:
+    problems = run_problems({"locust_exit": 2, "thresholds_asked": ["loops == 0"], "thresholds": {},
+                             "nemesis_errors": ["kill-portal at 60: no local portal"]},
+                            {"logins_ok": 0, "logins_failed": 0})
+    assert [p.split(" ")[0] for p in problems] == ["Locust", "no", "threshold(s)", "1"]
+    assert "kill-portal at 60" in problems[3] and "loops == 0" in problems[2]
+
+
+def test_exit_code_of_a_run_with_problems() -> None:
+    assert exit_code({"passed": False, "invariants_as_expected": True, "problems": ["x"]}) == EXIT_SETUP
+    # a violation found is still reported as one
+    assert exit_code({"passed": False, "invariants_as_expected": False, "problems": ["x"]}) == EXIT_INVARIANT
+
+
+def test_locust_refusing_its_options_fails_the_run(tmp_path: Path) -> None:
+    scenario = tmp_path / "bad-locust.toml"
+    scenario.write_text('name = "bad-locust"\ndescription = "Locust refuses an option"\nduration = 60\n'
+                        'time_scale = 60\n[personas]\ncareful = 1\n[load]\nusers = 1\n'
+                        'locust_args = ["--threshold", "loops =="]\n', encoding="utf-8")
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", str(scenario), "--out", str(out)],
+                          capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert proc.returncode == EXIT_SETUP, (proc.stdout[-2000:], proc.stderr[-2000:])
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert verdict["passed"] is False
+    assert any(p.startswith("Locust exited with 2") for p in verdict["problems"]), verdict["problems"]
+    assert "PROBLEM: Locust exited with 2" in proc.stdout and "FAIL (exit 2)" in proc.stdout
