@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fake_smtp.faults import PlanError, parse_rule
 from loadtests.persona_names import PERSONA_NAMES
 from server.policy import PolicyError, policy_from_mapping
 from server.seeding import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
@@ -95,6 +96,24 @@ def _line_of(text: str, key: str, table: str | None = None) -> int:
     for i in range(start, len(lines)):
         if pat.match(lines[i]):
             return i + 1
+    return start + 1
+
+
+def _block_line(text: str, table: str, index: int, key: str | None = None) -> int:
+    """Line of `key` in the `index`-th `[[table]]` block (of its header when `key` is absent there)."""
+    lines = text.splitlines()
+    header = re.compile(r"^\s*\[\[\s*" + re.escape(table) + r"\s*\]\]\s*$")
+    starts = [i for i, line in enumerate(lines) if header.match(line)]
+    if index >= len(starts):
+        return _line_of(text, key or table, table)
+    start = starts[index]
+    if key:
+        pat = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+        for i in range(start + 1, len(lines)):
+            if lines[i].lstrip().startswith("["):
+                break
+            if pat.match(lines[i]):
+                return i + 1
     return start + 1
 
 
@@ -246,10 +265,13 @@ def load(name_or_path: str | Path) -> Scenario:
     faults = top.get("faults", list, [])
     for i, rule in enumerate(faults):
         if not isinstance(rule, dict) or "kind" not in rule:
-            raise ScenarioError(f"{path}:{_line_of(text, 'kind', 'faults')}: faults[{i}]: each [[faults]] needs a kind")
-        for key in ("start", "end"):
-            if key in rule and (isinstance(rule[key], bool) or not isinstance(rule[key], (int, float))):
-                raise ScenarioError(f"{path}:{_line_of(text, key, 'faults')}: faults[{i}].{key}: expected a number")
+            raise ScenarioError(f"{path}:{_block_line(text, 'faults', i, 'kind')}: faults[{i}]: each [[faults]] needs a kind")
+        try:                                # the inbox's own rule parser: what it would refuse at start-up
+            parse_rule(rule, i, "faults")
+        except PlanError as exc:
+            named = re.search(r"'(\w+)'|unknown field\(s\) (\w+)", str(exc).split(": ", 2)[-1])
+            line = _block_line(text, "faults", i, (named.group(1) or named.group(2)) if named else None)
+            raise ScenarioError(f"{path}:{line}: {exc}") from None
     sc.faults = [dict(r) for r in faults]
 
     for i, step in enumerate(top.get("nemesis", list, [])):
