@@ -116,6 +116,16 @@ def test_a_misspelled_persona_names_file_and_line(tmp_path: Path) -> None:
         load(path)
 
 
+def test_bugs_in_the_file_set_the_same_expectations_as_bug_options(tmp_path: Path) -> None:
+    from scenarios.runner import RunOptions, apply_overrides
+
+    in_file = apply_overrides(load(write(tmp_path, 'bugs = ["per-process-secret"]\n' + GOOD)), RunOptions())
+    on_cli = apply_overrides(load(write(tmp_path, GOOD)), RunOptions(bugs=["per-process-secret"]))
+    assert in_file.bugs == on_cli.bugs == ["per-process-secret"]
+    assert in_file.expect_invalid == on_cli.expect_invalid == ["no_login_loops"]
+    assert in_file.processes == on_cli.processes == 2
+
+
 def test_invalid_toml_and_missing_personas(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="invalid TOML"):
         load(write(tmp_path, "name = \n"))
