@@ -203,6 +203,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     faults_file = write_toml(out / "faults.toml", {"seed": sc.seed}, {"rules": sc.faults})
 
     stack: LocalStack | None = None
+    previous_plan: dict[str, Any] | None = None
     locust: subprocess.Popen | None = None
     nemesis: Nemesis | None = None
     progress: Progress | None = None
@@ -230,6 +231,10 @@ def run(sc: Scenario, opts: RunOptions) -> int:
                                                    epoch, sc.time_scale) if sc.faults else 0.0
             except (collect.CollectError, ValueError) as exc:     # TargetInboxError, or not JSON
                 raise SetupError(f"--inbox-url {inbox_url}: {exc}") from None
+            try:     # the inbox is someone else's: its plan is put back when the run ends
+                previous_plan = collect.get_json(inbox_url + "/api/v1/faults", timeout=10)
+            except (collect.CollectError, ValueError) as exc:
+                raise SetupError(f"--inbox-url {inbox_url}: cannot read its fault plan: {exc}") from None
             _put_faults(inbox_url, target_inbox.shift_plan(fault_plan, offset))
 
         current_stack = stack
@@ -295,6 +300,12 @@ def run(sc: Scenario, opts: RunOptions) -> int:
                 locust.kill()
         if stack:
             stack.stop()
+        if previous_plan is not None:
+            try:
+                _put_faults(inbox_url, previous_plan)
+            except SetupError as exc:
+                print(f"mfa-harness: warning: the inbox's earlier fault plan was not restored: {exc}",
+                      file=sys.stderr)
 
     client_lines = collect.read_jsonl(out / "client-history.jsonl")
     nemesis_lines = fault_window_lines(sc.faults, epoch, sc.time_scale, sc.duration) + nemesis.lines
