@@ -75,6 +75,9 @@ def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
             raise SetupError(f"unknown bug {bug!r} (see `mfa-harness bugs`)")
     if bugs and opts.target:
         raise SetupError("--bug needs the local reference portal; it cannot be combined with --target")
+    if opts.target and any(s.action == "kill-portal" for s in sc.nemesis):
+        raise SetupError("the scenario's kill-portal step needs the portal the run starts itself; "
+                         "it cannot run with --target")
     if bugs:    # from --bug or the file's `bugs`: either way the run must catch them
         caught_by = {inv for b in bugs for inv in bugmap.PLANTED_BUGS[b].invariants}
         sc.expect_invalid = sorted(set(sc.expect_invalid) | caught_by)

@@ -171,3 +171,10 @@ def test_fault_windows_are_on_the_runs_time_axis(tmp_path: Path) -> None:
     assert spam, "no code was routed to spam inside the window"
     assert all(58 <= st <= 152 for st in spam), spam
     assert any(st < 58 or st > 152 for st in delivered), "no delivery outside the window"
+
+
+def test_a_kill_portal_step_cannot_run_against_a_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "portal-restart", "--target", "http://127.0.0.1:9", "--inbox-url", "http://127.0.0.1:9",
+                 "--out", str(tmp_path / "r2"), "--quiet"])
+    assert code == 2 and "kill-portal step needs the portal the run starts itself" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
