@@ -124,7 +124,7 @@ def check_dir(run_dir: Path, *, strict: bool | None = None, quiet: bool = False)
 
     info_path, hist_path = run_dir / "run.json", run_dir / "history.jsonl"
     if not info_path.is_file() or not hist_path.is_file():
-        print(f"error: {run_dir} is not a finished run (needs run.json and history.jsonl)", file=sys.stderr)
+        print(f"mfa-harness: {run_dir} is not a finished run (needs run.json and history.jsonl)", file=sys.stderr)
         return EXIT_SETUP
     run_info = json.loads(info_path.read_text(encoding="utf-8"))
     if strict is not None:

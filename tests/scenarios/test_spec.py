@@ -148,3 +148,4 @@ def test_cli_list_and_usage_errors(tmp_path: Path) -> None:
         res = run_cli(*args)
         assert res.returncode == 2, (args, res.stdout, res.stderr)
         assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+        assert res.stderr.startswith(("mfa-harness: ", "usage: ")), res.stderr
