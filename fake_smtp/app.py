@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import IO
 
 import tornado.httpserver
+import tornado.ioloop
 import tornado.netutil
 import tornado.web
 
@@ -142,6 +143,11 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
     http_server.add_sockets(sockets)
     ctx.ready = True
 
+    sweeper = None
+    if cfg.max_age > 0:   # retention holds while no mail arrives: sweep a few times per max-age
+        sweeper = tornado.ioloop.PeriodicCallback(inbox.expire, 1000 * min(60.0, max(0.5, cfg.max_age / 4)))
+        sweeper.start()
+
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -152,6 +158,8 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
              http_port, cfg.time_scale)
     await stop.wait()
     log.info("stopping")
+    if sweeper is not None:
+        sweeper.stop()
     ctx.ready = False
     smtp_server.close()
     http_server.stop()

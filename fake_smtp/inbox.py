@@ -217,6 +217,12 @@ class Inbox:
                 "received": msg.received, "delivered": msg.delivered, "folder": msg.folder, "code": msg.code,
                 "tags": msg.tags}
 
+    def expire(self) -> list[StoredMessage]:
+        """Drop messages past ``--max-age`` now (delivery prunes too, but an idle inbox must as well)."""
+        pruned = self.store.prune(now=self.clock.wall())
+        self.forget_files(pruned)
+        return pruned
+
     def forget_files(self, msgs: list[StoredMessage]) -> None:
         if self.maildir is None:
             return

@@ -90,6 +90,20 @@ def test_retention_max_age(inbox_factory: Callable[..., InboxProcess]) -> None:
     assert [m["Subject"] for m in all_messages(p)] == ["new"]
 
 
+def test_retention_max_age_holds_while_no_mail_arrives(inbox_factory: Callable[..., InboxProcess],
+                                                       tmp_path: Path) -> None:
+    md = tmp_path / "m"
+    p = inbox_factory("--max-age", "1s", "--maildir", str(md))
+    p.send("idle@example.com", subject="old")
+    assert p.get_json("/api/v1/messages")["total"] == 1
+    for _ in range(40):                  # bounded: a sweep runs every 0.5 s here; each round waits 0.5 s
+        if p.get_json("/api/v1/messages")["total"] == 0:
+            break
+        assert p.wait("to:nobody@example.com", timeout=0.5).status == 204
+    assert p.get_json("/api/v1/messages")["total"] == 0          # no new delivery was needed to prune it
+    assert os.listdir(md / "new") == []
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "fake_smtp", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
