@@ -130,7 +130,8 @@ def openapi_document() -> dict[str, Any]:
                 "median": {"type": "number"}, "p95": {"type": "number"},
                 "stage": {"type": "string", "enum": ["connect", "mail", "rcpt", "data"]},
                 "code": {"type": "integer"}, "window": {"type": "number"}, "per": {"type": "number"},
-                "scope": {"type": "string", "enum": ["recipient", "overall"]}}}}}},
+                "scope": {"type": "string", "enum": ["recipient", "overall"]},
+                "message": {"type": "string"}}}}}},
         "Chaos": {"type": "object", "properties": {"Triggers": {"type": "object"}}},
     }
     return {"openapi": "3.0.3",

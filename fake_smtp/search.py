@@ -1,7 +1,7 @@
 """Mailpit search syntax: parsed once into terms, then matched against stored messages.
 
 Supported: ``to:``, ``from:``, ``cc:``, ``bcc:``, ``subject:``, ``message-id:``, ``tag:``,
-``is:read|unread|tagged``, ``has:attachment``, ``after:``/``before:`` (YYYY-MM-DD, an
+``is:read|unread|tagged|spam|inbox``, ``has:attachment``, ``after:``/``before:`` (YYYY-MM-DD, an
 ISO timestamp or a Unix time; compared with the delivery time), ``in:inbox|spam`` and
 ``code:`` (our additions), plain words (subject, text and addresses), quoted phrases and
 negation with ``-`` or ``!``.  A positive ``to:`` holding a full address matches that
@@ -97,7 +97,7 @@ def _term_matches(t: Term, m: StoredMessage) -> bool:
             return bool(m.tags)
         if v in ("spam", "inbox"):
             return m.folder == v
-        raise QueryError(f"unknown is:{v} (use read, unread, tagged)")
+        raise QueryError(f"unknown is:{v} (use read, unread, tagged, spam, inbox)")
     if f == "has":
         if v in ("attachment", "attachments"):
             return m.summary.attachments > 0
@@ -137,7 +137,7 @@ def parse(query: str | None) -> Query:
         if field in ("after", "before"):
             number = _parse_time(value)
         if field == "is" and value not in ("read", "unread", "tagged", "spam", "inbox"):
-            raise QueryError(f"unknown is:{value} (use read, unread, tagged)")
+            raise QueryError(f"unknown is:{value} (use read, unread, tagged, spam, inbox)")
         if field == "has" and value not in ("attachment", "attachments"):
             raise QueryError(f"unknown has:{value} (use attachment)")
         if field == "in" and value not in ("inbox", "spam"):

@@ -219,6 +219,9 @@ def test_info_openapi_and_web_page(inbox: InboxProcess, addr: Callable[[str], st
     for path in ("/api/v1/messages", "/api/v1/search", "/api/v1/message/{ID}", "/api/v1/wait",
                  "/api/v1/deliveries", "/api/v1/faults", "/api/v1/chaos", "/api/v1/info", "/livez", "/readyz"):
         assert path in doc["paths"], path
+    from fake_smtp.faults import _ALLOWED  # every field a rule may carry is in the schema
+    schema = doc["components"]["schemas"]["FaultPlan"]["properties"]["rules"]["items"]["properties"]
+    assert set().union(*_ALLOWED.values()) <= set(schema), set().union(*_ALLOWED.values()) - set(schema)
     page = inbox.get("/?" + urllib.parse.urlencode({"to": to}))
     assert page.status == 200 and "text/html" in page.headers["Content-Type"]
     assert "web &lt;page&gt;" in page.text and "987654" in page.text and "/api/v1/wait" in page.text
