@@ -15,7 +15,7 @@ from typing import Any
 from fake_smtp.faults import PlanError, parse_rule
 from loadtests.persona_names import PERSONA_NAMES
 from server.policy import PolicyError, policy_from_mapping
-from server.seeding import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
+from server.population import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 

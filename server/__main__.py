@@ -15,7 +15,7 @@ from . import bugs as bugmod
 from .cli import OneLineParser, fail, non_negative_int, port_number, positive_float
 from .passwords import argon2_parameters
 from .policy import Policy, PolicyError, load_policy
-from .seeding import Mix, MixError, parse_mix, parse_team_size
+from .population import Mix, MixError, parse_mix, parse_team_size
 
 
 def server_parser() -> OneLineParser:

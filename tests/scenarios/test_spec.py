@@ -98,7 +98,7 @@ def test_policy_takes_the_portals_keys_and_the_portal_accepts_the_file(tmp_path:
 
 def test_population_mix_becomes_the_portals_seeding_options(tmp_path: Path) -> None:
     from server.__main__ import server_parser
-    from server.seeding import parse_mix, parse_team_size
+    from server.population import parse_mix, parse_team_size
 
     sc = load(write(tmp_path, GOOD + "\n[population]\npartners = 12\nprograms = { agency = 2, reseller = 1 }\n"
                                      "team_size = [3, 4]\n"))

@@ -8,7 +8,8 @@ from collections import Counter, defaultdict
 import pytest
 from portal_testkit import PYTHON, REPO, start_portal
 
-from server.seeding import Mix, plan_accounts
+from server.population import Mix
+from server.seeding import plan_accounts
 
 
 @pytest.mark.parametrize("count", [4, 12, 200])
