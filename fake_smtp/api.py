@@ -20,7 +20,7 @@ import tornado.web
 
 from fake_smtp import mime
 from fake_smtp.faults import PlanError, parse_plan
-from fake_smtp.inbox import PARSE_INLINE_LIMIT, Inbox
+from fake_smtp.inbox import Inbox
 from fake_smtp.openapi import openapi_document
 from fake_smtp.search import Query, QueryError, parse
 from fake_smtp.store import StoredMessage
@@ -213,7 +213,7 @@ class SearchHandler(BaseHandler):
 
 
 async def _off_loop(func: Any, raw: bytes, *args: Any) -> Any:
-    if len(raw) > PARSE_INLINE_LIMIT:
+    if mime.needs_worker(raw):  # big, or many parts: parsing could stall the loop
         return await asyncio.get_running_loop().run_in_executor(None, func, raw, *args)
     return func(raw, *args)
 
@@ -230,6 +230,8 @@ class MessageHandler(BaseHandler):
                      "ListUnsubscribe": {"Header": "", "Links": [], "Errors": "", "HeaderPost": ""},
                      "Text": view["Text"], "HTML": view["HTML"], "Inline": view["Inline"],
                      "Attachments": view["Attachments"], "Recipients": list(m.recipients)})
+        if view["Note"]:  # the MIME parser refused it: Text is the raw body
+            data["Note"] = view["Note"]
         self.write_json(data)
 
 

@@ -28,7 +28,7 @@ from fake_smtp.codes import CodeExtractor
 from fake_smtp.faults import FaultEngine, Plan
 from fake_smtp.history import DeliveryLog
 from fake_smtp.inbox import Inbox
-from fake_smtp.maildir import Maildir
+from fake_smtp.maildir import QUARANTINE_DIR, Maildir
 from fake_smtp.smtp_handler import InboxHandler, InboxSMTP
 from fake_smtp.store import Store
 from fake_smtp.web import WebHandler
@@ -123,6 +123,9 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
     if reloaded or held:
         log.info("reloaded %d messages (%d still held) from %s (last Seq %d)", reloaded, held, cfg.maildir,
                  inbox.store.last_seq)
+    if inbox.quarantined:
+        log.warning("%d Maildir files could not be loaded; moved to %s (the inbox started without them)",
+                    len(inbox.quarantined), os.path.join(cfg.maildir or "", QUARANTINE_DIR))
     handler = InboxHandler(inbox)
     try:
         smtp_server = await loop.create_server(

@@ -1,9 +1,10 @@
 """The delivery pipeline: SMTP decisions in, visible messages and history lines out.
 
 ``Inbox`` asks the fault engine at each SMTP stage, records every decision in the
-delivery history, parses accepted mail (off the loop when large), and makes it visible
-now or later (delay, reorder buffer, duplicate).  Timers are loop timers, one per held
-message; nothing polls.
+delivery history, parses accepted mail (off the loop when large or made of many parts),
+and makes it visible now or later (delay, reorder buffer, duplicate).  Timers are loop
+timers, one per held message; nothing polls.  With Maildir, held mail is on disk from
+the moment it is accepted (before the 250), so a kill -9 loses none of it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from fake_smtp.codes import CodeExtractor
 from fake_smtp.faults import Fate, FaultEngine, Refusal
 from fake_smtp.history import DeliveryLog
 from fake_smtp.maildir import Maildir
-from fake_smtp.mime import Summary, summarize
+from fake_smtp.mime import Summary, needs_worker, summarize
+from fake_smtp.restore import BadFile, stored_message
 from fake_smtp.store import Store, StoredMessage
 
 log = logging.getLogger("fake_smtp")
 
-PARSE_INLINE_LIMIT = 256 * 1024  # bigger messages are parsed in a worker thread
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -78,6 +79,8 @@ class Inbox:
         self.stats = Stats()
         self.pending: dict[str, Held] = {}
         self._reorder: dict[int, ReorderBuffer] = {}
+        self._pending_files: dict[str, tuple[str, float]] = {}  # msg id -> (.Pending file, its until_wall)
+        self.quarantined: list[str] = []  # Maildir files moved aside at start (their new paths)
 
     # -- SMTP stages ---------------------------------------------------------------------
     def _refused(self, r: Refusal | None, recipients: tuple[str, ...] = (), message_id: str | None = None,
@@ -123,7 +126,7 @@ class Inbox:
 
     async def _summarize(self, raw: bytes) -> Summary:
         try:
-            if len(raw) > PARSE_INLINE_LIMIT:
+            if needs_worker(raw):  # big, or many parts: parsing could stall SMTP and the API
                 return await asyncio.get_running_loop().run_in_executor(None, summarize, raw)
             return summarize(raw)
         except Exception as exc:  # a message the stdlib parser chokes on is still stored, unparsed
@@ -158,6 +161,7 @@ class Inbox:
         held = Held(msg, fate, until_wall)
         held.handle = loop.call_at(loop.time() + delay, self._after_delay, msg, fate)
         self.pending[msg.id] = held
+        self._persist_held(held)
 
     def _after_delay(self, msg: StoredMessage, fate: Fate) -> None:
         self.pending.pop(msg.id, None)
@@ -176,7 +180,8 @@ class Inbox:
             buf = self._reorder[rule] = ReorderBuffer(release_wall=self.clock.wall() + wall_window)
             buf.handle = loop.call_at(loop.time() + wall_window, self._release_reorder, rule)
         buf.messages.append(msg)
-        self.pending[msg.id] = Held(msg, fate, buf.release_wall, buf.handle)
+        held = self.pending[msg.id] = Held(msg, fate, buf.release_wall, buf.handle)
+        self._persist_held(held)
 
     def _release_reorder(self, rule: int) -> None:
         buf = self._reorder.pop(rule, None)
@@ -200,6 +205,26 @@ class Inbox:
             self._store(copy, announce=False)
             self._line("duplicated", msg, fate.duplicate, seq=copy.seq)
             self._line("delivered", copy, seq=copy.seq, id=copy.id, folder=copy.folder)
+        self._forget_held_file(msg.id)  # only now: a crash before this line repeats, never loses
+
+    def _persist_held(self, held: Held) -> None:
+        """Keep a held message in ``.Pending`` (once; again only if its due time moved)."""
+        if self.maildir is None:
+            return
+        saved = self._pending_files.get(held.msg.id)
+        if saved is not None and saved[1] == held.until_wall:
+            return
+        meta = self.meta(held.msg)
+        meta.update(until_wall=held.until_wall, duplicate=held.fate.duplicate)
+        path = self.maildir.save_pending(held.msg.raw, meta)
+        self._pending_files[held.msg.id] = (path, held.until_wall)
+        if saved is not None:
+            self.maildir.delete(saved[0])
+
+    def _forget_held_file(self, msg_id: str) -> None:
+        saved = self._pending_files.pop(msg_id, None)
+        if saved is not None and self.maildir is not None:
+            self.maildir.delete(saved[0])
 
     def _store(self, msg: StoredMessage, announce: bool = True) -> None:
         msg.delivered = self.clock.wall()
@@ -237,51 +262,65 @@ class Inbox:
                 m.path = self.maildir.set_read(m.path, m.folder, read)
 
     def reload(self) -> int:
-        """Load persisted messages from Maildir (Seq order); returns how many."""
+        """Load persisted messages from Maildir (Seq order); returns how many.
+
+        A file that cannot be loaded is quarantined (``quarantined`` lists them), never fatal.
+        """
         if self.maildir is None:
             return 0
-        loaded = sorted(self.maildir.load(), key=lambda item: (not item.meta.get("seq"), item.meta.get("seq", 0)))
-        n = 0
-        for item in loaded:
-            meta = item.meta
-            summary = summarize(item.raw)
-            recipients = tuple(meta.get("recipients") or [a["Address"] for a in summary.to])
-            code = meta.get("code") if "code" in meta else self.codes.extract(f"{summary.subject}\n{summary.text}")
-            msg = StoredMessage(id=meta.get("id") or self.new_id(), raw=item.raw, mail_from=meta.get("mail_from", ""),
-                                recipients=recipients, summary=summary, code=code,
-                                folder=meta.get("folder", "inbox"), received=float(meta.get("received", 0.0)),
-                                read=item.read, tags=list(meta.get("tags") or []))
-            msg.delivered = float(meta.get("delivered", msg.received))
-            msg.path = item.path
-            seq = int(meta.get("seq", 0))
+        loaded: list[tuple[int, StoredMessage, str]] = []
+        for item in self.maildir.load():
+            try:
+                msg = stored_message(item, self.codes, self.new_id)
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the inbox
+                self._quarantine(item.path, exc)
+                continue
+            loaded.append((int(item.meta.get("seq") or 0), msg, item.path))
+        loaded.sort(key=lambda t: (not t[0], t[0]))
+        for seq, msg, path in loaded:
+            msg.path = path
             if seq <= self.store.last_seq or self.store.get(msg.id) is not None:
                 seq = self.store.last_seq + 1
-            pruned = self.store.add(msg, seq=seq)
-            self.forget_files(pruned)
-            n += 1
-        return n
+            self.forget_files(self.store.add(msg, seq=seq))
+        return len(loaded)
 
     def reload_pending(self) -> int:
-        """Schedule again the messages held at the last shutdown; returns how many."""
+        """Schedule again the messages accepted but still held when the inbox stopped; returns how many.
+
+        Each keeps its ``.Pending`` file until it is visible.  One that was already made
+        visible (a crash between the two writes) is not delivered twice.
+        """
         if self.maildir is None:
             return 0
         n = 0
-        for item in self.maildir.take_pending():
-            meta = item.meta
-            summary = summarize(item.raw)
-            msg = StoredMessage(id=meta.get("id") or self.new_id(), raw=item.raw, mail_from=meta.get("mail_from", ""),
-                                recipients=tuple(meta.get("recipients") or ()), summary=summary,
-                                code=meta.get("code"), folder=meta.get("folder", "inbox"),
-                                received=float(meta.get("received", self.clock.wall())))
-            self.hold(msg, Fate(duplicate=meta.get("duplicate")), float(meta.get("until_wall", 0.0)))
+        for item in self.maildir.pending():
+            try:
+                msg = stored_message(item, self.codes, self.new_id, default_received=self.clock.wall())
+            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the inbox
+                self._quarantine(item.path, exc)
+                continue
+            if self.store.get(msg.id) is not None or msg.id in self.pending:
+                self.maildir.delete(item.path)
+                continue
+            until_wall = float(item.meta.get("until_wall", 0.0))
+            self._pending_files[msg.id] = (item.path, until_wall)
+            self.hold(msg, Fate(duplicate=item.meta.get("duplicate")), until_wall)
             n += 1
         return n
 
-    def cancel_pending(self) -> list[Held]:
-        """Stop every delay/reorder timer (shutdown); with Maildir, keep the held messages.
+    def _quarantine(self, path: str, exc: Exception) -> None:
+        assert self.maildir is not None
+        reason = str(exc) if isinstance(exc, BadFile) else f"{type(exc).__name__}: {exc}"
+        moved = self.maildir.quarantine(path)
+        self.quarantined.append(moved or path)
+        log.warning("quarantined Maildir file %s (%s): %s", path, reason,
+                    f"moved to {moved}" if moved else "could not move it; skipped")
 
-        Held messages go to ``PATH/.Pending`` with the wall time they were due, and
-        ``reload`` schedules them again, so an accepted message survives a restart.
+    def cancel_pending(self) -> list[Held]:
+        """Stop every delay/reorder timer (shutdown).
+
+        With Maildir the held messages are already in ``PATH/.Pending`` (written when
+        accepted); ``reload_pending`` schedules them again for the wall time they were due.
         """
         held = list(self.pending.values())
         for h in held:
@@ -289,9 +328,4 @@ class Inbox:
                 h.handle.cancel()
         self.pending.clear()
         self._reorder.clear()
-        if self.maildir is not None:
-            for h in held:
-                meta = self.meta(h.msg)
-                meta.update(until_wall=h.until_wall, duplicate=h.fate.duplicate)
-                self.maildir.save_pending(h.msg.raw, meta)
         return held

@@ -5,6 +5,11 @@ into ``new/``; reading a message moves it to ``cur/`` with the ``S`` (seen) flag
 metadata (Seq, ID, envelope, times, code) travels in one first header line,
 ``X-Fake-SMTP-Meta: {json}``, which is stripped again on reload, so ``/raw`` is the same
 before and after a restart and Seq continues after the highest one found.
+
+Accepted mail that a fault holds back lives in ``PATH/.Pending`` from the moment it is
+accepted until it is visible, so a kill -9 loses nothing that was answered 250.  A file
+that cannot be loaded at start (unreadable, corrupt metadata) is moved to
+``PATH/.Quarantine`` instead of stopping the inbox.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from typing import Any
 META = b"X-Fake-SMTP-Meta: "
 SUBDIRS = ("tmp", "new", "cur")
 FOLDER_DIRS = {"inbox": "", "spam": ".Spam"}
-PENDING_DIR = ".Pending"  # accepted, not yet visible at shutdown (delay/reorder faults)
+PENDING_DIR = ".Pending"  # accepted, not yet visible (delay/reorder faults)
+QUARANTINE_DIR = ".Quarantine"  # files that could not be loaded at start
 
 
 @dataclass(slots=True)
@@ -29,6 +35,7 @@ class Loaded:
     raw: bytes
     path: str
     read: bool
+    error: str = ""  # why the file cannot be loaded ("" when it can)
 
 
 class Maildir:
@@ -78,32 +85,50 @@ class Maildir:
         """Keep a held (not yet visible) message across a restart."""
         return self.save(raw, meta, "pending")
 
-    def take_pending(self) -> list[Loaded]:
-        """The held messages saved at the last shutdown, removed from disk."""
-        items = list(self._read_dir("pending"))
-        for item in items:
-            self.delete(item.path)
-        return items
+    def pending(self) -> list[Loaded]:
+        """The accepted messages that were still held when the inbox last stopped (or died)."""
+        return list(self._read_dir("pending"))
+
+    def quarantine(self, path: str) -> str | None:
+        """Move a file that cannot be loaded to ``PATH/.Quarantine/new``; its new path, or None."""
+        target_dir = os.path.join(self.root, QUARANTINE_DIR, "new")
+        try:
+            for sub in SUBDIRS:
+                os.makedirs(os.path.join(self.root, QUARANTINE_DIR, sub), exist_ok=True)
+            target = os.path.join(target_dir, os.path.basename(path))
+            os.rename(path, target)
+        except OSError:
+            return None
+        return target
 
     def _read_dir(self, folder: str) -> Iterator[Loaded]:
         for sub in ("new", "cur"):
             d = self._dir(folder, sub)
             for name in sorted(os.listdir(d)):
-                path = os.path.join(d, name)
-                with open(path, "rb") as f:
-                    data = f.read()
-                meta: dict[str, Any] = {}
-                if data.startswith(META):
-                    end = data.find(b"\r\n")
-                    try:
-                        meta = json.loads(data[len(META):end])
-                        data = data[end + 2:]
-                    except ValueError:
-                        meta = {}
-                if folder in FOLDER_DIRS:
-                    meta["folder"] = folder
-                flags = name.split(":2,")[1] if ":2," in name else ""
-                yield Loaded(meta, data, path, "S" in flags)
+                yield self._read_file(os.path.join(d, name), folder)
+
+    @staticmethod
+    def _read_file(path: str, folder: str) -> Loaded:
+        name = os.path.basename(path)
+        flags = name.split(":2,")[1] if ":2," in name else ""
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            return Loaded({}, b"", path, False, f"cannot read: {exc.strerror or exc}")
+        meta: Any = {}
+        if data.startswith(META):
+            end = data.find(b"\r\n")
+            try:
+                meta = json.loads(data[len(META):end])
+            except ValueError:
+                return Loaded({}, data, path, False, "X-Fake-SMTP-Meta is not valid JSON")
+            if not isinstance(meta, dict):
+                return Loaded({}, data, path, False, "X-Fake-SMTP-Meta is not a JSON object")
+            data = data[end + 2:]
+        if folder in FOLDER_DIRS:
+            meta["folder"] = folder
+        return Loaded(meta, data, path, "S" in flags)
 
     def load(self) -> Iterator[Loaded]:
         """Every stored message of both folders (order not defined; sort by meta seq).

@@ -19,10 +19,13 @@ from email import policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, unquote
 from typing import Any
+
+from fake_smtp.mime_limits import Unparseable, needs_worker, parse_bytes
+
+__all__ = ["Summary", "full_view", "headers", "needs_worker", "part", "summarize"]
 
 SNIPPET_CHARS = 250
 SEARCH_TEXT_CHARS = 16 * 1024
@@ -47,8 +50,8 @@ def html_to_text(markup: str) -> str:
     return html.unescape(_TAGS.sub(" ", markup))
 
 
-def _parse(raw: bytes) -> EmailMessage:
-    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+def _parse(raw: bytes, headers_only: bool = False) -> EmailMessage:
+    return parse_bytes(raw, policy.default, headers_only)  # type: ignore[return-value]
 
 
 def _addresses(msg: EmailMessage, name: str) -> list[dict[str, str]]:
@@ -130,6 +133,7 @@ class Summary:
     snippet: str = ""
     attachments: int = 0
     tags: list[str] = field(default_factory=list)
+    note: str = ""  # why the message is kept unparsed ("" when it parsed)
 
 
 def summarize(raw: bytes) -> Summary:
@@ -140,10 +144,15 @@ def summarize(raw: bytes) -> Summary:
     """
     end = raw.find(b"\r\n\r\n")
     head = raw[:end] if end >= 0 else raw
-    if head.isascii():
-        quick = _summarize_quick(raw)
-        return quick if quick is not None else _summarize_fast(raw)
-    return _summarize_full(raw)
+    try:
+        if head.isascii():
+            quick = _summarize_quick(raw)
+            return quick if quick is not None else _summarize_fast(raw)
+        return _summarize_full(raw)
+    except Unparseable as exc:
+        return _summarize_unparsed(raw, exc.reason)
+    except Exception as exc:  # noqa: BLE001 - a message that breaks the summary is still stored
+        return _summarize_unparsed(raw, f"MIME summary failed ({type(exc).__name__}); shown unparsed")
 
 
 def _decode_header(value: object) -> str:
@@ -179,8 +188,38 @@ def _decode_payload(part: Message) -> str:
         return payload.decode("utf-8", "replace")
 
 
+def _raw_body(raw: bytes) -> str:
+    """The body of ``raw`` (after the first empty line) as text, for a message kept unparsed."""
+    split = re.search(rb"\r?\n\r?\n", raw)
+    body = raw[split.end():] if split else b""
+    return body.decode("utf-8", "replace")
+
+
+def _summarize_unparsed(raw: bytes, note: str) -> Summary:
+    """Top-level headers and the raw body as text: the summary of a message the parser refused."""
+    s = Summary(note=note)
+    try:
+        msg = parse_bytes(raw, compat32, headers_only=True)
+        s.message_id = _decode_header(msg.get("Message-ID")).strip().strip("<>")
+        s.subject = _SPACE.sub(" ", _decode_header(msg.get("Subject"))).strip()
+        froms = _fast_addresses(msg, "From")
+        if froms:
+            s.from_ = froms[0]
+        s.to = _fast_addresses(msg, "To")
+        s.cc = _fast_addresses(msg, "Cc")
+        s.bcc = _fast_addresses(msg, "Bcc")
+        s.reply_to = _fast_addresses(msg, "Reply-To")
+        s.date = _decode_header(msg.get("Date"))
+    except Exception:  # noqa: BLE001, S110 - headers are a bonus here; the raw source is kept anyway
+        pass
+    body = _raw_body(raw)
+    s.text = body[:SEARCH_TEXT_CHARS]
+    s.snippet = _SPACE.sub(" ", body[:SNIPPET_CHARS * 4]).strip()[:SNIPPET_CHARS]
+    return s
+
+
 def _summarize_fast(raw: bytes) -> Summary:
-    msg = BytesParser(policy=compat32).parsebytes(raw)
+    msg = parse_bytes(raw, compat32)
     s = Summary()
     s.message_id = _decode_header(msg.get("Message-ID")).strip().strip("<>")
     s.subject = _SPACE.sub(" ", _decode_header(msg.get("Subject"))).strip()
@@ -254,7 +293,26 @@ def _part_info(pid: str, part: EmailMessage) -> dict[str, Any]:
 
 
 def full_view(raw: bytes) -> dict[str, Any]:
-    """Text, HTML, headers and attachment lists of a message (Mailpit ``Message`` fields)."""
+    """Text, HTML, headers and attachment lists of a message (Mailpit ``Message`` fields).
+
+    Never raises: a message the parser refuses (or that breaks the view) comes back with
+    its raw body as ``Text`` and the reason in ``Note`` (which is "" for a parsed message).
+    """
+    try:
+        return _full_view(raw)
+    except Unparseable as exc:
+        return _unparsed_view(raw, exc.reason)
+    except Exception as exc:  # noqa: BLE001 - shown raw with a note, never a 500
+        return _unparsed_view(raw, f"MIME view failed ({type(exc).__name__}); shown unparsed")
+
+
+def _unparsed_view(raw: bytes, note: str) -> dict[str, Any]:
+    s = _summarize_unparsed(raw, note)
+    return {"Text": _raw_body(raw), "HTML": "", "Attachments": [], "Inline": [], "ReturnPath": "",
+            "Date": s.date, "Note": note}
+
+
+def _full_view(raw: bytes) -> dict[str, Any]:
     msg = _parse(raw)
     text, html_body = _text_and_html(msg)
     attachments: list[dict[str, Any]] = []
@@ -272,12 +330,17 @@ def full_view(raw: bytes) -> dict[str, Any]:
         "Inline": inline,
         "ReturnPath": return_path,
         "Date": clean(msg.get("Date", "")),
+        "Note": "",
     }
 
 
 def headers(raw: bytes) -> dict[str, list[str]]:
-    """All headers as ``{name: [values]}`` (Mailpit ``/headers``)."""
-    msg = _parse(raw)
+    """All headers as ``{name: [values]}`` (Mailpit ``/headers``): the top level only, so
+    the body is not parsed at all."""
+    try:
+        msg = _parse(raw, headers_only=True)
+    except Unparseable:
+        return {}
     out: dict[str, list[str]] = {}
     for name, value in msg.raw_items():
         out.setdefault(clean(name), []).append(_FOLD.sub(" ", clean(value)).strip())
@@ -285,8 +348,11 @@ def headers(raw: bytes) -> dict[str, list[str]]:
 
 
 def part(raw: bytes, part_id: str) -> tuple[str, bytes] | None:
-    """(content type, decoded bytes) of leaf part ``part_id``, or None."""
-    msg = _parse(raw)
+    """(content type, decoded bytes) of leaf part ``part_id``, or None (also when unparseable)."""
+    try:
+        msg = _parse(raw)
+    except Unparseable:
+        return None
     for pid, p in _leaf_parts(msg):
         if pid == part_id:
             payload = p.get_payload(decode=True)

@@ -15,7 +15,6 @@ from html import escape
 
 from fake_smtp import mime
 from fake_smtp.api import BadRequest, BaseHandler
-from fake_smtp.inbox import PARSE_INLINE_LIMIT
 from fake_smtp.search import Query, Term
 from fake_smtp.store import StoredMessage
 
@@ -123,7 +122,7 @@ class WebHandler(BaseHandler):
                 f"</tr></thead><tbody>{''.join(rows)}</tbody></table><p>{' '.join(nav)}</p>")
 
     async def _message(self, m: StoredMessage, to: str = "") -> str:
-        if m.size <= PARSE_INLINE_LIMIT:
+        if not mime.needs_worker(m.raw):
             view = mime.full_view(m.raw)
         else:
             view = await asyncio.get_running_loop().run_in_executor(None, mime.full_view, m.raw)
