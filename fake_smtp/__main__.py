@@ -92,8 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep at most N messages, oldest pruned first (0 = no limit)")
     p.add_argument("--max-age", type=duration, default=0.0,
                    help="prune messages older than this wall duration (e.g. 1h; 0 = never)")
+    p.add_argument("--max-bytes", type=size, default=1024**3,
+                   help="keep at most this many bytes of messages, oldest pruned first (default 1g; 0 = no limit)")
     p.add_argument("--max-message-size", type=size, default=10 * 1024 * 1024,
                    help="bigger messages are refused with 552 (default 10m)")
+    p.add_argument("--max-recipients", type=non_negative_int, default=100,
+                   help="RCPTs per message; past it 452 too many recipients (default 100; 0 = no limit)")
     p.add_argument("--maildir", metavar="PATH", help="persist messages in this Maildir")
     p.add_argument("--code-regex", default=None, help="regex for the verification code (group 1 if any)")
     p.add_argument("--history-file", metavar="FILE", help="also append delivery-history lines to FILE")
@@ -128,7 +132,8 @@ def config_from_args(argv: Sequence[str] | None) -> tuple[Config, str]:
         smtp_host=args.smtp_host, smtp_port=args.smtp_port, http_host=args.http_host, http_port=args.http_port,
         time_scale=args.time_scale, epoch=args.epoch if args.epoch is not None else time.time(),
         plan=load_plan(args.faults) if args.faults else None, seed=args.seed, max_messages=args.max_messages,
-        max_age=args.max_age, max_message_size=args.max_message_size, maildir=args.maildir,
+        max_age=args.max_age, max_bytes=args.max_bytes, max_message_size=args.max_message_size,
+        max_recipients=args.max_recipients, maildir=args.maildir,
         code_regex=args.code_regex, history_file=args.history_file, max_history=args.max_history)
     return cfg, args.log_level
 

@@ -48,7 +48,9 @@ class Config:
     seed: int | None = None
     max_messages: int = 100_000
     max_age: float = 0.0
+    max_bytes: int = 1024**3
     max_message_size: int = 10 * 1024 * 1024
+    max_recipients: int = 100
     maildir: str | None = None
     code_regex: str | None = None
     history_file: str | None = None
@@ -58,7 +60,7 @@ class Config:
 def build_inbox(cfg: Config, history_file: IO[str] | None = None) -> Inbox:
     """Everything but the listeners (also used by in-process tests)."""
     clock = ScenarioClock(cfg.epoch or time.time(), cfg.time_scale)
-    store = Store(cfg.max_messages, cfg.max_age)
+    store = Store(cfg.max_messages, cfg.max_age, cfg.max_bytes)
     engine = FaultEngine(cfg.plan, seed=cfg.seed)
     history = DeliveryLog(clock, cfg.max_history, history_file)
     maildir = Maildir(cfg.maildir) if cfg.maildir else None
@@ -126,10 +128,12 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
     if inbox.quarantined:
         log.warning("%d Maildir files could not be loaded; moved to %s (the inbox started without them)",
                     len(inbox.quarantined), os.path.join(cfg.maildir or "", QUARANTINE_DIR))
-    handler = InboxHandler(inbox)
+    handler = InboxHandler(inbox, cfg.max_recipients)
+    # a message bigger than the whole retention budget could never be kept: refuse it with 552
+    size_limit = min(cfg.max_message_size, cfg.max_bytes) if cfg.max_bytes else cfg.max_message_size
     try:
         smtp_server = await loop.create_server(
-            lambda: InboxSMTP(handler, data_size_limit=cfg.max_message_size, enable_SMTPUTF8=True,
+            lambda: InboxSMTP(handler, data_size_limit=size_limit, enable_SMTPUTF8=True,
                               decode_data=False, hostname="fake-smtp.localhost", ident="fake_smtp ESMTP", loop=loop),
             cfg.smtp_host, cfg.smtp_port, family=socket.AF_INET, reuse_address=True)
     except OSError as exc:

@@ -28,10 +28,16 @@ PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za
 
 
 class InboxHandler:
-    """aiosmtpd handler: MAIL, RCPT and DATA hooks delegating to ``Inbox``."""
+    """aiosmtpd handler: MAIL, RCPT and DATA hooks delegating to ``Inbox``.
 
-    def __init__(self, inbox: Inbox) -> None:
+    ``max_recipients`` caps RCPTs per message (0: no cap); past it RCPT gets 452 (RFC 5321
+    4.5.3.1.10) and the sender must try those recipients in another transaction.  Without a
+    cap, 10,000 RCPTs per message cost the inbox megabytes per message (envelope, index, history).
+    """
+
+    def __init__(self, inbox: Inbox, max_recipients: int = 0) -> None:
         self.inbox = inbox
+        self.max_recipients = max_recipients
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
@@ -44,6 +50,8 @@ class InboxHandler:
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           rcpt_options: list[str]) -> str:
+        if self.max_recipients and len(envelope.rcpt_tos) >= self.max_recipients:
+            return f"452 4.5.3 Too many recipients (at most {self.max_recipients} per message)"
         refusal = self.inbox.on_rcpt(address)
         if refusal is not None:
             return refusal.reply

@@ -76,11 +76,13 @@ class Waiter:
 
 
 class Store:
-    """In-memory mailbox with bounded retention."""
+    """In-memory mailbox with bounded retention: a message count, a byte budget, an age."""
 
-    def __init__(self, max_messages: int = 100_000, max_age: float = 0.0) -> None:
+    def __init__(self, max_messages: int = 100_000, max_age: float = 0.0, max_bytes: int = 0) -> None:
         self.max_messages = max_messages
         self.max_age = max_age
+        self.max_bytes = max_bytes
+        self.total_bytes = 0  # raw size of every stored message
         self._by_seq: dict[int, StoredMessage] = {}
         self._by_id: dict[str, StoredMessage] = {}
         self._by_rcpt: dict[str, dict[int, None]] = {}
@@ -227,6 +229,7 @@ class Store:
         self.last_seq = seq
         self._by_seq[seq] = msg
         self._by_id[msg.id] = msg
+        self.total_bytes += msg.size
         for addr in msg.addresses:
             self._by_rcpt.setdefault(addr, {})[seq] = None
         if not msg.read:
@@ -242,6 +245,7 @@ class Store:
     def _remove(self, msg: StoredMessage) -> None:
         del self._by_seq[msg.seq]
         del self._by_id[msg.id]
+        self.total_bytes -= msg.size
         for addr in msg.addresses:
             group = self._by_rcpt.get(addr)
             if group is not None:
@@ -283,15 +287,16 @@ class Store:
         return changed
 
     def prune(self, now: float) -> list[StoredMessage]:
-        """Drop the oldest messages beyond ``max_messages`` or older than ``max_age``."""
+        """Drop the oldest messages beyond ``max_messages`` or ``max_bytes``, or older than ``max_age``."""
         pruned = []
         for _ in range(len(self._by_seq)):
             oldest = self.oldest()
             if oldest is None:
                 break
             too_many = self.max_messages > 0 and len(self._by_seq) > self.max_messages
+            too_big = self.max_bytes > 0 and self.total_bytes > self.max_bytes
             too_old = self.max_age > 0 and oldest.delivered < now - self.max_age
-            if not (too_many or too_old):
+            if not (too_many or too_big or too_old):
                 break
             self._remove(oldest)
             pruned.append(oldest)

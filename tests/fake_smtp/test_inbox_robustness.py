@@ -121,7 +121,8 @@ def test_smtputf8_addresses(inbox: InboxProcess) -> None:
     assert r.status == 200
 
 
-def test_three_hundred_recipients(inbox: InboxProcess, addr: Callable[[str], str]) -> None:
+def test_three_hundred_recipients(inbox_factory: Callable[..., InboxProcess], addr: Callable[[str], str]) -> None:
+    inbox = inbox_factory("--max-recipients", "300")  # the default cap is 100 (test_inbox_limits.py)
     rcpts = [addr(f"many{i}") for i in range(300)]
     msg = f"From: p@example.org\r\nTo: {rcpts[0]}\r\nSubject: many\r\n\r\ncode: 300300\r\n".encode()
     with inbox.smtp() as s:
