@@ -54,9 +54,26 @@ def _parse(raw: bytes, headers_only: bool = False) -> EmailMessage:
     return parse_bytes(raw, policy.default, headers_only)  # type: ignore[return-value]
 
 
+def _raw_values(msg: Message, name: str) -> list[str]:
+    return [clean(v) for k, v in msg.raw_items() if k.lower() == name.lower()]
+
+
+def _get(msg: EmailMessage, name: str) -> str:
+    """A header's text; its raw value when the stdlib header parser crashes on it."""
+    try:
+        return clean(msg.get(name, ""))
+    except Exception:  # noqa: BLE001 - e.g. IndexError from email._header_value_parser on "From:\x80<"
+        values = _raw_values(msg, name)
+        return values[0] if values else ""
+
+
 def _addresses(msg: EmailMessage, name: str) -> list[dict[str, str]]:
+    try:
+        values = msg.get_all(name, []) or []
+    except Exception:  # noqa: BLE001 - the stdlib header parser crashes on some malformed values
+        return [{"Name": "", "Address": a} for _n, a in getaddresses(_raw_values(msg, name)) if a]
     out: list[dict[str, str]] = []
-    for value in msg.get_all(name, []) or []:
+    for value in values:
         try:
             addrs = value.addresses
         except (AttributeError, TypeError, ValueError):
@@ -79,13 +96,18 @@ def _safe_content(part: EmailMessage) -> str:
     return clean(content)
 
 
+def _body(msg: EmailMessage, subtype: str) -> EmailMessage | None:
+    """``get_body`` for one subtype; None when the stdlib's walk fails on a malformed tree."""
+    try:
+        return msg.get_body((subtype,))  # type: ignore[return-value]
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
 def _text_and_html(msg: EmailMessage) -> tuple[str, str]:
     text = html_body = ""
-    try:
-        tpart = msg.get_body(("plain",))
-        hpart = msg.get_body(("html",))
-    except (KeyError, ValueError, AttributeError):
-        tpart = hpart = None
+    tpart = _body(msg, "plain")
+    hpart = _body(msg, "html")
     if tpart is not None:
         text = _safe_content(tpart)
     if hpart is not None:
@@ -256,8 +278,8 @@ def _summarize_fast(raw: bytes) -> Summary:
 def _summarize_full(raw: bytes) -> Summary:
     msg = _parse(raw)
     s = Summary()
-    s.message_id = clean(msg.get("Message-ID", "")).strip().strip("<>")
-    s.subject = _SPACE.sub(" ", clean(msg.get("Subject", ""))).strip()
+    s.message_id = _get(msg, "Message-ID").strip().strip("<>")
+    s.subject = _SPACE.sub(" ", _get(msg, "Subject")).strip()
     froms = _addresses(msg, "From")
     if froms:
         s.from_ = froms[0]
@@ -265,13 +287,13 @@ def _summarize_full(raw: bytes) -> Summary:
     s.cc = _addresses(msg, "Cc")
     s.bcc = _addresses(msg, "Bcc")
     s.reply_to = _addresses(msg, "Reply-To")
-    s.date = clean(msg.get("Date", ""))
+    s.date = _get(msg, "Date")
     text, html_body = _text_and_html(msg)
     visible = text or html_to_text(html_body)
     s.text = visible[:SEARCH_TEXT_CHARS]
     s.snippet = _SPACE.sub(" ", visible).strip()[:SNIPPET_CHARS]
     s.attachments = sum(1 for _pid, p in _leaf_parts(msg) if _is_attachment(p))
-    tags = clean(msg.get("X-Tags", ""))
+    tags = _get(msg, "X-Tags")
     s.tags = sorted({t.strip() for t in tags.split(",") if t.strip()})
     return s
 
@@ -322,14 +344,14 @@ def _full_view(raw: bytes) -> dict[str, Any]:
             attachments.append(_part_info(pid, part))
         elif part.get_content_disposition() == "inline" and part.get_content_maintype() != "text":
             inline.append(_part_info(pid, part))
-    return_path = clean(msg.get("Return-Path", "")).strip().strip("<>")
+    return_path = _get(msg, "Return-Path").strip().strip("<>")
     return {
         "Text": text,
         "HTML": html_body,
         "Attachments": attachments,
         "Inline": inline,
         "ReturnPath": return_path,
-        "Date": clean(msg.get("Date", "")),
+        "Date": _get(msg, "Date"),
         "Note": "",
     }
 
