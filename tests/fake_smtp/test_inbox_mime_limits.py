@@ -57,3 +57,10 @@ def test_deep_message_over_smtp_is_served_raw_with_a_note(inbox: InboxProcess,
     assert inbox.get(f"/api/v1/message/{mid}/part/1").status == 404
     assert inbox.get(f"/api/v1/message/{mid}/raw").body == raw
     assert inbox.get(f"/?id={mid}").status == 200
+
+
+def test_a_header_the_stdlib_header_parser_crashes_on_is_read_raw() -> None:
+    raw = b"From:\x80<\r\n" + "To: x@y.example\r\nSubject: Grüße\r\n\r\ncode: 654321\r\n".encode()
+    s = mime.summarize(raw)                  # the modern policy raises IndexError on that From value
+    assert s.note == "" and s.subject == "Grüße" and s.to == [{"Name": "", "Address": "x@y.example"}]
+    assert "654321" in s.text and mime.full_view(raw)["Note"] == ""
