@@ -277,12 +277,15 @@ class Inbox:
                 continue
             loaded.append((int(item.meta.get("seq") or 0), msg, item.path))
         loaded.sort(key=lambda t: (not t[0], t[0]))
+        n = 0
         for seq, msg, path in loaded:
+            if self.store.get(msg.id) is not None:  # a copied file: two messages cannot share an ID
+                self._quarantine(path, BadFile(f"a second file for message ID {msg.id}"))
+                continue
             msg.path = path
-            if seq <= self.store.last_seq or self.store.get(msg.id) is not None:
-                seq = self.store.last_seq + 1
-            self.forget_files(self.store.add(msg, seq=seq))
-        return len(loaded)
+            self.forget_files(self.store.add(msg, seq=max(seq, self.store.last_seq + 1)))
+            n += 1
+        return n
 
     def reload_pending(self) -> int:
         """Schedule again the messages accepted but still held when the inbox stopped; returns how many.

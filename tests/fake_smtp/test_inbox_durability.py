@@ -53,6 +53,8 @@ def test_restart_quarantines_what_it_cannot_load(tmp_path: Path, inbox_factory: 
     (md / "new" / "2.bad-json.host").write_bytes(META + b'{"seq": 9\r\nSubject: bad json\r\n\r\nx\r\n')
     (md / "cur" / "3.a-directory.host:2,S").mkdir()
     (md / ".Pending" / "new" / "4.bad-pending.host").write_bytes(META + b'{"recipients": "x"}\r\n\r\nx\r\n')
+    keep = next(iter(os.listdir(md / "new")))
+    (md / "new" / "5.copy.host").write_bytes((md / "new" / keep).read_bytes())  # same ID twice
 
     q = inbox_factory("--maildir", str(md))                 # starts normally
     subjects = sorted(m["Subject"] for m in q.get_json("/api/v1/messages")["messages"])
@@ -60,12 +62,28 @@ def test_restart_quarantines_what_it_cannot_load(tmp_path: Path, inbox_factory: 
     deep = q.get_json("/api/v1/search?query=subject:deep")["messages"][0]
     assert "nested deeper" in q.get_json(f"/api/v1/message/{deep['ID']}")["Note"]
     quarantined = sorted(os.listdir(md / ".Quarantine" / "new"))
-    assert quarantined == ["1.bad-seq.host", "2.bad-json.host", "3.a-directory.host:2,S", "4.bad-pending.host"]
+    assert quarantined == ["1.bad-seq.host", "2.bad-json.host", "3.a-directory.host:2,S", "4.bad-pending.host",
+                           "5.copy.host"]
     assert q.stop() == 0
     assert q.proc.stderr is not None
     err = q.proc.stderr.read().decode()
-    assert "4 Maildir files could not be loaded" in err and "Traceback" not in err
+    assert "5 Maildir files could not be loaded" in err and "Traceback" not in err
     assert "'seq' has the wrong type" in err and "not valid JSON" in err
     r = inbox_factory("--maildir", str(md))                  # the quarantine is not loaded again
     assert r.get_json("/api/v1/messages")["total"] == 2
     assert json.loads(r.get("/api/v1/info").body)["Pending"] == 0
+
+
+def test_reorder_held_mail_is_on_disk_until_released(tmp_path: Path,
+                                                     inbox_factory: Callable[..., InboxProcess]) -> None:
+    md = tmp_path / "mail"
+    p = inbox_factory("--maildir", str(md), "--time-scale", "10")
+    p.put_faults([{"kind": "delay", "distribution": "fixed", "seconds": 5, "to": "both@*"},
+                  {"kind": "reorder", "window": 30}])           # 3 wall seconds
+    p.send("both@example.com", subject="delayed then reordered")
+    p.send("only@example.com", subject="reordered")
+    assert len(os.listdir(md / ".Pending" / "new")) == 2       # written before the 250
+    assert p.wait("to:both@example.com", timeout=60).status == 200
+    assert p.wait("to:only@example.com", timeout=60).status == 200
+    assert os.listdir(md / ".Pending" / "new") == []
+    assert len(os.listdir(md / "new")) == 2
