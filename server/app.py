@@ -10,6 +10,7 @@ import tornado.web
 
 from . import handlers as h
 from . import harness
+from . import recovery_handlers as recovery
 from .hosts import HostRule, host_rule
 from .portal import Portal
 
@@ -51,8 +52,8 @@ def make_app(portal: Portal, cookie_secret: str, harness_mode: bool,
         (r"/partner/verify/resend", h.ResendHandler),
         (r"/partner/account", h.AccountHandler),
         (r"/partner/my-account", h.MyAccountHandler),
-        (r"/partner/forgot-password", h.ForgotPasswordHandler),
-        (r"/partner/reset-password", h.ResetPasswordHandler),
+        (r"/partner/forgot-password", recovery.ForgotPasswordHandler),
+        (r"/partner/reset-password", recovery.ResetPasswordHandler),
         (r"/affiliate/login", h.AffiliateLoginHandler),
         (r"/affiliate/dashboard", h.AffiliateDashboardHandler),
         (r"/logout", h.LogoutHandler),
