@@ -291,3 +291,17 @@ def test_without_harness_and_without_seed_the_seed_is_a_generated_secret(sink, p
             users.append({r[0] for r in conn.execute("SELECT username FROM partners")})
         conn.close()
     assert users[0] and users[0] != users[1]          # not the predictable default seed
+
+
+@pytest.mark.parametrize("url", ["ftp://portal.example", "portal.example", "http://portal.example:99999",
+                                 "https://portal.example/?x=1"])
+def test_a_bad_public_url_is_one_line_and_exit_2(tmp_path, url):
+    import subprocess
+
+    from portal_testkit import PYTHON, REPO
+
+    db = tmp_path / "portal.db"
+    r = subprocess.run([PYTHON, "-m", "server", "--port", "0", "--db", str(db), "--public-url", url],
+                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--public-url" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and not db.exists()
