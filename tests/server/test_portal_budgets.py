@@ -80,3 +80,17 @@ def test_next_is_made_safe_for_a_location_header(target, expected):
     result = sanitize_next(target)
     assert result == expected
     result.encode("latin-1")
+
+
+def test_a_scenarios_policy_table_takes_the_new_keys(tmp_path):
+    from scenarios.spec import ScenarioError, load
+
+    path = tmp_path / "budgets.toml"
+    head = 'name = "budgets"\ndescription = "d"\nduration = 60\n[personas]\ncareful = 1\n[policy]\n'
+    path.write_text(head + "max_unused_codes_per_account_hour = 40\nmax_wrong_codes_before_freeze = 50\n"
+                    "max_resets_per_account_hour = 5\n", encoding="utf-8")
+    assert load(path).policy == {"max_unused_codes_per_account_hour": 40, "max_wrong_codes_before_freeze": 50,
+                                 "max_resets_per_account_hour": 5}
+    path.write_text(head + "max_wrong_codes_per_account_hour = 0\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="max_wrong_codes_per_account_hour"):
+        load(path)
