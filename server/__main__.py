@@ -13,9 +13,11 @@ from pathlib import Path
 
 from . import bugs as bugmod
 from .cli import OneLineParser, fail, non_negative_int, port_number, positive_float
+from .hosts import PublicUrlError, parse_public_url
 from .passwords import argon2_parameters
 from .policy import Policy, PolicyError, load_policy
 from .population import Mix, MixError, parse_mix, parse_team_size
+from .seeding import seed_choice
 
 
 def server_parser() -> OneLineParser:
@@ -26,7 +28,8 @@ def server_parser() -> OneLineParser:
     p.add_argument("--smtp-host", default="127.0.0.1")
     p.add_argument("--smtp-port", type=port_number, default=1025)
     p.add_argument("--partners", type=non_negative_int, default=20, help="seed this many Faker accounts")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the Faker accounts (harness default 1; without --harness: a generated secret)")
     p.add_argument("--mix", default=None, metavar="PROGRAM=W,...",
                    help="program weights of the seeded accounts (default agency=0.5,reseller=0.3,affiliate=0.2)")
     p.add_argument("--team-size", default=None, metavar="MIN-MAX", help="members per agency team (default 2-4)")
@@ -35,6 +38,8 @@ def server_parser() -> OneLineParser:
     p.add_argument("--processes", type=non_negative_int, default=1)
     p.add_argument("--policy", default=None, help="TOML file overriding the MFA policy")
     p.add_argument("--password-profile", choices=("default", "cheap"), default="default")
+    p.add_argument("--public-url", default=None, metavar="URL",
+                   help="base of the links in emails, and a Host the portal answers to (default: the listening address)")
     p.add_argument("--harness", action="store_true", help="enable /_harness endpoints (loopback only)")
     p.add_argument("--bug", action="append", default=[], metavar="NAME", help="planted bug (harness mode only)")
     p.add_argument("--list-bugs", action="store_true")
@@ -74,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         args.mix = parse_team_size(args.team_size, mix) if args.team_size else mix
     except MixError as exc:
         fail(f"--mix/--team-size: {exc}")
+    if args.public_url is not None:
+        try:
+            args.public_url = parse_public_url(args.public_url)
+        except PublicUrlError as exc:
+            fail(str(exc))
+    args.seed, args.seed_source = seed_choice(args.seed, args.harness)
     if args.processes < 1:
         fail("--processes must be >= 1")
     if args.db == ":memory:" and args.processes > 1:

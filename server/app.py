@@ -3,17 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import tornado.httputil
 import tornado.web
 
 from . import handlers as h
 from . import harness
+from . import recovery_handlers as recovery
+from .hosts import HostRule, host_rule
 from .portal import Portal
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def make_app(portal: Portal, cookie_secret: str, harness_mode: bool) -> tornado.web.Application:
+class MisdirectedHandler(tornado.web.RequestHandler):
+    """421 for a Host that is not the portal's own, whatever the path and method."""
+
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(421)
+
+    def check_xsrf_cookie(self) -> None:
+        raise tornado.web.HTTPError(421)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        rule: HostRule = self.application.settings["hosts"]
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(f"{status_code} Misdirected Request: this portal answers only to Host {rule.describe()}"
+                    " (see --public-url)\n")
+
+
+class PortalApplication(tornado.web.Application):
+    """The routes, behind one gate: requests for another Host never reach a handler."""
+
+    def find_handler(self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any):
+        if not self.settings["hosts"].allows(request.host):
+            return self.get_handler_delegate(request, MisdirectedHandler)
+        return super().find_handler(request, **kwargs)
+
+
+def make_app(portal: Portal, cookie_secret: str, harness_mode: bool,
+             hosts: HostRule | None = None) -> tornado.web.Application:
+    """The portal's routes; `hosts` (default: loopback names on any port) gates every request."""
     routes: list = [
         (r"/", h.ChooserHandler),
         (r"/partner/login", h.PartnerLoginHandler),
@@ -21,8 +52,8 @@ def make_app(portal: Portal, cookie_secret: str, harness_mode: bool) -> tornado.
         (r"/partner/verify/resend", h.ResendHandler),
         (r"/partner/account", h.AccountHandler),
         (r"/partner/my-account", h.MyAccountHandler),
-        (r"/partner/forgot-password", h.ForgotPasswordHandler),
-        (r"/partner/reset-password", h.ResetPasswordHandler),
+        (r"/partner/forgot-password", recovery.ForgotPasswordHandler),
+        (r"/partner/reset-password", recovery.ResetPasswordHandler),
         (r"/affiliate/login", h.AffiliateLoginHandler),
         (r"/affiliate/dashboard", h.AffiliateDashboardHandler),
         (r"/logout", h.LogoutHandler),
@@ -37,8 +68,9 @@ def make_app(portal: Portal, cookie_secret: str, harness_mode: bool) -> tornado.
             (r"/_harness/lock", harness.LockHandler, {"locked": True}),
             (r"/_harness/unlock", harness.LockHandler, {"locked": False}),
         ]
-    return tornado.web.Application(
+    return PortalApplication(
         routes,
+        hosts=hosts or host_rule("127.0.0.1", None, None),
         default_handler_class=h.NotFoundHandler,
         template_path=str(TEMPLATES),
         cookie_secret=cookie_secret,

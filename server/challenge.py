@@ -9,6 +9,7 @@ here with plain values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from .policy import Policy
 
@@ -47,6 +48,7 @@ class VerifyDecision:
     code_id: int | None = None
     count_wrong: bool = False  # add one to the challenge's wrong attempts
     kill: bool = False  # the challenge is dead from now on
+    cap: str | None = None  # the account's guess budget refused to check the code (`guess_budget`)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,18 @@ class ResendDecision:
     codes_in_challenge: int = 0
     codes_in_hour: int = 0
     void_older: bool = False
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A rate budget's answer: go, or refused for `reason` until `retry_after` scenario s pass."""
+
+    allowed: bool
+    reason: str | None = None
+    retry_after: float = 0.0
+
+
+GO = Budget(True)
 
 
 def effective_expiry(code: CodeState, policy: Policy, bugs: frozenset[str]) -> float:
@@ -80,7 +94,7 @@ def attempts_limited(bugs: frozenset[str]) -> bool:
 
 
 def decide_verify(challenge: ChallengeState, matches: list[CodeState], now: float, policy: Policy,
-                  bugs: frozenset[str] = frozenset()) -> VerifyDecision:
+                  bugs: frozenset[str] = frozenset(), budget: Budget = GO) -> VerifyDecision:
     """Decide a code submission.
 
     `matches` are the stored codes whose HMAC equals the submitted code's, drawn from the codes
@@ -88,6 +102,7 @@ def decide_verify(challenge: ChallengeState, matches: list[CodeState], now: floa
     A code that matches nothing, or only a voided code, is a wrong attempt; expired and used
     codes are not. The wrong attempt that reaches `max_attempts` kills the challenge and is
     answered `too_many`, so a challenge logs at most `max_attempts - 1` `wrong` events.
+    With the account's guess `budget` spent, no code is checked: `too_many`, and the challenge dies.
     """
     if challenge.status == "done":
         return VerifyDecision(False, "no_challenge")
@@ -97,6 +112,8 @@ def decide_verify(challenge: ChallengeState, matches: list[CodeState], now: floa
         return VerifyDecision(False, "challenge_dead")
     if now >= challenge.expires_at:
         return VerifyDecision(False, "challenge_dead", kill=True)
+    if not budget.allowed:
+        return VerifyDecision(False, "too_many", kill=True, cap=budget.reason)
     limited = attempts_limited(bugs)
     if limited and challenge.wrong_attempts >= policy.max_attempts:
         return VerifyDecision(False, "too_many", kill=True)
@@ -150,12 +167,65 @@ def login_retry_after(failures: int, last_failure_at: float | None, now: float, 
     return max(0.0, last_failure_at + delay - now)
 
 
+def _hourly(times: list[float], cap: int, now: float, reason: str) -> Budget:
+    """Refuse when `cap` of `times` fall in the hour before `now`; retry when the oldest leaves it."""
+    in_hour = sorted(t for t in times if now - HOUR < t <= now)
+    if len(in_hour) < cap:
+        return GO
+    return Budget(False, reason, max(0.0, in_hour[len(in_hour) - cap] + HOUR - now))
+
+
+def guess_budget(failed_times: list[float], unanswered: int, now: float, policy: Policy,
+                 bugs: frozenset[str] = frozenset()) -> Budget:
+    """May a code of this account be checked at all?
+
+    `failed_times`: when the account's wrong codes were entered, counting only sign-ins that did
+    not succeed (a typo followed by the right code is not a guess); `unanswered`: such wrong
+    codes since the account's last successful sign-in. The hourly cap bounds an attacker who has
+    the password to `max_wrong_codes_per_account_hour` guesses an hour, whoever else signs in;
+    past `max_wrong_codes_before_freeze` the account takes no code until its password changes.
+    """
+    if not attempts_limited(bugs):
+        return GO
+    if unanswered >= policy.max_wrong_codes_before_freeze:
+        return Budget(False, "guess_freeze", HOUR)
+    return _hourly(failed_times, policy.max_wrong_codes_per_account_hour, now, "guess_cap")
+
+
+def login_code_budget(unused_code_times: list[float], failed_times: list[float], unanswered: int, now: float,
+                      policy: Policy, bugs: frozenset[str] = frozenset()) -> Budget:
+    """May a correct password open a new challenge (and mail a new code)?
+
+    Refused while the account has `max_unused_codes_per_account_hour` codes from the last hour
+    that nobody used (what one can mail to an inbox without reading it), or while its codes
+    cannot be checked anyway (`guess_budget`): a new code would only be another email.
+    """
+    guess = guess_budget(failed_times, unanswered, now, policy, bugs)
+    if not guess.allowed:
+        return guess
+    return _hourly(unused_code_times, policy.max_unused_codes_per_account_hour, now, "code_cap")
+
+
+def reset_budget(account_unused: list[float] | None, client_unused: list[float], now: float,
+                 policy: Policy) -> Budget:
+    """May forgot-password mail a reset link? Times of the last hour's requests whose link was
+    not used: of this account (None: no such account) and of this client address."""
+    client = _hourly(client_unused, policy.max_resets_per_client_hour, now, "client_cap")
+    if not client.allowed or account_unused is None:
+        return client
+    return _hourly(account_unused, policy.max_resets_per_account_hour, now, "account_cap")
+
+
 def sanitize_next(target: str | None, default: str = "/partner/account") -> str:
-    """Accept only a relative same-site path that is not the login or verify page."""
+    """Accept only a relative same-site path that is not the login or verify page.
+
+    Characters outside ASCII are percent-encoded (UTF-8), so the redirect's Location header can
+    always be written: checked at login, before any code is consumed for it."""
     if not target or not target.startswith("/") or target.startswith("//") or target.startswith("/\\"):
         return default
-    if any(ch in target for ch in "\r\n\t\\") or any(ord(ch) < 0x20 for ch in target):
+    if any(ch in target for ch in "\r\n\t\\") or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return default
+    target = "".join(ch if ord(ch) < 0x80 else quote(ch, safe="") for ch in target)
     path = target.split("?", 1)[0].split("#", 1)[0].rstrip("/")
     if path in ("/partner/login", "/partner/verify") or path.startswith("/partner/verify/"):
         return default

@@ -7,6 +7,7 @@ Contract markup (docs/interfaces.md): `<body data-page=...>`, errors as
 from __future__ import annotations
 
 import math
+import secrets
 from typing import Any
 
 import tornado.web
@@ -17,6 +18,8 @@ from .storage import session_tag
 
 PENDING_COOKIE = "pp_pending"
 SESSION_COOKIE = "pp_session"
+DEVICE_COOKIE = "pp_device"  # a browser's own password-throttle bucket once it signed in (README "Security")
+DEVICE_DAYS = 365
 MAX_FORM_BODY = 64 * 1024
 
 MESSAGES = {
@@ -79,12 +82,36 @@ class BaseHandler(tornado.web.RequestHandler):
     def drop_cookie(self, name: str) -> None:
         self.clear_cookie(name, path="/")
 
+    def device(self) -> str:
+        """This browser's device id (signed cookie); a new one is made, and set only by `keep_device`."""
+        if not hasattr(self, "_device"):
+            raw = self.get_signed_cookie(DEVICE_COOKIE, max_age_days=DEVICE_DAYS)
+            self._device, self._device_new = (raw.decode(), False) if raw else (secrets.token_urlsafe(32), True)
+        return self._device
+
+    def keep_device(self) -> None:
+        """After a sign-in or reset that trusted this device: make sure the browser keeps its id."""
+        if getattr(self, "_device_new", False):
+            self.set_signed_cookie(DEVICE_COOKIE, self._device, expires_days=DEVICE_DAYS, **self._cookie_args())
+
     # ---- rendering -----------------------------------------------------------------------
     def page(self, template: str, page: str, title: str, status: int = 200, error: str | None = None,
              notice: str | None = None, error_text: str | None = None, **kw: Any) -> None:
         self.set_status(status)
         err = (error, error_text or MESSAGES.get(error, error)) if error else None
         self.render(template, page=page, title=title, error=err, notice=notice, **kw)
+
+    def refused_login(self, template: str, page: str, title: str, refused, **kw: Any) -> None:
+        """429 on the login form: the password was right, but no code may be sent now."""
+        wall = max(1, math.ceil(self.portal.clock.to_wall_seconds(refused.retry_after)))
+        self.set_header("Retry-After", str(wall))
+        self.set_header("X-Retry-After-Scenario", f"{refused.retry_after:.3f}")
+        if refused.reason == "guess_freeze":
+            text = ("Too many wrong codes were entered for this account. Reset your password"
+                    " (Forgot your password?) or contact support.")
+        else:
+            text = f"Too many sign-in codes for this account. Please wait {wait_text(wall)} and sign in again."
+        self.page(template, page, title, status=429, error="rate_limited", error_text=text, **kw)
 
     def see_other(self, location: str) -> None:
         self.set_status(303)
@@ -125,11 +152,17 @@ class PartnerLoginHandler(BaseHandler):
         username = self.arg("username").strip()
         password = self.arg("password")
         next_path = sanitize_next(self.get_argument("next", None), "")
-        result = await self.portal.login_partner(username, password, next_path or None)
+        result = await self.portal.login_partner(username, password, next_path or None, self.device())
+        if result.refused is not None:
+            self.keep_device()
+            self.refused_login("partner_login.html", "partner-login", "Partner sign in", result.refused,
+                               next_path=next_path, username=username)
+            return
         if not result.ok:
             self.page("partner_login.html", "partner-login", "Partner sign in", status=401, error="generic_login",
                       next_path=next_path, username=username)
             return
+        self.keep_device()
         self.set_auth_cookie(PENDING_COOKIE, result.pending_sid)
         self.see_other("/partner/verify?c=1")
 
@@ -171,7 +204,7 @@ class VerifyHandler(BaseHandler):
             self.drop_cookie(PENDING_COOKIE)
             if "loop-after-verify" not in self.portal.bugs:
                 self.set_auth_cookie(SESSION_COOKIE, result.session_sid)
-            self.see_other(result.next_path)
+            self.see_other(sanitize_next(result.next_path))
             return
         _, ch = self.portal.pending(pending_sid)
         ui = {"challenge_dead": "expired", "used": "no_challenge"}.get(result.reason, result.reason)
@@ -276,55 +309,23 @@ class MyAccountHandler(AccountBase):
             self._show(partner, notice="Your password was changed.")
 
 
-class ForgotPasswordHandler(BaseHandler):
-    def get(self) -> None:
-        self.page("forgot_password.html", "forgot-password", "Forgot your password?", sent=False)
-
-    def post(self) -> None:
-        username = self.arg("username").strip()
-        base = f"{self.request.protocol}://{self.request.host}"
-        self.portal.request_reset(username, base)
-        self.page("forgot_password.html", "forgot-password", "Forgot your password?", sent=True,
-                  notice="If an account with this username exists, we sent a reset link to its notification address.")
-
-
-class ResetPasswordHandler(BaseHandler):
-    def get(self) -> None:
-        token = self.get_query_argument("token", "")
-        if not self.portal.reset_token_valid(token):
-            self.page("reset_password.html", "reset-password", "Choose a new password", status=400,
-                      error="bad_token", token=None, problem=None)
-            return
-        self.page("reset_password.html", "reset-password", "Choose a new password", token=token, problem=None)
-
-    async def post(self) -> None:
-        token = self.arg("token")
-        new = self.arg("new_password")
-        problem = await self.portal.reset_password(token, new)
-        if problem is None:
-            self.drop_cookie(SESSION_COOKIE)
-            self.drop_cookie(PENDING_COOKIE)
-            self.see_other("/partner/login?reset=1")
-            return
-        if problem == "bad_token":
-            self.page("reset_password.html", "reset-password", "Choose a new password", status=400,
-                      error="bad_token", token=None, problem=None)
-            return
-        self.page("reset_password.html", "reset-password", "Choose a new password", status=400,
-                  error="bad_request", token=token, problem=problem)
-
-
 class AffiliateLoginHandler(BaseHandler):
     def get(self) -> None:
         self.page("affiliate_login.html", "affiliate-login", "Affiliate sign in")
 
     async def post(self) -> None:
         username = self.arg("username").strip()
-        result = await self.portal.login_affiliate(username, self.arg("password"))
+        result = await self.portal.login_affiliate(username, self.arg("password"), self.device())
+        if result.refused is not None:
+            self.keep_device()
+            self.refused_login("affiliate_login.html", "affiliate-login", "Affiliate sign in", result.refused,
+                               username=username)
+            return
         if not result.ok:
             self.page("affiliate_login.html", "affiliate-login", "Affiliate sign in", status=401,
                       error="generic_login", username=username)
             return
+        self.keep_device()
         if result.pending_sid:
             self.set_auth_cookie(PENDING_COOKIE, result.pending_sid)
             self.see_other("/partner/verify?c=1")

@@ -35,7 +35,18 @@ class Policy:
     max_attempts: int = 5  # wrong codes per challenge, then the challenge is dead
     resend_cooldown: float = 30.0
     max_codes_per_challenge: int = 5
-    max_codes_per_account_hour: int = 10
+    max_codes_per_account_hour: int = 10  # codes (login ones count) before a resend is refused
+    # Guessing and mail-bombing bounds (README "Security"): a login gets no new code while the
+    # account has this many unused codes from the last hour ...
+    max_unused_codes_per_account_hour: int = 10
+    # ... or this many wrong codes in the last hour on sign-ins that did not succeed (a code is
+    # then not even checked), or this many such wrong codes since the last successful sign-in
+    # (NIST SP 800-63B 5.2.2: at most 100; then only a password change or support unfreezes it)
+    max_wrong_codes_per_account_hour: int = 10
+    max_wrong_codes_before_freeze: int = 100
+    # forgot-password: reset links not (yet) used, per account and per client address, per hour
+    max_resets_per_account_hour: int = 3
+    max_resets_per_client_hour: int = 20
     resend: str = "invalidate"  # or "keep"
     reset_token_lifetime: float = 1800.0
     session_lifetime: float = 28800.0

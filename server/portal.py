@@ -15,17 +15,16 @@ from dataclasses import dataclass
 
 from . import challenge as core
 from .clock import ScenarioClock
-from .mail import code_email, new_message_id, reset_email, validate_address
+from .mail import code_email, new_message_id, validate_address
 from .outbox import Outbox
 from .passwords import Passwords
 from .policy import Policy
-from .storage import Store, session_tag
+from .recovery import PasswordRecovery, password_problem
+from .storage import Store, session_tag, sid_hash
+from .throttles import UNTRUSTED
 
 REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
-def sid_hash(sid: str) -> str:
-    return hashlib.sha256(sid.encode()).hexdigest()
+__all__ = ["Portal", "password_problem", "sid_hash"]
 
 
 @dataclass
@@ -34,6 +33,7 @@ class LoginResult:
     pending_sid: str | None = None  # partner (or challenged affiliate): go to /partner/verify
     session_sid: str | None = None  # affiliate: signed in
     ref: str | None = None
+    refused: core.Budget | None = None  # right password, but no code may be sent now (429)
 
 
 @dataclass
@@ -60,9 +60,10 @@ class _Abort(Exception):
         self.reason = reason
 
 
-class Portal:
+class Portal(PasswordRecovery):
     def __init__(self, store: Store, clock: ScenarioClock, policy: Policy, passwords: Passwords,
-                 outbox: Outbox | None, bugs: frozenset[str], code_key: bytes, harness: bool) -> None:
+                 outbox: Outbox | None, bugs: frozenset[str], code_key: bytes, harness: bool,
+                 public_url: str = "http://127.0.0.1") -> None:
         self.store = store
         self.clock = clock
         self.policy = policy
@@ -71,6 +72,7 @@ class Portal:
         self.bugs = bugs
         self.code_key = code_key
         self.harness = harness
+        self.public_url = public_url.rstrip("/")  # base of reset links (`--public-url`), never the Host
 
     # ---- helpers -------------------------------------------------------------------------
     def code_hmac(self, code: str) -> str:
@@ -140,13 +142,34 @@ class Portal:
         self.store.enqueue_mail(message_id, recipient, "code", code_id, raw, expires)
         return code_id
 
-    def start_challenge(self, partner, next_path: str | None) -> LoginResult:
+    def _guess_budget(self, partner_id: int, now: float) -> core.Budget:
+        return core.guess_budget(self.store.failed_code_times(partner_id, now - core.HOUR),
+                                 self.store.unanswered_wrong_codes(partner_id), now, self.policy, self.bugs)
+
+    def _login_budget(self, partner_id: int, now: float) -> core.Budget:
+        return core.login_code_budget(self.store.unused_code_times(partner_id, now - core.HOUR),
+                                      self.store.failed_code_times(partner_id, now - core.HOUR),
+                                      self.store.unanswered_wrong_codes(partner_id), now, self.policy, self.bugs)
+
+    def _password_ok(self, partner, bucket: str | None, device: str | None) -> None:
+        """Inside the login's transaction: the bucket's failures end, the device is trusted."""
+        self.store.login_succeeded(partner["id"], bucket)
+        if device:
+            self.store.trust_device(partner["id"], sid_hash(device), self.clock.now())
+
+    def start_challenge(self, partner, next_path: str | None, bucket: str | None = None,
+                        device: str | None = None) -> LoginResult:
         now = self.clock.now()
         expires = now + self.policy.pending_lifetime
         with self.store.tx():
             if self._locked_meanwhile(partner):
                 return LoginResult(False)
-            self.store.login_succeeded(partner["id"])
+            self._password_ok(partner, bucket, device)
+            budget = self._login_budget(partner["id"], now)
+            if not budget.allowed:
+                self.store.event("login_failed", username=partner["username"], reason=budget.reason,
+                                 retry_after=budget.retry_after)
+                return LoginResult(False, refused=budget)
             for _ in range(20):
                 ref = self._new_ref()
                 if self.store.q1("SELECT 1 FROM challenges WHERE ref = ?", (ref,)) is None:
@@ -172,50 +195,68 @@ class Portal:
         self.store.login_failed(partner["id"], partner["username"], "locked", self.clock.now())
         return True
 
-    async def _check_password(self, username: str, password: str, form: str):
-        """(partner row or None, reason or None). Always runs one argon2 verify."""
+    def password_bucket(self, partner_id: int, device: str | None) -> str:
+        """Whose password failures this attempt counts with and waits for.
+
+        A device (browser cookie) that signed in to the account before, or completed a reset
+        for it, has a bucket of its own; every other client shares the account's `*` bucket. So
+        wrong passwords from someone who knows only the username throttle `*`, never the owner's
+        own browser (OWASP "device cookies"), and a reset opens a path on a new browser."""
+        if device:
+            digest = sid_hash(device)
+            if self.store.is_trusted_device(partner_id, digest):
+                return "device:" + digest[:32]
+        return UNTRUSTED
+
+    async def _check_password(self, username: str, password: str, form: str, device: str | None = None):
+        """(partner row or None, reason or None, bucket). Always runs one argon2 verify."""
         partner = self.store.partner_by_username(username) if username else None
         ok = await self.passwords.verify(partner["password_hash"] if partner else None, password)
         if partner is None:
-            return None, "unknown_user"
+            return None, "unknown_user", None
         now = self.clock.now()
-        if core.login_retry_after(partner["login_failures"], partner["last_failure_st"], now, self.policy) > 0:
-            return partner, "throttled"
+        bucket = self.password_bucket(partner["id"], device)
+        failures, last = self.store.password_failures(partner["id"], bucket)
+        if core.login_retry_after(failures, last, now, self.policy) > 0:
+            return partner, "throttled", bucket
         if partner["locked"]:
-            return partner, "locked"
+            return partner, "locked", bucket
         if not ok:
-            return partner, "bad_password"
+            return partner, "bad_password", bucket
         if form == "partner" and partner["program"] == "affiliate":
-            return partner, "affiliate_on_partner"
+            return partner, "affiliate_on_partner", bucket
         if form == "affiliate" and partner["program"] != "affiliate":
-            return partner, "unknown_user"
-        return partner, None
+            return partner, "unknown_user", bucket
+        return partner, None, bucket
 
-    async def login_partner(self, username: str, password: str, next_path: str | None) -> LoginResult:
-        partner, reason = await self._check_password(username, password, "partner")
+    async def login_partner(self, username: str, password: str, next_path: str | None,
+                            device: str | None = None) -> LoginResult:
+        partner, reason, bucket = await self._check_password(username, password, "partner", device)
         if reason is not None:
-            self.store.login_failed(partner["id"] if partner else None, username, reason, self.clock.now())
+            self.store.login_failed(partner["id"] if partner else None, username, reason, self.clock.now(), bucket)
             return LoginResult(False)
-        return self.start_challenge(partner, next_path)
+        return self.start_challenge(partner, next_path, bucket, device)
 
-    async def login_affiliate(self, username: str, password: str) -> LoginResult:
-        partner, reason = await self._check_password(username, password, "affiliate")
+    async def login_affiliate(self, username: str, password: str, device: str | None = None) -> LoginResult:
+        partner, reason, bucket = await self._check_password(username, password, "affiliate", device)
         if reason is not None:
-            self.store.login_failed(partner["id"] if partner else None, username, reason, self.clock.now())
+            self.store.login_failed(partner["id"] if partner else None, username, reason, self.clock.now(), bucket)
             return LoginResult(False)
         if "affiliate-challenged" in self.bugs:
-            return self.start_challenge(partner, "/affiliate/dashboard")
+            return self.start_challenge(partner, "/affiliate/dashboard", bucket, device)
         with self.store.tx():
             if self._locked_meanwhile(partner):
                 return LoginResult(False)
-            self.store.login_succeeded(partner["id"])
+            self._password_ok(partner, bucket, device)
             sid = self._create_session(partner, "full", None, False, self.clock.now() + self.policy.session_lifetime)
             self.store.event("affiliate_login", partner_id=partner["id"], session=session_tag(sid))
         return LoginResult(True, session_sid=sid)
 
     # ---- verify --------------------------------------------------------------------------
-    def _verify_fail(self, challenge_id: int | None, reason: str, code_id: int | None, attempts: int) -> VerifyResult:
-        self.store.event("verify_fail", challenge_id=challenge_id, reason=reason, code_id=code_id, attempts=attempts)
+    def _verify_fail(self, challenge_id: int | None, reason: str, code_id: int | None, attempts: int,
+                     **extra) -> VerifyResult:
+        self.store.event("verify_fail", challenge_id=challenge_id, reason=reason, code_id=code_id, attempts=attempts,
+                         **extra)
         return VerifyResult(False, reason)
 
     async def verify(self, pending_sid: str | None, code: str) -> VerifyResult:
@@ -234,18 +275,21 @@ class Portal:
             else:
                 candidates = self.store.codes_of_challenge(ch["id"])
             matches = [self._code_state(r) for r in candidates if hmac.compare_digest(r["code_hmac"], digest)]
-            decision = core.decide_verify(self._challenge_state(ch), matches, self.clock.now(), self.policy,
-                                          self.bugs)
+            now = self.clock.now()
+            budget = self._guess_budget(partner["id"], now)
+            decision = core.decide_verify(self._challenge_state(ch), matches, now, self.policy, self.bugs, budget)
             if not decision.ok:
                 attempts = ch["wrong_attempts"] + (1 if decision.count_wrong else 0)
                 if decision.count_wrong:
                     self.store.x("UPDATE challenges SET wrong_attempts = wrong_attempts + 1 WHERE id = ?", (ch["id"],))
+                    self.store.add_wrong_code(partner["id"], ch["id"], now)
                 if decision.kill and ch["status"] == "pending":
                     status = "expired" if decision.reason == "challenge_dead" else "dead"
                     self.store.x("UPDATE challenges SET status = ? WHERE id = ? AND status = 'pending'",
                                  (status, ch["id"]))
                     self.store.void_codes(ch["id"], "challenge_dead")
-                return self._verify_fail(ch["id"], decision.reason, decision.code_id, attempts)
+                cap = {"cap": decision.cap} if decision.cap else {}
+                return self._verify_fail(ch["id"], decision.reason, decision.code_id, attempts, **cap)
         code_row = next(r for r in candidates if r["id"] == decision.code_id)
         return await self._consume(sess, ch, partner, code_row)
 
@@ -278,6 +322,7 @@ class Portal:
                 return self._verify_fail(ch["id"], abort.reason, code_row["id"], ch["wrong_attempts"])
 
     def _verified(self, ch, partner, code_row) -> VerifyResult:
+        self.store.answer_wrong_codes(partner["id"])
         self.store.event("verify_ok", challenge_id=ch["id"], code_id=code_row["id"], partner_id=partner["id"],
                          code_expires_at=code_row["expires_st"])
         sid = self._create_session(partner, "full", ch["id"], True, self.clock.now() + self.policy.session_lifetime)
@@ -328,59 +373,6 @@ class Portal:
                 if sid:
                     self.store.delete_session(sid_hash(sid))
 
-    async def change_password(self, partner_id: int, current: str, new: str) -> str | None:
-        """None on success, else a user-facing problem."""
-        partner = self.store.partner(partner_id)
-        if not await self.passwords.verify(partner["password_hash"], current):
-            return "The current password is not correct."
-        problem = password_problem(new)
-        if problem:
-            return problem
-        hashed = await self.passwords.hash(new)
-        self.store.set_password(partner_id, hashed, new if self.harness else None, "my_account")
-        return None
-
-    def request_reset(self, username: str, base_url: str) -> None:
-        partner = self.store.partner_by_username(username) if username else None
-        if partner is None:
-            with self.store.tx():
-                self.store.event("reset_requested", partner_id=None, message_id=None)
-            return
-        token = secrets.token_urlsafe(32)
-        now, wall = self.clock.now(), self.clock.wall()
-        expires = now + self.policy.reset_token_lifetime
-        message_id = new_message_id()
-        recipient = partner["notification_email"]
-        raw = reset_email(recipient, message_id, f"{base_url}/partner/reset-password?token={token}",
-                          partner["username"], self.policy.reset_token_lifetime / 60.0, wall)
-        with self.store.tx():
-            self.store.add_reset_token(sid_hash(token), partner["id"], expires)
-            self.store.enqueue_mail(message_id, recipient, "reset", None, raw, expires)
-            self.store.event("reset_requested", partner_id=partner["id"], message_id=message_id)
-        self._wake_outbox()
-
-    def reset_token_valid(self, token: str | None) -> bool:
-        if not token:
-            return False
-        row = self.store.reset_token(sid_hash(token))
-        return row is not None and row["used_st"] is None and row["expires_st"] > self.clock.now()
-
-    async def reset_password(self, token: str, new: str) -> str | None:
-        """None on success; 'bad_token' or a password problem otherwise."""
-        if not self.reset_token_valid(token):
-            return "bad_token"
-        problem = password_problem(new)
-        if problem:
-            return problem
-        hashed = await self.passwords.hash(new)
-        with self.store.tx():
-            if not self.store.use_reset_token(sid_hash(token), self.clock.now()):
-                return "bad_token"
-            row = self.store.reset_token(sid_hash(token))
-            self.store.set_password(row["partner_id"], hashed, new if self.harness else None, "reset")
-            self.store.x("DELETE FROM sessions WHERE partner_id = ?", (row["partner_id"],))
-        return None
-
     def set_notification_email(self, partner_id: int, address: str) -> list[int]:
         """Support action; raises AddressError or KeyError. Returns the voided code ids."""
         return self.store.set_notification_email(partner_id, validate_address(address))
@@ -389,10 +381,3 @@ class Portal:
         """Support action (lock / unlock); raises KeyError. See `Store.set_locked`."""
         return self.store.set_locked(partner_id, locked, via)
 
-
-def password_problem(new: str) -> str | None:
-    if len(new) < 10:
-        return "The new password must have at least 10 characters."
-    if len(new) > 256:
-        return "The new password is too long."
-    return None

@@ -26,6 +26,7 @@ from argon2.exceptions import HashingError
 
 from .app import make_app
 from .clock import ScenarioClock
+from .hosts import host_rule, listening_url
 from .outbox import Outbox
 from .passwords import Passwords, argon2_parameters, describe
 from .policy import Policy
@@ -49,7 +50,10 @@ def prepare_store(path: str, args: argparse.Namespace, passwords: Passwords) -> 
     store = Store(path)
     cookie_secret = store.meta_get_or_set("cookie_secret", secrets.token_hex(32))
     code_key = bytes.fromhex(store.meta_get_or_set("code_key", secrets.token_hex(32)))
-    count = seed_accounts(store, passwords, args.partners, args.seed, args.mix)
+    if not args.harness:
+        store.forget_plaintext_passwords()
+    count = seed_accounts(store, passwords, args.partners, args.seed, args.mix, keep_plaintext=args.harness,
+                          source=args.seed_source)
     log.info("database %s ready with %d accounts", path, count)
     return store, cookie_secret, code_key
 
@@ -72,8 +76,8 @@ async def run_worker(args: argparse.Namespace, policy: Policy, bugs: frozenset[s
         no_keep_alive = True
     code_key = bytes.fromhex(store.meta_get_or_set("code_key", secrets.token_hex(32)))
     outbox = Outbox(store, clock, policy, args.smtp_host, args.smtp_port, bugs)
-    portal = Portal(store, clock, policy, passwords, outbox, bugs, code_key, args.harness)
-    app = make_app(portal, cookie_secret, args.harness)
+    portal = Portal(store, clock, policy, passwords, outbox, bugs, code_key, args.harness, args.public_url)
+    app = make_app(portal, cookie_secret, args.harness, args.hosts)
     server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY, xheaders=False, no_keep_alive=no_keep_alive)
     server.add_sockets(sockets)
     with store.tx():
@@ -107,8 +111,7 @@ async def run_worker(args: argparse.Namespace, policy: Policy, bugs: frozenset[s
 
 def announce(sockets: list[socket.socket]) -> None:
     host, port = sockets[0].getsockname()[:2]
-    shown = f"[{host}]" if ":" in host else host
-    sys.stdout.write(json.dumps({"ready": "portal", "url": f"http://{shown}:{port}", "pid": os.getpid()}) + "\n")
+    sys.stdout.write(json.dumps({"ready": "portal", "url": listening_url(host, port), "pid": os.getpid()}) + "\n")
     sys.stdout.flush()
 
 
@@ -138,6 +141,10 @@ def serve(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db: st
     except OSError as exc:
         sys.stderr.write(f"python -m server: error: cannot listen on {args.host}:{args.port}: {exc.strerror}\n")
         return 2
+    host, port = sockets[0].getsockname()[:2]
+    args.public_url = args.public_url or listening_url(host, port)
+    args.hosts = host_rule(args.host, port, args.public_url)
+    log.info("reset links point to %s; Host headers accepted: %s", args.public_url, args.hosts.describe())
     if args.processes == 1:
         return asyncio.run(run_worker(args, policy, bugs, db, sockets, epoch, passwords, store, None))
     store.close()

@@ -3,14 +3,18 @@
 Mix (default): half agency teams of 2-4 members sharing one notification address, 30 %
 resellers with their own address (different from the username), 20 % affiliates; `--mix` and
 `--team-size` change it. Every account has its own username and password. Plaintext passwords
-are kept only for `/_harness/accounts`.
+are kept only in harness mode, for `/_harness/accounts`.
+
+The seed makes the passwords: anyone who knows it knows them. Harness mode defaults to seed 1
+(reproducible runs); outside harness mode the seed is either given (`--seed`) or a generated
+secret that is never written anywhere, and the log says which (`seed_choice`).
 """
 
 from __future__ import annotations
 
+import logging
 import random
-
-from faker import Faker
+import secrets
 
 from .passwords import Passwords
 from .population import Mix
@@ -22,6 +26,8 @@ def plan_accounts(count: int, seed: int, mix: Mix | None = None) -> list[dict]:
 
     Every program of the mix appears at least once when `count` allows it, whatever the seed.
     """
+    from faker import Faker  # imported here: `python -m server` checks its options without paying for it
+
     mix = mix or Mix()
     agency_below, reseller_below = mix.bounds()
     fake = Faker("en_US")
@@ -74,14 +80,38 @@ def plan_accounts(count: int, seed: int, mix: Mix | None = None) -> list[dict]:
     return accounts
 
 
-def seed_accounts(store: Store, passwords: Passwords, count: int, seed: int, mix: Mix | None = None) -> int:
-    """Create the accounts unless the database already has partners; returns how many exist."""
+HARNESS_SEED = 1
+SEED_SOURCES = {
+    "explicit": "the given --seed (anyone who knows it can derive the passwords)",
+    "harness-default": f"the harness default seed {HARNESS_SEED} (public: harness mode only)",
+    "generated": "a generated secret seed, not stored (nobody knows the passwords; use --seed to choose them)",
+}
+log = logging.getLogger("portal")
+
+
+def seed_choice(given: int | None, harness: bool) -> tuple[int, str]:
+    """(seed, source): the given one; else harness mode's public default; else a fresh secret."""
+    if given is not None:
+        return given, "explicit"
+    if harness:
+        return HARNESS_SEED, "harness-default"
+    return secrets.randbits(63), "generated"
+
+
+def seed_accounts(store: Store, passwords: Passwords, count: int, seed: int, mix: Mix | None = None,
+                  keep_plaintext: bool = True, source: str = "explicit") -> int:
+    """Create the accounts unless the database already has partners; returns how many exist.
+
+    `keep_plaintext` (harness mode only) stores each password for `/_harness/accounts`."""
     if store.partner_count() > 0 or count <= 0:
         return store.partner_count()
     planned = plan_accounts(count, seed, mix)
     hashes = list(passwords.pool.map(passwords.hash_sync, [a["password"] for a in planned]))
     with store.tx():
         for account, hashed in zip(planned, hashes, strict=True):
-            store.add_partner(account["program"], account["username"], hashed, account["password"],
+            store.add_partner(account["program"], account["username"], hashed,
+                              account["password"] if keep_plaintext else None,
                               account["notification_email"], account["team"])
+    log.info("seeded %d accounts from %s; plaintext passwords %s", count, SEED_SOURCES[source],
+             "kept for /_harness/accounts" if keep_plaintext else "not stored")
     return store.partner_count()

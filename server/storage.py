@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from .clock import ScenarioClock
+from .throttles import SCHEMA as THROTTLE_SCHEMA
+from .throttles import ThrottleQueries
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -99,6 +101,13 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
+def sid_hash(secret: str) -> str:
+    """How a session id, reset token or device id is stored: its SHA-256, never the value."""
+    import hashlib
+
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def session_tag(sid: str) -> str:
     """How a session id appears in events: first 12 hex chars of its SHA-256."""
     import hashlib
@@ -106,7 +115,7 @@ def session_tag(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()[:12]
 
 
-class Store:
+class Store(ThrottleQueries):
     """One SQLite connection (per process) plus the queries the portal needs."""
 
     def __init__(self, path: str, clock: ScenarioClock | None = None, busy_timeout_ms: int = 15000) -> None:
@@ -120,7 +129,7 @@ class Store:
             self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.executescript(SCHEMA)
+        self.conn.executescript(SCHEMA + THROTTLE_SCHEMA)
         self.clock = clock or ScenarioClock(0.0, 1.0)
 
     def attach_clock(self, clock: ScenarioClock) -> None:
@@ -225,21 +234,30 @@ class Store:
                  "team": r["team"], "locked": bool(r["locked"])}
                 for r in self.q("SELECT * FROM partners ORDER BY id")]
 
-    def login_failed(self, partner_id: int | None, username: str, reason: str, now: float) -> None:
+    def forget_plaintext_passwords(self) -> int:
+        """Outside harness mode no plaintext password stays in the database (an older run's too)."""
         with self.tx():
-            if partner_id is not None and reason == "bad_password":
-                self.x("UPDATE partners SET login_failures = login_failures + 1, last_failure_st = ? WHERE id = ?",
-                       (now, partner_id))
-            self.event("login_failed", username=username, reason=reason)
+            return self.x("UPDATE partners SET seed_password = NULL WHERE seed_password IS NOT NULL").rowcount
 
-    def login_succeeded(self, partner_id: int) -> None:
-        self.x("UPDATE partners SET login_failures = 0, last_failure_st = NULL WHERE id = ?", (partner_id,))
+    def login_failed(self, partner_id: int | None, username: str, reason: str, now: float,
+                     client: str | None = None, **extra: Any) -> None:
+        """Log a refused login; a wrong password also counts in the (account, client) bucket."""
+        with self.tx():
+            if partner_id is not None and reason == "bad_password" and client is not None:
+                self.add_password_failure(partner_id, client, now)
+            self.event("login_failed", username=username, reason=reason, **extra)
+
+    def login_succeeded(self, partner_id: int, client: str | None = None) -> None:
+        if client is not None:
+            self.clear_password_failures(partner_id, client)
 
     def set_password(self, partner_id: int, password_hash: str, plaintext_for_harness: str | None, via: str) -> None:
         with self.tx():
             self.x("UPDATE partners SET password_hash = ?, seed_password = ?, login_failures = 0,"
                    " last_failure_st = NULL WHERE id = ?", (password_hash, plaintext_for_harness, partner_id))
-            self.event("password_changed", partner_id=partner_id, via=via)
+            self.forget_account_limits(partner_id)
+            voided = self.void_reset_tokens(partner_id)
+            self.event("password_changed", partner_id=partner_id, via=via, reset_links_voided=voided)
 
     def set_notification_email(self, partner_id: int, address: str) -> list[int]:
         """Change the address and void every unused code of the partner; returns voided ids."""
@@ -275,6 +293,7 @@ class Store:
             if not locked:
                 self.x("UPDATE partners SET locked = 0, login_failures = 0, last_failure_st = NULL WHERE id = ?",
                        (partner_id,))
+                self.forget_account_limits(partner_id)
                 self.event("account_unlocked", partner_id=partner_id, via=via, was_locked=was_locked)
                 return {"partner_id": partner_id, "locked": False, "was_locked": was_locked, "challenges": [],
                         "voided": [], "sessions": 0}

@@ -96,9 +96,11 @@ def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
     # slow typer past the expiry: refused as expired
     assert {"reason": "expired"}.items() <= completions(p["slow-typer"], "verify", "fail")[0].items()
     assert any(v["outcome"] == "expired" for v in completions(p["slow-typer"], "flow", "fail"))
-    # cookie-less browser: stopped by the loop breaker, never looping
+    # cookie-less browser: stopped by the loop breaker, never looping (past 10 unused codes an
+    # hour the portal sends no more: 429, server/README.md "Security budgets")
     blocked = completions(p["cookie-less"], "login", "fail")
-    assert blocked and all(v["reason"] == "cookies_blocked" for v in blocked)
+    assert blocked and all(v["reason"] in ("cookies_blocked", "rate_limited") for v in blocked)
+    assert any(v["reason"] == "cookies_blocked" for v in blocked)
     loops = [line["value"] for line in history if line["op"] == "loop"]
     assert loops and all(v["ended"] == "cookies_blocked" for v in loops)
     # resend stormer: meets 429 with a retry hint
@@ -121,7 +123,8 @@ def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
     summary = run.summary()
     flows = [line for line in history if line["op"] == "flow" and line["type"] in ("ok", "fail")]
     assert summary["flows"] == len(flows)
-    assert summary["outcomes"]["cookies_blocked"] == len(completions(p["cookie-less"], "flow", "fail"))
+    assert summary["outcomes"]["cookies_blocked"] == len([v for v in completions(p["cookie-less"], "flow", "fail")
+                                                          if v["outcome"] == "cookies_blocked"])
     assert summary["loops"] == 0 and summary["loop_breaker"] == len(loops)
     assert summary["metrics"]["login"]["count"] == len(flows)
     assert summary["metrics"]["login"]["p50"] > 0 and summary["metrics"]["code_delivery"]["count"] > 0

@@ -172,11 +172,11 @@ class Portal:
 
 
 def start_portal(tmp_path: Path, smtp_port: int, *extra: str, db: str | None = None, partners: int = 12,
-                 harness: bool = True, timeout: float = 90.0) -> Portal:
+                 harness: bool = True, timeout: float = 90.0, seed: int | None = 7) -> Portal:
     db = db or str(tmp_path / "portal.db")
     stderr_path = tmp_path / f"portal-{time.monotonic_ns()}.err"
     cmd = [PYTHON, "-m", "server", "--port", "0", "--smtp-port", str(smtp_port), "--partners", str(partners),
-           "--seed", "7", "--db", db, "--password-profile", "cheap", *(["--harness"] if harness else []), *extra]
+           *(["--seed", str(seed)] if seed is not None else []), "--db", db, "--password-profile", "cheap", *(["--harness"] if harness else []), *extra]
     with open(stderr_path, "wb") as err:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)
     line_box: list[str] = []
