@@ -26,6 +26,7 @@ from server.cli import OneLineParser, non_negative_int, port_number, positive_fl
 
 TEAM = "team-a"
 TEAM_ADDRESS = "team-a@agency.example"
+TEAM_SIZE = 3
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,14 @@ class SeedAccount:
 def plan_accounts(seed: int, partners: int, affiliates: int, shared_team: bool) -> list[SeedAccount]:
     """The accounts a site seeds: the same seed gives the same usernames and passwords.
 
-    With `shared_team` the first two partners are an agency team whose codes go to one shared
+    With `shared_team` the first TEAM_SIZE partners are an agency team whose codes go to one shared
     notification address (only where the library lets the address differ from the login).
     """
     rng = random.Random(seed)
     out: list[SeedAccount] = []
     for n in range(1, partners + 1):
         email = f"partner{n:02d}@partners.example"
-        in_team = shared_team and n <= 2
+        in_team = shared_team and n <= TEAM_SIZE
         out.append(SeedAccount(
             partner_id=n, program="agency" if n % 2 or in_team else "reseller", username=email,
             password=_password(rng), notification_email=TEAM_ADDRESS if in_team else email,
@@ -76,7 +77,7 @@ def _password(rng: random.Random) -> str:
     return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(12)) + "-Pw7"
 
 
-def site_parser(prog: str, description: str, partners: int = 6, affiliates: int = 2) -> OneLineParser:
+def site_parser(prog: str, description: str, partners: int = 8, affiliates: int = 2) -> OneLineParser:
     """The options every site takes; a site adds its own library settings."""
     p = OneLineParser(prog=prog, description=description)
     p.add_argument("--port", type=port_number, default=0, help="port on 127.0.0.1 (default 0: a free one)")
@@ -89,6 +90,8 @@ def site_parser(prog: str, description: str, partners: int = 6, affiliates: int 
     p.add_argument("--affiliates", type=non_negative_int, default=affiliates)
     p.add_argument("--code-validity", type=positive_float, default=None, metavar="SECONDS",
                    help="the library's code lifetime setting (default: the library's own)")
+    p.add_argument("--password-hashing", choices=("stock", "fast"), default="stock",
+                   help="stock: the library's default hasher; fast: the cheap hasher its docs suggest for tests")
     p.add_argument("--threads", type=non_negative_int, default=8, help="waitress worker threads")
     return p
 

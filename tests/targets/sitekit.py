@@ -146,11 +146,15 @@ def start_inbox(out: Path) -> Child:
                        out / "inbox.log")
 
 
-def start_site(module: str, out: Path, inbox: Inbox, *extra: str) -> tuple[Child, list[dict[str, Any]]]:
-    """`python -m tests.targets.<module>` in the repository root; its accounts file, read back."""
+def start_site(module: str, out: Path, inbox: Inbox, db: Path, *extra: str) -> tuple[Child, list[dict[str, Any]]]:
+    """`python -m tests.targets.<module>` in the repository root; its accounts file, read back.
+
+    Tests pass `--password-hashing fast`: the stock hashers cost about a second a login on a busy
+    2-core machine, and password hashing is not what these tests are about.
+    """
     accounts = out / "accounts.json"
     argv = [sys.executable, "-m", f"tests.targets.{module}", "--port", "0", "--smtp-port", str(inbox.smtp_port),
-            "--db", str(out / "site.db"), "--accounts-out", str(accounts), *extra]
+            "--db", str(db), "--accounts-out", str(accounts), "--password-hashing", "fast", *extra]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
     child = start_child(module, argv, out / "site.log", timeout=120, env=env)
     return child, json.loads(accounts.read_text(encoding="utf-8"))

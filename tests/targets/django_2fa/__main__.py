@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
     secret_key = site_secrets(PROG, args.db, ("secret_key",))["secret_key"]
     conf = site_settings(args.db, secret_key, args.smtp_host, args.smtp_port, args.code_validity, args.cooldown,
-                         args.throttle_factor)
+                         args.throttle_factor, args.password_hashing == "fast")
     if args.login_timeout is not None:
         conf["TWO_FACTOR_LOGIN_TIMEOUT"] = args.login_timeout
     settings.configure(**conf)

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     keys = site_secrets(PROG, args.db, SECRETS)
     app, security = create_app(site_config(args.db, keys, args.smtp_host, args.smtp_port, args.two_factor,
-                                           args.code_validity))
+                                           args.code_validity, args.password_hashing == "fast"))
     accounts = plan_accounts(args.seed, args.partners, args.affiliates, shared_team=False)
     with app.app_context():
         try:

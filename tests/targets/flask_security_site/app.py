@@ -37,7 +37,7 @@ SECRETS = ("secret_key", "password_salt", "totp_secret")
 
 
 def site_config(db_path: Path, keys: dict[str, str], smtp_host: str, smtp_port: int, two_factor: str,
-                code_validity: float | None) -> dict[str, Any]:
+                code_validity: float | None, fast_hashing: bool) -> dict[str, Any]:
     """Flask config; every SECURITY_* key is a documented Flask-Security-Too setting."""
     conf: dict[str, Any] = dict(
         SECRET_KEY=keys["secret_key"],
@@ -60,6 +60,9 @@ def site_config(db_path: Path, keys: dict[str, str], smtp_host: str, smtp_port: 
         MAIL_TIMEOUT=30,
         MAIL_DEFAULT_SENDER="portal@flask-security.example",
     )
+    if fast_hashing:   # the library's own test settings; stock argon2 (64 MiB) costs ~1 s a login here
+        conf.update(SECURITY_PASSWORD_HASH="plaintext", SECURITY_HASHING_SCHEMES=["hex_md5"],
+                    SECURITY_DEPRECATED_HASHING_SCHEMES=[])
     if code_validity is not None:
         conf["SECURITY_TWO_FACTOR_MAIL_VALIDITY"] = int(code_validity)   # library default 300 s
     return conf
