@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -112,6 +113,33 @@ class Browser:
         r = self.http.post(target, data=data, timeout=WAIT_S)
         assert r.status_code < 500, (target, r.status_code, r.text[-2000:])
         return r
+
+
+class Profile:
+    """A draft target profile read as plain TOML (loadtests/profiles/NAME.toml): the tests check
+    its paths, fields, page and reason substrings and mail regexes against the live site, the way
+    the harness reads them (first matching substring of the raw HTML wins, in file order)."""
+
+    def __init__(self, name: str) -> None:
+        self.data = tomllib.loads((ROOT / "loadtests" / "profiles" / f"{name}.toml").read_text(encoding="utf-8"))
+        self.paths: dict[str, str] = self.data["paths"]
+        self.fields: dict[str, str] = self.data["fields"]
+
+    def _first(self, section: str, page: str) -> str | None:
+        return next((name for name, needle in self.data[section]["contains"].items() if needle in page), None)
+
+    def page(self, response: requests.Response) -> str | None:
+        return self._first("pages", response.text)
+
+    def reason(self, response: requests.Response) -> str | None:
+        return self._first("reasons", response.text)
+
+    def mail_regex(self, key: str) -> re.Pattern[str]:
+        return re.compile(self.data["mail"][key])
+
+    def code_in(self, text: str) -> str | None:
+        m = self.mail_regex("code_regex").search(text)
+        return m.group(1) if m else None
 
 
 class Inbox:

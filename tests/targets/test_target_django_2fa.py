@@ -16,22 +16,15 @@ import time
 from typing import Any
 
 import pytest
-from sitekit import ROOT, Browser, Inbox, forms_of, text_of
+from sitekit import ROOT, Browser, Inbox, Profile, forms_of, text_of
 
 from loadtests.accounts import load_file
 
 SITE = "django_2fa"
-LOGIN = "/account/login/"
-CODE_PAGE = "We sent you an email, please enter the token we sent."
-CREDENTIALS_PAGE = "Enter your credentials."
-BAD_LOGIN = "Please enter a correct username and password."
-WRONG = "Invalid token. Please make sure you have entered it correctly."
+P = Profile("django-two-factor")      # the draft profile: its facts are what these tests check
+LOGIN = P.paths["login"]
 THROTTLED = "Verification temporarily disabled because of 1 failed attempt, please try again soon."
-ACCOUNT = "Partner account"
-AFFILIATE = "Affiliate home"
-CODE_SUBJECT = "OTP token"
-CODE_RE = re.compile(r"(?m)^(\d{6})\s*$")
-RESET_LINK_RE = re.compile(r"(/reset/[A-Za-z0-9_-]+/[A-Za-z0-9-]+/)")
+CODE_SUBJECT = P.data["mail"]["code_subject"]
 
 pytestmark = pytest.mark.slow
 
@@ -50,22 +43,24 @@ def sign_in(url: str, acc: dict[str, Any]) -> tuple[Browser, Any]:
     b = Browser(url)
     page = b.get(LOGIN)
     form = forms_of(page.text)[0]
+    assert P.page(page) == "login"
     assert form.action == "" and form.fields["login_view-current_step"] == "auth"   # posts to itself
-    assert "csrfmiddlewaretoken" in form.fields
-    return b, b.submit(page, "auth-username", {"auth-username": acc["username"], "auth-password": acc["password"]})
+    assert P.fields["xsrf"] in form.fields
+    user, password = P.fields["username"], P.fields["password"]
+    return b, b.submit(page, user, {user: acc["username"], password: acc["password"]})
 
 
 def code_mail(inbox: Inbox, acc: dict[str, Any], after: int) -> tuple[str, dict[str, Any]]:
-    mail = inbox.wait(acc["notification_email"], after, f"subject:{CODE_SUBJECT.split()[0]}")
+    mail = inbox.wait(acc["notification_email"], after, P.data["mail"]["code_query"])
     assert mail is not None, f"no code mail to {acc['notification_email']}"
     assert mail["Subject"] == CODE_SUBJECT
-    found = CODE_RE.search(inbox.text(mail))
-    assert found and found.group(1) == mail["Code"]          # the profile's regex and the inbox agree
-    return found.group(1), mail
+    code = P.code_in(inbox.text(mail))
+    assert code and code == mail["Code"]                      # the profile's regex and the inbox agree
+    return code, mail
 
 
 def enter(b: Browser, page: Any, code: str) -> Any:
-    return b.submit(page, "token-otp_token", {"token-otp_token": code})
+    return b.submit(page, P.fields["code"], {P.fields["code"]: code})
 
 
 def test_ready_line_and_accounts_file_the_harness_reads(site: Any, start_target: Any, tmp_path: Any) -> None:
@@ -86,29 +81,29 @@ def test_partner_signs_in_with_the_emailed_code(site: Any, target_inbox: Inbox) 
     acc = partner(accounts, 3)
     after = target_inbox.seq()
     b, page = sign_in(url, acc)
-    assert page.url.endswith(LOGIN) and CODE_PAGE in text_of(page.text)
+    assert page.url.endswith(LOGIN) and P.page(page) == "verify" and P.paths["verify"] == LOGIN
     token_form = forms_of(page.text)[0]
     assert token_form.fields["login_view-current_step"] == "token" and "token-otp_token" in token_form.fields
     assert token_form.buttons == [("wizard_goto_step", "auth")]    # "Back"; there is no resend button
     code, mail = code_mail(target_inbox, acc, after)
     assert [t["Address"] for t in mail["To"]] == [acc["notification_email"]]
     wrong = enter(b, page, "000000" if code != "000000" else "111111")
-    assert wrong.status_code == 200 and WRONG in text_of(wrong.text) and CODE_PAGE in text_of(wrong.text)
+    assert wrong.status_code == 200 and P.reason(wrong) == "wrong" and P.page(wrong) == "verify"
     time.sleep(1.5)      # the library's back-off after one wrong code is 1 s (OTP_EMAIL_THROTTLE_FACTOR=1)
     done = enter(b, wrong, code)
-    assert done.url == url + "/account/" and ACCOUNT in text_of(done.text)
+    assert done.url == url + P.paths["account"] and P.page(done) == "account"
     assert [h.headers["Location"] for h in done.history] == ["/", "/account/"]   # LOGIN_REDIRECT_URL, then ours
     b3, p3 = sign_in(url, acc)                  # success reset the cooldown: a new login mails a new code
     code_mail(target_inbox, acc, mail["Seq"])
-    assert WRONG in text_of(enter(b3, p3, code).text)          # the used code is gone
+    assert P.reason(enter(b3, p3, code)) == "wrong"           # the used code is gone
 
 
 def test_bad_password_and_unverified_access(site: Any) -> None:
     url, accounts = site
     acc = partner(accounts, 4)
     b, page = sign_in(url, {**acc, "password": "not-the-password"})
-    assert BAD_LOGIN in text_of(page.text) and CREDENTIALS_PAGE in text_of(page.text)
-    assert b.get("/account/").url == url + LOGIN + "?next=/account/"
+    assert P.reason(page) == "generic_error" and P.page(page) == "login"
+    assert b.get(P.paths["account"]).url == url + LOGIN + "?next=/account/"
 
 
 def test_team_codes_go_to_the_shared_address(site: Any, target_inbox: Inbox) -> None:
@@ -121,10 +116,10 @@ def test_team_codes_go_to_the_shared_address(site: Any, target_inbox: Inbox) -> 
     b2, p2 = sign_in(url, second)
     c2, m2 = code_mail(target_inbox, second, m1["Seq"])
     assert target_inbox.text(m1).strip() == c1               # the mail names nobody: only the code
-    assert WRONG in text_of(enter(b2, p2, c1).text)           # a teammate's code is refused
+    assert P.reason(enter(b2, p2, c1)) == "wrong"             # a teammate's code is refused
     time.sleep(1.5)
-    assert ACCOUNT in text_of(enter(b2, p2, c2).text)
-    assert ACCOUNT in text_of(enter(b1, p1, c1).text)
+    assert P.page(enter(b2, p2, c2)) == "account"
+    assert P.page(enter(b1, p1, c1)) == "account"
 
 
 def test_new_login_within_the_cooldown_sends_nothing_and_reuses_the_pending_code(
@@ -136,10 +131,10 @@ def test_new_login_within_the_cooldown_sends_nothing_and_reuses_the_pending_code
     b1, p1 = sign_in(url, acc)
     code, mail = code_mail(target_inbox, acc, after)
     b2, p2 = sign_in(url, acc)
-    assert CODE_PAGE in text_of(p2.text)                       # the page says a mail was sent ...
+    assert P.page(p2) == "verify"                             # the page says a mail was sent ...
     assert target_inbox.wait(acc["notification_email"], mail["Seq"], timeout=3) is None   # ... none was
-    assert ACCOUNT in text_of(enter(b2, p2, code).text)        # the first login's code opens the second
-    assert WRONG in text_of(enter(b1, p1, code).text)          # and is then used up
+    assert P.page(enter(b2, p2, code)) == "account"           # the first login's code opens the second
+    assert P.reason(enter(b1, p1, code)) == "wrong"           # and is then used up
 
 
 def test_affiliate_signs_in_without_a_code(site: Any, target_inbox: Inbox) -> None:
@@ -147,10 +142,10 @@ def test_affiliate_signs_in_without_a_code(site: Any, target_inbox: Inbox) -> No
     acc = next(a for a in accounts if a["program"] == "affiliate")
     after = target_inbox.seq()
     b, page = sign_in(url, acc)
-    assert page.url == url + "/affiliate/" and AFFILIATE in text_of(page.text)
+    assert page.url == url + P.paths["affiliate_dashboard"] and P.page(page) == "affiliate_dashboard"
     assert [h.headers["Location"] for h in page.history] == ["/", "/affiliate/"]
     assert target_inbox.wait(acc["notification_email"], after, timeout=2) is None
-    assert b.get("/account/").url == url + LOGIN + "?next=/account/"   # otp_required: no device, no account
+    assert b.get(P.paths["account"]).url == url + LOGIN + "?next=/account/"   # otp_required: no device
 
 
 def test_forgot_password_reset_then_sign_in(site: Any, target_inbox: Inbox) -> None:
@@ -158,23 +153,24 @@ def test_forgot_password_reset_then_sign_in(site: Any, target_inbox: Inbox) -> N
     acc = [a for a in accounts if a["team"]][2]               # reset mail goes to user.email, not the team's
     after = target_inbox.seq()
     b = Browser(url)
-    page = b.get("/password_reset/")
+    page = b.get(P.paths["forgot_password"])
+    assert P.page(page) == "forgot_password"
     assert forms_of(page.text)[0].action is None               # no action attribute: posts to itself
-    sent = b.submit(page, "email", {"email": acc["email"]})
+    sent = b.submit(page, P.fields["forgot_username"], {P.fields["forgot_username"]: acc["email"]})
     assert sent.url == url + "/password_reset/done/" and "We’ve emailed you instructions" in text_of(sent.text)
-    mail = target_inbox.wait(acc["email"], after, "subject:reset")
-    assert mail is not None and mail["Subject"].startswith("Password reset on ")
-    link = RESET_LINK_RE.search(target_inbox.text(mail))
+    mail = target_inbox.wait(acc["email"], after, P.data["mail"]["reset_query"])
+    assert mail is not None and mail["Subject"].startswith(P.data["mail"]["reset_subject"])
+    link = P.mail_regex("reset_link_regex").search(target_inbox.text(mail))
     assert link, target_inbox.text(mail)
     form_page = b.get(link.group(1))
     assert re.search(r"/reset/[^/]+/set-password/$", form_page.url)   # the token moves to the session
+    assert P.page(form_page) == "reset_password"
     new = "Fresh-pass-4821"
-    done = b.submit(form_page, "new_password1", {"new_password1": new, "new_password2": new})
+    done = b.submit(form_page, P.fields["new_password"], {P.fields["new_password"]: new, "new_password2": new})
     assert done.url == url + "/reset/done/" and "Your password has been set." in text_of(done.text)
-    used = Browser(url).get(link.group(1))
-    assert "The password reset link was invalid" in text_of(used.text)
-    assert BAD_LOGIN in text_of(sign_in(url, acc)[1].text)
-    assert CODE_PAGE in text_of(sign_in(url, {**acc, "password": new})[1].text)
+    assert P.reason(Browser(url).get(link.group(1))) == "bad_token"
+    assert P.reason(sign_in(url, acc)[1]) == "generic_error"
+    assert P.page(sign_in(url, {**acc, "password": new})[1]) == "verify"
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +187,7 @@ def test_short_lifetime_expires_and_a_new_login_mails_a_new_code(quick_site: Any
     code, mail = code_mail(target_inbox, acc, after)
     while time.time() < mail["Received"] + 3:                   # past the 2 s lifetime (no event to await)
         time.sleep(0.2)
-    assert WRONG in text_of(enter(b, page, code).text)         # expired reads exactly like wrong
+    assert P.reason(enter(b, page, code)) == "wrong"          # expired reads exactly like wrong
     b2, p2 = sign_in(url, acc)                                  # cooldown 0: the new login mails a new code
     code2, mail2 = code_mail(target_inbox, acc, mail["Seq"])
     assert mail2["Seq"] > mail["Seq"]
@@ -204,12 +200,13 @@ def test_throttle_refuses_even_the_right_code(quick_site: Any, target_inbox: Inb
     b, page = sign_in(url, acc)
     code, mail = code_mail(target_inbox, acc, after)
     wrong = enter(b, page, "000000" if code != "000000" else "111111")
-    assert WRONG in text_of(wrong.text)
+    assert P.reason(wrong) == "wrong"
     throttled = enter(b, wrong, code)
-    assert THROTTLED in text_of(throttled.text) and CODE_PAGE in text_of(throttled.text)
+    assert THROTTLED in text_of(throttled.text)
+    assert P.reason(throttled) == "rate_limited" and P.page(throttled) == "verify"
     b2, p2 = sign_in(url, acc)                                  # the back-off is the device's, not the login's
     code2, _ = code_mail(target_inbox, acc, mail["Seq"])
-    assert THROTTLED in text_of(enter(b2, p2, code2).text)
+    assert P.reason(enter(b2, p2, code2)) == "rate_limited"
 
 
 def test_bad_options_are_one_line() -> None:

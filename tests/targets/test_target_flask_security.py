@@ -19,22 +19,16 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from sitekit import ROOT, Browser, Inbox, forms_of, text_of
+from sitekit import ROOT, Browser, Inbox, Profile, forms_of, text_of
 
 from loadtests.accounts import load_file
 
 SITE = "flask_security_site"
+P = Profile("flask-security")         # the draft profile: its facts are what these tests check
 CODE_PAGE = "Please enter your authentication code generated via: email"
-WRONG = "Invalid code"
 CONFIRMED = "Your code has been confirmed"
 RESENT = "The code for authentication was sent to your email address"
-BAD_PASSWORD = "Invalid password"
-ACCOUNT = "Partner account"
-AFFILIATE = "Affiliate home"
-CODE_SUBJECT = "Two-Factor Login"
-CODE_RE = re.compile(r"using the following code: (\d{6})")
-RESET_LINK_RE = re.compile(r"(/reset/[A-Za-z0-9_.-]+)")
-TOTP_STEP = 30        # passlib's TOTP period, fixed by Flask-Security's Totp factory
+TOTP_STEP = P.data["extra"]["policy"]["code_step_s"]   # passlib's TOTP period, fixed by Flask-Security
 
 pytestmark = pytest.mark.slow
 
@@ -56,23 +50,25 @@ def partner(accounts: list[dict[str, Any]], n: int) -> dict[str, Any]:
 
 def sign_in(url: str, acc: dict[str, Any]) -> tuple[Browser, Any]:
     b = Browser(url)
-    page = b.get("/login")
+    page = b.get(P.paths["login"])
     form = forms_of(page.text)[0]
-    assert form.action == "/login" and "csrf_token" in form.fields and form.buttons == [("submit", "Login")]
-    return b, b.submit(page, "email", {"email": acc["username"], "password": acc["password"]})
+    assert P.page(page) == "login" and form.action == P.paths["login"]
+    assert P.fields["xsrf"] in form.fields and form.buttons == [("submit", "Login")]
+    user, password = P.fields["username"], P.fields["password"]
+    return b, b.submit(page, user, {user: acc["username"], password: acc["password"]})
 
 
 def code_mail(inbox: Inbox, acc: dict[str, Any], after: int) -> tuple[str, dict[str, Any]]:
-    mail = inbox.wait(acc["notification_email"], after, "subject:two-factor")
+    mail = inbox.wait(acc["notification_email"], after, P.data["mail"]["code_query"])
     assert mail is not None, f"no code mail to {acc['notification_email']}"
-    assert mail["Subject"] == CODE_SUBJECT
-    found = CODE_RE.search(inbox.text(mail))
-    assert found and found.group(1) == mail["Code"]          # the profile's regex and the inbox agree
-    return found.group(1), mail
+    assert mail["Subject"] == P.data["mail"]["code_subject"]
+    code = P.code_in(inbox.text(mail))
+    assert code and code == mail["Code"]                      # the profile's regex and the inbox agree
+    return code, mail
 
 
 def enter(b: Browser, page: Any, code: str) -> Any:
-    return b.submit(page, "code", {"code": code})
+    return b.submit(page, P.fields["code"], {P.fields["code"]: code})
 
 
 def resend(b: Browser, page: Any) -> Any:
@@ -96,26 +92,28 @@ def test_partner_signs_in_with_the_emailed_code(site: Any, target_inbox: Inbox) 
     after = target_inbox.seq()
     b, page = sign_in(url, acc)
     # without ?next= on the sign-in page, the library puts the sign-in URL itself in `next`
-    assert page.url == url + "/tf-validate?next=" + url + "/login" and CODE_PAGE in text_of(page.text)
+    assert page.url == url + P.paths["verify"] + "?next=" + url + "/login"
+    assert P.page(page) == "verify" and CODE_PAGE in text_of(page.text)
     code_form, rescue_form = forms_of(page.text)
     assert code_form.action == "/tf-validate?next=" + quote(url + "/login", safe="/")   # `next`, quoted
     assert set(code_form.fields) == {"csrf_token", "code"} and code_form.buttons == [("submit", "Submit Code")]
     assert rescue_form.action.startswith("/tf-rescue?next=") and rescue_form.radios == {"help_setup": ["help", "email"]}
     code, mail = code_mail(target_inbox, acc, after)
     wrong = enter(b, page, "000000" if code != "000000" else "111111")
-    assert wrong.status_code == 200 and WRONG in text_of(wrong.text) and CODE_PAGE in text_of(wrong.text)
+    assert wrong.status_code == 200 and P.reason(wrong) == "wrong" and P.page(wrong) == "verify"
     done = enter(b, wrong, code)
-    assert done.url == url + "/account" and CONFIRMED in text_of(done.text) and ACCOUNT in text_of(done.text)
+    assert done.url == url + P.paths["account"] and CONFIRMED in text_of(done.text) and P.page(done) == "account"
     # to `next` (the sign-in page, which sends a signed-in user to POST_LOGIN_VIEW "/"), then ours
     assert [h.headers["Location"] for h in done.history] == [url + "/login", "/", "/account"]
-    out = b.submit(done, "csrf_token", {})                     # the account page's logout form (POST)
-    assert b.get("/account").url == url + "/login?next=/account", out.url
+    out = b.submit(done, P.fields["xsrf"], {})                 # the account page's logout form (POST)
+    assert forms_of(done.text)[0].action == P.paths["logout"]
+    assert b.get(P.paths["account"]).url == url + "/login?next=/account", out.url
 
 
 def test_bad_password(site: Any) -> None:
     url, accounts = site
     b, page = sign_in(url, {**partner(accounts, 1), "password": "not-the-password"})
-    assert page.url == url + "/login" and BAD_PASSWORD in text_of(page.text)
+    assert page.url == url + "/login" and P.reason(page) == "generic_error" and P.page(page) == "login"
 
 
 def test_resend_mails_again_and_keeps_the_first_code_valid(site: Any, target_inbox: Inbox) -> None:
@@ -125,7 +123,7 @@ def test_resend_mails_again_and_keeps_the_first_code_valid(site: Any, target_inb
     b, page = sign_in(url, acc)
     first, mail = code_mail(target_inbox, acc, after)
     again = resend(b, page)
-    assert urlsplit(again.url).path == "/tf-rescue" and RESENT in text_of(again.text) and CODE_PAGE in text_of(again.text)
+    assert urlsplit(again.url).path == P.paths["resend"] and P.page(again) == "verify" and RESENT in text_of(again.text) and CODE_PAGE in text_of(again.text)
     second, mail2 = code_mail(target_inbox, acc, mail["Seq"])
     assert mail2["Seq"] > mail["Seq"]
     # within one 30-s TOTP step the "new" code is the same one
@@ -148,7 +146,7 @@ def test_a_used_code_opens_a_new_login_and_wrong_codes_are_unlimited(site: Any, 
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(12):
         page2 = enter(b2, page2, wrong)
-        assert WRONG in text_of(page2.text)
+        assert P.reason(page2) == "wrong"
     assert CONFIRMED in text_of(enter(b2, page2, code).text)   # replayed, after twelve wrong guesses
 
 
@@ -157,25 +155,27 @@ def test_forgot_password_reset_then_sign_in(site: Any, target_inbox: Inbox) -> N
     acc = partner(accounts, 4)
     after = target_inbox.seq()
     b = Browser(url)
-    page = b.get("/reset")
+    page = b.get(P.paths["forgot_password"])
     form = forms_of(page.text)[0]
-    assert form.action == "/reset" and form.buttons == [("submit", "Recover Password")]
-    sent = b.submit(page, "email", {"email": acc["email"]})
+    assert P.page(page) == "forgot_password"
+    assert form.action == P.paths["forgot_password"] and form.buttons == [("submit", "Recover Password")]
+    sent = b.submit(page, P.fields["forgot_username"], {P.fields["forgot_username"]: acc["email"]})
     assert f"Instructions to reset your password have been sent to {acc['email']}." in text_of(sent.text)
-    mail = target_inbox.wait(acc["email"], after, "subject:reset")
-    assert mail is not None and mail["Subject"] == "Password reset instructions"
-    link = RESET_LINK_RE.search(target_inbox.text(mail))
+    mail = target_inbox.wait(acc["email"], after, P.data["mail"]["reset_query"])
+    assert mail is not None and mail["Subject"] == P.data["mail"]["reset_subject"]
+    link = P.mail_regex("reset_link_regex").search(target_inbox.text(mail))
     assert link, target_inbox.text(mail)
     form_page = b.get(link.group(1))
     reset_form = forms_of(form_page.text)[0]
+    assert P.page(form_page) == "reset_password" and link.group(1).startswith(P.paths["reset_password"])
     assert reset_form.action == link.group(1) and {"password", "password_confirm"} <= set(reset_form.fields)
     new = "Fresh-pass-4821"
-    done = b.submit(form_page, "password_confirm", {"password": new, "password_confirm": new})
+    done = b.submit(form_page, "password_confirm", {P.fields["new_password"]: new, "password_confirm": new})
     assert done.url == url + "/login" and "You successfully reset your password" in text_of(done.text)
     used = Browser(url).get(link.group(1))
-    assert used.url == url + "/reset" and "Invalid reset password token." in text_of(used.text)
-    assert BAD_PASSWORD in text_of(sign_in(url, acc)[1].text)
-    assert CODE_PAGE in text_of(sign_in(url, {**acc, "password": new})[1].text)
+    assert used.url == url + "/reset" and P.reason(used) == "bad_token"
+    assert P.reason(sign_in(url, acc)[1]) == "generic_error"
+    assert P.page(sign_in(url, {**acc, "password": new})[1]) == "verify"
 
 
 def test_affiliate_signs_in_without_a_code(per_user_site: Any, target_inbox: Inbox) -> None:
@@ -183,7 +183,7 @@ def test_affiliate_signs_in_without_a_code(per_user_site: Any, target_inbox: Inb
     acc = next(a for a in accounts if a["program"] == "affiliate")
     after = target_inbox.seq()
     b, page = sign_in(url, acc)
-    assert page.url == url + "/affiliate" and AFFILIATE in text_of(page.text)
+    assert page.url == url + P.paths["affiliate_dashboard"] and P.page(page) == "affiliate_dashboard"
     assert [h.headers["Location"] for h in page.history] == ["/", "/affiliate"]
     assert target_inbox.wait(acc["notification_email"], after, timeout=2) is None
 
@@ -199,7 +199,7 @@ def test_code_expires_after_its_totp_step(per_user_site: Any, target_inbox: Inbo
     while time.time() < step_over:                              # the wall clock has no event to await
         time.sleep(0.5)
     expired = enter(b, page, code)
-    assert WRONG in text_of(expired.text)                       # expired reads exactly like wrong
+    assert P.reason(expired) == "wrong"                         # expired reads exactly like wrong
 
 
 def test_affiliates_need_per_user_two_factor() -> None:
