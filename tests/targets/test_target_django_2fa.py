@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -214,3 +215,13 @@ def test_bad_options_are_one_line() -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "--smtp-port" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_serves_concurrent_requests(site: Any) -> None:
+    """waitress threads: parallel page loads and both affiliates signing in at once, no 5xx."""
+    url, accounts = site
+    affiliates = [a for a in accounts if a["program"] == "affiliate"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pages = list(pool.map(lambda _: Browser(url).get(LOGIN).status_code, range(16)))
+        landed = list(pool.map(lambda a: P.page(sign_in(url, a)[1]), affiliates))
+    assert pages == [200] * 16 and landed == ["affiliate_dashboard"] * 2

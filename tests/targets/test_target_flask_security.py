@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -208,3 +209,13 @@ def test_affiliates_need_per_user_two_factor() -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "--affiliates needs --two-factor per-user" in proc.stderr
+
+
+def test_serves_concurrent_requests(per_user_site: Any) -> None:
+    """waitress threads: parallel page loads and both affiliates signing in at once, no 5xx."""
+    url, accounts = per_user_site
+    affiliates = [a for a in accounts if a["program"] == "affiliate"]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pages = list(pool.map(lambda _: Browser(url).get(P.paths["login"]).status_code, range(16)))
+        landed = list(pool.map(lambda a: P.page(sign_in(url, a)[1]), affiliates))
+    assert pages == [200] * 16 and landed == ["affiliate_dashboard"] * 2
