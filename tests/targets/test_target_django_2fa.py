@@ -17,9 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sitekit import ROOT, Browser, Inbox, Profile, forms_of, text_of
+from sitekit import ROOT, Browser, Inbox, Profile, forms_of, need_library, text_of
 
 from loadtests.accounts import load_file
+
+need_library("two_factor")
 
 SITE = "django_2fa"
 P = Profile("django-two-factor")      # the draft profile: its facts are what these tests check

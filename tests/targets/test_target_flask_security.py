@@ -20,9 +20,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pytest
-from sitekit import ROOT, Browser, Inbox, Profile, forms_of, text_of
+from sitekit import ROOT, Browser, Inbox, Profile, forms_of, need_library, text_of
 
 from loadtests.accounts import load_file
+
+need_library("flask_security")
 
 SITE = "flask_security_site"
 P = Profile("flask-security")         # the draft profile: its facts are what these tests check
