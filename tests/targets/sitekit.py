@@ -15,7 +15,6 @@ import json
 import os
 import re
 import sys
-import time
 import tomllib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -200,12 +199,3 @@ def start_site(module: str, out: Path, inbox: Inbox, db: Path, *extra: str) -> t
     child = start_child(module, argv, out / "site.log", timeout=120, env=env)
     return child, json.loads(accounts.read_text(encoding="utf-8"))
 
-
-def wait_until(predicate: Any, timeout: float) -> bool:
-    """Poll a condition that has no event to await (the wall clock passing a code's lifetime)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
