@@ -42,5 +42,5 @@ def start_target(tmp_path_factory: pytest.TempPathFactory, target_inbox: Inbox) 
     try:
         yield start
     finally:
-        for child in started:
-            child.stop()
+        codes = [child.stop() for child in started]
+    assert codes == [0] * len(codes), codes                    # SIGTERM stops each site cleanly
