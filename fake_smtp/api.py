@@ -13,7 +13,6 @@ import os
 import resource
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import tornado.web
@@ -21,6 +20,7 @@ import tornado.web
 from fake_smtp import mime
 from fake_smtp.faults import PlanError, parse_plan
 from fake_smtp.inbox import PARSE_INLINE_LIMIT, Inbox
+from fake_smtp.mailpit_shapes import go_headers, message_date, rfc3339
 from fake_smtp.openapi import openapi_document
 from fake_smtp.search import Query, QueryError, parse
 from fake_smtp.store import StoredMessage
@@ -29,6 +29,9 @@ VERSION = "fake_smtp 0.1.0"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 10_000
 MAX_WAIT = 300.0
+# MIME types that cannot carry script, so a part of one of them may be shown in the browser.
+INLINE_TYPES = frozenset({"text/plain", "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif",
+                          "image/bmp", "audio/mpeg", "audio/ogg", "audio/wav", "video/mp4", "video/webm"})
 
 
 @dataclass
@@ -37,12 +40,9 @@ class ApiContext:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 0
     started: float = 0.0
+    http_host: str = "127.0.0.1"
     ready: bool = False
     active_waits: set[asyncio.Future[None]] = field(default_factory=set)
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def summary_json(m: StoredMessage) -> dict[str, Any]:
@@ -57,8 +57,43 @@ def summary_json(m: StoredMessage) -> dict[str, Any]:
     }
 
 
+# Every answer forbids what a browser could do with it: nothing loads, nothing frames it, and
+# ``sandbox`` gives any HTML served here (a mail's part, /view) an opaque origin without
+# scripts, so a test email can never read other codes through the API (issue 13, item 7).
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
 class BaseHandler(tornado.web.RequestHandler):
-    """Shared helpers: context, JSON output, argument parsing with clear 400s."""
+    """Shared helpers: context, JSON output, argument parsing with clear 400s.
+
+    Also the inbox's two guards: security headers on every answer, and the Host check."""
+
+    csp = API_CSP
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", self.csp)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+
+    def prepare(self) -> None:
+        """Refuse a Host that is not this inbox's own loopback name: a page on another origin
+        that rebinds its DNS name to 127.0.0.1 must not read the codes (issue 13, item 8)."""
+        host = (self.request.headers.get("Host") or "").strip().lower()
+        if host not in self.own_hosts():
+            self.set_status(421)
+            self.finish(f"Host {host!r} is not this inbox; use one of {', '.join(self.own_hosts())}\n")
+
+    def own_hosts(self) -> tuple[str, ...]:
+        """``127.0.0.1:PORT``, ``localhost:PORT``, ``[::1]:PORT`` and the configured host, for the
+        port this request arrived on (without the port too when it is 80, as browsers send it)."""
+        port = self.request.connection.stream.socket.getsockname()[1]  # type: ignore[union-attr]
+        names = list(LOOPBACK_NAMES)
+        if self.ctx.http_host and self.ctx.http_host.lower() not in names:
+            names.append(self.ctx.http_host.lower())
+        hosts = [f"{n}:{port}" for n in names]
+        return tuple(hosts + names) if port == 80 else tuple(hosts)
 
     @property
     def ctx(self) -> ApiContext:
@@ -83,11 +118,20 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
+        if status_code == 405:  # RFC 9110: a 405 names the methods the resource has
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, BadRequest):
             self.finish(exc.text + "\n")
             return
         self.finish(f"{status_code} {self._reason}\n")
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The HTTP methods this handler implements (for ``Allow``)."""
+        base = tornado.web.RequestHandler
+        return [m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
+                if getattr(cls, m.lower()) is not getattr(base, m.lower())]
 
     def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self.get_query_argument(name, None)
@@ -114,13 +158,19 @@ class BaseHandler(tornado.web.RequestHandler):
         except QueryError as exc:
             raise BadRequest(f"invalid query: {exc}") from None
 
-    def json_body(self) -> Any:
+    def json_body(self) -> dict[str, Any] | None:
+        """The body as a JSON object, or None when there is none; anything else is a 400."""
         if not self.request.body.strip():
             return None
         try:
-            return json.loads(self.request.body)
+            body = json.loads(self.request.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"body is not valid JSON: {exc}") from None
+        except RecursionError:  # the stdlib parser recurses per level: 50,000 '[' must not be a 500
+            raise BadRequest("body is not valid JSON: nested too deeply") from None
+        if not isinstance(body, dict):
+            raise BadRequest(f"body must be a JSON object, got {type(body).__name__}")
+        return body
 
     def message_arg(self, msg_id: str) -> StoredMessage:
         m = self.inbox.store.latest() if msg_id == "latest" else self.inbox.store.get(msg_id)
@@ -145,11 +195,9 @@ class BadRequest(tornado.web.HTTPError):
         self.text = text
 
 
-def _ids_from(body: Any, where: str) -> list[str] | None:
+def _ids_from(body: dict[str, Any] | None, where: str) -> list[str] | None:
     if body is None:
         return None
-    if not isinstance(body, dict):
-        raise BadRequest(f"{where}: body must be a JSON object")
     ids = body.get("IDs", body.get("ids"))
     if ids is None:
         return None
@@ -173,22 +221,25 @@ class MessagesHandler(BaseHandler):
         self.finish("ok")
 
     def put(self) -> None:
-        body = self.json_body()
-        ids = _ids_from(body, "PUT /api/v1/messages")
-        read = body.get("Read", True) if isinstance(body, dict) else True
+        """Mailpit's read flag: ``Read`` (default false, as in Mailpit) for the IDs, else for the
+        messages matching ``Search``, else for all."""
+        body = self.json_body() or {}
+        where = "PUT /api/v1/messages"
+        ids = _ids_from(body, where)
+        read = body.get("Read", False)
         if not isinstance(read, bool):
-            raise BadRequest("PUT /api/v1/messages: Read must be true or false")
+            raise BadRequest(f"{where}: Read must be true or false")
+        search = body.get("Search", "")
+        if not isinstance(search, str):
+            raise BadRequest(f"{where}: Search must be a string")
         store = self.inbox.store
         if ids:
             msgs = [m for m in (store.get(i) for i in ids) if m is not None]
         else:
-            search = body.get("Search") if isinstance(body, dict) else None
-            q = None
-            if search:
-                try:
-                    q = parse(str(search))
-                except QueryError as exc:
-                    raise BadRequest(f"invalid Search: {exc}") from None
+            try:
+                q = parse(search) if search else None
+            except QueryError as exc:
+                raise BadRequest(f"invalid Search: {exc}") from None
             msgs = list(store.select(q))
         self.inbox.set_read(msgs, read)
         self.finish("ok")
@@ -226,7 +277,8 @@ class MessageHandler(BaseHandler):
         data = summary_json(m)
         data.pop("Snippet")
         data.pop("Attachments")
-        data.update({"ReturnPath": view["ReturnPath"] or m.mail_from, "Date": view["Date"],
+        data.update({"ReturnPath": view["ReturnPath"] or m.mail_from,
+                     "Date": message_date(str(view["Date"] or ""), m.received),
                      "ListUnsubscribe": {"Header": "", "Links": [], "Errors": "", "HeaderPost": ""},
                      "Text": view["Text"], "HTML": view["HTML"], "Inline": view["Inline"],
                      "Attachments": view["Attachments"], "Recipients": list(m.recipients)})
@@ -236,7 +288,7 @@ class MessageHandler(BaseHandler):
 class HeadersHandler(BaseHandler):
     async def get(self, msg_id: str) -> None:
         m = self.message_arg(msg_id)
-        self.write_json(await _off_loop(mime.headers, m.raw))
+        self.write_json(go_headers(await _off_loop(mime.headers, m.raw)))
 
 
 class RawHandler(BaseHandler):
@@ -254,6 +306,9 @@ class PartHandler(BaseHandler):
             raise tornado.web.HTTPError(404, reason="Part not found")
         ctype, payload = found
         self.set_header("Content-Type", ctype)
+        # Only passive types are shown inline; HTML, SVG, XML and anything else a browser could
+        # run is a download (and the sandbox CSP holds even if a browser renders it anyway).
+        self.set_header("Content-Disposition", "inline" if ctype.lower() in INLINE_TYPES else "attachment")
         self.finish(payload)
 
 
@@ -334,13 +389,15 @@ class FaultsHandler(BaseHandler):
 
 
 class ChaosHandler(BaseHandler):
+    """Mailpit's chaos triggers, answered as Mailpit does: the triggers object itself."""
+
     def get(self) -> None:
-        self.write_json(self.inbox.engine.chaos_json())
+        self.write_json(self.inbox.engine.chaos_json()["Triggers"])
 
     def put(self) -> None:
         body = self.json_body()
         try:
-            self.write_json(self.inbox.engine.set_chaos(body if body is not None else {}))
+            self.write_json(self.inbox.engine.set_chaos(body if body is not None else {})["Triggers"])
         except PlanError as exc:
             raise BadRequest(str(exc)) from None
 
@@ -374,6 +431,15 @@ class ReadyzHandler(BaseHandler):
             self.fail(503, "not ready")
             return
         self.finish("ok")
+
+
+class NotFoundHandler(BaseHandler):
+    """Every path no route knows: a plain-text 404 (with the guards of every other answer)."""
+
+    def prepare(self) -> None:
+        super().prepare()
+        if not self._finished:
+            raise tornado.web.HTTPError(404)
 
 
 class OpenApiHandler(BaseHandler):
