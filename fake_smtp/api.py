@@ -21,14 +21,12 @@ from fake_smtp import mime
 from fake_smtp.faults import PlanError, parse_plan
 from fake_smtp.inbox import PARSE_INLINE_LIMIT, Inbox
 from fake_smtp.mailpit_shapes import go_headers, message_date, rfc3339
-from fake_smtp.openapi import openapi_document
+from fake_smtp.openapi import MAX_LIMIT, MAX_START, MAX_WAIT, openapi_document
 from fake_smtp.search import Query, QueryError, parse
 from fake_smtp.store import StoredMessage
 
 VERSION = "fake_smtp 0.1.0"
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 10_000
-MAX_WAIT = 300.0
 # MIME types that cannot carry script, so a part of one of them may be shown in the browser.
 INLINE_TYPES = frozenset({"text/plain", "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif",
                           "image/bmp", "audio/mpeg", "audio/ogg", "audio/wav", "video/mp4", "video/webm"})
@@ -135,7 +133,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
             v = int(raw)
@@ -147,7 +145,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return v
 
     def folder_arg(self, default: str) -> str:
-        folder = self.get_query_argument("folder", default) or default
+        folder = self.get_query_argument("folder", default)
         if folder not in ("inbox", "spam", "any"):
             raise BadRequest(f"folder must be inbox, spam or any, got {folder!r}")
         return folder
@@ -198,9 +196,9 @@ class BadRequest(tornado.web.HTTPError):
 def _ids_from(body: dict[str, Any] | None, where: str) -> list[str] | None:
     if body is None:
         return None
-    ids = body.get("IDs", body.get("ids"))
-    if ids is None:
+    if "IDs" not in body:
         return None
+    ids = body["IDs"]
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise BadRequest(f"{where}: IDs must be a list of strings")
     return ids
@@ -208,7 +206,7 @@ def _ids_from(body: dict[str, Any] | None, where: str) -> list[str] | None:
 
 class MessagesHandler(BaseHandler):
     def get(self) -> None:
-        start = self.int_arg("start", 0)
+        start = self.int_arg("start", 0, 0, MAX_START)
         limit = self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         total, unread, msgs = self.inbox.store.page(None, start, limit, self.folder_arg("any"))
         self.write_json(self.list_json(total, unread, msgs, start))
@@ -248,7 +246,7 @@ class MessagesHandler(BaseHandler):
 class SearchHandler(BaseHandler):
     def get(self) -> None:
         q = self.query_arg()
-        start = self.int_arg("start", 0)
+        start = self.int_arg("start", 0, 0, MAX_START)
         limit = self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         total, unread, msgs = self.inbox.store.page(q, start, limit, self.folder_arg("any"))
         self.write_json(self.list_json(total, unread, msgs, start))
@@ -320,7 +318,7 @@ class WaitHandler(BaseHandler):
     async def get(self) -> None:
         q = self.query_arg()
         after = self.int_arg("after", 0)
-        raw_timeout = self.get_query_argument("timeout", "30") or "30"
+        raw_timeout = self.get_query_argument("timeout", "30")
         try:
             timeout = float(raw_timeout)
         except ValueError:
@@ -367,8 +365,7 @@ class WaitHandler(BaseHandler):
 class DeliveriesHandler(BaseHandler):
     def get(self) -> None:
         after = self.int_arg("after", 0)
-        limit_raw = self.get_query_argument("limit", None)
-        limit = self.int_arg("limit", 0, 1) if limit_raw else None
+        limit = self.int_arg("limit", 0, 1) if self.get_query_argument("limit", None) is not None else None
         lines = self.inbox.history.after(after, limit)
         self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
         self.finish("".join(line + "\n" for line in lines))

@@ -24,6 +24,7 @@ from typing import Any
 KINDS = ("delay", "drop", "spam", "tempfail", "permfail", "duplicate", "reorder", "rate-limit", "outage")
 STAGES = ("connect", "mail", "rcpt", "data")
 DISTRIBUTIONS = ("fixed", "uniform", "lognormal")
+DISTRIBUTION_FIELDS = {"fixed": {"seconds"}, "uniform": {"min", "max"}, "lognormal": {"median", "p95"}}
 Z95 = 1.6448536269514722  # standard normal quantile at 0.95
 # Bounds checked when a plan is set, so a plan that is accepted can always be carried out:
 # every duration is at most MAX_SECONDS (ten years of scenario time; a delay sampled beyond it
@@ -143,7 +144,7 @@ def parse_rule(raw: Any, index: int, source: str = "plan") -> Rule:
     if unknown:
         raise PlanError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ALLOWED[kind]))}")
     to = raw.get("to")
-    if to is not None and (not isinstance(to, str) or not to):
+    if "to" in raw and (not isinstance(to, str) or not to):
         raise PlanError(f"{where}: 'to' must be a non-empty glob string, got {to!r}")
     start = _num(where, raw, "start", minimum=-MAX_SECONDS) if "start" in raw else None
     end = _num(where, raw, "end", minimum=-MAX_SECONDS) if "end" in raw else None
@@ -155,6 +156,10 @@ def parse_rule(raw: Any, index: int, source: str = "plan") -> Rule:
     if kind == "delay":
         dist = _choice(where, raw, "distribution", DISTRIBUTIONS, "fixed")
         args["distribution"] = dist
+        stray = sorted((set(raw) & set().union(*DISTRIBUTION_FIELDS.values())) - DISTRIBUTION_FIELDS[dist])
+        if stray:  # a field of another distribution would be silently ignored: say so instead
+            raise PlanError(f"{where}: {', '.join(stray)} not used with distribution {dist} "
+                            f"(it takes {', '.join(sorted(DISTRIBUTION_FIELDS[dist]))})")
         if dist == "fixed":
             args["seconds"] = _num(where, raw, "seconds", minimum=0.0)
         elif dist == "uniform":
@@ -393,11 +398,10 @@ class FaultEngine:
             raise PlanError(f"chaos: unknown trigger(s) {', '.join(unknown)}; allowed: {', '.join(CHAOS_TRIGGERS)}")
         new: dict[str, dict[str, int | float]] = {}
         for t in CHAOS_TRIGGERS:
-            v = body.get(t)
-            v = {} if v is None else v
+            v = body.get(t, {})
             if not isinstance(v, dict):
                 raise PlanError(f"chaos: {t} must be an object with ErrorCode and Probability")
-            code = v.get("ErrorCode") or CHAOS_DEFAULT_CODES[t]  # Mailpit: 0 or absent is the default
+            code = v.get("ErrorCode", CHAOS_DEFAULT_CODES[t])
             prob = v.get("Probability", 0)
             if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
                 raise PlanError(f"chaos: {t}.ErrorCode must be an integer 400-599, got {_preview(code)}")

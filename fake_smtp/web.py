@@ -78,7 +78,7 @@ class WebHandler(BaseHandler):
     csp = PAGE_CSP
 
     async def get(self) -> None:
-        folder = self.get_query_argument("folder", "inbox") or "inbox"
+        folder = self.get_query_argument("folder", "inbox")
         if folder not in ("inbox", "spam"):
             raise BadRequest("folder must be inbox or spam")
         to = (self.get_query_argument("to", "") or "").strip().lower()
