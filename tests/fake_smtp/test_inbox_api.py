@@ -220,8 +220,10 @@ def test_info_openapi_and_web_page(inbox: InboxProcess, addr: Callable[[str], st
                  "/api/v1/deliveries", "/api/v1/faults", "/api/v1/chaos", "/api/v1/info", "/livez", "/readyz"):
         assert path in doc["paths"], path
     from fake_smtp.faults import _ALLOWED  # every field a rule may carry is in the schema
-    schema = doc["components"]["schemas"]["FaultPlan"]["properties"]["rules"]["items"]["properties"]
-    assert set().union(*_ALLOWED.values()) <= set(schema), set().union(*_ALLOWED.values()) - set(schema)
+    variants = doc["components"]["schemas"]["FaultPlan"]["properties"]["rules"]["items"]["oneOf"]
+    for kind, allowed in _ALLOWED.items():  # per kind, its schemas name exactly the fields it accepts
+        named = set().union(*(set(v["properties"]) for v in variants if v["properties"]["kind"]["enum"] == [kind]))
+        assert named == allowed, (kind, named ^ allowed)
     page = inbox.get("/?" + urllib.parse.urlencode({"to": to}))
     assert page.status == 200 and "text/html" in page.headers["Content-Type"]
     assert "web &lt;page&gt;" in page.text and "987654" in page.text and "/api/v1/wait" in page.text
