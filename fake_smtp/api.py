@@ -19,6 +19,7 @@ import tornado.web
 
 from fake_smtp import mime
 from fake_smtp.faults import PlanError, parse_plan
+from fake_smtp.guards import GuardedHandler
 from fake_smtp.inbox import PARSE_INLINE_LIMIT, Inbox
 from fake_smtp.mailpit_shapes import go_headers, message_date, rfc3339
 from fake_smtp.openapi import MAX_LIMIT, MAX_START, MAX_WAIT, openapi_document
@@ -55,43 +56,9 @@ def summary_json(m: StoredMessage) -> dict[str, Any]:
     }
 
 
-# Every answer forbids what a browser could do with it: nothing loads, nothing frames it, and
-# ``sandbox`` gives any HTML served here (a mail's part, /view) an opaque origin without
-# scripts, so a test email can never read other codes through the API (issue 13, item 7).
-API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-
-
-class BaseHandler(tornado.web.RequestHandler):
-    """Shared helpers: context, JSON output, argument parsing with clear 400s.
-
-    Also the inbox's two guards: security headers on every answer, and the Host check."""
-
-    csp = API_CSP
-
-    def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", self.csp)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-
-    def prepare(self) -> None:
-        """Refuse a Host that is not this inbox's own loopback name: a page on another origin
-        that rebinds its DNS name to 127.0.0.1 must not read the codes (issue 13, item 8)."""
-        host = (self.request.headers.get("Host") or "").strip().lower()
-        if host not in self.own_hosts():
-            self.set_status(421)
-            self.finish(f"Host {host!r} is not this inbox; use one of {', '.join(self.own_hosts())}\n")
-
-    def own_hosts(self) -> tuple[str, ...]:
-        """``127.0.0.1:PORT``, ``localhost:PORT``, ``[::1]:PORT`` and the configured host, for the
-        port this request arrived on (without the port too when it is 80, as browsers send it)."""
-        port = self.request.connection.stream.socket.getsockname()[1]  # type: ignore[union-attr]
-        names = list(LOOPBACK_NAMES)
-        if self.ctx.http_host and self.ctx.http_host.lower() not in names:
-            names.append(self.ctx.http_host.lower())
-        hosts = [f"{n}:{port}" for n in names]
-        return tuple(hosts + names) if port == 80 else tuple(hosts)
+class BaseHandler(GuardedHandler):
+    """Shared helpers: context, JSON output, argument parsing with clear 400s (the security
+    guards every answer passes are in ``GuardedHandler``)."""
 
     @property
     def ctx(self) -> ApiContext:
@@ -123,13 +90,6 @@ class BaseHandler(tornado.web.RequestHandler):
             self.finish(exc.text + "\n")
             return
         self.finish(f"{status_code} {self._reason}\n")
-
-    @classmethod
-    def allowed_methods(cls) -> list[str]:
-        """The HTTP methods this handler implements (for ``Allow``)."""
-        base = tornado.web.RequestHandler
-        return [m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
-                if getattr(cls, m.lower()) is not getattr(base, m.lower())]
 
     def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self.get_query_argument(name, None)
