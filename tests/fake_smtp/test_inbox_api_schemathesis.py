@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fake_smtp_helpers import REPO, InboxProcess
 
 HERE = Path(__file__).resolve().parent
@@ -28,6 +29,7 @@ def _schemathesis_cli() -> list[str]:
     return [str(st)] if st.exists() else [sys.executable, "-m", "schemathesis.cli"]
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_difference_between_document_and_behaviour(
         inbox_factory: Callable[..., InboxProcess], tmp_path: Path) -> None:
     inbox = inbox_factory("--log-level", "ERROR")  # thousands of 4xx: their log lines would fill the stderr pipe
