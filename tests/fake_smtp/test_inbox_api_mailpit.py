@@ -119,3 +119,25 @@ def test_published_mailpit_client_reads_a_message_end_to_end(inbox: InboxProcess
     headers = client.get_message_headers(summary.id)  # failed before: 'Message-ID', not 'Message-Id'
     assert headers.message_id == [f"<{to}>"] and headers.delivered_to == [to]
     assert client.get_message_attachment(summary.id, message.attachments[0].part_id) == "hello"
+
+
+@pytest.mark.parametrize(("name", "key"), [
+    ("message-ID", "Message-Id"), ("MIME-Version", "Mime-Version"), ("x-tags", "X-Tags"), ("TO", "To"),
+    ("Content-Transfer-Encoding", "Content-Transfer-Encoding"), ("bad name", "bad name"),
+])
+def test_canonical_header_keys_follow_go(name: str, key: str) -> None:
+    from fake_smtp.mailpit_shapes import canonical_key
+
+    assert canonical_key(name) == key
+
+
+def test_dates_are_written_as_go_writes_them() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from fake_smtp.mailpit_shapes import go_time, message_date
+
+    assert go_time(datetime(2026, 12, 1, 10, 0, 0, 120000, tzinfo=UTC)) == "2026-12-01T10:00:00.12Z"
+    assert go_time(datetime(2026, 12, 1, 10, 0, tzinfo=timezone(timedelta(hours=-5)))) == "2026-12-01T10:00:00-05:00"
+    assert message_date("Tue, 01 Dec 2026 10:00:00 -0000", 0) == "2026-12-01T10:00:00Z"
+    assert message_date("", 0) == "1970-01-01T00:00:00.000Z"
+    assert message_date("Tue, 01 Dec 99999 10:00:00 +0000", 0) == "1970-01-01T00:00:00.000Z"
