@@ -13,22 +13,24 @@ import os
 import resource
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import tornado.web
 
 from fake_smtp import mime
 from fake_smtp.faults import PlanError, parse_plan
+from fake_smtp.guards import GuardedHandler
 from fake_smtp.inbox import Inbox
-from fake_smtp.openapi import openapi_document
+from fake_smtp.mailpit_shapes import go_headers, message_date, rfc3339
+from fake_smtp.openapi import MAX_LIMIT, MAX_START, MAX_WAIT, openapi_document
 from fake_smtp.search import Query, QueryError, parse
 from fake_smtp.store import StoredMessage
 
 VERSION = "fake_smtp 0.1.0"
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 10_000
-MAX_WAIT = 300.0
+# MIME types that cannot carry script, so a part of one of them may be shown in the browser.
+INLINE_TYPES = frozenset({"text/plain", "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif",
+                          "image/bmp", "audio/mpeg", "audio/ogg", "audio/wav", "video/mp4", "video/webm"})
 
 
 @dataclass
@@ -37,12 +39,9 @@ class ApiContext:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 0
     started: float = 0.0
+    http_host: str = "127.0.0.1"
     ready: bool = False
     active_waits: set[asyncio.Future[None]] = field(default_factory=set)
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def summary_json(m: StoredMessage) -> dict[str, Any]:
@@ -57,8 +56,9 @@ def summary_json(m: StoredMessage) -> dict[str, Any]:
     }
 
 
-class BaseHandler(tornado.web.RequestHandler):
-    """Shared helpers: context, JSON output, argument parsing with clear 400s."""
+class BaseHandler(GuardedHandler):
+    """Shared helpers: context, JSON output, argument parsing with clear 400s (the security
+    guards every answer passes are in ``GuardedHandler``)."""
 
     @property
     def ctx(self) -> ApiContext:
@@ -83,6 +83,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "text/plain; charset=utf-8")
+        if status_code == 405:  # RFC 9110: a 405 names the methods the resource has
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, BadRequest):
             self.finish(exc.text + "\n")
@@ -91,7 +93,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
             v = int(raw)
@@ -103,7 +105,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return v
 
     def folder_arg(self, default: str) -> str:
-        folder = self.get_query_argument("folder", default) or default
+        folder = self.get_query_argument("folder", default)
         if folder not in ("inbox", "spam", "any"):
             raise BadRequest(f"folder must be inbox, spam or any, got {folder!r}")
         return folder
@@ -114,13 +116,19 @@ class BaseHandler(tornado.web.RequestHandler):
         except QueryError as exc:
             raise BadRequest(f"invalid query: {exc}") from None
 
-    def json_body(self) -> Any:
+    def json_body(self) -> dict[str, Any] | None:
+        """The body as a JSON object, or None when there is none; anything else is a 400."""
         if not self.request.body.strip():
             return None
         try:
-            return json.loads(self.request.body)
+            body = json.loads(self.request.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"body is not valid JSON: {exc}") from None
+        except RecursionError:  # the stdlib parser recurses per level: 50,000 '[' must not be a 500
+            raise BadRequest("body is not valid JSON: nested too deeply") from None
+        if not isinstance(body, dict):
+            raise BadRequest(f"body must be a JSON object, got {type(body).__name__}")
+        return body
 
     def message_arg(self, msg_id: str) -> StoredMessage:
         m = self.inbox.store.latest() if msg_id == "latest" else self.inbox.store.get(msg_id)
@@ -145,14 +153,12 @@ class BadRequest(tornado.web.HTTPError):
         self.text = text
 
 
-def _ids_from(body: Any, where: str) -> list[str] | None:
+def _ids_from(body: dict[str, Any] | None, where: str) -> list[str] | None:
     if body is None:
         return None
-    if not isinstance(body, dict):
-        raise BadRequest(f"{where}: body must be a JSON object")
-    ids = body.get("IDs", body.get("ids"))
-    if ids is None:
+    if "IDs" not in body:
         return None
+    ids = body["IDs"]
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise BadRequest(f"{where}: IDs must be a list of strings")
     return ids
@@ -160,7 +166,7 @@ def _ids_from(body: Any, where: str) -> list[str] | None:
 
 class MessagesHandler(BaseHandler):
     def get(self) -> None:
-        start = self.int_arg("start", 0)
+        start = self.int_arg("start", 0, 0, MAX_START)
         limit = self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         total, unread, msgs = self.inbox.store.page(None, start, limit, self.folder_arg("any"))
         self.write_json(self.list_json(total, unread, msgs, start))
@@ -173,22 +179,25 @@ class MessagesHandler(BaseHandler):
         self.finish("ok")
 
     def put(self) -> None:
-        body = self.json_body()
-        ids = _ids_from(body, "PUT /api/v1/messages")
-        read = body.get("Read", True) if isinstance(body, dict) else True
+        """Mailpit's read flag: ``Read`` (default false, as in Mailpit) for the IDs, else for the
+        messages matching ``Search``, else for all."""
+        body = self.json_body() or {}
+        where = "PUT /api/v1/messages"
+        ids = _ids_from(body, where)
+        read = body.get("Read", False)
         if not isinstance(read, bool):
-            raise BadRequest("PUT /api/v1/messages: Read must be true or false")
+            raise BadRequest(f"{where}: Read must be true or false")
+        search = body.get("Search", "")
+        if not isinstance(search, str):
+            raise BadRequest(f"{where}: Search must be a string")
         store = self.inbox.store
         if ids:
             msgs = [m for m in (store.get(i) for i in ids) if m is not None]
         else:
-            search = body.get("Search") if isinstance(body, dict) else None
-            q = None
-            if search:
-                try:
-                    q = parse(str(search))
-                except QueryError as exc:
-                    raise BadRequest(f"invalid Search: {exc}") from None
+            try:
+                q = parse(search) if search else None
+            except QueryError as exc:
+                raise BadRequest(f"invalid Search: {exc}") from None
             msgs = list(store.select(q))
         self.inbox.set_read(msgs, read)
         self.finish("ok")
@@ -197,7 +206,7 @@ class MessagesHandler(BaseHandler):
 class SearchHandler(BaseHandler):
     def get(self) -> None:
         q = self.query_arg()
-        start = self.int_arg("start", 0)
+        start = self.int_arg("start", 0, 0, MAX_START)
         limit = self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         total, unread, msgs = self.inbox.store.page(q, start, limit, self.folder_arg("any"))
         self.write_json(self.list_json(total, unread, msgs, start))
@@ -226,7 +235,8 @@ class MessageHandler(BaseHandler):
         data = summary_json(m)
         data.pop("Snippet")
         data.pop("Attachments")
-        data.update({"ReturnPath": view["ReturnPath"] or m.mail_from, "Date": view["Date"],
+        data.update({"ReturnPath": view["ReturnPath"] or m.mail_from,
+                     "Date": message_date(str(view["Date"] or ""), m.received),
                      "ListUnsubscribe": {"Header": "", "Links": [], "Errors": "", "HeaderPost": ""},
                      "Text": view["Text"], "HTML": view["HTML"], "Inline": view["Inline"],
                      "Attachments": view["Attachments"], "Recipients": list(m.recipients)})
@@ -238,7 +248,7 @@ class MessageHandler(BaseHandler):
 class HeadersHandler(BaseHandler):
     async def get(self, msg_id: str) -> None:
         m = self.message_arg(msg_id)
-        self.write_json(await _off_loop(mime.headers, m.raw))
+        self.write_json(go_headers(await _off_loop(mime.headers, m.raw)))
 
 
 class RawHandler(BaseHandler):
@@ -256,6 +266,9 @@ class PartHandler(BaseHandler):
             raise tornado.web.HTTPError(404, reason="Part not found")
         ctype, payload = found
         self.set_header("Content-Type", ctype)
+        # Only passive types are shown inline; HTML, SVG, XML and anything else a browser could
+        # run is a download (and the sandbox CSP holds even if a browser renders it anyway).
+        self.set_header("Content-Disposition", "inline" if ctype.lower() in INLINE_TYPES else "attachment")
         self.finish(payload)
 
 
@@ -267,7 +280,7 @@ class WaitHandler(BaseHandler):
     async def get(self) -> None:
         q = self.query_arg()
         after = self.int_arg("after", 0)
-        raw_timeout = self.get_query_argument("timeout", "30") or "30"
+        raw_timeout = self.get_query_argument("timeout", "30")
         try:
             timeout = float(raw_timeout)
         except ValueError:
@@ -314,8 +327,7 @@ class WaitHandler(BaseHandler):
 class DeliveriesHandler(BaseHandler):
     def get(self) -> None:
         after = self.int_arg("after", 0)
-        limit_raw = self.get_query_argument("limit", None)
-        limit = self.int_arg("limit", 0, 1) if limit_raw else None
+        limit = self.int_arg("limit", 0, 1) if self.get_query_argument("limit", None) is not None else None
         lines = self.inbox.history.after(after, limit)
         self.set_header("Content-Type", "application/x-ndjson; charset=utf-8")
         self.finish("".join(line + "\n" for line in lines))
@@ -336,13 +348,15 @@ class FaultsHandler(BaseHandler):
 
 
 class ChaosHandler(BaseHandler):
+    """Mailpit's chaos triggers, answered as Mailpit does: the triggers object itself."""
+
     def get(self) -> None:
-        self.write_json(self.inbox.engine.chaos_json())
+        self.write_json(self.inbox.engine.chaos_json()["Triggers"])
 
     def put(self) -> None:
         body = self.json_body()
         try:
-            self.write_json(self.inbox.engine.set_chaos(body if body is not None else {}))
+            self.write_json(self.inbox.engine.set_chaos(body if body is not None else {})["Triggers"])
         except PlanError as exc:
             raise BadRequest(str(exc)) from None
 
@@ -376,6 +390,15 @@ class ReadyzHandler(BaseHandler):
             self.fail(503, "not ready")
             return
         self.finish("ok")
+
+
+class NotFoundHandler(BaseHandler):
+    """Every path no route knows: a plain-text 404 (with the guards of every other answer)."""
+
+    def prepare(self) -> None:
+        super().prepare()
+        if not self._finished:
+            raise tornado.web.HTTPError(404)
 
 
 class OpenApiHandler(BaseHandler):

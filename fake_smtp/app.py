@@ -22,7 +22,8 @@ import tornado.ioloop
 import tornado.netutil
 import tornado.web
 
-from fake_smtp.api import ROUTES, ApiContext
+from fake_smtp.api import ROUTES, ApiContext, NotFoundHandler
+from fake_smtp.api_mailpit import COMPAT_ROUTES
 from fake_smtp.clock import ScenarioClock
 from fake_smtp.codes import CodeExtractor
 from fake_smtp.faults import FaultEngine, Plan
@@ -68,8 +69,9 @@ def build_inbox(cfg: Config, history_file: IO[str] | None = None) -> Inbox:
 
 
 def make_app(ctx: ApiContext) -> tornado.web.Application:
-    routes: list[tuple[str, type[tornado.web.RequestHandler]]] = [(r"/", WebHandler), *ROUTES]
-    return tornado.web.Application(routes, ctx=ctx, compress_response=False)  # type: ignore[arg-type]
+    routes: list[tuple[str, type[tornado.web.RequestHandler]]] = [(r"/", WebHandler), *ROUTES, *COMPAT_ROUTES]
+    return tornado.web.Application(routes, ctx=ctx, compress_response=False,  # type: ignore[arg-type]
+                                   default_handler_class=NotFoundHandler)
 
 
 class BindError(OSError):
@@ -145,7 +147,7 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
         smtp_server.close()
         raise BindError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port}: {_why(exc)}") from exc
     http_port = sockets[0].getsockname()[1]
-    ctx = ApiContext(inbox, cfg.smtp_host, smtp_port, time.time())
+    ctx = ApiContext(inbox, cfg.smtp_host, smtp_port, time.time(), cfg.http_host)
     http_server = tornado.httpserver.HTTPServer(make_app(ctx), idle_connection_timeout=3600)
     http_server.add_sockets(sockets)
     ctx.ready = True

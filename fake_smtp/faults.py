@@ -24,7 +24,15 @@ from typing import Any
 KINDS = ("delay", "drop", "spam", "tempfail", "permfail", "duplicate", "reorder", "rate-limit", "outage")
 STAGES = ("connect", "mail", "rcpt", "data")
 DISTRIBUTIONS = ("fixed", "uniform", "lognormal")
+DISTRIBUTION_FIELDS = {"fixed": {"seconds"}, "uniform": {"min", "max"}, "lognormal": {"median", "p95"}}
 Z95 = 1.6448536269514722  # standard normal quantile at 0.95
+# Bounds checked when a plan is set, so a plan that is accepted can always be carried out:
+# every duration is at most MAX_SECONDS (ten years of scenario time; a delay sampled beyond it
+# is held that long), a lognormal median at least MIN_MEDIAN (so sigma stays finite), and a
+# reply text fits an SMTP reply line (RFC 5321: 512 octets with code and enhanced code).
+MAX_SECONDS = 10 * 365 * 86400.0
+MIN_MEDIAN = 0.001
+MAX_MESSAGE = 400
 
 _COMMON = {"kind", "to", "start", "end"}
 _ALLOWED: dict[str, set[str]] = {
@@ -86,7 +94,7 @@ class Plan:
 
 
 def _num(where: str, raw: dict[str, Any], key: str, default: float | None = None, *,
-         minimum: float | None = None, maximum: float | None = None, positive: bool = False) -> float:
+         minimum: float | None = None, maximum: float | None = MAX_SECONDS, positive: bool = False) -> float:
     if key not in raw:
         if default is None:
             raise PlanError(f"{where}: '{key}' is required")
@@ -101,6 +109,11 @@ def _num(where: str, raw: dict[str, Any], key: str, default: float | None = None
     if maximum is not None and v > maximum:
         raise PlanError(f"{where}: '{key}' must be <= {maximum}, got {v!r}")
     return float(v)
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:50]}... ({len(value) if isinstance(value, str) else '?'} chars)"
 
 
 def _choice(where: str, raw: dict[str, Any], key: str, options: tuple[str, ...], default: str | None) -> str:
@@ -131,10 +144,10 @@ def parse_rule(raw: Any, index: int, source: str = "plan") -> Rule:
     if unknown:
         raise PlanError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ALLOWED[kind]))}")
     to = raw.get("to")
-    if to is not None and (not isinstance(to, str) or not to):
+    if "to" in raw and (not isinstance(to, str) or not to):
         raise PlanError(f"{where}: 'to' must be a non-empty glob string, got {to!r}")
-    start = _num(where, raw, "start") if "start" in raw else None
-    end = _num(where, raw, "end") if "end" in raw else None
+    start = _num(where, raw, "start", minimum=-MAX_SECONDS) if "start" in raw else None
+    end = _num(where, raw, "end", minimum=-MAX_SECONDS) if "end" in raw else None
     if start is not None and end is not None and end <= start:
         raise PlanError(f"{where}: 'end' ({end}) must be after 'start' ({start})")
     args: dict[str, Any] = {"kind": kind, "to": to, "start": start, "end": end, "raw": dict(raw)}
@@ -143,6 +156,10 @@ def parse_rule(raw: Any, index: int, source: str = "plan") -> Rule:
     if kind == "delay":
         dist = _choice(where, raw, "distribution", DISTRIBUTIONS, "fixed")
         args["distribution"] = dist
+        stray = sorted((set(raw) & set().union(*DISTRIBUTION_FIELDS.values())) - DISTRIBUTION_FIELDS[dist])
+        if stray:  # a field of another distribution would be silently ignored: say so instead
+            raise PlanError(f"{where}: {', '.join(stray)} not used with distribution {dist} "
+                            f"(it takes {', '.join(sorted(DISTRIBUTION_FIELDS[dist]))})")
         if dist == "fixed":
             args["seconds"] = _num(where, raw, "seconds", minimum=0.0)
         elif dist == "uniform":
@@ -151,8 +168,8 @@ def parse_rule(raw: Any, index: int, source: str = "plan") -> Rule:
             if args["max"] < args["min"]:
                 raise PlanError(f"{where}: 'max' must be >= 'min'")
         else:
-            args["median"] = _num(where, raw, "median", positive=True)
-            args["p95"] = _num(where, raw, "p95", positive=True)
+            args["median"] = _num(where, raw, "median", minimum=MIN_MEDIAN)
+            args["p95"] = _num(where, raw, "p95", minimum=MIN_MEDIAN)
             if args["p95"] < args["median"]:
                 raise PlanError(f"{where}: 'p95' must be >= 'median'")
     elif kind in ("tempfail", "permfail"):
@@ -165,8 +182,9 @@ def parse_rule(raw: Any, index: int, source: str = "plan") -> Rule:
         else:
             args["code"] = _code(where, raw, 554 if stage in ("connect", "data") else 550, 500, 599)
         msg = raw.get("message", "")
-        if not isinstance(msg, str) or "\n" in msg or "\r" in msg:
-            raise PlanError(f"{where}: 'message' must be a one-line string")
+        if not isinstance(msg, str) or not msg.isascii() or not msg.isprintable() or len(msg) > MAX_MESSAGE:
+            raise PlanError(f"{where}: 'message' must be one line of printable ASCII, at most {MAX_MESSAGE} "
+                            f"characters (an SMTP reply line), got {_preview(msg)}")
         args["message"] = msg
     elif kind == "reorder":
         args["window"] = _num(where, raw, "window", positive=True)
@@ -231,6 +249,7 @@ def _reply(code: int, text: str) -> str:
 
 
 CHAOS_TRIGGERS = ("Sender", "Recipient", "Authentication")
+CHAOS_DEFAULT_CODES = {"Sender": 451, "Recipient": 451, "Authentication": 535}  # Mailpit's defaults
 
 
 class FaultEngine:
@@ -239,7 +258,7 @@ class FaultEngine:
     def __init__(self, plan: Plan | None = None, seed: int | None = None) -> None:
         """``seed`` (``--seed``) replaces the seed of the initial plan; a later PUT brings its own."""
         self.chaos: dict[str, dict[str, int | float]] = {
-            t: {"ErrorCode": 451, "Probability": 0} for t in CHAOS_TRIGGERS}
+            t: {"ErrorCode": CHAOS_DEFAULT_CODES[t], "Probability": 0} for t in CHAOS_TRIGGERS}
         plan = plan or Plan()
         if seed is not None:
             plan = Plan(seed, plan.rules)
@@ -342,7 +361,10 @@ class FaultEngine:
             return self.rng.uniform(rule.min, rule.max)
         mu = math.log(rule.median)
         sigma = (math.log(rule.p95) - mu) / Z95
-        return self.rng.lognormvariate(mu, sigma)
+        # lognormvariate is exp(normalvariate): same draws, but the tail is capped in log space
+        # instead of overflowing (a huge p95 once answered DATA with 500 OverflowError).
+        log_delay = self.rng.normalvariate(mu, sigma)
+        return MAX_SECONDS if log_delay >= math.log(MAX_SECONDS) else math.exp(log_delay)
 
     def fate(self, st: float, recipients: tuple[str, ...]) -> Fate:
         """Decide drop / spam / delay / reorder / duplicate for an accepted message."""
@@ -376,15 +398,15 @@ class FaultEngine:
             raise PlanError(f"chaos: unknown trigger(s) {', '.join(unknown)}; allowed: {', '.join(CHAOS_TRIGGERS)}")
         new: dict[str, dict[str, int | float]] = {}
         for t in CHAOS_TRIGGERS:
-            v = body.get(t) or {}
+            v = body.get(t, {})
             if not isinstance(v, dict):
                 raise PlanError(f"chaos: {t} must be an object with ErrorCode and Probability")
-            code = v.get("ErrorCode", 451)
+            code = v.get("ErrorCode", CHAOS_DEFAULT_CODES[t])
             prob = v.get("Probability", 0)
             if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
-                raise PlanError(f"chaos: {t}.ErrorCode must be an integer 400-599, got {code!r}")
-            if isinstance(prob, bool) or not isinstance(prob, int | float) or not 0 <= prob <= 100:
-                raise PlanError(f"chaos: {t}.Probability must be a number 0-100, got {prob!r}")
+                raise PlanError(f"chaos: {t}.ErrorCode must be an integer 400-599, got {_preview(code)}")
+            if isinstance(prob, bool) or not isinstance(prob, int) or not 0 <= prob <= 100:
+                raise PlanError(f"chaos: {t}.Probability must be an integer 0-100 (percent), got {_preview(prob)}")
             new[t] = {"ErrorCode": code, "Probability": prob}
         self.chaos = new
         return self.chaos_json()

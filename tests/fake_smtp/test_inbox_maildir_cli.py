@@ -157,7 +157,8 @@ def test_signals_stop_cleanly_and_answer_open_waits(sig: signal.Signals) -> None
         p.send("sig@example.com")
         host, port = p.url.removeprefix("http://").split(":")
         waiter = socket.create_connection((host, int(port)), timeout=30)
-        waiter.sendall(b"GET /api/v1/wait?timeout=120&query=to:nobody@example.com HTTP/1.1\r\nHost: x\r\n\r\n")
+        waiter.sendall(b"GET /api/v1/wait?timeout=120&query=to:nobody@example.com HTTP/1.1\r\n"
+                       b"Host: %s:%s\r\n\r\n" % (host.encode(), port.encode()))
         for _ in range(600):
             if p.get_json("/api/v1/info")["Waiters"] == 1:
                 break
