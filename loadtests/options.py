@@ -75,6 +75,9 @@ def add_arguments(parser: Any) -> None:
                    "than wall time", include_in_web_ui=True)
     g.add_argument("--epoch", type=float, default=0.0, help="Unix wall time of scenario time 0 "
                    "(default: when Locust starts)", include_in_web_ui=True)
+    g.add_argument("--await-go", action="store_true", default=False, help="print a JSON ready line once set up "
+                   "(workers connected, inbox and portal answered) and wait for a JSON line {\"epoch\": T} on stdin; "
+                   "the load then begins at wall time T, which becomes scenario time 0 (used by mfa-harness run)")
     g.add_argument("--target-profile", type=_checked(_check_profile), default="", help="TOML target profile of the portal "
                    "(default: loadtests/profiles/reference.toml)", include_in_web_ui=True)
     g.add_argument("--history-file", default="", help="write the client history (JSON lines) here",

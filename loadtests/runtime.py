@@ -25,6 +25,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from . import accounts as accounts_mod
 from . import options as options_mod
+from . import preflight
 from . import thresholds as thresholds_mod
 from .arrivals import Arrivals
 from .history import BatchSink, FileSink, History, Recorder, Sink
@@ -449,7 +450,26 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
             h.load_accounts()
         except accounts_mod.AccountsError as exc:
             _fail_setup(str(exc))
+    if not is_worker:
+        _preflight(environment, runner, opts, h)
     _HARNESS = h
+
+
+def _preflight(environment: Any, runner: Any, opts: Any, h: Harness) -> None:
+    """Refuse, before any load, a target whose inbox or portal does not answer or runs at another
+    time scale; with --await-go, wait for the runner's epoch so the load begins at scenario time 0."""
+    try:
+        if opts.inbox_url:
+            preflight.check_inbox(opts.inbox_url, float(opts.time_scale))
+        if environment.host:
+            preflight.check_portal(environment.host, float(opts.time_scale))
+        if opts.await_go:
+            if isinstance(runner, MasterRunner):
+                preflight.wait_for_workers(runner, int(getattr(opts, "expect_workers", 1) or 1))
+            opts.epoch = preflight.await_go()
+            h.refresh_time()
+    except preflight.PreflightError as exc:
+        _fail_setup(str(exc))
 
 
 def on_test_start(environment: Any, **_: Any) -> None:

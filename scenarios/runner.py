@@ -1,8 +1,10 @@
 """`mfa-harness run`: start the stack, drive it with Locust under the fault schedule, check, report.
 
-The order matters for honesty: scenario time 0 (the epoch) is set a little after launch so the
-stack is up before the first fault window opens, every process gets the same epoch, and the
-children are torn down whatever happens (Ctrl-C included).
+The order matters for honesty: scenario time 0 (the epoch) is when the load begins, whatever the
+start-up cost. The stack starts on a provisional epoch; Locust starts with `--await-go`, sets up
+(workers connected, portal and inbox answered) and says it is ready; only then is the epoch set,
+the portal's clock and the inbox's fault windows moved onto it, and Locust told to begin at it.
+The children are torn down whatever happens (Ctrl-C included).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ import loadtests
 from loadtests.accounts import AccountsError, load_file, load_url
 
 from . import bugmap, collect, target_inbox
-from .nemesis import Nemesis, fault_window_lines
+from .nemesis import Nemesis, fault_window_lines, post_json
 from .progress import Progress
 from .spec import Scenario
-from .stack import LocalStack, StackConfig, StackError
+from .stack import LocalStack, StackConfig, StackError, start_child
 
 LOCUSTFILE = Path(loadtests.__file__).parent / "locustfile.py"
-STARTUP_ALLOWANCE_S = 1.5  # wall seconds between launch and scenario time 0 (the stack starts in ~1 s)
+GO_MARGIN_S = 0.3          # wall seconds between "everything is up" and scenario time 0 (clock moves, go line)
+LOCUST_READY_S = 180.0     # wall seconds Locust may take to set up (imports, workers, preflight) on a busy host
 ACCOUNTS_PROBE_S = 10.0    # one GET of a target's accounts URL, before anything starts
 
 
@@ -145,15 +148,16 @@ def write_toml(path: Path, top: dict[str, Any], tables: dict[str, list[dict[str,
     return path
 
 
-def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, epoch: float, workers: int,
+def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, workers: int,
                 target_profile: Path | None, accounts_args: list[str]) -> list[str]:
-    """Locust's command line; `accounts_args` is `--accounts-url URL` or `--accounts-file FILE`."""
+    """Locust's command line; `accounts_args` is `--accounts-url URL` or `--accounts-file FILE`.
+    `--await-go`: Locust says when it is ready and the runner then gives it the epoch."""
     personas = ",".join(f"{k}={v:g}" for k, v in sc.personas.items())
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
             "-u", str(sc.users), "-r", f"{sc.spawn_rate:g}", "-t", f"{max(1, round(sc.wall_duration))}s",
             "--stop-timeout", f"{max(5, round(60 / sc.time_scale + 5))}",
             "--host", host, "--inbox-url", inbox_url,
-            "--time-scale", f"{sc.time_scale:g}", "--epoch", repr(epoch), "--seed", str(sc.seed),
+            "--time-scale", f"{sc.time_scale:g}", "--await-go", "--seed", str(sc.seed),
             "--history-file", str(out / "client-history.jsonl"), "--summary-file", str(out / "locust-summary.json"),
             "--personas", personas, "--csv", str(out / "locust"), "--html", str(out / "locust-report.html"),
             "--only-summary", "--loglevel", "WARNING"]
@@ -194,12 +198,9 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     if opts.target and not opts.inbox_url:
         raise SetupError("--target needs --inbox-url")
     accounts, accounts_args = target_accounts(opts)   # before anything starts; ([], []) for the local stack
-    out = opts.out or default_out(sc)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "logs").mkdir(exist_ok=True)
+    out = prepare_out(opts.out or default_out(sc))
     t_launch = time.time()
     phases: dict[str, float] = {}
-    epoch = t_launch + STARTUP_ALLOWANCE_S
     white_box = opts.target is None
     policy_file = write_toml(out / "policy.toml", sc.policy) if sc.policy else None
     fault_plan = {"seed": sc.seed, "rules": sc.faults}
@@ -210,12 +211,14 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     locust: subprocess.Popen | None = None
     nemesis: Nemesis | None = None
     progress: Progress | None = None
+    epoch = t_launch
     # Both signals stop the run through the same teardown, also when the shell that started us
     # ignored SIGINT (a background job inherits SIG_IGN, and Python then installs no handler).
     old_handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if white_box:
-            stack = LocalStack(StackConfig(out=out, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
+            # the stack's own epoch is provisional: its clock is moved onto the run's axis at the go
+            stack = LocalStack(StackConfig(out=out, epoch=t_launch, time_scale=sc.time_scale, seed=sc.seed,
                                            partners=sc.partners, population=sc.population,
                                            processes=sc.processes, bugs=sc.bugs,
                                            policy_file=policy_file, faults_file=faults_file))
@@ -229,46 +232,33 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         else:
             portal_url = opts.target.rstrip("/")
             inbox_url = opts.inbox_url.rstrip("/")
-            try:
-                offset = target_inbox.inbox_offset(collect.get_json(inbox_url + "/api/v1/info", timeout=10),
-                                                   epoch, sc.time_scale) if sc.faults else 0.0
-            except (collect.CollectError, ValueError) as exc:     # TargetInboxError, or not JSON
-                raise SetupError(f"--inbox-url {inbox_url}: {exc}") from None
             try:     # the inbox is someone else's: its plan is put back when the run ends
                 previous_plan = collect.get_json(inbox_url + "/api/v1/faults", timeout=10)
             except (collect.CollectError, ValueError) as exc:
                 raise SetupError(f"--inbox-url {inbox_url}: cannot read its fault plan: {exc}") from None
-            _put_faults(inbox_url, target_inbox.shift_plan(fault_plan, offset))
 
+        argv = locust_argv(sc, host=portal_url, inbox_url=inbox_url, out=out,
+                           workers=opts.workers, target_profile=opts.target_profile, accounts_args=accounts_args)
+        (out / "command.txt").write_text(shlex.join(argv) + "\n", encoding="utf-8")
+        phases["stack_start_s"] = round(time.time() - t_launch, 3)
+        t_locust = time.time()
+        locust = start_locust(argv, out)
+        phases["locust_start_s"] = round(time.time() - t_locust, 3)
+        # Scenario time 0: everything is up, so the load begins now, whatever the start-up cost was.
+        epoch = time.time() + GO_MARGIN_S
+        align_target(stack, portal_url, inbox_url, fault_plan if (sc.faults or not white_box) else None,
+                     epoch, sc.time_scale)
+        _send_go(locust, epoch)
         current_stack = stack
         nemesis = Nemesis(sc.nemesis, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
                           portal_url=lambda: current_stack.portal_url if current_stack else portal_url,
                           kill_portal=stack.kill_portal if stack else None,
                           restart_portal=stack.restart_portal if stack else None, accounts=accounts)
-        argv = locust_argv(sc, host=portal_url, inbox_url=inbox_url, out=out, epoch=epoch,
-                           workers=opts.workers, target_profile=opts.target_profile, accounts_args=accounts_args)
-        (out / "command.txt").write_text(shlex.join(argv) + "\n", encoding="utf-8")
-        phases["stack_start_s"] = round(time.time() - t_launch, 3)
-        time.sleep(max(0.0, epoch - time.time()))  # wait for scenario time 0: a scheduled instant
-        t_locust = time.time()
-        locust_log = open(out / "logs" / "locust.log", "ab")
-        locust = subprocess.Popen(argv, stdout=locust_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  start_new_session=True)
         nemesis.start()
         progress = Progress(sc, epoch=epoch, portal_url=(lambda: current_stack.portal_url) if stack else None,
                             nemesis=nemesis, quiet=opts.quiet, client_history=out / "client-history.jsonl")
         progress.start()
-        deadline = time.time() + sc.wall_duration + 180
-        while locust.poll() is None:
-            if time.time() > deadline:
-                os.killpg(locust.pid, signal.SIGTERM)
-                locust.wait(timeout=60)
-                break
-            try:
-                locust.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-        locust_log.close()
+        _wait_locust(locust, sc.wall_duration + 180)
         phases["locust_s"] = round(time.time() - t_locust, 3)
         t_collect = time.time()
         nemesis.stop()
@@ -278,10 +268,10 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         # Let the outbox drain what is still queued before reading the histories.
         if stack:
             _drain_outbox(stack.portal_url, sc.time_scale)
-        portal_lines = collect.portal_events(portal_url) if white_box else []
-        inbox_lines = collect.inbox_deliveries(inbox_url)
-        if not white_box:   # an inbox started before this run: its own past and its own time axis
-            inbox_lines = target_inbox.restamp(inbox_lines, epoch, sc.time_scale, since_wall=t_launch)
+        portal_lines = without_alignment(collect.portal_events(portal_url), epoch) if white_box else []
+        # the inbox's own axis (and, for a target's inbox, its own past) onto the run's axis
+        inbox_lines = target_inbox.restamp(collect.inbox_deliveries(inbox_url), epoch, sc.time_scale,
+                                           since_wall=t_launch)
         phases["drain_and_collect_s"] = round(time.time() - t_collect, 3)
     except KeyboardInterrupt:
         print("interrupted: stopping the stack", file=sys.stderr)
@@ -295,12 +285,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
             progress.stop()
         if nemesis:
             nemesis.stop()
-        if locust and locust.poll() is None:
-            try:
-                os.killpg(locust.pid, signal.SIGTERM)
-                locust.wait(timeout=30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                locust.kill()
+        _stop_locust(locust)
         if stack:
             stack.stop()
         if previous_plan is not None:
@@ -323,12 +308,103 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         "expected": sc.expected, "strict": opts.strict, "accounts": accounts, "users": sc.users,
         "workers": opts.workers, "processes": sc.processes, "locust_exit": locust.returncode if locust else None,
         "thresholds": (summary or {}).get("thresholds", {}), "thresholds_asked": sc.thresholds,
+        "load": load_facts(summary, sc, opts.workers),
         "nemesis_errors": nemesis.errors if nemesis else [],
         "command": shlex.join(sys.argv), "portal_restarts": stack.restarts if stack else 0,
         "phases": phases,
     }
     (out / "run.json").write_text(json.dumps(run_info, indent=2), encoding="utf-8")
     return finish_run(out, history, run_info, quiet=opts.quiet)
+
+
+def prepare_out(out: Path) -> Path:
+    """The run folder and its logs/, or SetupError in one line (an existing file, /proc, no permission)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "logs").mkdir(exist_ok=True)
+        probe = out / ".mfa-harness-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except FileExistsError:
+        raise SetupError(f"--out {out}: exists and is not a folder") from None
+    except OSError as exc:
+        raise SetupError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    return out
+
+
+def start_locust(argv: list[str], out: Path) -> subprocess.Popen:
+    """Start Locust and wait (bounded) for its ready line: set up, workers connected, target answered."""
+    try:
+        child = start_child("locust", argv, out / "logs" / "locust.log", timeout=LOCUST_READY_S, stdin_pipe=True)
+    except StackError as exc:
+        raise SetupError(f"Locust did not start: {exc.reason}" if exc.reason else str(exc)) from None
+    return child.proc
+
+
+def _send_go(locust: subprocess.Popen, epoch: float) -> None:
+    assert locust.stdin is not None
+    try:
+        locust.stdin.write((json.dumps({"epoch": epoch}) + "\n").encode())
+        locust.stdin.close()
+    except OSError:
+        pass        # Locust is gone: its exit code says why
+
+
+def align_target(stack: LocalStack | None, portal_url: str, inbox_url: str, fault_plan: dict[str, Any] | None,
+                 epoch: float, time_scale: float) -> None:
+    """Move the stack's clocks onto the run's axis (`epoch`): the local portal's harness clock, and
+    the inbox's fault windows (in the inbox's own time, so shifted by its epoch's offset)."""
+    if stack is not None:
+        try:
+            post_json(portal_url + "/_harness/clock", {"advance": -(epoch - stack.cfg.epoch) * time_scale})
+        except (OSError, ValueError) as exc:
+            raise SetupError(f"cannot set the portal's clock at {portal_url}: {exc}") from None
+    if fault_plan is None:
+        return
+    try:
+        offset = target_inbox.inbox_offset(collect.get_json(inbox_url + "/api/v1/info", timeout=10),
+                                           epoch, time_scale) if fault_plan.get("rules") else 0.0
+    except (collect.CollectError, ValueError) as exc:     # TargetInboxError, or not JSON
+        raise SetupError(f"--inbox-url {inbox_url}: {exc}") from None
+    _put_faults(inbox_url, target_inbox.shift_plan(fault_plan, offset))
+
+
+def without_alignment(events: list[dict[str, Any]], epoch: float) -> list[dict[str, Any]]:
+    """The portal's events without the clock move that put it on the run's axis (before the epoch;
+    a scheduled clock jump is at or after it)."""
+    return [e for e in events if not (e.get("event") == "clock_advanced" and float(e.get("wall", 0.0)) < epoch)]
+
+
+def _wait_locust(locust: subprocess.Popen, max_wall_s: float) -> None:
+    deadline = time.time() + max_wall_s
+    while locust.poll() is None:
+        if time.time() > deadline:
+            os.killpg(locust.pid, signal.SIGTERM)
+            locust.wait(timeout=60)
+            break
+        try:
+            locust.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _stop_locust(locust: subprocess.Popen | None) -> None:
+    if locust and locust.poll() is None:
+        try:
+            os.killpg(locust.pid, signal.SIGTERM)
+            locust.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            locust.kill()
+            locust.wait(timeout=30)
+
+
+def load_facts(summary: dict[str, Any] | None, sc: Scenario, workers: int) -> dict[str, Any]:
+    """What the load actually did, from Locust's summary: users asked and reached, workers, early stop."""
+    run = (summary or {}).get("run") or {}
+    return {"users_asked": sc.users, "users_peak": run.get("users_peak"),
+            "workers_asked": workers, "workers_reported": len((summary or {}).get("workers_reported") or []),
+            "run_time_asked_s": run.get("run_time_asked_s"), "run_time_s": run.get("run_time_s"),
+            "stopped_early": run.get("stopped_early"), "allow_partial": sc.allow_partial}
 
 
 def _read_summary(path: Path) -> dict[str, Any] | None:

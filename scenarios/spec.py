@@ -69,6 +69,7 @@ class Scenario:
     expect_invalid: list[str] = field(default_factory=list)
     bugs: list[str] = field(default_factory=list)
     locust_args: list[str] = field(default_factory=list)
+    allow_partial: bool = False    # [load] allow_partial: an early stop or fewer users is not a problem
 
     @property
     def expected(self) -> dict[str, Any]:
@@ -243,6 +244,7 @@ def load(name_or_path: str | Path) -> Scenario:
     rate = load_t.get("arrival_rate", (int, float), None, positive=True)
     sc.arrival_rate = float(rate) if rate is not None else None
     sc.locust_args = [str(a) for a in load_t.get("locust_args", list, [])]
+    sc.allow_partial = bool(load_t.get("allow_partial", bool, False))
     load_t.finish()
 
     portal = _Reader(path, text, top.get("portal", dict, {}), "portal")

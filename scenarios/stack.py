@@ -78,12 +78,22 @@ def _own_error(tail: str) -> str:
     return ""
 
 
+def _harness_error(tail: str) -> str:
+    """The last `mfa-harness: why` line a child printed before exiting (Locust's setup refusals)."""
+    for line in reversed(tail.splitlines()):
+        if line.startswith("mfa-harness: "):
+            return line.removeprefix("mfa-harness: ").strip()
+    return ""
+
+
 def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 60.0,
-                env: dict[str, str] | None = None) -> Child:
-    """Start `argv`, stderr to `log_path`, and wait for its JSON ready line on stdout."""
+                env: dict[str, str] | None = None, stdin_pipe: bool = False) -> Child:
+    """Start `argv`, stderr to `log_path`, and wait for its JSON ready line on stdout (`stdin_pipe`:
+    keep a pipe to its stdin, for a child that waits for a go line after its ready line)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log,
+                            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
                             env=env, start_new_session=True)
     found: dict[str, Any] = {}
     done = threading.Event()
@@ -112,7 +122,7 @@ def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 
         proc.wait(timeout=30)
         log.close()
         tail = _tail(log_path)
-        reason = _own_error(tail)
+        reason = _own_error(tail) or _harness_error(tail)
         if reason:
             raise StackError(f"{name} did not start: {reason} (log {log_path})", child=name, reason=reason)
         raise StackError(f"{name} did not become ready (exit {proc.returncode}); log {log_path}:\n{tail}", child=name)
