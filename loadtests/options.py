@@ -85,7 +85,7 @@ def add_arguments(parser: Any) -> None:
     g.add_argument("--summary-file", default="", help="write the end-of-run JSON summary here",
                    include_in_web_ui=True)
     g.add_argument("--threshold", action="append", type=_checked(_check_threshold), default=None, help="pass/fail expression such as "
-                   "\"login.p95 < 8s\" (repeatable; in the web UI separate several with ';'); a missed threshold "
+                   "\"flow.p95 < 8s\" (repeatable; in the web UI separate several with ';'); a missed threshold "
                    "makes Locust exit with 3", include_in_web_ui=True)
     g.add_argument("--abort-on-fail", action="store_true", default=False, help="stop the test as soon as a "
                    "threshold on a growing count (loops, outcome.*, arrivals.dropped, http.failures…) is missed",

@@ -41,6 +41,9 @@ FLUSH_INTERVAL = 1.0          # wall seconds between a worker's history batches
 FLUSH_GRACE = 30.0            # extra wall seconds the master waits for workers' last lines
 QUIT_SEND_TIMEOUT = 10.0      # wall seconds a quitting worker tries to send its last lines
 ABORT_CHECK_INTERVAL = 1.0    # wall seconds between checks of --abort-on-fail thresholds
+USERS_SAMPLE_INTERVAL = 0.2   # wall seconds between samples of the running user count
+EARLY_STOP_SLACK_S = 2.0      # wall seconds a run may end before its --run-time without counting as early
+EXIT_FAILURES = 1             # Locust's own code for "requests failed"
 EXIT_SETUP = 2
 
 _HARNESS: Harness | None = None
@@ -102,6 +105,10 @@ class Harness:
         self.setup_failed = False
         self.rank: int | None = None          # worker: its place among the run's workers (from the master)
         self.worker_total: int | None = None
+        self.run_started: float | None = None   # wall time the load began (test_start)
+        self.run_stopped: float | None = None   # wall time the stop began (test_stopping)
+        self.users_peak = 0
+        self._sampler: gevent.Greenlet | None = None
 
     # ---- what users call -----------------------------------------------------------------------
     @property
@@ -209,6 +216,9 @@ class Harness:
         self.metrics = FlowMetrics()
         self.live = {}
         self.aborted = None
+        self.run_started, self.run_stopped, self.users_peak = time.time(), None, 0
+        if not isinstance(self.environment.runner, WorkerRunner) and (self._sampler is None or self._sampler.dead):
+            self._sampler = gevent.spawn(self._sample_users)
         if (self.opts.abort_on_fail and not isinstance(self.environment.runner, WorkerRunner)
                 and any(thresholds_mod.can_abort_on(t) for t in self.thresholds)):
             if self._watcher is None or self._watcher.dead:
@@ -219,6 +229,42 @@ class Harness:
             self.arrivals.start()
         if not isinstance(self.environment.runner, MasterRunner) and self._flusher is None:
             self._flusher = gevent.spawn(self._flush_loop)
+
+    def _sample_users(self) -> None:
+        """Track the peak of running users (a master counts what its workers report), until the stop."""
+        while self.run_stopped is None:
+            self.note_users()
+            gevent.sleep(USERS_SAMPLE_INTERVAL)
+        self._sampler = None
+
+    def note_users(self) -> None:
+        self.users_peak = max(self.users_peak, int(getattr(self.environment.runner, "user_count", 0) or 0))
+
+    def note_stopping(self) -> None:
+        if self.run_stopped is None and self.run_started is not None:
+            self.note_users()
+            self.run_stopped = time.time()
+
+    def run_facts(self) -> dict[str, Any]:
+        """Users asked and reached, run time asked and run, and whether the load stopped early."""
+        opts = self.opts
+        asked_time = getattr(opts, "run_time", None)
+        ran = None
+        if self.run_started is not None:
+            ran = round((self.run_stopped or time.time()) - self.run_started, 3)
+        early = None
+        if self.aborted:
+            early = f"aborted by threshold {self.aborted}"
+        elif asked_time and ran is not None and ran < asked_time - max(EARLY_STOP_SLACK_S, 0.05 * asked_time):
+            early = f"ran {ran:.1f} of {asked_time} wall seconds"
+        return {"users_asked": getattr(opts, "num_users", None), "users_peak": self.users_peak,
+                "run_time_asked_s": asked_time, "run_time_s": ran, "stopped_early": early,
+                "workers_expected": int(getattr(opts, "expect_workers", 0) or 0)
+                if isinstance(self.environment.runner, MasterRunner) else 0}
+
+    def inbox_failures(self) -> int:
+        """Failed inbox reads (code waits, message fetches): counted apart from the portal's requests."""
+        return sum(int(e.num_failures) for e in self.environment.stats.entries.values() if e.method == "INBOX")
 
     def _flush_loop(self) -> None:
         """Push lines on every second until the final flush (then the greenlet ends): a worker
@@ -334,7 +380,7 @@ class Harness:
         return {
             "profile": self.profile.name, "time_scale": self.timebase.scale, "epoch": self.timebase.epoch,
             "personas": self.weights, "flows": self.metrics.flows(), "outcomes": outcomes,
-            "login": {"success_rate": self.metrics.success_rate()},
+            "flow": {"success_rate": self.metrics.success_rate()},
             "loops": int(self.metrics.counters.get("loops", 0)),
             "loop_breaker": int(self.metrics.counters.get("loop_breaker", 0)),
             "arrivals": {"rate_per_scenario_s": self.opts.arrival_rate,
@@ -348,6 +394,8 @@ class Harness:
             "thresholds": results,
             "thresholds_passed": all(r["passed"] for r in results.values()),
             "aborted_by": self.aborted,
+            "run": self.run_facts(),
+            "inbox": {"failures": self.inbox_failures()},
         }
 
     def finish(self, close: bool = True) -> None:
@@ -366,8 +414,17 @@ class Harness:
             log.error("threshold missed: %s (value %s)", expr, r["value"])
         if self.setup_failed:
             self.environment.process_exit_code = EXIT_SETUP
+        elif failed:
+            self.environment.process_exit_code = thresholds_mod.EXIT_THRESHOLD
+        elif summary["inbox"]["failures"] or (summary["flows"] and not summary["outcomes"].get("ok")):
+            # inbox failures are kept out of the portal's "Aggregated" row, so Locust would not count
+            # them; and a run where nobody signed in did not pass, whatever the requests said
+            if close:
+                log.error("%d inbox request(s) failed; %d of %d login flows succeeded",
+                          summary["inbox"]["failures"], summary["outcomes"].get("ok", 0), summary["flows"])
+            self.environment.process_exit_code = EXIT_FAILURES
         else:
-            self.environment.process_exit_code = thresholds_mod.EXIT_THRESHOLD if failed else None
+            self.environment.process_exit_code = None
 
     def close_history(self) -> None:
         """Close the file; on the master, sort the merged lines by wall time (stable, per-proc order kept)."""
@@ -484,7 +541,11 @@ def on_test_start(environment: Any, **_: Any) -> None:
 
 
 def on_test_stopping(environment: Any, **_: Any) -> None:
-    if _HARNESS is not None and isinstance(environment.runner, MasterRunner):
+    if _HARNESS is None:
+        return
+    if not isinstance(environment.runner, WorkerRunner):
+        _HARNESS.note_stopping()
+    if isinstance(environment.runner, MasterRunner):
         _HARNESS.master_collect()
 
 
@@ -509,6 +570,7 @@ def on_quitting(environment: Any, **_: Any) -> None:
         with gevent.Timeout(QUIT_SEND_TIMEOUT, False):
             _HARNESS.worker_final_flush()
         return
+    _HARNESS.note_stopping()   # on SIGTERM `quitting` may come before `test_stopping`
     if isinstance(runner, MasterRunner):
         _HARNESS.master_collect()
     else:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import SERIES_BIN_S, FlowData, collect, outcome_series
+from .verdict import threshold_text
 
 W, H, PAD_L, PAD_B, PAD_T = 640, 230, 48, 34, 26
 OUTCOME_COLOURS = {
@@ -210,13 +211,22 @@ def _thresholds_html(verdict: dict[str, Any]) -> str:
     if not items:
         return "<p>No thresholds.</p>"
     rows = "".join(f"<tr><td><code>{escape(str(expr))}</code></td><td class=\"{'valid' if t.get('passed') else 'invalid'}\">"
-                   f"{'met' if t.get('passed') else 'missed'}</td><td>{escape(_fmt(t.get('value')))}</td></tr>"
+                   f"{'met' if t.get('passed') else 'missed'}</td><td>{escape(threshold_text(t))}</td></tr>"
                    for expr, t in items)
     return f"<table><tr><th>threshold</th><th>result</th><th>value</th></tr>{rows}</table>"
 
 
+def _metric_text(key: str, value: Any) -> str:
+    """A verdict metric with its unit: `*_s` values are scenario seconds."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if key.endswith("_s") and value is not None:
+        return f"{_fmt(value)} s scenario time"
+    return _fmt(value)
+
+
 def _metrics_html(metrics: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_fmt(v) if not isinstance(v, dict) else json.dumps(v))}</td></tr>"
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_metric_text(k, v))}</td></tr>"
                    for k, v in metrics.items() if k != "outcome_series")
     return f"<table>{rows}</table>"
 

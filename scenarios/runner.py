@@ -242,7 +242,11 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         (out / "command.txt").write_text(shlex.join(argv) + "\n", encoding="utf-8")
         phases["stack_start_s"] = round(time.time() - t_launch, 3)
         t_locust = time.time()
-        locust = start_locust(argv, out)
+        try:
+            locust = start_locust(argv, out)
+        except SetupError as exc:
+            write_refusal(out, sc, str(exc))
+            raise
         phases["locust_start_s"] = round(time.time() - t_locust, 3)
         # Scenario time 0: everything is up, so the load begins now, whatever the start-up cost was.
         epoch = time.time() + GO_MARGIN_S
@@ -339,6 +343,19 @@ def start_locust(argv: list[str], out: Path) -> subprocess.Popen:
     except StackError as exc:
         raise SetupError(f"Locust did not start: {exc.reason}" if exc.reason else str(exc)) from None
     return child.proc
+
+
+def write_refusal(out: Path, sc: Scenario, reason: str) -> None:
+    """verdict.json and junit.xml of a run that never began, so CI reads the reason, not a green file."""
+    from .junit import write_junit
+
+    verdict = {"scenario": sc.name, "seed": sc.seed, "time_scale": sc.time_scale, "passed": False,
+               "invariants_as_expected": True, "thresholds_passed": False, "invariants": {},
+               "thresholds": {t: {"passed": False, "value": None, "note": "not evaluated: the load never began"}
+                              for t in sc.thresholds},
+               "problems": [reason], "bugs": sc.bugs, "expected": sc.expected, "metrics": {}}
+    (out / "verdict.json").write_text(json.dumps(verdict, indent=2), encoding="utf-8")
+    write_junit(verdict, out / "junit.xml")
 
 
 def _send_go(locust: subprocess.Popen, epoch: float) -> None:

@@ -43,7 +43,11 @@ def test_locust_refusing_its_options_fails_the_run(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", str(scenario), "--out", str(out)],
                           capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert proc.returncode == EXIT_SETUP, (proc.stdout[-2000:], proc.stderr[-2000:])
+    # refused before any load, in one line that says why (it used to be "Locust exited with 2" and the
+    # real reason only in logs/locust.log)
+    assert proc.stderr.count("\n") == 1 and "Locust did not start" in proc.stderr and "loops ==" in proc.stderr, \
+        proc.stderr
     verdict = json.loads((out / "verdict.json").read_text())
-    assert verdict["passed"] is False
-    assert any(p.startswith("Locust exited with 2") for p in verdict["problems"]), verdict["problems"]
-    assert "PROBLEM: Locust exited with 2" in proc.stdout and "FAIL (exit 2)" in proc.stdout
+    assert verdict["passed"] is False and "loops ==" in verdict["problems"][0]
+    junit = (out / "junit.xml").read_text(encoding="utf-8")
+    assert 'errors="1"' in junit and "loops ==" in junit
