@@ -20,7 +20,10 @@ class OptionsError(ValueError):
     """A harness option with a value that cannot be used."""
 
 
-def _number(minimum: float, strict: bool) -> Callable[[str], float]:
+MAX_TIME_SCALE = 10_000.0        # beyond this a wall second holds hours: sleeps and timeouts lose all meaning
+
+
+def _number(minimum: float, strict: bool, maximum: float = math.inf) -> Callable[[str], float]:
     def convert(text: str) -> float:
         try:
             value = float(text)
@@ -28,6 +31,8 @@ def _number(minimum: float, strict: bool) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
         if value < minimum or (strict and value == minimum) or value != value:
             raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum:g}, got {text}")
+        if value > maximum or value == math.inf:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum:g}, got {text}")
         return value
     return convert
 
@@ -71,7 +76,7 @@ def add_arguments(parser: Any) -> None:
                    "(default: HOST/_harness/accounts)", include_in_web_ui=True)
     g.add_argument("--accounts-file", default="", help="accounts as CSV or JSON instead of --accounts-url",
                    include_in_web_ui=True)
-    g.add_argument("--time-scale", type=_number(0.0, strict=True), default=1.0, help="scenario time runs this many times faster "
+    g.add_argument("--time-scale", type=_number(0.0, strict=True, maximum=MAX_TIME_SCALE), default=1.0, help="scenario time runs this many times faster "
                    "than wall time", include_in_web_ui=True)
     g.add_argument("--epoch", type=float, default=0.0, help="Unix wall time of scenario time 0 "
                    "(default: when Locust starts)", include_in_web_ui=True)
@@ -149,8 +154,8 @@ def integer_weights(weights: dict[str, float]) -> dict[str, int]:
 
 def check_options(opts: Any) -> None:
     """Raise OptionsError for values no run can use."""
-    if not opts.time_scale > 0:
-        raise OptionsError(f"--time-scale must be > 0, got {opts.time_scale}")
+    if not 0 < opts.time_scale <= MAX_TIME_SCALE:
+        raise OptionsError(f"--time-scale must be > 0 and <= {MAX_TIME_SCALE:g}, got {opts.time_scale}")
     if opts.arrival_rate < 0:
         raise OptionsError(f"--arrival-rate must be >= 0, got {opts.arrival_rate}")
     if not opts.code_timeout > 0:

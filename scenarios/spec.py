@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_smtp.faults import PlanError, parse_rule
+from loadtests.options import MAX_TIME_SCALE
 from loadtests.persona_names import PERSONA_NAMES
 from loadtests.thresholds import ThresholdError
 from loadtests.thresholds import parse as parse_threshold
@@ -33,7 +34,6 @@ NEMESIS_ACTIONS = ("clock-jump", "kill-portal", "change-notification")
 POLICY_ALIASES = {"code_ttl": "code_lifetime", "challenge_ttl": "pending_lifetime"}
 TOP_KEYS = ("name", "description", "seed", "time_scale", "duration", "bugs", "population", "load", "portal",
             "personas", "policy", "faults", "nemesis", "thresholds", "expect")
-MAX_TIME_SCALE = 10_000.0      # beyond this a wall second holds hours: timers and sleeps lose all meaning
 MAX_DURATION = 7 * 86_400.0    # scenario seconds (a week)
 MAX_USERS = 10_000
 
