@@ -516,10 +516,10 @@ def _preflight(environment: Any, runner: Any, opts: Any, h: Harness) -> None:
     """Refuse, before any load, a target whose inbox or portal does not answer or runs at another
     time scale; with --await-go, wait for the runner's epoch so the load begins at scenario time 0."""
     try:
-        if opts.inbox_url:
-            preflight.check_inbox(opts.inbox_url, float(opts.time_scale))
         if environment.host:
             preflight.check_portal(environment.host, float(opts.time_scale))
+        if opts.inbox_url:
+            preflight.check_inbox(opts.inbox_url, float(opts.time_scale))
         if opts.await_go:
             if isinstance(runner, MasterRunner):
                 preflight.wait_for_workers(runner, int(getattr(opts, "expect_workers", 1) or 1))
