@@ -515,17 +515,21 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
 def _preflight(environment: Any, runner: Any, opts: Any, h: Harness) -> None:
     """Refuse, before any load, a target whose inbox or portal does not answer or runs at another
     time scale; with --await-go, wait for the runner's epoch so the load begins at scenario time 0."""
+    master = isinstance(runner, MasterRunner)
     try:
+        if master and (opts.headless or opts.await_go):
+            # connected workers hear the quit if the target is refused; unconnected ones would wait
+            preflight.wait_for_workers(runner, int(getattr(opts, "expect_workers", 1) or 1))
         if environment.host:
             preflight.check_portal(environment.host, float(opts.time_scale))
         if opts.inbox_url:
             preflight.check_inbox(opts.inbox_url, float(opts.time_scale))
         if opts.await_go:
-            if isinstance(runner, MasterRunner):
-                preflight.wait_for_workers(runner, int(getattr(opts, "expect_workers", 1) or 1))
             opts.epoch = preflight.await_go()
             h.refresh_time()
     except preflight.PreflightError as exc:
+        if master:
+            runner.quit()
         _fail_setup(str(exc))
 
 
