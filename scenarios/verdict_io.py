@@ -146,8 +146,9 @@ def print_summary(verdict: dict[str, Any], out: Path, code: int) -> None:
                  f"loops {m.get('loops')}  resends {m.get('resends')}")
     load = verdict.get("load") or {}
     if load.get("users_asked") is not None:
-        lines.append(f"  users asked {load.get('users_asked')}, peak {load.get('users_peak')}; workers "
-                     f"reported {load.get('workers_reported')} of {load.get('workers_asked') or 'none (one process)'}"
+        workers = (f"workers reported {load.get('workers_reported')} of {load['workers_asked']}"
+                   if load.get("workers_asked") else "one Locust process")
+        lines.append(f"  users asked {load.get('users_asked')}, peak {load.get('users_peak')}; {workers}"
                      + (f"; stopped early: {load['stopped_early']}" if load.get("stopped_early") else ""))
     lines += [f"  PROBLEM: {p}" for p in verdict.get("problems", [])]
     lines.append(f"{'PASS' if verdict.get('passed') else 'FAIL'} (exit {code}) — report: {out / 'report.html'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -205,3 +206,16 @@ def test_a_binary_scenario_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     proc = run_cli("run", str(path))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "not a UTF-8 text file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_readme_threshold_typo_example_is_what_the_command_says(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    shown = next(line for line in readme.splitlines() if line.startswith("mfa-harness: typo.toml:"))
+    (tmp_path / "typo.toml").write_text('name = "typo"\ndescription = "a typo in a threshold"\nseed = 1\n'
+                                        'duration = 60\nthresholds = ["flw.p95 < 8s"]\n[personas]\ncareful = 1\n',
+                                        encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", "typo.toml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(shown.removesuffix("...")), (proc.stderr, shown)
