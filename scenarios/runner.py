@@ -67,6 +67,7 @@ def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
         sc.time_scale = opts.time_scale
     if opts.duration is not None:
         sc.duration = opts.duration
+        _warn_windows_after(sc)
     if opts.users is not None:
         sc.users = opts.users
         sc.spawn_rate = max(sc.spawn_rate, float(opts.users))
@@ -88,6 +89,19 @@ def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
             sc.processes = max(sc.processes, bugmap.PLANTED_BUGS[bug].processes)
     sc.bugs = bugs
     return sc
+
+
+def _warn_windows_after(sc: Scenario) -> None:
+    """A --duration shorter than the file's: fault windows past the new end are said, with their line."""
+    from .spec import fault_line
+
+    for i, rule in enumerate(sc.faults):
+        for key in ("start", "end"):
+            value = rule.get(key)
+            if isinstance(value, int | float) and value > sc.duration:
+                print(f"mfa-harness: warning: {sc.path}:{fault_line(sc.path, i, key)}: faults[{i}].{key} = {value:g} "
+                      f"is after the run's end (--duration {sc.duration:g} scenario seconds)", file=sys.stderr)
+                break
 
 
 def target_accounts(opts: RunOptions) -> tuple[list[dict[str, Any]], list[str]]:

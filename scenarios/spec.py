@@ -134,6 +134,14 @@ def _value_line(text: str, key: str, value: str) -> int:
     return start
 
 
+def fault_line(path: Path, index: int, key: str) -> int:
+    """Line of `key` in the `index`-th [[faults]] block of the file at `path` (1 if unreadable)."""
+    try:
+        return _block_line(path.read_text(encoding="utf-8"), "faults", index, key)
+    except (OSError, UnicodeDecodeError):
+        return 1
+
+
 def _check_window(path: Path, text: str, i: int, rule: dict[str, Any], duration: float) -> None:
     """A fault window must lie in [0, duration]: one that starts before 0 or ends after the scenario
     would silently act differently from what the file says."""

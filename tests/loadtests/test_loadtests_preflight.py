@@ -84,3 +84,21 @@ def test_the_summary_records_the_load_that_ran(stack: Stack) -> None:
     facts = json.loads((run.out / "summary.json").read_text())["run"]
     assert facts["users_asked"] == 3 and facts["users_peak"] == 3 and facts["stopped_early"] is None
     assert facts["run_time_asked_s"] == 3 and facts["run_time_s"] >= 2.5
+
+
+def test_a_run_stopped_before_its_run_time_says_so(stack: Stack) -> None:
+    """Workers lost or a stop from outside: the summary used to read like a full run."""
+    import os
+    import signal
+    import time
+
+    running = stack.start_locust(users=2, run_time=120, personas="careful=1")
+    history = running.out / "history.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and not (history.exists() and '"op":"flow"' in history.read_text()):
+        time.sleep(0.2)        # the history file is the only sign of progress Locust gives from outside
+    os.killpg(running.pid, signal.SIGTERM)
+    run = running.wait(120)
+    facts = json.loads((run.out / "summary.json").read_text())["run"]
+    assert facts["stopped_early"] and "of 120 wall seconds" in facts["stopped_early"], facts
+    assert facts["run_time_s"] < 100

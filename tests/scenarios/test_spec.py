@@ -219,3 +219,12 @@ def test_the_readme_threshold_typo_example_is_what_the_command_says(tmp_path: Pa
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert proc.returncode == 2
     assert proc.stderr.startswith(shown.removesuffix("...")), (proc.stderr, shown)
+
+
+def test_a_shorter_duration_warns_about_windows_after_the_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from scenarios.runner import RunOptions, apply_overrides
+
+    path = write(tmp_path, GOOD + "\n[[faults]]\nkind = \"spam\"\nstart = 30\nend = 50\n")
+    apply_overrides(load(path), RunOptions(duration=20.0))
+    err = capsys.readouterr().err
+    assert f"{path}:11: faults[0].start = 30 is after the run's end (--duration 20" in err, err
