@@ -29,6 +29,7 @@ from . import preflight
 from . import thresholds as thresholds_mod
 from .arrivals import Arrivals
 from .history import BatchSink, FileSink, History, Recorder, Sink
+from .load_facts import LoadTracker
 from .metrics import OUTCOMES, FlowMetrics
 from .profile import ProfileError, TargetProfile, load_profile
 from .timebase import Timebase
@@ -41,8 +42,6 @@ FLUSH_INTERVAL = 1.0          # wall seconds between a worker's history batches
 FLUSH_GRACE = 30.0            # extra wall seconds the master waits for workers' last lines
 QUIT_SEND_TIMEOUT = 10.0      # wall seconds a quitting worker tries to send its last lines
 ABORT_CHECK_INTERVAL = 1.0    # wall seconds between checks of --abort-on-fail thresholds
-USERS_SAMPLE_INTERVAL = 0.2   # wall seconds between samples of the running user count
-EARLY_STOP_SLACK_S = 2.0      # wall seconds a run may end before its --run-time without counting as early
 EXIT_FAILURES = 1             # Locust's own code for "requests failed"
 EXIT_SETUP = 2
 
@@ -105,10 +104,7 @@ class Harness:
         self.setup_failed = False
         self.rank: int | None = None          # worker: its place among the run's workers (from the master)
         self.worker_total: int | None = None
-        self.run_started: float | None = None   # wall time the load began (test_start)
-        self.run_stopped: float | None = None   # wall time the stop began (test_stopping)
-        self.users_peak = 0
-        self._sampler: gevent.Greenlet | None = None
+        self.load = LoadTracker(environment.runner, opts)
 
     # ---- what users call -----------------------------------------------------------------------
     @property
@@ -216,9 +212,8 @@ class Harness:
         self.metrics = FlowMetrics()
         self.live = {}
         self.aborted = None
-        self.run_started, self.run_stopped, self.users_peak = time.time(), None, 0
-        if not isinstance(self.environment.runner, WorkerRunner) and (self._sampler is None or self._sampler.dead):
-            self._sampler = gevent.spawn(self._sample_users)
+        if not isinstance(self.environment.runner, WorkerRunner):
+            self.load.start()
         if (self.opts.abort_on_fail and not isinstance(self.environment.runner, WorkerRunner)
                 and any(thresholds_mod.can_abort_on(t) for t in self.thresholds)):
             if self._watcher is None or self._watcher.dead:
@@ -229,38 +224,6 @@ class Harness:
             self.arrivals.start()
         if not isinstance(self.environment.runner, MasterRunner) and self._flusher is None:
             self._flusher = gevent.spawn(self._flush_loop)
-
-    def _sample_users(self) -> None:
-        """Track the peak of running users (a master counts what its workers report), until the stop."""
-        while self.run_stopped is None:
-            self.note_users()
-            gevent.sleep(USERS_SAMPLE_INTERVAL)
-        self._sampler = None
-
-    def note_users(self) -> None:
-        self.users_peak = max(self.users_peak, int(getattr(self.environment.runner, "user_count", 0) or 0))
-
-    def note_stopping(self) -> None:
-        if self.run_stopped is None and self.run_started is not None:
-            self.note_users()
-            self.run_stopped = time.time()
-
-    def run_facts(self) -> dict[str, Any]:
-        """Users asked and reached, run time asked and run, and whether the load stopped early."""
-        opts = self.opts
-        asked_time = getattr(opts, "run_time", None)
-        ran = None
-        if self.run_started is not None:
-            ran = round((self.run_stopped or time.time()) - self.run_started, 3)
-        early = None
-        if self.aborted:
-            early = f"aborted by threshold {self.aborted}"
-        elif asked_time and ran is not None and ran < asked_time - max(EARLY_STOP_SLACK_S, 0.05 * asked_time):
-            early = f"ran {ran:.1f} of {asked_time} wall seconds"
-        return {"users_asked": getattr(opts, "num_users", None), "users_peak": self.users_peak,
-                "run_time_asked_s": asked_time, "run_time_s": ran, "stopped_early": early,
-                "workers_expected": int(getattr(opts, "expect_workers", 0) or 0)
-                if isinstance(self.environment.runner, MasterRunner) else 0}
 
     def inbox_failures(self) -> int:
         """Failed inbox reads (code waits, message fetches): counted apart from the portal's requests."""
@@ -394,7 +357,7 @@ class Harness:
             "thresholds": results,
             "thresholds_passed": all(r["passed"] for r in results.values()),
             "aborted_by": self.aborted,
-            "run": self.run_facts(),
+            "run": self.load.facts(self.aborted),
             "inbox": {"failures": self.inbox_failures()},
         }
 
@@ -548,7 +511,7 @@ def on_test_stopping(environment: Any, **_: Any) -> None:
     if _HARNESS is None:
         return
     if not isinstance(environment.runner, WorkerRunner):
-        _HARNESS.note_stopping()
+        _HARNESS.load.note_stopping()
     if isinstance(environment.runner, MasterRunner):
         _HARNESS.master_collect()
 
@@ -574,7 +537,7 @@ def on_quitting(environment: Any, **_: Any) -> None:
         with gevent.Timeout(QUIT_SEND_TIMEOUT, False):
             _HARNESS.worker_final_flush()
         return
-    _HARNESS.note_stopping()   # on SIGTERM `quitting` may come before `test_stopping`
+    _HARNESS.load.note_stopping()   # on SIGTERM `quitting` may come before `test_stopping`
     if isinstance(runner, MasterRunner):
         _HARNESS.master_collect()
     else:
