@@ -262,12 +262,15 @@ def render_report(verdict: dict[str, Any], lines: list[dict[str, Any]]) -> str:
         f"<tr><th>expected</th><td>{escape(json.dumps(verdict.get('expected', {})))}</td></tr>"
         f"<tr><th>unknown answers</th><td>{escape(json.dumps(verdict.get('unknown', {})))}</td></tr>"
         f"<tr><th>reproduce</th><td><code>{escape(reproduce_command(verdict))}</code>"
-        + (f"<br>as run: <code>{escape(str(recorded))}</code>" if recorded else "") + "</td></tr></table>",
+        + (f"<br>as run: <code>{escape(str(recorded))}</code>" if recorded else "") + "</td></tr>"
+        + "".join(f"<tr><th>PROBLEM</th><td class=\"fail\">{escape(str(p))}</td></tr>"
+                  for p in verdict.get("problems") or []) + "</table>",
         "<h2>Invariants</h2>", _invariants_html(verdict),
         "<h2>Thresholds</h2>", _thresholds_html(verdict),
         "<h2>Metrics</h2>", _metrics_html(verdict.get("metrics") or {}),
         "<h2>Login time</h2>",
-        histogram_svg(data.login_s, "Login time distribution", "scenario seconds from sign-in to account page"),
+        histogram_svg(data.login_s, "Login time distribution",
+                      "login_ok: scenario seconds from sign-in to account page, successful flows"),
         "<h2>Code delivery delay</h2>",
         histogram_svg(data.delivery_s, "Code delivery delay distribution", "scenario seconds from code issued to delivered"),
         "<h2>Login outcomes over time</h2>", outcomes_svg(data, windows),

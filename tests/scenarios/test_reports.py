@@ -231,3 +231,13 @@ def test_the_summary_names_each_metric_once_with_its_time_axis(tmp_path, capsys)
     assert "flow.p95" in out and "login_ok.p95" in out and "(scenario time)" in out
     assert "value 3.2 s scenario time" in out
     assert re.search(r"\bp95 [\d.]+ s\b", out) is None            # no bare "p95": which flows would it be?
+
+
+def test_the_report_says_why_a_run_failed(tmp_path):
+    v = verdict(invariants())
+    v["problems"] = ["only 19 of 20 users ran at the peak"]
+    v["passed"] = False
+    path = tmp_path / "report.html"
+    write_report(v, [], path)
+    page = path.read_text(encoding="utf-8")
+    assert "PROBLEM</th><td class=\"fail\">only 19 of 20 users ran at the peak" in page
