@@ -115,7 +115,13 @@ def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 
         done.set()
 
     threading.Thread(target=read_ready, name=f"{name}-stdout", daemon=True).start()
-    done.wait(timeout)
+    try:
+        done.wait(timeout)
+    except BaseException:          # Ctrl-C while waiting: the child must not outlive us
+        proc.kill()
+        proc.wait(timeout=30)
+        log.close()
+        raise
     if not found:
         if proc.poll() is None:
             proc.kill()
