@@ -78,6 +78,14 @@ def _own_error(tail: str) -> str:
     return ""
 
 
+def _kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL a child started in its own session, with whatever it forked (Locust's workers)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _harness_error(tail: str) -> str:
     """The last `mfa-harness: why` line a child printed before exiting (Locust's setup refusals)."""
     for line in reversed(tail.splitlines()):
@@ -117,14 +125,14 @@ def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 
     threading.Thread(target=read_ready, name=f"{name}-stdout", daemon=True).start()
     try:
         done.wait(timeout)
-    except BaseException:          # Ctrl-C while waiting: the child must not outlive us
-        proc.kill()
+    except BaseException:          # Ctrl-C while waiting: the child (and any it forked) must not outlive us
+        _kill_session(proc)
         proc.wait(timeout=30)
         log.close()
         raise
     if not found:
         if proc.poll() is None:
-            proc.kill()
+            _kill_session(proc)
         proc.wait(timeout=30)
         log.close()
         tail = _tail(log_path)
