@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -26,14 +25,23 @@ import loadtests
 from loadtests.accounts import AccountsError, load_file, load_url
 
 from . import bugmap, collect, target_inbox
-from .nemesis import Nemesis, fault_window_lines, post_json
+from .load_start import (
+    GO_MARGIN_S,
+    LoadStartError,
+    align_target,
+    put_faults,
+    send_go,
+    start_locust,
+    stop_locust,
+    wait_locust,
+    without_alignment,
+)
+from .nemesis import Nemesis, fault_window_lines
 from .progress import Progress
 from .spec import Scenario
-from .stack import LocalStack, StackConfig, StackError, start_child
+from .stack import LocalStack, StackConfig, StackError
 
 LOCUSTFILE = Path(loadtests.__file__).parent / "locustfile.py"
-GO_MARGIN_S = 0.3          # wall seconds between "everything is up" and scenario time 0 (clock moves, go line)
-LOCUST_READY_S = 180.0     # wall seconds Locust may take to set up (imports, workers, preflight) on a busy host
 ACCOUNTS_PROBE_S = 10.0    # one GET of a target's accounts URL, before anything starts
 
 
@@ -258,15 +266,15 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         t_locust = time.time()
         try:
             locust = start_locust(argv, out)
-        except SetupError as exc:
+        except LoadStartError as exc:
             write_refusal(out, sc, str(exc))
-            raise
+            raise SetupError(str(exc)) from None
         phases["locust_start_s"] = round(time.time() - t_locust, 3)
         # Scenario time 0: everything is up, so the load begins now, whatever the start-up cost was.
         epoch = time.time() + GO_MARGIN_S
         align_target(stack, portal_url, inbox_url, fault_plan if (sc.faults or not white_box) else None,
                      epoch, sc.time_scale)
-        _send_go(locust, epoch)
+        send_go(locust, epoch)
         current_stack = stack
         nemesis = Nemesis(sc.nemesis, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
                           portal_url=lambda: current_stack.portal_url if current_stack else portal_url,
@@ -276,7 +284,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         progress = Progress(sc, epoch=epoch, portal_url=(lambda: current_stack.portal_url) if stack else None,
                             nemesis=nemesis, quiet=opts.quiet, client_history=out / "client-history.jsonl")
         progress.start()
-        _wait_locust(locust, sc.wall_duration + 180)
+        wait_locust(locust, sc.wall_duration + 180)
         phases["locust_s"] = round(time.time() - t_locust, 3)
         t_collect = time.time()
         nemesis.stop()
@@ -294,7 +302,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     except KeyboardInterrupt:
         print("interrupted: stopping the stack", file=sys.stderr)
         return 130
-    except collect.CollectError as exc:
+    except (collect.CollectError, LoadStartError) as exc:
         raise SetupError(str(exc)) from None
     finally:
         for sig, handler in old_handlers.items():
@@ -303,13 +311,13 @@ def run(sc: Scenario, opts: RunOptions) -> int:
             progress.stop()
         if nemesis:
             nemesis.stop()
-        _stop_locust(locust)
+        stop_locust(locust)
         if stack:
             stack.stop()
         if previous_plan is not None:
             try:
-                _put_faults(inbox_url, previous_plan)
-            except SetupError as exc:
+                put_faults(inbox_url, previous_plan)
+            except LoadStartError as exc:
                 print(f"mfa-harness: warning: the inbox's earlier fault plan was not restored: {exc}",
                       file=sys.stderr)
 
@@ -350,15 +358,6 @@ def prepare_out(out: Path) -> Path:
     return out
 
 
-def start_locust(argv: list[str], out: Path) -> subprocess.Popen:
-    """Start Locust and wait (bounded) for its ready line: set up, workers connected, target answered."""
-    try:
-        child = start_child("locust", argv, out / "logs" / "locust.log", timeout=LOCUST_READY_S, stdin_pipe=True)
-    except StackError as exc:
-        raise SetupError(f"Locust did not start: {exc.reason}" if exc.reason else str(exc)) from None
-    return child.proc
-
-
 def write_refusal(out: Path, sc: Scenario, reason: str) -> None:
     """verdict.json and junit.xml of a run that never began, so CI reads the reason, not a green file."""
     from .junit import write_junit
@@ -370,63 +369,6 @@ def write_refusal(out: Path, sc: Scenario, reason: str) -> None:
                "problems": [reason], "bugs": sc.bugs, "expected": sc.expected, "metrics": {}}
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2), encoding="utf-8")
     write_junit(verdict, out / "junit.xml")
-
-
-def _send_go(locust: subprocess.Popen, epoch: float) -> None:
-    assert locust.stdin is not None
-    try:
-        locust.stdin.write((json.dumps({"epoch": epoch}) + "\n").encode())
-        locust.stdin.close()
-    except OSError:
-        pass        # Locust is gone: its exit code says why
-
-
-def align_target(stack: LocalStack | None, portal_url: str, inbox_url: str, fault_plan: dict[str, Any] | None,
-                 epoch: float, time_scale: float) -> None:
-    """Move the stack's clocks onto the run's axis (`epoch`): the local portal's harness clock, and
-    the inbox's fault windows (in the inbox's own time, so shifted by its epoch's offset)."""
-    if stack is not None:
-        try:
-            post_json(portal_url + "/_harness/clock", {"advance": -(epoch - stack.cfg.epoch) * time_scale})
-        except (OSError, ValueError) as exc:
-            raise SetupError(f"cannot set the portal's clock at {portal_url}: {exc}") from None
-    if fault_plan is None:
-        return
-    try:
-        offset = target_inbox.inbox_offset(collect.get_json(inbox_url + "/api/v1/info", timeout=10),
-                                           epoch, time_scale) if fault_plan.get("rules") else 0.0
-    except (collect.CollectError, ValueError) as exc:     # TargetInboxError, or not JSON
-        raise SetupError(f"--inbox-url {inbox_url}: {exc}") from None
-    _put_faults(inbox_url, target_inbox.shift_plan(fault_plan, offset))
-
-
-def without_alignment(events: list[dict[str, Any]], epoch: float) -> list[dict[str, Any]]:
-    """The portal's events without the clock move that put it on the run's axis (before the epoch;
-    a scheduled clock jump is at or after it)."""
-    return [e for e in events if not (e.get("event") == "clock_advanced" and float(e.get("wall", 0.0)) < epoch)]
-
-
-def _wait_locust(locust: subprocess.Popen, max_wall_s: float) -> None:
-    deadline = time.time() + max_wall_s
-    while locust.poll() is None:
-        if time.time() > deadline:
-            os.killpg(locust.pid, signal.SIGTERM)
-            locust.wait(timeout=60)
-            break
-        try:
-            locust.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            pass
-
-
-def _stop_locust(locust: subprocess.Popen | None) -> None:
-    if locust and locust.poll() is None:
-        try:
-            os.killpg(locust.pid, signal.SIGTERM)
-            locust.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            locust.kill()
-            locust.wait(timeout=30)
 
 
 def load_facts(summary: dict[str, Any] | None, sc: Scenario, workers: int) -> dict[str, Any]:
@@ -443,18 +385,6 @@ def _read_summary(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _put_faults(inbox_url: str, plan: dict[str, Any]) -> None:
-    import urllib.request
-
-    req = urllib.request.Request(inbox_url + "/api/v1/faults", data=json.dumps(plan).encode(), method="PUT",
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30):
-            pass
-    except OSError as exc:
-        raise SetupError(f"cannot set the inbox fault plan at {inbox_url}: {exc}") from None
 
 
 def _drain_outbox(portal_url: str, time_scale: float, max_wait_s: float = 20.0) -> None:
