@@ -20,7 +20,10 @@ class OptionsError(ValueError):
     """A harness option with a value that cannot be used."""
 
 
-def _number(minimum: float, strict: bool) -> Callable[[str], float]:
+MAX_TIME_SCALE = 10_000.0        # beyond this a wall second holds hours: sleeps and timeouts lose all meaning
+
+
+def _number(minimum: float, strict: bool, maximum: float = math.inf) -> Callable[[str], float]:
     def convert(text: str) -> float:
         try:
             value = float(text)
@@ -28,6 +31,8 @@ def _number(minimum: float, strict: bool) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
         if value < minimum or (strict and value == minimum) or value != value:
             raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum:g}, got {text}")
+        if value > maximum or value == math.inf:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum:g}, got {text}")
         return value
     return convert
 
@@ -71,10 +76,13 @@ def add_arguments(parser: Any) -> None:
                    "(default: HOST/_harness/accounts)", include_in_web_ui=True)
     g.add_argument("--accounts-file", default="", help="accounts as CSV or JSON instead of --accounts-url",
                    include_in_web_ui=True)
-    g.add_argument("--time-scale", type=_number(0.0, strict=True), default=1.0, help="scenario time runs this many times faster "
+    g.add_argument("--time-scale", type=_number(0.0, strict=True, maximum=MAX_TIME_SCALE), default=1.0, help="scenario time runs this many times faster "
                    "than wall time", include_in_web_ui=True)
     g.add_argument("--epoch", type=float, default=0.0, help="Unix wall time of scenario time 0 "
                    "(default: when Locust starts)", include_in_web_ui=True)
+    g.add_argument("--await-go", action="store_true", default=False, help="print a JSON ready line once set up "
+                   "(workers connected, inbox and portal answered) and wait for a JSON line {\"epoch\": T} on stdin; "
+                   "the load then begins at wall time T, which becomes scenario time 0 (used by mfa-harness run)")
     g.add_argument("--target-profile", type=_checked(_check_profile), default="", help="TOML target profile of the portal "
                    "(default: loadtests/profiles/reference.toml)", include_in_web_ui=True)
     g.add_argument("--history-file", default="", help="write the client history (JSON lines) here",
@@ -82,7 +90,7 @@ def add_arguments(parser: Any) -> None:
     g.add_argument("--summary-file", default="", help="write the end-of-run JSON summary here",
                    include_in_web_ui=True)
     g.add_argument("--threshold", action="append", type=_checked(_check_threshold), default=None, help="pass/fail expression such as "
-                   "\"login.p95 < 8s\" (repeatable; in the web UI separate several with ';'); a missed threshold "
+                   "\"flow.p95 < 8s\" (repeatable; in the web UI separate several with ';'); a missed threshold "
                    "makes Locust exit with 3", include_in_web_ui=True)
     g.add_argument("--abort-on-fail", action="store_true", default=False, help="stop the test as soon as a "
                    "threshold on a growing count (loops, outcome.*, arrivals.dropped, http.failures…) is missed",
@@ -146,8 +154,8 @@ def integer_weights(weights: dict[str, float]) -> dict[str, int]:
 
 def check_options(opts: Any) -> None:
     """Raise OptionsError for values no run can use."""
-    if not opts.time_scale > 0:
-        raise OptionsError(f"--time-scale must be > 0, got {opts.time_scale}")
+    if not 0 < opts.time_scale <= MAX_TIME_SCALE:
+        raise OptionsError(f"--time-scale must be > 0 and <= {MAX_TIME_SCALE:g}, got {opts.time_scale}")
     if opts.arrival_rate < 0:
         raise OptionsError(f"--arrival-rate must be >= 0, got {opts.arrival_rate}")
     if not opts.code_timeout > 0:

@@ -25,9 +25,11 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from . import accounts as accounts_mod
 from . import options as options_mod
+from . import preflight
 from . import thresholds as thresholds_mod
 from .arrivals import Arrivals
 from .history import BatchSink, FileSink, History, Recorder, Sink
+from .load_facts import LoadTracker
 from .metrics import OUTCOMES, FlowMetrics
 from .profile import ProfileError, TargetProfile, load_profile
 from .timebase import Timebase
@@ -40,6 +42,7 @@ FLUSH_INTERVAL = 1.0          # wall seconds between a worker's history batches
 FLUSH_GRACE = 30.0            # extra wall seconds the master waits for workers' last lines
 QUIT_SEND_TIMEOUT = 10.0      # wall seconds a quitting worker tries to send its last lines
 ABORT_CHECK_INTERVAL = 1.0    # wall seconds between checks of --abort-on-fail thresholds
+EXIT_FAILURES = 1             # Locust's own code for "requests failed"
 EXIT_SETUP = 2
 
 _HARNESS: Harness | None = None
@@ -101,6 +104,7 @@ class Harness:
         self.setup_failed = False
         self.rank: int | None = None          # worker: its place among the run's workers (from the master)
         self.worker_total: int | None = None
+        self.load = LoadTracker(environment.runner, opts)
 
     # ---- what users call -----------------------------------------------------------------------
     @property
@@ -208,6 +212,8 @@ class Harness:
         self.metrics = FlowMetrics()
         self.live = {}
         self.aborted = None
+        if not isinstance(self.environment.runner, WorkerRunner):
+            self.load.start()
         if (self.opts.abort_on_fail and not isinstance(self.environment.runner, WorkerRunner)
                 and any(thresholds_mod.can_abort_on(t) for t in self.thresholds)):
             if self._watcher is None or self._watcher.dead:
@@ -218,6 +224,10 @@ class Harness:
             self.arrivals.start()
         if not isinstance(self.environment.runner, MasterRunner) and self._flusher is None:
             self._flusher = gevent.spawn(self._flush_loop)
+
+    def inbox_failures(self) -> int:
+        """Failed inbox reads (code waits, message fetches): counted apart from the portal's requests."""
+        return sum(int(e.num_failures) for e in self.environment.stats.entries.values() if e.method == "INBOX")
 
     def _flush_loop(self) -> None:
         """Push lines on every second until the final flush (then the greenlet ends): a worker
@@ -333,7 +343,7 @@ class Harness:
         return {
             "profile": self.profile.name, "time_scale": self.timebase.scale, "epoch": self.timebase.epoch,
             "personas": self.weights, "flows": self.metrics.flows(), "outcomes": outcomes,
-            "login": {"success_rate": self.metrics.success_rate()},
+            "flow": {"success_rate": self.metrics.success_rate()},
             "loops": int(self.metrics.counters.get("loops", 0)),
             "loop_breaker": int(self.metrics.counters.get("loop_breaker", 0)),
             "arrivals": {"rate_per_scenario_s": self.opts.arrival_rate,
@@ -347,6 +357,8 @@ class Harness:
             "thresholds": results,
             "thresholds_passed": all(r["passed"] for r in results.values()),
             "aborted_by": self.aborted,
+            "run": self.load.facts(self.aborted),
+            "inbox": {"failures": self.inbox_failures()},
         }
 
     def finish(self, close: bool = True) -> None:
@@ -365,8 +377,17 @@ class Harness:
             log.error("threshold missed: %s (value %s)", expr, r["value"])
         if self.setup_failed:
             self.environment.process_exit_code = EXIT_SETUP
+        elif failed:
+            self.environment.process_exit_code = thresholds_mod.EXIT_THRESHOLD
+        elif summary["inbox"]["failures"] or (summary["flows"] and not summary["outcomes"].get("ok")):
+            # inbox failures are kept out of the portal's "Aggregated" row, so Locust would not count
+            # them; and a run where nobody signed in did not pass, whatever the requests said
+            if close:
+                log.error("%d inbox request(s) failed; %d of %d login flows succeeded",
+                          summary["inbox"]["failures"], summary["outcomes"].get("ok", 0), summary["flows"])
+            self.environment.process_exit_code = EXIT_FAILURES
         else:
-            self.environment.process_exit_code = thresholds_mod.EXIT_THRESHOLD if failed else None
+            self.environment.process_exit_code = None
 
     def close_history(self) -> None:
         """Close the file; on the master, sort the merged lines by wall time (stable, per-proc order kept)."""
@@ -449,7 +470,30 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
             h.load_accounts()
         except accounts_mod.AccountsError as exc:
             _fail_setup(str(exc))
+    if not is_worker:
+        _preflight(environment, runner, opts, h)
     _HARNESS = h
+
+
+def _preflight(environment: Any, runner: Any, opts: Any, h: Harness) -> None:
+    """Refuse, before any load, a target whose inbox or portal does not answer or runs at another
+    time scale; with --await-go, wait for the runner's epoch so the load begins at scenario time 0."""
+    master = isinstance(runner, MasterRunner)
+    try:
+        if master and (opts.headless or opts.await_go):
+            # connected workers hear the quit if the target is refused; unconnected ones would wait
+            preflight.wait_for_workers(runner, int(getattr(opts, "expect_workers", 1) or 1))
+        if environment.host:
+            preflight.check_portal(environment.host, float(opts.time_scale))
+        if opts.inbox_url:
+            preflight.check_inbox(opts.inbox_url, float(opts.time_scale))
+        if opts.await_go:
+            opts.epoch = preflight.await_go()
+            h.refresh_time()
+    except preflight.PreflightError as exc:
+        if master:
+            runner.quit()
+        _fail_setup(str(exc))
 
 
 def on_test_start(environment: Any, **_: Any) -> None:
@@ -464,7 +508,11 @@ def on_test_start(environment: Any, **_: Any) -> None:
 
 
 def on_test_stopping(environment: Any, **_: Any) -> None:
-    if _HARNESS is not None and isinstance(environment.runner, MasterRunner):
+    if _HARNESS is None:
+        return
+    if not isinstance(environment.runner, WorkerRunner):
+        _HARNESS.load.note_stopping()
+    if isinstance(environment.runner, MasterRunner):
         _HARNESS.master_collect()
 
 
@@ -489,6 +537,7 @@ def on_quitting(environment: Any, **_: Any) -> None:
         with gevent.Timeout(QUIT_SEND_TIMEOUT, False):
             _HARNESS.worker_final_flush()
         return
+    _HARNESS.load.note_stopping()   # on SIGTERM `quitting` may come before `test_stopping`
     if isinstance(runner, MasterRunner):
         _HARNESS.master_collect()
     else:

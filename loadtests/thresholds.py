@@ -1,13 +1,20 @@
-"""k6-style thresholds: `login.p95 < 8s`, `login.success_rate >= 0.99`, `loops == 0`, `http.p95 < 500ms`.
+"""k6-style thresholds: `flow.p95 < 8s`, `flow.success_rate >= 0.99`, `loops == 0`, `http.p95 < 500ms`.
 
 Parsed when Locust starts (a bad expression stops the run before any load, with a message
-saying what is wrong) and evaluated at the end against the merged flow metrics and Locust's
-request stats. Durations need a unit (`ms`, `s`, `m`); flow durations are scenario time,
-`*_wall` metrics and `http.*` are wall time. A failed threshold makes Locust exit with 3.
+saying what is wrong) and when `mfa-harness` reads a scenario file, and evaluated at the end
+against the merged flow metrics and Locust's request stats. Durations need a unit (`ms`, `s`,
+`m`); flow durations are scenario time, `*_wall` metrics and `http.*` are wall time. A failed
+threshold makes Locust exit with 3.
+
+One name per metric: `flow.*` is every login flow (any outcome, timeouts included), `login_ok.*`
+the successful ones. The old `login.*` / `login_wall.*` meant every flow and still work as
+deprecated aliases of `flow.*` / `flow_wall.*`.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -24,11 +31,15 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 }
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
 _EXPR = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*(<=|>=|==|!=|<|>)\s*([-+]?\d+(?:\.\d+)?)\s*(ms|s|m|%)?\s*$")
+_SHAPE = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*([^\w\s.+-]+)\s*([-+]?\d[\w.%]*)\s*$")
 _AGG = re.compile(r"^(p\d+(?:\.\d+)?|avg|min|max|count)$")
 HTTP_AGGS = ("fail_ratio", "rps", "count", "failures", "avg", "min", "max")
 COUNTERS = ("loops", "arrivals.started", "arrivals.dropped", "flows")
+# deprecated name -> the one name it stands for now
+ALIASES = {"login": "flow", "login_wall": "flow_wall"}
 
-HELP = ("metrics: login.pNN|avg|min|max|count (scenario s), login.success_rate, login_wall.*, code_delivery.*, "
+HELP = ("metrics: flow.pNN|avg|min|max|count (every login flow, scenario s), flow.success_rate, flow_wall.*, "
+        "login_ok.* and login_ok_wall.* (successful flows only), code_delivery.*, "
         "code_delivery_wall.*, code_wait.*, code_wait_wall.*, resends.*, loops, flows, outcome.<"
         + "|".join(OUTCOMES) + ">, arrivals.started, arrivals.dropped, http.fail_ratio, http.pNN|avg|min|max "
         "(wall), http.rps, http.count, http.failures")
@@ -45,6 +56,15 @@ class Threshold:
     op: str
     limit: float
     is_duration: bool
+    deprecated: str = ""       # a note when the expression used an old metric name
+
+    @property
+    def unit(self) -> str:
+        """How a value of this metric reads: seconds on a stated time axis, or a plain number."""
+        if not self.is_duration:
+            return ""
+        wall = self.metric.startswith("http.") or self.metric.split(".")[0].endswith("_wall")
+        return "s wall time" if wall else "s scenario time"
 
     def check(self, value: float | None) -> bool:
         return value is not None and OPS[self.op](value, self.limit)
@@ -59,7 +79,7 @@ def _kind(metric: str) -> str:
         if agg not in OUTCOMES:
             raise ThresholdError(f"unknown outcome {agg!r} (known: {', '.join(OUTCOMES)})")
         return "number"
-    if head == "login" and agg == "success_rate":
+    if head == "flow" and agg == "success_rate":
         return "ratio"
     if head == "http":
         if agg == "fail_ratio":
@@ -76,7 +96,22 @@ def _kind(metric: str) -> str:
         if agg == "count" or HISTOGRAMS[head][0] == "count":
             return "number"
         return "duration"
-    raise ThresholdError(f"unknown metric {metric!r}; {HELP}")
+    known = [*COUNTERS, "flow.success_rate", *(f"{h}.p95" for h in HISTOGRAMS), "http.p95", "http.fail_ratio",
+             *(f"outcome.{o}" for o in OUTCOMES)]
+    close = difflib.get_close_matches(metric, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ThresholdError(f"unknown metric {metric!r}; {hint}{HELP}")
+
+
+def canonical(metric: str) -> tuple[str, str]:
+    """(the metric's one name, a deprecation note or '') for a name as written."""
+    head, dot, agg = metric.partition(".")
+    if head in ALIASES:
+        new = ALIASES[head] + dot + agg
+        ok = "" if agg == "success_rate" else \
+            f" (or 'login_ok{'_wall' if head.endswith('_wall') else ''}.{agg}' for successful flows only)"
+        return new, f"metric {metric!r} is deprecated: it means every login flow, write {new!r}{ok}"
+    return metric, ""
 
 
 def parse(expr: str) -> Threshold:
@@ -85,9 +120,17 @@ def parse(expr: str) -> Threshold:
         raise ThresholdError("empty threshold expression")
     m = _EXPR.match(expr)
     if not m:
+        shape = _SHAPE.match(expr)
+        if shape and shape.group(2) not in OPS:
+            raise ThresholdError(f"threshold {expr!r}: unknown operator {shape.group(2)!r} "
+                                 f"(use one of {' '.join(OPS)})")
+        if shape and not re.fullmatch(r"[-+]?\d+(?:\.\d+)?(ms|s|m|%)?", shape.group(3)):
+            raise ThresholdError(f"threshold {expr!r}: cannot read {shape.group(3)!r} as a number with an "
+                                 "optional unit (ms, s, m or %)")
         raise ThresholdError(f"cannot read threshold {expr!r}: expected METRIC OP NUMBER[UNIT], "
-                             "e.g. \"login.p95 < 8s\" or \"loops == 0\"")
-    metric, op, number, unit = m.groups()
+                             "e.g. \"flow.p95 < 8s\" or \"loops == 0\"")
+    written, op, number, unit = m.groups()
+    metric, deprecated = canonical(written)
     kind = _kind(metric)
     limit = float(number)
     if kind == "duration":
@@ -100,7 +143,8 @@ def parse(expr: str) -> Threshold:
         limit /= 100.0
     elif unit is not None:
         raise ThresholdError(f"threshold {expr!r}: {metric} is not a duration, drop the unit {unit!r}")
-    return Threshold(expr=expr.strip(), metric=metric, op=op, limit=limit, is_duration=kind == "duration")
+    return Threshold(expr=expr.strip(), metric=metric, op=op, limit=limit, is_duration=kind == "duration",
+                     deprecated=deprecated)
 
 
 MONOTONIC = ("loops", "flows", "arrivals.started", "arrivals.dropped", "http.count", "http.failures")
@@ -137,7 +181,7 @@ def metric_value(metric: str, metrics: FlowMetrics, http: dict[str, float | None
     head, _, agg = metric.partition(".")
     if head == "outcome":
         return float(metrics.outcomes.get(agg, 0))
-    if metric == "login.success_rate":
+    if metric == "flow.success_rate":
         return metrics.success_rate()
     if head == "http":
         return http.get(agg)
@@ -174,8 +218,10 @@ def evaluate(thresholds: list[Threshold], metrics: FlowMetrics, total: Any | Non
             value = http_percentile(total, agg) if total is not None else None
         else:
             value = metric_value(t.metric, metrics, http)
+        if value is not None and not math.isfinite(value):
+            value = None               # never NaN or infinity in a summary or a verdict
         row: dict[str, Any] = {"passed": t.check(value), "value": None if value is None else round(value, 6),
-                               "metric": t.metric, "op": t.op, "limit": t.limit}
+                               "metric": t.metric, "op": t.op, "limit": t.limit, "unit": t.unit}
         if value is None:
             row["note"] = "no data"
         out[t.expr] = row

@@ -301,8 +301,8 @@ class LiveView:
         """The native tab's table: one row per percentile line, outcome, loop count and invariant."""
         d = self.data
         out: list[dict[str, Any]] = []
-        labels = {"login": "login flow", "code_delivery": "code delivery", "code_wait": "waiting for a code",
-                  "resends": "resends per login"}
+        labels = {"flow": "flow: every login flow", "login_ok": "login_ok: successful login flows",
+                  "code_delivery": "code delivery", "code_wait": "waiting for a code", "resends": "resends per login"}
         for name, p in d["percentiles"].items():
             base = name.removesuffix("_wall")
             unit = "" if p["unit"] == "count" else f" ({p['axis']} s)"

@@ -7,12 +7,13 @@ error (one line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from . import bugmap
-from .spec import ScenarioError, catalog, load
+from .spec import MAX_DURATION, MAX_TIME_SCALE, MAX_USERS, ScenarioError, catalog, load
 
 EXIT_SETUP = 2
 
@@ -22,20 +23,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_SETUP, f"mfa-harness: error: {message}\n")
 
 
-def _positive(kind: type) -> Any:
-    """An argparse type: a number of `kind` greater than zero, with a one-line message otherwise."""
+def _positive(kind: type, maximum: float | None = None) -> Any:
+    """An argparse type: a number of `kind` greater than zero (and at most `maximum`), with a
+    one-line message otherwise."""
     def convert(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
-        if value <= 0:
+        if not value > 0:
             raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+        if maximum is not None and not value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum:g}: {text!r}")
         return value
     return convert
 
 
 _positive_float, _positive_int = _positive(float), _positive(int)
+_time_scale, _users = _positive(float, MAX_TIME_SCALE), _positive(int, MAX_USERS)
 
 
 def _port(text: str) -> int:
@@ -79,7 +84,10 @@ def _duration(text: str) -> float:
     """Scenario seconds: `90`, `90s`, `5m`, `1h`."""
     units = {"s": 1, "m": 60, "h": 3600}
     num, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
-    return _positive_float(num) * units[unit]
+    seconds = _positive_float(num) * units[unit]
+    if not seconds <= MAX_DURATION:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_DURATION:g} scenario seconds: {text!r}")
+    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,9 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario end to end and check it")
     r.add_argument("scenario", help="catalogue name or path to a scenario TOML file")
     r.add_argument("--out", type=Path, help="output folder (default runs/<time>-<scenario>)")
-    r.add_argument("--time-scale", type=_positive_float)
-    r.add_argument("--duration", type=_duration, help="scenario time, e.g. 300, 5m")
-    r.add_argument("--users", type=_positive_int)
+    r.add_argument("--time-scale", type=_time_scale, help=f"scenario seconds per wall second (at most {MAX_TIME_SCALE:g})")
+    r.add_argument("--duration", type=_duration, help="scenario time, e.g. 300, 5m (at most a week)")
+    r.add_argument("--users", type=_users, help=f"simulated users (at most {MAX_USERS})")
     r.add_argument("--seed", type=int)
     r.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
     r.add_argument("--bug", action="append", default=[], metavar="NAME",
@@ -116,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--out", type=Path, help="run folder (default runs/<time>-up)")
     u.add_argument("--seed", type=int, default=1)
     u.add_argument("--partners", type=_positive_int, default=12)
-    u.add_argument("--time-scale", type=_positive_float, default=1.0)
+    u.add_argument("--time-scale", type=_time_scale, default=1.0)
     u.add_argument("--policy", type=Path, help="portal policy overrides (TOML)")
     u.add_argument("--bug", action="append", default=[], metavar="NAME", help="planted portal bug")
     u.add_argument("--portal-port", type=_port, default=0, help="portal HTTP port (default 0: a free one)")
@@ -126,6 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command; a reader that closes the pipe early (`list | head -2`) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # stdout's reader is gone: point it at /dev/null so the interpreter's last flush is silent
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from .runner import SetupError
 

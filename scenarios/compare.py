@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-ROWS = ("logins_ok", "logins_failed", "login_p50_s", "login_p95_s", "login_p99_s",
+ROWS = ("logins_ok", "logins_failed", "flow_p50_s", "flow_p95_s", "flow_p99_s",
+        "login_ok_p50_s", "login_ok_p95_s", "login_ok_p99_s",
         "code_delivery_p50_s", "code_delivery_p99_s", "resends", "loops")
 
 

@@ -1,7 +1,11 @@
-"""JUnit XML of a verdict: one test case per invariant and per threshold, for CI dashboards.
+"""JUnit XML of a verdict: one test case per invariant, per threshold and per run problem, for CI.
 
 Failures carry the counter-examples as pretty JSON lines; an unknown answer that passes
-(non-strict) is a passing case with a note in system-out, so it stays visible.
+(non-strict) is a passing case with a note in system-out, so it stays visible. A run that did
+less than asked (Locust refused to start, workers lost, nobody signed in) is an `<error>` case
+with its reason, so the file can never be green while the run failed. Every threshold the
+scenario asked for is a case, evaluated or not. Times are real: an invariant's checking time,
+a threshold's load time.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+
+from .verdict import threshold_text
 
 
 def format_examples(examples: list[list[dict[str, Any]]]) -> str:
@@ -25,8 +31,13 @@ def _state(value: Any) -> str:
     return {True: "valid", False: "invalid"}.get(value, "unknown") if isinstance(value, bool) else "unknown"
 
 
-def _invariant_case(suite: ET.Element, name: str, inv: dict[str, Any], strict: bool) -> bool:
-    case = ET.SubElement(suite, "testcase", classname=f"{suite.get('name')}.invariants", name=name, time="0")
+def _seconds(value: Any) -> str:
+    return f"{float(value):.3f}" if isinstance(value, int | float) and not isinstance(value, bool) else "0"
+
+
+def _invariant_case(suite: ET.Element, name: str, inv: dict[str, Any], strict: bool, seconds: Any) -> bool:
+    case = ET.SubElement(suite, "testcase", classname=f"{suite.get('name')}.invariants", name=name,
+                         time=_seconds(seconds))
     state, want = _state(inv.get("valid")), inv.get("expected", "valid")
     if inv.get("as_expected", state != "invalid"):
         if state == "unknown":
@@ -53,22 +64,36 @@ def build_junit(verdict: dict[str, Any]) -> ET.Element:
     for key in ("scenario", "seed", "time_scale", "passed"):
         ET.SubElement(props, "property", name=key, value=str(verdict.get(key)))
     ET.SubElement(props, "property", name="bugs", value=",".join(map(str, verdict.get("bugs") or [])))
-    failures = tests = 0
+    timings = verdict.get("timings") or {}
+    failures = tests = errors = 0
+    for n, problem in enumerate(verdict.get("problems") or [], 1):
+        tests += 1
+        errors += 1
+        case = ET.SubElement(suite, "testcase", classname=f"{suite.get('name')}.run", name=f"problem {n}", time="0")
+        ET.SubElement(case, "error", message=str(problem), type="run-problem").text = str(problem)
     for name, inv in (verdict.get("invariants") or {}).items():
         tests += 1
-        failures += _invariant_case(suite, name, inv, strict)
+        failures += _invariant_case(suite, name, inv, strict, (timings.get("check_s") or {}).get(name))
     for expr, th in (verdict.get("thresholds") or {}).items():
         tests += 1
         case = ET.SubElement(suite, "testcase", classname=f"{suite.get('name')}.thresholds", name=str(expr),
-                             time="0")
-        if not th.get("passed"):
+                             time=_seconds(timings.get("load_wall_s")))
+        if th.get("passed"):
+            continue
+        body = json.dumps(th, sort_keys=True, default=str)
+        if th.get("value") is None and th.get("note"):
+            errors += 1
+            ET.SubElement(case, "error", message=f"threshold not evaluated: {th['note']}", type="threshold").text = body
+        else:
             failures += 1
-            ET.SubElement(case, "failure", message=f"threshold missed: value {th.get('value')}",
-                          type="threshold").text = json.dumps(th, sort_keys=True, default=str)
+            ET.SubElement(case, "failure", message=f"threshold missed: {threshold_text(th)}",
+                          type="threshold").text = body
+    total = sum(float(c.get("time") or 0) for c in suite.iter("testcase"))
     for el in (suite, root):
         el.set("tests", str(tests))
         el.set("failures", str(failures))
-        el.set("errors", "0")
+        el.set("errors", str(errors))
+        el.set("time", f"{total:.3f}")
     return root
 
 

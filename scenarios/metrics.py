@@ -1,7 +1,8 @@
 """Flow-level numbers of a run, from its merged history: logins, login time, code delivery, loops.
 
 Login times are scenario seconds (the `flow` lines' `duration_st`), as scenario files and
-thresholds speak scenario time. The code-delivery delay is what a user waits for: from the
+thresholds speak scenario time. One name per metric, as in the thresholds and Locust's summary:
+`flow_*` is every login flow that finished (any outcome), `login_ok_*` only the successful ones. The code-delivery delay is what a user waits for: from the
 portal's `code_issued` to the inbox's first `delivered` (wall times, so a portal clock jump
 does not distort it, turned into scenario seconds with the inbox's own st/wall ratio); it
 includes outbox retries and inbox delays. Without portal events: the inbox's
@@ -38,6 +39,7 @@ class FlowData:
 
     flows: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)   # (st, outcome, value)
     login_s: list[float] = field(default_factory=list)          # successful logins, scenario s
+    flow_s: list[float] = field(default_factory=list)           # every finished flow, scenario s
     delivery_s: list[float] = field(default_factory=list)       # code delivery delays
     resends: list[int] = field(default_factory=list)            # per login flow
     loops: int = 0
@@ -67,8 +69,10 @@ def collect(lines: Iterable[dict[str, Any]]) -> FlowData:
                 duration = _num(value.get("duration_st"))
                 if duration is None:
                     duration = _num(value.get("duration_s"))
-                if outcome == "ok" and duration is not None:
-                    data.login_s.append(duration)
+                if duration is not None and math.isfinite(duration) and outcome != "unknown":
+                    data.flow_s.append(duration)
+                    if outcome == "ok":
+                        data.login_s.append(duration)
             elif op == "loop":
                 data.loops += 1
                 data.loops_unbroken += value.get("ended") == "loop"
@@ -85,7 +89,7 @@ def collect(lines: Iterable[dict[str, Any]]) -> FlowData:
     scale = _inbox_scale(delivered.values())
     from_issue = [(wall - issued_wall[m]) * scale for m, (wall, _st) in delivered.items() if m in issued_wall]
     in_inbox = [st - received[m] for m, (_wall, st) in delivered.items() if m in received]
-    data.delivery_s = from_issue or in_inbox or client_delays
+    data.delivery_s = [v for v in (from_issue or in_inbox or client_delays) if math.isfinite(v)]
     return data
 
 
@@ -102,13 +106,16 @@ def _inbox_scale(points: Iterable[tuple[float, float]]) -> float:
 
 
 def _r(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
+    """Rounded for the verdict; never NaN or infinity (an absurd time scale must not break JSON)."""
+    return None if value is None or not math.isfinite(value) else round(value, 3)
 
 
 def outcome_series(data: FlowData, bin_s: float = SERIES_BIN_S) -> dict[str, Any]:
     """Login outcomes per scenario-time bin (a minute by default), for the report's time chart."""
     bins: dict[int, Counter[str]] = {}
     for st, outcome, _value in data.flows:
+        if not math.isfinite(st):
+            continue
         bins.setdefault(int(st // bin_s), Counter())[outcome] += 1
     if not bins:
         return {"bin_s": bin_s, "bins": []}
@@ -125,9 +132,12 @@ def flow_metrics(lines: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {
         "logins_ok": outcomes.get("ok", 0),
         "logins_failed": sum(n for outcome, n in outcomes.items() if outcome not in ("ok", "unknown")),
-        "login_p50_s": _r(percentile(data.login_s, 50)),
-        "login_p95_s": _r(percentile(data.login_s, 95)),
-        "login_p99_s": _r(percentile(data.login_s, 99)),
+        "flow_p50_s": _r(percentile(data.flow_s, 50)),
+        "flow_p95_s": _r(percentile(data.flow_s, 95)),
+        "flow_p99_s": _r(percentile(data.flow_s, 99)),
+        "login_ok_p50_s": _r(percentile(data.login_s, 50)),
+        "login_ok_p95_s": _r(percentile(data.login_s, 95)),
+        "login_ok_p99_s": _r(percentile(data.login_s, 99)),
         "code_delivery_p50_s": _r(percentile(data.delivery_s, 50)),
         "code_delivery_p99_s": _r(percentile(data.delivery_s, 99)),
         "resends": sum(data.resends),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import SERIES_BIN_S, FlowData, collect, outcome_series
+from .verdict import threshold_text
 
 W, H, PAD_L, PAD_B, PAD_T = 640, 230, 48, 34, 26
 OUTCOME_COLOURS = {
@@ -210,13 +211,22 @@ def _thresholds_html(verdict: dict[str, Any]) -> str:
     if not items:
         return "<p>No thresholds.</p>"
     rows = "".join(f"<tr><td><code>{escape(str(expr))}</code></td><td class=\"{'valid' if t.get('passed') else 'invalid'}\">"
-                   f"{'met' if t.get('passed') else 'missed'}</td><td>{escape(_fmt(t.get('value')))}</td></tr>"
+                   f"{'met' if t.get('passed') else 'missed'}</td><td>{escape(threshold_text(t))}</td></tr>"
                    for expr, t in items)
     return f"<table><tr><th>threshold</th><th>result</th><th>value</th></tr>{rows}</table>"
 
 
+def _metric_text(key: str, value: Any) -> str:
+    """A verdict metric with its unit: `*_s` values are scenario seconds."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if key.endswith("_s") and value is not None:
+        return f"{_fmt(value)} s scenario time"
+    return _fmt(value)
+
+
 def _metrics_html(metrics: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_fmt(v) if not isinstance(v, dict) else json.dumps(v))}</td></tr>"
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_metric_text(k, v))}</td></tr>"
                    for k, v in metrics.items() if k != "outcome_series")
     return f"<table>{rows}</table>"
 
@@ -252,12 +262,15 @@ def render_report(verdict: dict[str, Any], lines: list[dict[str, Any]]) -> str:
         f"<tr><th>expected</th><td>{escape(json.dumps(verdict.get('expected', {})))}</td></tr>"
         f"<tr><th>unknown answers</th><td>{escape(json.dumps(verdict.get('unknown', {})))}</td></tr>"
         f"<tr><th>reproduce</th><td><code>{escape(reproduce_command(verdict))}</code>"
-        + (f"<br>as run: <code>{escape(str(recorded))}</code>" if recorded else "") + "</td></tr></table>",
+        + (f"<br>as run: <code>{escape(str(recorded))}</code>" if recorded else "") + "</td></tr>"
+        + "".join(f"<tr><th>PROBLEM</th><td class=\"fail\">{escape(str(p))}</td></tr>"
+                  for p in verdict.get("problems") or []) + "</table>",
         "<h2>Invariants</h2>", _invariants_html(verdict),
         "<h2>Thresholds</h2>", _thresholds_html(verdict),
         "<h2>Metrics</h2>", _metrics_html(verdict.get("metrics") or {}),
         "<h2>Login time</h2>",
-        histogram_svg(data.login_s, "Login time distribution", "scenario seconds from sign-in to account page"),
+        histogram_svg(data.login_s, "Login time distribution",
+                      "login_ok: scenario seconds from sign-in to account page, successful flows"),
         "<h2>Code delivery delay</h2>",
         histogram_svg(data.delivery_s, "Code delivery delay distribution", "scenario seconds from code issued to delivered"),
         "<h2>Login outcomes over time</h2>", outcomes_svg(data, windows),

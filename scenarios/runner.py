@@ -1,15 +1,16 @@
 """`mfa-harness run`: start the stack, drive it with Locust under the fault schedule, check, report.
 
-The order matters for honesty: scenario time 0 (the epoch) is set a little after launch so the
-stack is up before the first fault window opens, every process gets the same epoch, and the
-children are torn down whatever happens (Ctrl-C included).
+The order matters for honesty: scenario time 0 (the epoch) is when the load begins, whatever the
+start-up cost. The stack starts on a provisional epoch; Locust starts with `--await-go`, sets up
+(workers connected, portal and inbox answered) and says it is ready; only then is the epoch set,
+the portal's clock and the inbox's fault windows moved onto it, and Locust told to begin at it.
+The children are torn down whatever happens (Ctrl-C included).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -24,13 +25,23 @@ import loadtests
 from loadtests.accounts import AccountsError, load_file, load_url
 
 from . import bugmap, collect, target_inbox
+from .load_start import (
+    GO_MARGIN_S,
+    LoadStartError,
+    align_target,
+    put_faults,
+    send_go,
+    start_locust,
+    stop_locust,
+    wait_locust,
+    without_alignment,
+)
 from .nemesis import Nemesis, fault_window_lines
 from .progress import Progress
 from .spec import Scenario
 from .stack import LocalStack, StackConfig, StackError
 
 LOCUSTFILE = Path(loadtests.__file__).parent / "locustfile.py"
-STARTUP_ALLOWANCE_S = 1.5  # wall seconds between launch and scenario time 0 (the stack starts in ~1 s)
 ACCOUNTS_PROBE_S = 10.0    # one GET of a target's accounts URL, before anything starts
 
 
@@ -64,6 +75,7 @@ def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
         sc.time_scale = opts.time_scale
     if opts.duration is not None:
         sc.duration = opts.duration
+        _warn_windows_after(sc)
     if opts.users is not None:
         sc.users = opts.users
         sc.spawn_rate = max(sc.spawn_rate, float(opts.users))
@@ -85,6 +97,19 @@ def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
             sc.processes = max(sc.processes, bugmap.PLANTED_BUGS[bug].processes)
     sc.bugs = bugs
     return sc
+
+
+def _warn_windows_after(sc: Scenario) -> None:
+    """A --duration shorter than the file's: fault windows past the new end are said, with their line."""
+    from .spec import fault_line
+
+    for i, rule in enumerate(sc.faults):
+        for key in ("start", "end"):
+            value = rule.get(key)
+            if isinstance(value, int | float) and value > sc.duration:
+                print(f"mfa-harness: warning: {sc.path}:{fault_line(sc.path, i, key)}: faults[{i}].{key} = {value:g} "
+                      f"is after the run's end (--duration {sc.duration:g} scenario seconds)", file=sys.stderr)
+                break
 
 
 def target_accounts(opts: RunOptions) -> tuple[list[dict[str, Any]], list[str]]:
@@ -145,15 +170,16 @@ def write_toml(path: Path, top: dict[str, Any], tables: dict[str, list[dict[str,
     return path
 
 
-def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, epoch: float, workers: int,
+def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, workers: int,
                 target_profile: Path | None, accounts_args: list[str]) -> list[str]:
-    """Locust's command line; `accounts_args` is `--accounts-url URL` or `--accounts-file FILE`."""
+    """Locust's command line; `accounts_args` is `--accounts-url URL` or `--accounts-file FILE`.
+    `--await-go`: Locust says when it is ready and the runner then gives it the epoch."""
     personas = ",".join(f"{k}={v:g}" for k, v in sc.personas.items())
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
             "-u", str(sc.users), "-r", f"{sc.spawn_rate:g}", "-t", f"{max(1, round(sc.wall_duration))}s",
             "--stop-timeout", f"{max(5, round(60 / sc.time_scale + 5))}",
             "--host", host, "--inbox-url", inbox_url,
-            "--time-scale", f"{sc.time_scale:g}", "--epoch", repr(epoch), "--seed", str(sc.seed),
+            "--time-scale", f"{sc.time_scale:g}", "--await-go", "--seed", str(sc.seed),
             "--history-file", str(out / "client-history.jsonl"), "--summary-file", str(out / "locust-summary.json"),
             "--personas", personas, "--csv", str(out / "locust"), "--html", str(out / "locust-report.html"),
             "--only-summary", "--loglevel", "WARNING"]
@@ -194,12 +220,9 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     if opts.target and not opts.inbox_url:
         raise SetupError("--target needs --inbox-url")
     accounts, accounts_args = target_accounts(opts)   # before anything starts; ([], []) for the local stack
-    out = opts.out or default_out(sc)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "logs").mkdir(exist_ok=True)
+    out = prepare_out(opts.out or default_out(sc))
     t_launch = time.time()
     phases: dict[str, float] = {}
-    epoch = t_launch + STARTUP_ALLOWANCE_S
     white_box = opts.target is None
     policy_file = write_toml(out / "policy.toml", sc.policy) if sc.policy else None
     fault_plan = {"seed": sc.seed, "rules": sc.faults}
@@ -210,12 +233,14 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     locust: subprocess.Popen | None = None
     nemesis: Nemesis | None = None
     progress: Progress | None = None
+    epoch = t_launch
     # Both signals stop the run through the same teardown, also when the shell that started us
     # ignored SIGINT (a background job inherits SIG_IGN, and Python then installs no handler).
     old_handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if white_box:
-            stack = LocalStack(StackConfig(out=out, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
+            # the stack's own epoch is provisional: its clock is moved onto the run's axis at the go
+            stack = LocalStack(StackConfig(out=out, epoch=t_launch, time_scale=sc.time_scale, seed=sc.seed,
                                            partners=sc.partners, population=sc.population,
                                            processes=sc.processes, bugs=sc.bugs,
                                            policy_file=policy_file, faults_file=faults_file))
@@ -229,46 +254,37 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         else:
             portal_url = opts.target.rstrip("/")
             inbox_url = opts.inbox_url.rstrip("/")
-            try:
-                offset = target_inbox.inbox_offset(collect.get_json(inbox_url + "/api/v1/info", timeout=10),
-                                                   epoch, sc.time_scale) if sc.faults else 0.0
-            except (collect.CollectError, ValueError) as exc:     # TargetInboxError, or not JSON
-                raise SetupError(f"--inbox-url {inbox_url}: {exc}") from None
             try:     # the inbox is someone else's: its plan is put back when the run ends
                 previous_plan = collect.get_json(inbox_url + "/api/v1/faults", timeout=10)
             except (collect.CollectError, ValueError) as exc:
                 raise SetupError(f"--inbox-url {inbox_url}: cannot read its fault plan: {exc}") from None
-            _put_faults(inbox_url, target_inbox.shift_plan(fault_plan, offset))
 
+        argv = locust_argv(sc, host=portal_url, inbox_url=inbox_url, out=out,
+                           workers=opts.workers, target_profile=opts.target_profile, accounts_args=accounts_args)
+        (out / "command.txt").write_text(shlex.join(argv) + "\n", encoding="utf-8")
+        phases["stack_start_s"] = round(time.time() - t_launch, 3)
+        t_locust = time.time()
+        try:
+            locust = start_locust(argv, out)
+        except LoadStartError as exc:
+            write_refusal(out, sc, str(exc))
+            raise SetupError(str(exc)) from None
+        phases["locust_start_s"] = round(time.time() - t_locust, 3)
+        # Scenario time 0: everything is up, so the load begins now, whatever the start-up cost was.
+        epoch = time.time() + GO_MARGIN_S
+        align_target(stack, portal_url, inbox_url, fault_plan if (sc.faults or not white_box) else None,
+                     epoch, sc.time_scale)
+        send_go(locust, epoch)
         current_stack = stack
         nemesis = Nemesis(sc.nemesis, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
                           portal_url=lambda: current_stack.portal_url if current_stack else portal_url,
                           kill_portal=stack.kill_portal if stack else None,
                           restart_portal=stack.restart_portal if stack else None, accounts=accounts)
-        argv = locust_argv(sc, host=portal_url, inbox_url=inbox_url, out=out, epoch=epoch,
-                           workers=opts.workers, target_profile=opts.target_profile, accounts_args=accounts_args)
-        (out / "command.txt").write_text(shlex.join(argv) + "\n", encoding="utf-8")
-        phases["stack_start_s"] = round(time.time() - t_launch, 3)
-        time.sleep(max(0.0, epoch - time.time()))  # wait for scenario time 0: a scheduled instant
-        t_locust = time.time()
-        locust_log = open(out / "logs" / "locust.log", "ab")
-        locust = subprocess.Popen(argv, stdout=locust_log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  start_new_session=True)
         nemesis.start()
         progress = Progress(sc, epoch=epoch, portal_url=(lambda: current_stack.portal_url) if stack else None,
                             nemesis=nemesis, quiet=opts.quiet, client_history=out / "client-history.jsonl")
         progress.start()
-        deadline = time.time() + sc.wall_duration + 180
-        while locust.poll() is None:
-            if time.time() > deadline:
-                os.killpg(locust.pid, signal.SIGTERM)
-                locust.wait(timeout=60)
-                break
-            try:
-                locust.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-        locust_log.close()
+        wait_locust(locust, sc.wall_duration + 180)
         phases["locust_s"] = round(time.time() - t_locust, 3)
         t_collect = time.time()
         nemesis.stop()
@@ -278,15 +294,15 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         # Let the outbox drain what is still queued before reading the histories.
         if stack:
             _drain_outbox(stack.portal_url, sc.time_scale)
-        portal_lines = collect.portal_events(portal_url) if white_box else []
-        inbox_lines = collect.inbox_deliveries(inbox_url)
-        if not white_box:   # an inbox started before this run: its own past and its own time axis
-            inbox_lines = target_inbox.restamp(inbox_lines, epoch, sc.time_scale, since_wall=t_launch)
+        portal_lines = without_alignment(collect.portal_events(portal_url), epoch) if white_box else []
+        # the inbox's own axis (and, for a target's inbox, its own past) onto the run's axis
+        inbox_lines = target_inbox.restamp(collect.inbox_deliveries(inbox_url), epoch, sc.time_scale,
+                                           since_wall=t_launch)
         phases["drain_and_collect_s"] = round(time.time() - t_collect, 3)
     except KeyboardInterrupt:
         print("interrupted: stopping the stack", file=sys.stderr)
         return 130
-    except collect.CollectError as exc:
+    except (collect.CollectError, LoadStartError) as exc:
         raise SetupError(str(exc)) from None
     finally:
         for sig, handler in old_handlers.items():
@@ -295,18 +311,13 @@ def run(sc: Scenario, opts: RunOptions) -> int:
             progress.stop()
         if nemesis:
             nemesis.stop()
-        if locust and locust.poll() is None:
-            try:
-                os.killpg(locust.pid, signal.SIGTERM)
-                locust.wait(timeout=30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                locust.kill()
+        stop_locust(locust)
         if stack:
             stack.stop()
         if previous_plan is not None:
             try:
-                _put_faults(inbox_url, previous_plan)
-            except SetupError as exc:
+                put_faults(inbox_url, previous_plan)
+            except LoadStartError as exc:
                 print(f"mfa-harness: warning: the inbox's earlier fault plan was not restored: {exc}",
                       file=sys.stderr)
 
@@ -323,6 +334,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         "expected": sc.expected, "strict": opts.strict, "accounts": accounts, "users": sc.users,
         "workers": opts.workers, "processes": sc.processes, "locust_exit": locust.returncode if locust else None,
         "thresholds": (summary or {}).get("thresholds", {}), "thresholds_asked": sc.thresholds,
+        "load": load_facts(summary, sc, opts.workers),
         "nemesis_errors": nemesis.errors if nemesis else [],
         "command": shlex.join(sys.argv), "portal_restarts": stack.restarts if stack else 0,
         "phases": phases,
@@ -331,23 +343,48 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     return finish_run(out, history, run_info, quiet=opts.quiet)
 
 
+def prepare_out(out: Path) -> Path:
+    """The run folder and its logs/, or SetupError in one line (an existing file, /proc, no permission)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "logs").mkdir(exist_ok=True)
+        probe = out / ".mfa-harness-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except FileExistsError:
+        raise SetupError(f"--out {out}: exists and is not a folder") from None
+    except OSError as exc:
+        raise SetupError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    return out
+
+
+def write_refusal(out: Path, sc: Scenario, reason: str) -> None:
+    """verdict.json and junit.xml of a run that never began, so CI reads the reason, not a green file."""
+    from .junit import write_junit
+
+    verdict = {"scenario": sc.name, "seed": sc.seed, "time_scale": sc.time_scale, "passed": False,
+               "invariants_as_expected": True, "thresholds_passed": False, "invariants": {},
+               "thresholds": {t: {"passed": False, "value": None, "note": "not evaluated: the load never began"}
+                              for t in sc.thresholds},
+               "problems": [reason], "bugs": sc.bugs, "expected": sc.expected, "metrics": {}}
+    (out / "verdict.json").write_text(json.dumps(verdict, indent=2), encoding="utf-8")
+    write_junit(verdict, out / "junit.xml")
+
+
+def load_facts(summary: dict[str, Any] | None, sc: Scenario, workers: int) -> dict[str, Any]:
+    """What the load actually did, from Locust's summary: users asked and reached, workers, early stop."""
+    run = (summary or {}).get("run") or {}
+    return {"users_asked": sc.users, "users_peak": run.get("users_peak"),
+            "workers_asked": workers, "workers_reported": len((summary or {}).get("workers_reported") or []),
+            "run_time_asked_s": run.get("run_time_asked_s"), "run_time_s": run.get("run_time_s"),
+            "stopped_early": run.get("stopped_early"), "allow_partial": sc.allow_partial}
+
+
 def _read_summary(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _put_faults(inbox_url: str, plan: dict[str, Any]) -> None:
-    import urllib.request
-
-    req = urllib.request.Request(inbox_url + "/api/v1/faults", data=json.dumps(plan).encode(), method="PUT",
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30):
-            pass
-    except OSError as exc:
-        raise SetupError(f"cannot set the inbox fault plan at {inbox_url}: {exc}") from None
 
 
 def _drain_outbox(portal_url: str, time_scale: float, max_wait_s: float = 20.0) -> None:

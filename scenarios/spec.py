@@ -6,14 +6,19 @@ wrong, because scenario files are written by hand and a silent default is a wron
 
 from __future__ import annotations
 
+import difflib
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fake_smtp.faults import PlanError, parse_rule
+from loadtests.options import MAX_TIME_SCALE
 from loadtests.persona_names import PERSONA_NAMES
+from loadtests.thresholds import ThresholdError
+from loadtests.thresholds import parse as parse_threshold
 from server.policy import PolicyError, policy_from_mapping
 from server.population import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
 
@@ -27,6 +32,16 @@ NEMESIS_ACTIONS = ("clock-jump", "kill-portal", "change-notification")
 # `[policy]` takes the portal's own keys (server/policy.py), since it becomes the portal's
 # `--policy` file; the checker's names for the two lifetimes are accepted as aliases.
 POLICY_ALIASES = {"code_ttl": "code_lifetime", "challenge_ttl": "pending_lifetime"}
+TOP_KEYS = ("name", "description", "seed", "time_scale", "duration", "bugs", "population", "load", "portal",
+            "personas", "policy", "faults", "nemesis", "thresholds", "expect")
+MAX_DURATION = 7 * 86_400.0    # scenario seconds (a week)
+MAX_USERS = 10_000
+
+
+def did_you_mean(word: str, known: list[str] | tuple[str, ...]) -> str:
+    """'; did you mean 'x'?' for a near miss among `known`, else ''."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class ScenarioError(ValueError):
@@ -69,6 +84,7 @@ class Scenario:
     expect_invalid: list[str] = field(default_factory=list)
     bugs: list[str] = field(default_factory=list)
     locust_args: list[str] = field(default_factory=list)
+    allow_partial: bool = False    # [load] allow_partial: an early stop or fewer users is not a problem
 
     @property
     def expected(self) -> dict[str, Any]:
@@ -97,6 +113,43 @@ def _line_of(text: str, key: str, table: str | None = None) -> int:
         if pat.match(lines[i]):
             return i + 1
     return start + 1
+
+
+def _table_line(text: str, key: str) -> int:
+    """Line of `[key]`, `[[key]]` or `key =` at the top level; 1 when not found."""
+    pat = re.compile(r"^\s*(\[\[?\s*" + re.escape(key) + r"\s*[\].]|" + re.escape(key) + r"\s*=)")
+    for i, line in enumerate(text.splitlines()):
+        if pat.match(line):
+            return i + 1
+    return 1
+
+
+def _value_line(text: str, key: str, value: str) -> int:
+    """Line holding the string `value` of the array `key` (which may span lines)."""
+    start = _line_of(text, key)
+    lines = text.splitlines()
+    for i in range(start - 1, len(lines)):
+        if value in lines[i]:
+            return i + 1
+    return start
+
+
+def fault_line(path: Path, index: int, key: str) -> int:
+    """Line of `key` in the `index`-th [[faults]] block of the file at `path` (1 if unreadable)."""
+    try:
+        return _block_line(path.read_text(encoding="utf-8"), "faults", index, key)
+    except (OSError, UnicodeDecodeError):
+        return 1
+
+
+def _check_window(path: Path, text: str, i: int, rule: dict[str, Any], duration: float) -> None:
+    """A fault window must lie in [0, duration]: one that starts before 0 or ends after the scenario
+    would silently act differently from what the file says."""
+    for key in ("start", "end"):
+        value = rule.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value <= duration:
+            raise ScenarioError(f"{path}:{_block_line(text, 'faults', i, key)}: faults[{i}].{key}: {value:g} is "
+                                f"outside the scenario (0 to duration {duration:g} scenario seconds)")
 
 
 def _block_line(text: str, table: str, index: int, key: str | None = None) -> int:
@@ -141,10 +194,17 @@ class _Reader:
             raise self.fail(key, f"must be > 0, got {value!r}")
         return value
 
+    def bounded(self, key: str, value: float, maximum: float) -> float:
+        """`value` (already read) or an error naming the upper bound."""
+        if not value <= maximum:
+            raise self.fail(key, f"must be <= {maximum:g}, got {value!r}")
+        return value
+
     def finish(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise self.fail(unknown[0], f"unknown key (known: {', '.join(sorted(self.used))})")
+            raise self.fail(unknown[0], f"unknown key (known: {', '.join(sorted(self.used))})"
+                                        + did_you_mean(unknown[0], sorted(self.used)))
 
 
 def _population_args(pop: _Reader) -> list[str]:
@@ -216,20 +276,34 @@ def catalog() -> list[Scenario]:
 def load(name_or_path: str | Path) -> Scenario:
     """Parse and validate a scenario; raises ScenarioError with file:line on any mistake."""
     path = resolve(str(name_or_path))
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file (a scenario is TOML)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
     top = _Reader(path, text, data)
+    for key in data:                    # before anything else: a misspelled table explains what follows
+        if key not in TOP_KEYS:
+            value = data[key]
+            kind = "table" if isinstance(value, dict) or (isinstance(value, list) and value and all(
+                isinstance(x, dict) for x in value)) else "key"
+            raise ScenarioError(f"{path}:{_table_line(text, key)}: unknown {kind} {key!r} "
+                                f"(known: {', '.join(TOP_KEYS)}){did_you_mean(key, TOP_KEYS)}")
     name = top.get("name", str, path.stem)
     description = top.get("description", str)
     if not description:
         raise top.fail("description", "missing: every scenario says what it is for")
     sc = Scenario(name=name, description=description, path=path)
     sc.seed = top.get("seed", int, 1)
-    sc.time_scale = float(top.get("time_scale", (int, float), 30.0, positive=True))
-    sc.duration = float(top.get("duration", (int, float), 300.0, positive=True))
+    sc.time_scale = top.bounded("time_scale", float(top.get("time_scale", (int, float), 30.0, positive=True)),
+                                MAX_TIME_SCALE)
+    sc.duration = top.bounded("duration", float(top.get("duration", (int, float), 300.0, positive=True)),
+                              MAX_DURATION)
     sc.bugs = list(top.get("bugs", list, []))
 
     pop = _Reader(path, text, top.get("population", dict, {}), "population")
@@ -238,11 +312,12 @@ def load(name_or_path: str | Path) -> Scenario:
     pop.finish()
 
     load_t = _Reader(path, text, top.get("load", dict, {}), "load")
-    sc.users = load_t.get("users", int, 10, positive=True)
+    sc.users = int(load_t.bounded("users", load_t.get("users", int, 10, positive=True), MAX_USERS))
     sc.spawn_rate = float(load_t.get("spawn_rate", (int, float), sc.users, positive=True))
     rate = load_t.get("arrival_rate", (int, float), None, positive=True)
     sc.arrival_rate = float(rate) if rate is not None else None
     sc.locust_args = [str(a) for a in load_t.get("locust_args", list, [])]
+    sc.allow_partial = bool(load_t.get("allow_partial", bool, False))
     load_t.finish()
 
     portal = _Reader(path, text, top.get("portal", dict, {}), "portal")
@@ -253,7 +328,8 @@ def load(name_or_path: str | Path) -> Scenario:
     for key, weight in personas.items():
         if key not in PERSONA_NAMES:
             raise _Reader(path, text, personas, "personas").fail(
-                key, f"unknown persona (known: {', '.join(sorted(PERSONA_NAMES))})")
+                key, f"unknown persona (known: {', '.join(sorted(PERSONA_NAMES))})"
+                     + did_you_mean(key, sorted(PERSONA_NAMES)))
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise _Reader(path, text, personas, "personas").fail(key, f"weight must be a number >= 0, got {weight!r}")
     if not personas or not any(personas.values()):
@@ -272,6 +348,7 @@ def load(name_or_path: str | Path) -> Scenario:
             named = re.search(r"'(\w+)'|unknown field\(s\) (\w+)", str(exc).split(": ", 2)[-1])
             line = _block_line(text, "faults", i, (named.group(1) or named.group(2)) if named else None)
             raise ScenarioError(f"{path}:{line}: {exc}") from None
+        _check_window(path, text, i, rule, sc.duration)
     sc.faults = [dict(r) for r in faults]
 
     for i, step in enumerate(top.get("nemesis", list, [])):
@@ -294,7 +371,15 @@ def load(name_or_path: str | Path) -> Scenario:
 
     thresholds = top.get("thresholds", list, [])
     if not all(isinstance(t, str) and t.strip() for t in thresholds):
-        raise top.fail("thresholds", "must be a list of expressions such as \"login.p95 < 8s\"")
+        raise top.fail("thresholds", "must be a list of expressions such as \"flow.p95 < 8s\"")
+    for expr in thresholds:             # Locust's own parser: what it would refuse after the stack started
+        try:
+            parsed = parse_threshold(expr)
+        except ThresholdError as exc:
+            raise ScenarioError(f"{path}:{_value_line(text, 'thresholds', expr)}: thresholds: {exc}") from None
+        if parsed.deprecated:
+            print(f"mfa-harness: warning: {path}:{_value_line(text, 'thresholds', expr)}: {parsed.deprecated}",
+                  file=sys.stderr)
     sc.thresholds = list(thresholds)
 
     expect = _Reader(path, text, top.get("expect", dict, {}), "expect")

@@ -78,12 +78,30 @@ def _own_error(tail: str) -> str:
     return ""
 
 
+def _kill_session(proc: subprocess.Popen) -> None:
+    """SIGKILL a child started in its own session, with whatever it forked (Locust's workers)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _harness_error(tail: str) -> str:
+    """The last `mfa-harness: why` line a child printed before exiting (Locust's setup refusals)."""
+    for line in reversed(tail.splitlines()):
+        if line.startswith("mfa-harness: "):
+            return line.removeprefix("mfa-harness: ").strip()
+    return ""
+
+
 def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 60.0,
-                env: dict[str, str] | None = None) -> Child:
-    """Start `argv`, stderr to `log_path`, and wait for its JSON ready line on stdout."""
+                env: dict[str, str] | None = None, stdin_pipe: bool = False) -> Child:
+    """Start `argv`, stderr to `log_path`, and wait for its JSON ready line on stdout (`stdin_pipe`:
+    keep a pipe to its stdin, for a child that waits for a go line after its ready line)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log,
+                            stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
                             env=env, start_new_session=True)
     found: dict[str, Any] = {}
     done = threading.Event()
@@ -105,14 +123,20 @@ def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 
         done.set()
 
     threading.Thread(target=read_ready, name=f"{name}-stdout", daemon=True).start()
-    done.wait(timeout)
+    try:
+        done.wait(timeout)
+    except BaseException:          # Ctrl-C while waiting: the child (and any it forked) must not outlive us
+        _kill_session(proc)
+        proc.wait(timeout=30)
+        log.close()
+        raise
     if not found:
         if proc.poll() is None:
-            proc.kill()
+            _kill_session(proc)
         proc.wait(timeout=30)
         log.close()
         tail = _tail(log_path)
-        reason = _own_error(tail)
+        reason = _own_error(tail) or _harness_error(tail)
         if reason:
             raise StackError(f"{name} did not start: {reason} (log {log_path})", child=name, reason=reason)
         raise StackError(f"{name} did not become ready (exit {proc.returncode}); log {log_path}:\n{tail}", child=name)

@@ -33,6 +33,24 @@ def expected_invalid(expected: dict[str, Any]) -> list[str]:
     return []
 
 
+def value_text(value: Any, unit: str = "") -> str:
+    """A value as people read it: `300.8 s scenario time`, `0.75`, `no data`."""
+    if value is None:
+        return "no data"
+    if isinstance(value, float):
+        value = f"{value:.4g}" if abs(value) < 1e6 else f"{value:.6g}"
+    return f"{value} {unit}".strip()
+
+
+def threshold_text(th: dict[str, Any]) -> str:
+    """`value 300.8 s scenario time (limit < 8 s scenario time)` for one evaluated threshold."""
+    unit = str(th.get("unit") or "")
+    text = f"value {value_text(th.get('value'), unit)}"
+    if th.get("op") and th.get("limit") is not None:
+        text += f" (limit {th['op']} {value_text(th['limit'], unit)})"
+    return text
+
+
 def normalize_thresholds(thresholds: Any) -> dict[str, dict[str, Any]]:
     """Expression -> {"passed", "value"}, from a dict of dicts or bools, or a list of records."""
     if thresholds is None:

@@ -15,7 +15,7 @@ from .checker import CheckContext, check
 from .junit import write_junit
 from .metrics import flow_metrics
 from .report import write_report
-from .verdict import build_verdict
+from .verdict import build_verdict, threshold_text
 
 EXIT_OK, EXIT_INVARIANT, EXIT_SETUP, EXIT_THRESHOLD = 0, 1, 2, 3
 
@@ -42,12 +42,34 @@ def run_problems(run_info: dict[str, Any], metrics: dict[str, Any]) -> list[str]
         problems.append(f"Locust exited with {code} (see logs/ and locust output): the load did not run as asked")
     if not (metrics.get("logins_ok") or 0) + (metrics.get("logins_failed") or 0):
         problems.append("no login flow finished: nothing was measured")
+    elif not metrics.get("logins_ok"):
+        problems.append(f"no login flow succeeded ({metrics.get('logins_failed')} failed): a run where nobody "
+                        "signs in is never a pass")
+    problems += load_problems(run_info.get("load") or {})
     missing = [t for t in run_info.get("thresholds_asked", []) if t not in (run_info.get("thresholds") or {})]
     if missing:
         problems.append(f"threshold(s) not evaluated (no Locust summary): {', '.join(missing)}")
     errors = run_info.get("nemesis_errors") or []
     if errors:
         problems.append(f"{len(errors)} scheduled nemesis action(s) failed, first: {errors[0]}")
+    return problems
+
+
+def load_problems(load: dict[str, Any]) -> list[str]:
+    """A load smaller or shorter than asked (workers lost, Locust stopped early) is a problem unless
+    the scenario says `[load] allow_partial = true`."""
+    if not load or load.get("allow_partial"):
+        return []
+    problems = []
+    asked, peak = load.get("users_asked"), load.get("users_peak")
+    if isinstance(asked, int) and isinstance(peak, int) and peak < asked:
+        problems.append(f"only {peak} of {asked} users ran at the peak")
+    workers, reported = load.get("workers_asked") or 0, load.get("workers_reported") or 0
+    if workers and reported < workers:
+        problems.append(f"only {reported} of {workers} Locust workers reported their results")
+    if load.get("stopped_early"):
+        problems.append(f"Locust stopped early: after {load.get('run_time_s')} of "
+                        f"{load.get('run_time_asked_s')} wall seconds ({load['stopped_early']})")
     return problems
 
 
@@ -71,11 +93,16 @@ def compute_verdict(history: list[dict[str, Any]], run_info: dict[str, Any]) -> 
                        time_scale=float(run_info.get("time_scale", 1.0)),
                        fault_plan=run_info.get("fault_plan", {}), bugs=list(run_info.get("bugs", [])),
                        accounts=run_info.get("accounts") or None)
-    invariants = check(history, ctx)
+    timings: dict[str, float] = {}
+    invariants = check(history, ctx, timings)
     metrics = flow_metrics(history)
+    thresholds = dict(run_info.get("thresholds") or {})
+    for expr in run_info.get("thresholds_asked") or []:       # always present, evaluated or not
+        thresholds.setdefault(expr, {"passed": False, "value": None,
+                                     "note": "not evaluated: Locust wrote no summary"})
     verdict = build_verdict(
         scenario=run_info.get("scenario", "?"), seed=run_info.get("seed"), time_scale=run_info.get("time_scale"),
-        invariants=invariants, thresholds=run_info.get("thresholds", {}), metrics=metrics,
+        invariants=invariants, thresholds=thresholds, metrics=metrics,
         faults=run_info.get("fault_plan", {}).get("rules", []) + run_info.get("nemesis", []),
         bugs=run_info.get("bugs", []), expected=run_info.get("expected", {"violations": 0}),
         strict=bool(run_info.get("strict", False)),
@@ -86,6 +113,9 @@ def compute_verdict(history: list[dict[str, Any]], run_info: dict[str, Any]) -> 
     if verdict["problems"]:
         verdict["passed"] = False
     verdict["reproduce"] = run_info.get("command", "")
+    verdict["load"] = run_info.get("load") or {}
+    verdict["timings"] = {"check_s": {k: round(v, 6) for k, v in timings.items()},
+                          "load_wall_s": (run_info.get("phases") or {}).get("locust_s")}
     return verdict
 
 
@@ -109,10 +139,17 @@ def print_summary(verdict: dict[str, Any], out: Path, code: int) -> None:
         state = {True: "valid", False: "INVALID"}.get(inv.get("valid"), "unknown")
         lines.append(f"  {name:22s} {state:8s} violations {inv.get('violations', 0)}")
     for expr, t in verdict.get("thresholds", {}).items():
-        lines.append(f"  threshold {expr!r}: {'met' if t.get('passed') else 'MISSED'} (value {t.get('value')})")
+        lines.append(f"  threshold {expr!r}: {'met' if t.get('passed') else 'MISSED'} ({threshold_text(t)})")
     lines.append(f"  logins ok {m.get('logins_ok')} failed {m.get('logins_failed')}  "
-                 f"p50 {m.get('login_p50_s')} s  p95 {m.get('login_p95_s')} s  p99 {m.get('login_p99_s')} s  "
+                 f"flow.p95 {m.get('flow_p95_s')} s  login_ok.p50 {m.get('login_ok_p50_s')} s  "
+                 f"login_ok.p95 {m.get('login_ok_p95_s')} s (scenario time)  "
                  f"loops {m.get('loops')}  resends {m.get('resends')}")
+    load = verdict.get("load") or {}
+    if load.get("users_asked") is not None:
+        workers = (f"workers reported {load.get('workers_reported')} of {load['workers_asked']}"
+                   if load.get("workers_asked") else "one Locust process")
+        lines.append(f"  users asked {load.get('users_asked')}, peak {load.get('users_peak')}; {workers}"
+                     + (f"; stopped early: {load['stopped_early']}" if load.get("stopped_early") else ""))
     lines += [f"  PROBLEM: {p}" for p in verdict.get("problems", [])]
     lines.append(f"{'PASS' if verdict.get('passed') else 'FAIL'} (exit {code}) — report: {out / 'report.html'}")
     print("\n".join(lines), file=sys.stdout)

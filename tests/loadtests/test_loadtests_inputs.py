@@ -168,3 +168,12 @@ def test_arrivals_start_only_with_an_idle_user_and_count_the_rest_as_dropped() -
     assert got == [True] and arrivals.started == 1 and arrivals.dropped == 2
     assert counted == ["arrivals_dropped", "arrivals_started", "arrivals_dropped"]
     assert arrivals.wait_turn(poll_s=0.01) is False             # bounded wait
+
+
+@pytest.mark.parametrize("value", ["1e308", "inf", "20000"])
+def test_an_absurd_time_scale_is_refused_while_parsing(value: str, capsys: pytest.CaptureFixture) -> None:
+    parser = get_empty_argument_parser()
+    add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--time-scale", value])
+    assert "must be <= 10000" in capsys.readouterr().err

@@ -23,14 +23,14 @@ def test_histograms_keep_three_digits_and_merge_exactly() -> None:
     merged = FlowMetrics()
     merged.merge(json.loads(json.dumps(one.encode())))
     merged.merge(json.loads(json.dumps(two.encode())))
-    for name in ("login", "login_wall", "code_wait", "code_delivery", "resends"):
+    for name in ("flow", "flow_wall", "login_ok", "login_ok_wall", "code_wait", "code_delivery", "resends"):
         for agg in ("p50", "p95", "p99", "max", "count", "avg"):
             assert merged.stat(name, agg) == both.stat(name, agg), (name, agg)
         row = merged.summary()[name]
         for p in ("50", "90", "95", "99", "99.9"):                # one-pass summary == per-percentile query
             assert row[f"p{p}"] == round(both.stat(name, f"p{p}"), 6), (name, p)
-    assert merged.stat("login_wall", "p50") == pytest.approx(4.25, abs=0.005)
-    assert merged.stat("login_wall", "avg") == pytest.approx(4.2505, abs=1e-9)  # exact mean, not bucketed
+    assert merged.stat("flow_wall", "p50") == pytest.approx(4.25, abs=0.005)
+    assert merged.stat("flow_wall", "avg") == pytest.approx(4.2505, abs=1e-9)  # exact mean, not bucketed
     assert merged.outcomes == both.outcomes and merged.success_rate() == 1.0
 
 
@@ -38,13 +38,14 @@ def test_scenario_and_wall_axes_and_counters() -> None:
     m = FlowMetrics()
     m.record_flow("expired", 2.0, 30.0, 1, None, 0.5)
     m.count("loops", 2)
-    assert m.stat("login", "max") == pytest.approx(60.0, rel=1e-3)
-    assert m.stat("login_wall", "max") == pytest.approx(2.0, rel=1e-3)
+    assert m.stat("flow", "max") == pytest.approx(60.0, rel=1e-3)
+    assert m.stat("flow_wall", "max") == pytest.approx(2.0, rel=1e-3)
+    assert m.stat("login_ok", "count") == 0.0           # an expired flow is a flow, not a successful login
     assert m.stat("code_delivery", "p50") == pytest.approx(15.0, rel=1e-3)
     assert m.stat("code_wait", "p50") is None and m.stat("code_wait", "count") == 0.0
     assert m.success_rate() == 0.0 and m.counters["loops"] == 2
     summary = m.summary()
-    assert summary["login"]["unit"] == "s" and summary["resends"]["unit"] == "count"
+    assert summary["flow"]["unit"] == "s" and summary["resends"]["unit"] == "count"
     assert summary["code_wait"]["p95"] is None
 
 

@@ -85,8 +85,9 @@ def test_flow_lines_give_percentiles_outcomes_and_loops() -> None:
     assert set(OUTCOMES) <= set(d["outcomes"])
     assert d["loops"] == {"loops": 1, "loop_breaker": 1}
     assert set(d["percentiles"]) == set(HISTOGRAMS)
-    login, wall = d["percentiles"]["login"], d["percentiles"]["login_wall"]
+    login, wall = d["percentiles"]["flow"], d["percentiles"]["flow_wall"]
     assert login["count"] == 12 and login["axis"] == "scenario" and wall["axis"] == "wall"
+    assert d["percentiles"]["login_ok"]["count"] == 10                  # successful flows only
     assert wall["max"] == pytest.approx(0.59, abs=0.001)
     assert login["max"] == pytest.approx(0.59 * 60, rel=0.001)           # scenario = wall x time scale
     assert d["percentiles"]["code_delivery"]["p50"] == pytest.approx(6.0, rel=0.001)
@@ -264,8 +265,8 @@ def test_the_mfa_tab_shows_live_flow_numbers_and_invariants(stack: Stack, proces
         started = time.time()
         live = poll_data(base, lambda d: d["state"] == "running" and d["outcomes"]["ok"] >= 3
                          and d["check"]["checked_at"] is not None, started + 25, popen)
-        assert live["percentiles"]["login"]["count"] >= 3
-        for name in ("login", "login_wall", "code_delivery", "code_wait", "code_wait_wall"):
+        assert live["percentiles"]["flow"]["count"] >= 3
+        for name in ("flow", "flow_wall", "login_ok", "code_delivery", "code_wait", "code_wait_wall"):
             row = live["percentiles"][name]
             assert row["count"] > 0 and all(row[k] is not None for k in ("p50", "p90", "p95", "p99", "max")), row
             assert row["p50"] <= row["p90"] <= row["p95"] <= row["p99"] <= row["max"]

@@ -21,7 +21,7 @@ def test_rows_give_failure_rates_and_outcome_differences() -> None:
     assert rows["logins_failed"][1:] == (20, 5, -15)
     assert rows["failed_login_rate"][1:] == (0.2, 0.05, -0.15)
     assert rows["outcome.expired"][1:] == (0, 1, 1)
-    assert rows["login_p95_s"][3] is None           # missing on both sides: no difference invented
+    assert rows["login_ok_p95_s"][3] is None           # missing on both sides: no difference invented
 
 
 def test_cli_compare_and_bad_folder(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def _history() -> History:
 def test_flow_metrics_on_known_history():
     m = flow_metrics(_history().lines())
     assert m["logins_ok"] == 20 and m["logins_failed"] == 3
-    assert (m["login_p50_s"], m["login_p95_s"], m["login_p99_s"]) == (10.0, 19.0, 20.0)
+    assert (m["login_ok_p50_s"], m["login_ok_p95_s"], m["login_ok_p99_s"]) == (10.0, 19.0, 20.0)
     assert (m["code_delivery_p50_s"], m["code_delivery_p99_s"]) == (1.5, 10.0)
     assert m["resends"] == 4 + 2
     assert m["loops"] == 2 and m["loops_unbroken"] == 1
@@ -70,7 +70,7 @@ def test_delivery_falls_back_to_client_reads_without_inbox_lines():
 
 def test_empty_history_gives_zero_counts_and_no_percentiles():
     m = flow_metrics([])
-    assert m["logins_ok"] == 0 and m["login_p95_s"] is None and m["outcome_series"]["bins"] == []
+    assert m["logins_ok"] == 0 and m["login_ok_p95_s"] is None and m["outcome_series"]["bins"] == []
 
 
 def test_delivery_delay_runs_from_code_issued_to_delivered_in_scenario_seconds():

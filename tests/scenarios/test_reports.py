@@ -182,3 +182,62 @@ def test_report_without_data_still_renders(tmp_path):
 
 def test_fault_windows_pair_start_and_stop_and_keep_open_ones():
     assert fault_windows(_run_history().lines()) == [(5.0, 65.0, "outage"), (100.0, None, "delay")]
+
+
+def test_junit_is_never_green_while_the_run_failed(tmp_path):
+    """A run with problems used to write tests="11" failures="0" errors="0" and leave the thresholds out."""
+    from scenarios.verdict_io import compute_verdict
+
+    hist = History()
+    run_info = {"scenario": "smoke", "seed": 1, "time_scale": 60.0, "locust_exit": 2,
+                "thresholds_asked": ["flow.p95 < 8s", "loops == 0"], "thresholds": {},
+                "phases": {"locust_s": 12.5}}
+    v = compute_verdict(hist.lines(), run_info)
+    path = tmp_path / "junit.xml"
+    write_junit(v, path)
+    suite = ET.parse(path).getroot().find("testsuite")
+    errors = {c.get("name"): c.find("error") for c in suite.iter("testcase") if c.find("error") is not None}
+    assert int(suite.get("errors")) == len(errors) >= 3
+    messages = " | ".join(e.get("message") for e in errors.values())
+    assert "Locust exited with 2" in messages and "no login flow finished" in messages
+    assert {"flow.p95 < 8s", "loops == 0"} <= set(errors)          # thresholds are always present
+    assert "not evaluated" in errors["loops == 0"].get("message")
+    threshold_case = next(c for c in suite.iter("testcase") if c.get("name") == "loops == 0")
+    assert threshold_case.get("time") == "12.500"                  # the load's real (wall) time
+
+
+def test_junit_times_are_real_and_messages_carry_units(tmp_path):
+    hist = History()
+    v = verdict(invariants(), thresholds={"flow.p95 < 8s": {"passed": False, "value": 300.799, "op": "<",
+                                                            "limit": 8.0, "unit": "s scenario time"}})
+    v["timings"] = {"check_s": {"binding": 0.0123}, "load_wall_s": 10.0}
+    path = tmp_path / "junit.xml"
+    write_junit(v, path)
+    cases = {c.get("name"): c for c in ET.parse(path).getroot().iter("testcase")}
+    assert cases["binding"].get("time") == "0.012"
+    message = cases["flow.p95 < 8s"].find("failure").get("message")
+    assert "value 300.8 s scenario time" in message and "limit < 8 s scenario time" in message, message
+    del hist
+
+
+def test_the_summary_names_each_metric_once_with_its_time_axis(tmp_path, capsys):
+    from scenarios.verdict_io import print_summary
+
+    h = History()
+    v = verdict(invariants(), thresholds={"flow.p95 < 8s": {"passed": True, "value": 3.2, "unit": "s scenario time"}})
+    v["metrics"] = flow_metrics(h.lines())
+    print_summary(v, tmp_path, 0)
+    out = capsys.readouterr().out
+    assert "flow.p95" in out and "login_ok.p95" in out and "(scenario time)" in out
+    assert "value 3.2 s scenario time" in out
+    assert re.search(r"\bp95 [\d.]+ s\b", out) is None            # no bare "p95": which flows would it be?
+
+
+def test_the_report_says_why_a_run_failed(tmp_path):
+    v = verdict(invariants())
+    v["problems"] = ["only 19 of 20 users ran at the peak"]
+    v["passed"] = False
+    path = tmp_path / "report.html"
+    write_report(v, [], path)
+    page = path.read_text(encoding="utf-8")
+    assert "PROBLEM</th><td class=\"fail\">only 19 of 20 users ran at the peak" in page

@@ -43,7 +43,28 @@ def test_locust_refusing_its_options_fails_the_run(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", str(scenario), "--out", str(out)],
                           capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert proc.returncode == EXIT_SETUP, (proc.stdout[-2000:], proc.stderr[-2000:])
+    # refused before any load, in one line that says why (it used to be "Locust exited with 2" and the
+    # real reason only in logs/locust.log)
+    assert proc.stderr.count("\n") == 1 and "Locust did not start" in proc.stderr and "loops ==" in proc.stderr, \
+        proc.stderr
     verdict = json.loads((out / "verdict.json").read_text())
-    assert verdict["passed"] is False
-    assert any(p.startswith("Locust exited with 2") for p in verdict["problems"]), verdict["problems"]
-    assert "PROBLEM: Locust exited with 2" in proc.stdout and "FAIL (exit 2)" in proc.stdout
+    assert verdict["passed"] is False and "loops ==" in verdict["problems"][0]
+    junit = (out / "junit.xml").read_text(encoding="utf-8")
+    assert 'errors="1"' in junit and "loops ==" in junit
+
+
+def test_a_run_that_did_less_than_asked_is_a_problem() -> None:
+    """Workers lost and Locust stopped early (3 flows in 60 s), or 123 of 300 users ran: said so, exit 2."""
+    load = {"users_asked": 300, "users_peak": 123, "workers_asked": 4, "workers_reported": 1,
+            "run_time_asked_s": 60, "run_time_s": 7.5, "stopped_early": "ran 7.5 of 60 wall seconds"}
+    problems = run_problems({"load": load}, FLOWS)
+    assert any("only 123 of 300 users" in p for p in problems), problems
+    assert any("only 1 of 4 Locust workers" in p for p in problems), problems
+    assert any("stopped early" in p and "7.5" in p for p in problems), problems
+    assert run_problems({"load": {**load, "allow_partial": True}}, FLOWS) == []       # the scenario allows it
+    assert run_problems({"load": {"users_asked": 8, "users_peak": 8, "workers_asked": 0}}, FLOWS) == []
+
+
+def test_zero_successful_login_flows_is_never_a_pass() -> None:
+    problems = run_problems({"locust_exit": 0}, {"logins_ok": 0, "logins_failed": 40})
+    assert problems and "no login flow succeeded" in problems[0]

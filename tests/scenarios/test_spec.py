@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,81 @@ def test_cli_list_and_usage_errors(tmp_path: Path) -> None:
         assert res.returncode == 2, (args, res.stdout, res.stderr)
         assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
         assert res.stderr.startswith(("mfa-harness: ", "usage: ")), res.stderr
+
+
+@pytest.mark.parametrize(("top", "line", "words"), [
+    ('thresholds = ["flow.p95 < 8"]\n', 5, "flow.p95 is a duration, give a unit"),
+    ('thresholds = ["latency.p95 < 1s"]\n', 5, "unknown metric 'latency.p95'"),
+    ('thresholds = ["flw.p95 < 1s"]\n', 5, "did you mean 'flow.p95'"),
+    ('thresholds = ["flow.p95 =< 8s"]\n', 5, "unknown operator '=<'"),
+    ('thresholds = [\n  "loops == 0",\n  "flow.p95 => 8s",\n]\n', 7, "unknown operator '=>'"),
+    ("time_scale = 1e308\n", 5, "must be <= 10000"),
+    ("duration = 1e12\n", 5, "must be <= 604800"),
+])
+def test_top_level_mistakes_name_file_and_line(tmp_path: Path, top: str, line: int, words: str) -> None:
+    """Thresholds used to be read only by Locust, after the whole stack had started."""
+    path = write(tmp_path, GOOD.replace("duration = 60\n", "duration = 60\n" + top)
+                 if not top.startswith("duration") else GOOD.replace("duration = 60\n", "\n" + top))
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{line}:") and words in msg, (msg, line)
+
+
+@pytest.mark.parametrize(("snippet", "line", "words"), [
+    ("[[faults]]\nkind = \"spam\"\nstart = -5\n", 11, "faults[0].start: -5 is outside the scenario"),
+    ("[[faults]]\nkind = \"spam\"\nstart = 10\nend = 90\n", 12, "faults[0].end: 90 is outside the scenario"),
+    ("[persona]\ncareful = 1\n", 9, "unknown table 'persona' (known: "),
+    ("[persona]\ncareful = 1\n", 9, "did you mean 'personas'?"),
+    ("[[faultz]]\nkind = \"spam\"\n", 9, "unknown table 'faultz'"),
+    ("[load]\nuserz = 3\n", 10, "did you mean 'users'?"),
+    ("[load]\nusers = 100000\n", 10, "must be <= 10000"),
+])
+def test_windows_tables_and_near_misses(tmp_path: Path, snippet: str, line: int, words: str) -> None:
+    path = write(tmp_path, GOOD + "\n" + snippet)
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{line}:") and words in msg, (msg, line)
+
+
+def test_a_misspelled_persona_gets_a_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="did you mean 'careful'"):
+        load(write(tmp_path, GOOD.replace("careful = 1", "carefull = 3")))
+
+
+def test_old_metric_names_load_with_a_deprecation_warning(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    sc = load(write(tmp_path, GOOD.replace("duration = 60\n", 'duration = 60\nthresholds = ["login.p95 < 8s"]\n')))
+    assert sc.thresholds == ["login.p95 < 8s"]
+    err = capsys.readouterr().err
+    assert ":5: metric 'login.p95' is deprecated" in err and "'flow.p95'" in err
+
+
+def test_a_binary_scenario_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "binary.toml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    proc = run_cli("run", str(path))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "not a UTF-8 text file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_readme_threshold_typo_example_is_what_the_command_says(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    shown = next(line for line in readme.splitlines() if line.startswith("mfa-harness: typo.toml:"))
+    (tmp_path / "typo.toml").write_text('name = "typo"\ndescription = "a typo in a threshold"\nseed = 1\n'
+                                        'duration = 60\nthresholds = ["flw.p95 < 8s"]\n[personas]\ncareful = 1\n',
+                                        encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", "typo.toml"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(shown.removesuffix("...")), (proc.stderr, shown)
+
+
+def test_a_shorter_duration_warns_about_windows_after_the_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from scenarios.runner import RunOptions, apply_overrides
+
+    path = write(tmp_path, GOOD + "\n[[faults]]\nkind = \"spam\"\nstart = 30\nend = 50\n")
+    apply_overrides(load(path), RunOptions(duration=20.0))
+    err = capsys.readouterr().err
+    assert f"{path}:11: faults[0].start = 30 is after the run's end (--duration 20" in err, err
