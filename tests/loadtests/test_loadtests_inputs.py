@@ -168,3 +168,16 @@ def test_arrivals_start_only_with_an_idle_user_and_count_the_rest_as_dropped() -
     assert got == [True] and arrivals.started == 1 and arrivals.dropped == 2
     assert counted == ["arrivals_dropped", "arrivals_started", "arrivals_dropped"]
     assert arrivals.wait_turn(poll_s=0.01) is False             # bounded wait
+
+
+def test_workers_get_an_even_share_of_every_program() -> None:
+    # affiliates only at even positions: a split by position alone gives one worker all of them
+    rows = []
+    for i in range(8):
+        program = "affiliate" if i % 2 == 0 else "reseller"
+        rows.append({"partner_id": i, "program": program, "username": f"u{i}@x.com", "password": "p",
+                     "notification_email": f"u{i}@x.com"})
+    accounts = parse_accounts(rows, "test")
+    for index in (0, 1):
+        pool = AccountPool(accounts, index, 2)
+        assert pool.left("affiliate") == 2 and pool.left("reseller") == 2

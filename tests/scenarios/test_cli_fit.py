@@ -12,7 +12,6 @@ import pytest
 
 from fake_smtp.__main__ import build_parser as inbox_parser
 from scenarios.cli import build_parser, main
-
 from server.__main__ import server_parser
 from server.admin import admin_parser
 
