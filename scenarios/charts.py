@@ -82,7 +82,7 @@ class Frame:
                 x = self.x(v)
                 anchor = "end" if x > W - PAD_R - 15 else "start" if i == 0 else "middle"
                 parts.append(f'<line x1="{x:.1f}" y1="{H - PAD_B}" x2="{x:.1f}" y2="{H - PAD_B + 4}" stroke="#444"/>')
-                parts.append(f'<text x="{x:.1f}" y="{H - PAD_B + 15}" font-size="10" text-anchor="{anchor}" {FONT}>'
+                parts.append(f'<text class="xtick" x="{x:.1f}" y="{H - PAD_B + 15}" font-size="10" text-anchor="{anchor}" {FONT}>'
                              f'{escape(fmt(v))}</text>')
         parts.append(f'<text x="{PAD_L + PLOT_W / 2:.1f}" y="{H - 6}" font-size="11" text-anchor="middle" {FONT}>'
                      f'{escape(xlabel)}</text>')
