@@ -67,3 +67,19 @@ def test_locust_subcommand_finds_the_installed_locustfile(tmp_path: Path) -> Non
     res = subprocess.run([sys.executable, "-m", "scenarios.cli", "locust", "-f", "x.py"], capture_output=True,
                          text=True, timeout=60, cwd=tmp_path)
     assert res.returncode == 2 and "sets -f itself" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_processes_get_a_loopback_master_on_a_free_port_that_workers_dial() -> None:
+    from scenarios.cli import _flag_value, distributed_args
+
+    args = distributed_args(["--processes", "2", "--headless"])
+    port = _flag_value(args, "--master-bind-port")
+    assert _flag_value(args, "--master-bind-host") == "127.0.0.1"
+    assert port is not None and port != "5557" and _flag_value(args, "--master-port") == port
+    # a port given for either side is used for both; explicit flags are kept; workers are left alone
+    args = distributed_args(["--processes", "2", "--master-bind-port", "5599"])
+    assert _flag_value(args, "--master-port") == "5599"
+    args = distributed_args(["--processes=2", "--master-bind-host=0.0.0.0", "--master-port=6000"])
+    assert _flag_value(args, "--master-bind-host") == "0.0.0.0" and _flag_value(args, "--master-bind-port") == "6000"
+    assert distributed_args(["--worker", "--processes", "2"]) == ["--worker", "--processes", "2"]
+    assert distributed_args(["--headless"]) == ["--headless"]
