@@ -79,9 +79,9 @@ def non_negative_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m fake_smtp",
                 description="Local SMTP inbox with a Mailpit-compatible HTTP API and fault injection.")
-    p.add_argument("--smtp-host", default="127.0.0.1")
+    p.add_argument("--smtp-host", default="127.0.0.1", help="SMTP address to listen on (default 127.0.0.1)")
     p.add_argument("--smtp-port", type=port, default=1025, help="0 = let the OS choose")
-    p.add_argument("--http-host", default="127.0.0.1")
+    p.add_argument("--http-host", default="127.0.0.1", help="address of the inbox page and API (default 127.0.0.1)")
     p.add_argument("--http-port", type=port, default=8025, help="0 = let the OS choose")
     p.add_argument("--time-scale", type=positive_float, default=1.0,
                    help="scenario time runs this many times faster than wall time")
@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history-file", metavar="FILE", help="also append delivery-history lines to FILE")
     p.add_argument("--max-history", type=non_negative_int, default=500_000,
                    help="delivery-history lines kept in memory (0 = all)")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="stderr log level (default WARNING)")
     return p
 
 

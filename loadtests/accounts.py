@@ -3,7 +3,8 @@
 Each simulated user takes its own credentials (two users on one account would share the
 account's resend caps and pending login, which is a different scenario). Agency team members
 share a notification address, as in the product. In a distributed run each worker takes the
-accounts at positions `index, index + n, …`, so no two workers hand out the same account.
+accounts of each program at positions `index, index + n, …`, so no two workers hand out the
+same account and each gets its share of every program.
 """
 
 from __future__ import annotations
@@ -107,10 +108,13 @@ class AccountPool:
 
     def __init__(self, accounts: list[Account], worker_index: int = 0, workers: int = 1) -> None:
         workers = max(1, workers)
-        mine = accounts[worker_index % workers::workers]
         by_program: dict[str, list[Account]] = {p: [] for p in PROGRAMS}
-        for acc in mine:
+        for acc in accounts:
             by_program[acc.program].append(acc)
+        # each program split on its own: every worker gets its share of affiliates, resellers, …
+        # (a split of the whole list by position could leave one worker short of a program)
+        by_program = {p: v[worker_index % workers::workers] for p, v in by_program.items()}
+        mine = [acc for v in by_program.values() for acc in v]
         # team members first for agency personas: a shared inbox is what makes them interesting
         by_program["agency"].sort(key=lambda a: (a.team is None, a.team or ""))
         self._by_program: dict[str, deque[Account]] = {p: deque(v) for p, v in by_program.items()}

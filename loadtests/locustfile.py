@@ -1,7 +1,7 @@
 """Locust entry point of the mfa-harness: `locust -f loadtests/locustfile.py --host PORTAL --inbox-url INBOX`.
 
 Thin on purpose: the personas (user classes) and the event wiring live in the package.
-Harness options: see `loadtests/options.py` or `locust -f loadtests/locustfile.py --help`.
+Harness options: see `loadtests/README.md` ("Options"; each also reads LOCUST_<NAME> and locust.conf).
 """
 
 from loadtests import runtime, webui

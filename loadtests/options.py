@@ -67,8 +67,26 @@ def _check_profile(text: str) -> None:
         load_profile(text)
 
 
+def env_var_of(flag: str) -> str:
+    """`--inbox-url` -> `LOCUST_INBOX_URL`: Locust's own naming, so the harness options read like its own."""
+    return "LOCUST_" + flag.lstrip("-").upper().replace("-", "_")
+
+
 def add_arguments(parser: Any) -> None:
-    """Add the harness options to Locust's parser (a configargparse parser)."""
+    """Add the harness options to Locust's parser (a configargparse parser).
+
+    Each option also reads from its `LOCUST_…` environment variable and from `locust.conf`
+    (`inbox-url = …`), as Locust's own options do; the command line wins over both.
+    """
+    known = {id(a) for a in parser._actions}
+    _declare(parser)
+    for action in parser._actions:
+        if id(action) not in known and action.option_strings:
+            action.env_var = env_var_of(action.option_strings[-1])    # what `env_var=` declares in configargparse
+            action.help = f"{action.help} [env {action.env_var}]"
+
+
+def _declare(parser: Any) -> None:
     g = parser          # argument groups do not take include_in_web_ui, the parser itself does
     g.add_argument("--inbox-url", default="", help="base URL of the inbox API (fake_smtp or Mailpit), "
                    "e.g. http://127.0.0.1:8025", include_in_web_ui=True)

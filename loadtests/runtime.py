@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -429,6 +431,12 @@ def apply_weights(environment: Any, weights: dict[str, float], personas: dict[st
     environment.user_classes = chosen
 
 
+def forked_by_master(opts: Any) -> bool:
+    """A worker that `locust --processes N` forked from its master (not a `--worker` started by hand)."""
+    return bool(getattr(opts, "processes", 0)) and "--worker" not in sys.argv \
+        and os.environ.get("LOCUST_MODE_WORKER", "").lower() not in ("1", "true")
+
+
 def on_init(environment: Any, runner: Any, **_: Any) -> None:
     global _HARNESS
     from .personas import PERSONAS
@@ -453,6 +461,10 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
     if not is_worker and not opts.epoch:
         opts.epoch = time.time()       # one scenario time axis for the master and all its workers
     h = Harness(environment, opts, profile, thresholds, weights)
+    if is_worker and forked_by_master(opts):
+        # Ctrl-C in a terminal reaches the whole process group; a forked worker that quits on its own
+        # takes its histograms with it. The master coordinates the stop (mfa_flush, then quit).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     if isinstance(runner, WorkerRunner):
         h.history.sink = BatchSink(h.send_batch)
         runner.register_message(MSG_FLUSH, h.on_flush_request, concurrent=True)

@@ -42,7 +42,10 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
 from scenarios.checker import INVARIANTS, CheckContext, check
 
+from . import thresholds as thresholds_mod
 from .metrics import HISTOGRAMS, OUTCOMES, FlowMetrics
+from .options import OptionsError, parse_personas
+from .webui_rows import PCTS, TABLE, Series, rows, unknown_reason
 
 log = logging.getLogger("loadtests.webui")
 
@@ -58,16 +61,10 @@ PORTAL_TIMEOUT_S = 2.0       # wall seconds per portal request
 PROBE_EVERY_S = 30.0         # a portal that did not answer /_harness/events is asked again this often
 PORTAL_MARGIN_S = 60.0       # portal events this many wall seconds before the run started are still checked
 PAGE = Path(__file__).with_name("webui_page.html")
-PCTS = ("p50", "p90", "p95", "p99", "max")
 # Invariants whose "invalid" cannot be undone by later lines: a violation in a prefix of the
 # history stays one. The others (mail in flight, a rejection a later event explains) settle at the end.
 PREFIX_SAFE = frozenset({"single_use", "expiry", "binding", "mfa_required", "affiliates", "resend_limits",
                          "attempt_limits", "no_login_loops"})
-# Locust's table sorts rows by their `name` unless a column header is clicked: rows carry their
-# position as `name` (not a column) so the sections stay together, and the label is `item`.
-TABLE = [{"key": "section", "title": "Section"}, {"key": "item", "title": "Name"},
-         {"key": "status", "title": "Status"}, {"key": "count", "title": "Count"},
-         *({"key": p, "title": p} for p in PCTS)]
 
 Fetch = Callable[[str, float], bytes]
 Runner = Callable[..., Any]
@@ -101,9 +98,11 @@ class LiveView:
 
     def __init__(self, *, portal_url: str | None, time_scale: Callable[[], float],
                  fetch: Fetch = http_get, run_check: Runner = run_inline,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 thresholds: Callable[[], list[Any]] = list, http_total: Callable[[], Any] = lambda: None) -> None:
         self.portal_url = (portal_url or "").rstrip("/") or None
         self.time_scale = time_scale
+        self.thresholds, self.http_total = thresholds, http_total
         self.fetch, self.run_check, self.clock = fetch, run_check, clock
         self.pending: deque[str] = deque()
         self.lock = gevent.lock.Semaphore()
@@ -130,6 +129,7 @@ class LiveView:
         """A new test run: client-side numbers start again; recent portal events are kept."""
         self.pending.clear()
         self.metrics = FlowMetrics()
+        self.series = Series()
         self.client_lines: list[dict[str, Any]] = []
         self.client_seen = 0
         self.unchecked = 0
@@ -170,6 +170,8 @@ class LiveView:
         with self.lock:
             self._drain()
             now = self.clock()
+            if state in (STATE_RUNNING, STATE_SPAWNING) or final:
+                self.series.close_window(now - self.started)
             due = (self.checked_at is None
                    or now - self.checked_at >= max(REFRESH_S, self.check_cost / CHECK_SHARE))
             if final or (due and now - self.watched_at <= WATCH_S):
@@ -195,6 +197,9 @@ class LiveView:
                 self.metrics.record_flow(str(value.get("outcome")), float(value.get("duration_s") or 0.0), scale,
                                          int(value.get("resends") or 0), value.get("code_wait_s"),
                                          value.get("delivery_delay_s"))
+                delivery = value.get("delivery_delay_s")
+                self.series.add_flow(float(value.get("duration_s") or 0.0) * scale if value.get("outcome") == "ok"
+                                     else None, None if delivery is None else float(delivery) * scale)
             elif op == "loop":
                 self.loops["loops" if value.get("ended") == "loop" else "loop_breaker"] += 1
             if len(self.client_lines) + len(self.portal_lines) < MAX_CHECK_LINES:
@@ -282,6 +287,10 @@ class LiveView:
         for name in INVARIANTS:
             invariants.setdefault(name, {"status": "not checked yet", "violations": 0, "provisional": True,
                                          "example": None})
+        check = {"mode": "white box" if self.white_box else "black box", "checked_at": self.checked_at}
+        for name, r in invariants.items():
+            r["why"] = unknown_reason(self.results.get(name, {}), check) if r["status"] != "valid" \
+                and r["status"] != "invalid" else ""
         return {
             "state": state, "updated": self.clock(), "run_started": self.started,
             "time_scale": self.time_scale(), "flows": m.flows(), "success_rate": m.success_rate(),
@@ -295,43 +304,21 @@ class LiveView:
                       "lines_not_checked": self.unchecked,
                       "runs_when": "the tab is open (every few seconds) and once when the test stops"},
             "invariants": invariants,
+            "thresholds": self._thresholds(),
+            "series": list(self.series.points),
         }
 
+    def _thresholds(self) -> dict[str, dict[str, Any]]:
+        """The run's thresholds with their value so far and whether they hold now (live)."""
+        try:
+            return thresholds_mod.evaluate(self.thresholds(), self.metrics, self.http_total())
+        except Exception:      # a view: a threshold that cannot be evaluated must not break the tab
+            log.exception("threshold evaluation for the MFA tab failed")
+            return {}
+
     def rows(self) -> list[dict[str, Any]]:
-        """The native tab's table: one row per percentile line, outcome, loop count and invariant."""
-        d = self.data
-        out: list[dict[str, Any]] = []
-        labels = {"flow": "flow: every login flow", "login_ok": "login_ok: successful login flows",
-                  "code_delivery": "code delivery", "code_wait": "waiting for a code", "resends": "resends per login"}
-        for name, p in d["percentiles"].items():
-            base = name.removesuffix("_wall")
-            unit = "" if p["unit"] == "count" else f" ({p['axis']} s)"
-            out.append({"section": "percentiles", "item": labels.get(base, base) + unit, "status": "",
-                        "count": p["count"], **{k: _num(p[k]) for k in PCTS}})
-        flows = d["flows"] or 0
-        for outcome, n in d["outcomes"].items():
-            share = f"{100.0 * n / flows:.1f}%" if flows else ""
-            out.append({"section": "outcome", "item": outcome, "status": share, "count": n, **dict.fromkeys(PCTS, "")})
-        for name, n in d["loops"].items():
-            out.append({"section": "loops", "item": name.replace("_", " "), "status": "", "count": n,
-                        **dict.fromkeys(PCTS, "")})
-        c = d["check"]
-        when = "final" if c["final"] else ("not run yet" if c["checked_at"] is None else "live")
-        for name, r in d["invariants"].items():
-            status = r["status"] + (" (so far)" if r["provisional"] and r["status"] == "invalid" else "")
-            out.append({"section": "invariant", "item": name, "status": status, "count": r["violations"],
-                        **dict.fromkeys(PCTS, "")})
-        out.append({"section": "check", "item": f"{c['mode']}, {when}", "status": c["error"] or "ok",
-                    "count": c["lines"], **dict.fromkeys(PCTS, "")})
-        out.append({"section": "more", "item": "./mfa: the final check after the stop, counter-examples", "status": "", "count": "",
-                    **dict.fromkeys(PCTS, "")})
-        for i, row in enumerate(out):
-            row["name"] = f"{i:04d}"
-        return out
-
-
-def _num(v: Any) -> Any:
-    return "" if v is None else v
+        """The native tab's table (see webui_rows)."""
+        return rows(self.data)
 
 
 # ---- Locust wiring --------------------------------------------------------------------------------
@@ -397,10 +384,11 @@ def _thread_check(fn: Callable[..., Any], *args: Any) -> Any:
 def install(environment: Any, web_ui: Any, harness: Any) -> LiveView:
     """Declare the tab, add the routes and tap the client history (the web-UI process only)."""
     global _VIEW
-    from flask import Blueprint, Response, request
+    from flask import Blueprint, Response, jsonify, request
 
     live = LiveView(portal_url=environment.host, time_scale=lambda: harness.timebase.scale,
-                    run_check=_thread_check)
+                    run_check=_thread_check, thresholds=lambda: harness.thresholds,
+                    http_total=lambda: environment.stats.total)
     tap(harness.history.sink, live.feed)
     base = getattr(environment.parsed_options, "web_base_path", "") or ""
     web_ui.template_args.update({
@@ -424,6 +412,18 @@ def install(environment: Any, web_ui: Any, harness: Any) -> LiveView:
 
     web_ui.app.register_blueprint(bp)
 
+    @web_ui.app.before_request
+    def personas_from_the_form() -> Any:
+        # The start form's Personas field: its weights decide the user classes of the run it starts
+        # (Locust itself only copies the text into parsed_options, after the classes were chosen).
+        if request.method != "POST" or not request.path.endswith("/swarm") or "personas" not in request.form:
+            return None
+        try:
+            apply_personas(environment, harness, request.form.get("personas", ""))
+        except OptionsError as exc:
+            return jsonify({"success": False, "message": str(exc), "host": environment.host})
+        return None
+
     @web_ui.app.after_request
     def add_tab_rows(response: Response) -> Response:
         # Locust's UI polls /stats/requests; the tab's rows travel in its `extended_stats`
@@ -440,6 +440,17 @@ def install(environment: Any, web_ui: Any, harness: Any) -> LiveView:
 
     _VIEW = live
     return live
+
+
+def apply_personas(environment: Any, harness: Any, text: str) -> dict[str, float]:
+    """Persona weights from the web form (empty: every persona, weight 1) onto the user classes."""
+    from .personas import PERSONAS
+    from .runtime import apply_weights
+
+    weights = parse_personas(text, list(PERSONAS)) or {name: 1.0 for name in PERSONAS}
+    apply_weights(environment, weights, PERSONAS)
+    harness.weights = weights
+    return weights
 
 
 _REFRESHER: Refresher | None = None

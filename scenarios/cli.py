@@ -1,7 +1,7 @@
 """The `mfa-harness` command: list, run and check scenarios.
 
-Exit codes: 0 pass; 1 an invariant is not as expected; 3 a threshold missed; 2 usage or setup
-error (one line on stderr, never a traceback).
+Exit codes: 0 pass; 1 an invariant is not as expected; 3 a threshold missed (or a `compare
+--fail-if` gate tripped); 2 usage or setup error (one line on stderr, never a traceback).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from . import bugmap
 from .spec import MAX_DURATION, MAX_TIME_SCALE, MAX_USERS, ScenarioError, catalog, load
 
 EXIT_SETUP = 2
+EXIT_GATE = 3        # `compare --fail-if`: a regression gate tripped (as a missed threshold)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +55,7 @@ def _port(text: str) -> int:
     return value
 
 
+UP_ACCOUNTS = 100    # `up`'s default: the README's `locust ... -u 50` finds an account for every user
 UP_PORTS = (("portal_port", "--portal-port"), ("inbox_http_port", "--inbox-http-port"), ("smtp_port", "--smtp-port"))
 
 
@@ -92,15 +94,19 @@ def _duration(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="mfa-harness", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}",
+                   help="print the installed mfa-harness version and exit")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     sub.add_parser("list", help="the scenario catalogue")
     r = sub.add_parser("run", help="run a scenario end to end and check it")
     r.add_argument("scenario", help="catalogue name or path to a scenario TOML file")
     r.add_argument("--out", type=Path, help="output folder (default runs/<time>-<scenario>)")
-    r.add_argument("--time-scale", type=_time_scale, help=f"scenario seconds per wall second (at most {MAX_TIME_SCALE:g})")
+    r.add_argument("--time-scale", type=_time_scale,
+                   help=f"scenario seconds per wall second (default: the scenario file's; at most {MAX_TIME_SCALE:g})")
     r.add_argument("--duration", type=_duration, help="scenario time, e.g. 300, 5m (at most a week)")
-    r.add_argument("--users", type=_users, help=f"simulated users (at most {MAX_USERS})")
-    r.add_argument("--seed", type=int)
+    r.add_argument("--users", type=_users,
+                   help=f"concurrent Locust users (default: the scenario file's; at most {MAX_USERS})")
+    r.add_argument("--seed", type=int, help="seed of accounts, user decisions and faults (default: the file's)")
     r.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
     r.add_argument("--bug", action="append", default=[], metavar="NAME",
                    help="planted portal bug; the run then passes only if the checker catches it")
@@ -114,23 +120,113 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--strict", action="store_true", help="an unknown invariant verdict fails the run")
     r.add_argument("--quiet", action="store_true", help="no progress or summary output")
     c = sub.add_parser("check", help="re-check a finished run's saved history (no servers)")
-    c.add_argument("run_dir", type=Path)
-    c.add_argument("--strict", action="store_true", default=None)
+    c.add_argument("run_dir", type=Path, help="a finished run's folder (with run.json and history.jsonl)")
+    c.add_argument("--strict", action="store_true", default=None,
+                   help="an unknown invariant verdict fails the check (default: as the run was made)")
     sub.add_parser("bugs", help="planted portal bugs and the invariant each must break")
     cmp_ = sub.add_parser("compare", help="two finished runs side by side (metrics, failed logins, outcomes)")
-    cmp_.add_argument("run_a", type=Path)
-    cmp_.add_argument("run_b", type=Path)
+    cmp_.add_argument("run_a", type=Path, help="the baseline run's folder (A)")
+    cmp_.add_argument("run_b", type=Path, help="the run compared with it (B)")
+    cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON (rows, gates, passed)")
+    cmp_.add_argument("--fail-if", action="append", default=[], metavar="EXPR", type=_gate,
+                      help="regression gate, repeatable: 'METRIC OP CHANGE' compares B with A, e.g. "
+                      "'logins_failed > +10%%' (relative), 'login_ok_p95_s > +2' (absolute change), "
+                      "'logins_failed > 5' (B's value); a gate that trips exits 3")
     u = sub.add_parser("up", help="start portal and inbox for a person at a browser; Ctrl-C stops")
     u.add_argument("--out", type=Path, help="run folder (default runs/<time>-up)")
-    u.add_argument("--seed", type=int, default=1)
-    u.add_argument("--partners", type=_positive_int, default=12)
-    u.add_argument("--time-scale", type=_time_scale, default=1.0)
+    u.add_argument("--seed", type=int, default=1, help="Faker seed of the seeded accounts (default 1)")
+    u.add_argument("--partners", type=_positive_int, default=UP_ACCOUNTS,
+                   help=f"how many accounts to seed (default {UP_ACCOUNTS}: enough for the printed Locust "
+                   "command's users, each of which takes its own account)")
+    u.add_argument("--time-scale", type=_time_scale, default=1.0,
+                   help="scenario seconds per wall second: 30 makes the 5-minute code expiry 10 s (default 1)")
+    u.add_argument("--password-profile", choices=("cheap", "default"), default="cheap",
+                   help="Argon2 cost of the seeded passwords: 'cheap' (default here, for load tests) or "
+                   "'default' (the production cost, ~0.1-7 s per login under load)")
     u.add_argument("--policy", type=Path, help="portal policy overrides (TOML)")
     u.add_argument("--bug", action="append", default=[], metavar="NAME", help="planted portal bug")
     u.add_argument("--portal-port", type=_port, default=0, help="portal HTTP port (default 0: a free one)")
     u.add_argument("--inbox-http-port", type=_port, default=0, help="inbox page and API port (default 0: a free one)")
     u.add_argument("--smtp-port", type=_port, default=0, help="inbox SMTP port (default 0: a free one)")
+    sub.add_parser("locust", add_help=False,
+                   help="Locust with the harness's locustfile: `mfa-harness locust [LOCUST OPTIONS]` runs "
+                   "`locust -f <installed locustfile> ...` (with --processes N: master on loopback and a free "
+                   "port); `mfa-harness locust --path` prints that file's path")
     return p
+
+
+def _version() -> str:
+    """The installed distribution's version (the source tree's pyproject when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mfa-harness")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _gate(text: str) -> Any:
+    """An argparse type: a `--fail-if` expression, checked before any run folder is read."""
+    from .compare import CompareError, parse_gate
+
+    try:
+        return parse_gate(text)
+    except CompareError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _flag_value(args: list[str], flag: str) -> str | None:
+    """The value of `--flag V` or `--flag=V` in a Locust command line, if given."""
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def distributed_args(args: list[str]) -> list[str]:
+    """`--processes N` made safe on a shared machine: the master on loopback and a free port, workers dialling it.
+
+    Plain Locust binds the master to every interface on 5557 and its forked workers always dial
+    `--master-port` (5557 unless given), whatever `--master-bind-port` says. Options given
+    explicitly are kept; only the missing ones are added.
+    """
+    if _flag_value(args, "--processes") is None or "--worker" in args:
+        return args
+    extra: list[str] = []
+    if _flag_value(args, "--master-bind-host") is None:
+        extra += ["--master-bind-host", "127.0.0.1"]
+    port = _flag_value(args, "--master-bind-port") or _flag_value(args, "--master-port")
+    if port is None:
+        import socket
+
+        with socket.socket() as probe:          # a port the OS says is free now (Locust binds it next)
+            probe.bind(("127.0.0.1", 0))
+            port = str(probe.getsockname()[1])
+    for flag in ("--master-bind-port", "--master-port"):
+        if _flag_value(args, flag) is None:
+            extra += [flag, port]
+    return [*args, *extra]
+
+
+def locust_main(args: list[str]) -> int:
+    """`mfa-harness locust ...`: Locust with the installed locustfile (replaces this process)."""
+    import os
+
+    from .up import LOCUSTFILE
+
+    if args[:1] == ["--path"]:
+        print(LOCUSTFILE)
+        return 0
+    if any(a in ("-f", "--locustfile") or a.startswith(("-f=", "--locustfile=")) for a in args):
+        print("mfa-harness: error: `mfa-harness locust` sets -f itself (use `locust -f` for another file)",
+              file=sys.stderr)
+        return EXIT_SETUP
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), *distributed_args(args)]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)
+    return 0    # not reached
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["locust"]:
+        return locust_main(argv[1:])
     args = build_parser().parse_args(argv)
     from .runner import SetupError
 
@@ -160,13 +259,14 @@ def _main(argv: list[str] | None) -> int:
                 print(f"{name:24s} breaks {', '.join(bug.invariants):24s} shown by scenario {bug.scenario}")
             return 0
         if args.command == "compare":
-            from .compare import CompareError, render
+            from .compare import CompareError, compare_runs
 
             try:
-                print(render(args.run_a, args.run_b))
+                text, passed = compare_runs(args.run_a, args.run_b, args.fail_if, as_json=args.json)
             except CompareError as exc:
                 raise SetupError(str(exc)) from None
-            return 0
+            print(text)
+            return 0 if passed else EXIT_GATE
         if args.command == "up":
             import time as _time
 
@@ -185,7 +285,8 @@ def _main(argv: list[str] | None) -> int:
             out = args.out or Path("runs") / f"{_time.strftime('%Y%m%d-%H%M%S')}-up"
             try:
                 return up(out=out, seed=args.seed, partners=args.partners, time_scale=args.time_scale,
-                          bugs=args.bug, policy_file=args.policy, portal_port=args.portal_port,
+                          bugs=args.bug, policy_file=args.policy, password_profile=args.password_profile,
+                          portal_port=args.portal_port,
                           inbox_http_port=args.inbox_http_port, smtp_port=args.smtp_port)
             except (StackError, CollectError) as exc:
                 raise SetupError(_start_failure(exc)) from None

@@ -124,7 +124,7 @@ def finish_run(out: Path, history: list[dict[str, Any]], run_info: dict[str, Any
     verdict = compute_verdict(history, run_info)
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2, default=str), encoding="utf-8")
     write_junit(verdict, out / "junit.xml")
-    write_report(verdict, history, out / "report.html")
+    write_report(verdict, history, out / "report.html", load_end=run_info.get("duration"))
     code = exit_code(verdict)
     if not quiet:
         print_summary(verdict, out, code)

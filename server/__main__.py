@@ -22,28 +22,32 @@ from .seeding import seed_choice
 
 def server_parser() -> OneLineParser:
     p = OneLineParser(prog="python -m server", description="Reference partner portal with email-code MFA.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=port_number, default=8080)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback)")
+    p.add_argument("--port", type=port_number, default=8080, help="HTTP port (default 8080; 0: a free one, shown in the ready line)")
     p.add_argument("--db", default=None, help="SQLite file (default: runs/portal-<time>/portal.db); :memory: allowed")
-    p.add_argument("--smtp-host", default="127.0.0.1")
-    p.add_argument("--smtp-port", type=port_number, default=1025)
+    p.add_argument("--smtp-host", default="127.0.0.1", help="SMTP server the codes are sent through (default 127.0.0.1)")
+    p.add_argument("--smtp-port", type=port_number, default=1025, help="its port (default 1025, the fake_smtp inbox)")
     p.add_argument("--partners", type=non_negative_int, default=20, help="seed this many Faker accounts")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the Faker accounts (harness default 1; without --harness: a generated secret)")
     p.add_argument("--mix", default=None, metavar="PROGRAM=W,...",
                    help="program weights of the seeded accounts (default agency=0.5,reseller=0.3,affiliate=0.2)")
     p.add_argument("--team-size", default=None, metavar="MIN-MAX", help="members per agency team (default 2-4)")
-    p.add_argument("--time-scale", type=positive_float, default=1.0)
+    p.add_argument("--time-scale", type=positive_float, default=1.0,
+                   help="scenario seconds per wall second: 30 makes the 5-minute code expiry 10 s (default 1)")
     p.add_argument("--epoch", type=float, default=None, help="Unix wall time of scenario time 0 (default: now)")
-    p.add_argument("--processes", type=non_negative_int, default=1)
+    p.add_argument("--processes", type=non_negative_int, default=1,
+                   help="pre-forked portal processes sharing the port and the SQLite file (default 1)")
     p.add_argument("--policy", default=None, help="TOML file overriding the MFA policy")
-    p.add_argument("--password-profile", choices=("default", "cheap"), default="default")
+    p.add_argument("--password-profile", choices=("default", "cheap"), default="default",
+                   help="Argon2 cost: 'default' is the production cost, 'cheap' a fast one for load tests")
     p.add_argument("--public-url", default=None, metavar="URL",
                    help="base of the links in emails, and a Host the portal answers to (default: the listening address)")
     p.add_argument("--harness", action="store_true", help="enable /_harness endpoints (loopback only)")
     p.add_argument("--bug", action="append", default=[], metavar="NAME", help="planted bug (harness mode only)")
-    p.add_argument("--list-bugs", action="store_true")
-    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    p.add_argument("--list-bugs", action="store_true", help="list the planted bugs and exit")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                   help="stderr log level (default INFO)")
     return p
 
 

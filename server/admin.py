@@ -37,17 +37,17 @@ def admin_parser() -> OneLineParser:
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_text)
         s.error = p.error  # type: ignore[method-assign]
-        s.add_argument("partner_id", type=partner_id_arg)
+        s.add_argument("partner_id", type=partner_id_arg, help="the account's partner id")
         return s
 
     action("set-notification-email", "change a partner's notification address (voids its unused codes)") \
-        .add_argument("address")
+        .add_argument("address", help="the new notification email address")
     action("lock", "lock a partner out: its logins get the generic failure; pending logins and sessions end")
     action("unlock", "let a locked partner sign in again (also clears its password-failure count)")
     for s in sub.choices.values():
-        s.add_argument("--db", required=True)
-        s.add_argument("--time-scale", type=positive_float, default=1.0)
-        s.add_argument("--epoch", type=float, default=None)
+        s.add_argument("--db", required=True, help="the portal's SQLite file")
+        s.add_argument("--time-scale", type=positive_float, default=1.0, help="the portal's time scale (default 1)")
+        s.add_argument("--epoch", type=float, default=None, help="the portal's scenario time 0 (default: now)")
     return p
 
 

@@ -44,13 +44,13 @@ def test_agency_user_reads_code_in_inbox_page_and_reaches_account(mfa_stack, bro
     assert not_loopback(browsing.requests) == []
 
 
-def test_code_typed_after_five_minutes_shows_expired_error(mfa_stack, browsing, person, shots, clock):
+def test_code_typed_after_five_minutes_shows_expired_error(mfa_stack, browsing, person, shots, mfa_clock):
     user = mfa_stack.accounts_of("reseller")[0]
     portal = browsing.new_page()
     ref = person.sign_in_partner(portal, user)
     code = person.read_code_in_inbox(browsing.new_page(), user, ref, messages_for_address=1)
 
-    clock.advance(301)  # the code lived 5 minutes; the pending login (10 minutes) is still open
+    mfa_clock.advance(301)  # the code lived 5 minutes; the pending login (10 minutes) is still open
     portal.bring_to_front()
     portal.reload()
     expect_page(portal, "partner-verify")

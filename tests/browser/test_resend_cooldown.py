@@ -22,7 +22,7 @@ def press_resend(page: Page) -> None:
         page.locator(RESEND_FORM).evaluate("form => form.requestSubmit()")
 
 
-def test_resend_button_shows_its_cooldown(mfa_stack, browsing, person, shots, clock):
+def test_resend_button_shows_its_cooldown(mfa_stack, browsing, person, shots, mfa_clock):
     user = mfa_stack.accounts_of("reseller")[0]
     page = browsing.new_page()
     person.sign_in_partner(page, user)  # a code was just sent: the cooldown runs
@@ -31,7 +31,7 @@ def test_resend_button_shows_its_cooldown(mfa_stack, browsing, person, shots, cl
     during = form.inner_text()
     shots.take(page, "resend-during-cooldown")
 
-    clock.advance(COOLDOWN + 1)
+    mfa_clock.advance(COOLDOWN + 1)
     page.reload()
     expect_page(page, "partner-verify")
     after = form.inner_text()
@@ -51,12 +51,12 @@ def test_resend_button_shows_its_cooldown(mfa_stack, browsing, person, shots, cl
     assert seconds_shown(after) is None, f"the cooldown is over, yet the resend form shows a wait: {after!r}"
 
 
-def test_resend_inside_cooldown_shows_rate_limited_with_retry_time(mfa_stack, browsing, person, shots, clock):
+def test_resend_inside_cooldown_shows_rate_limited_with_retry_time(mfa_stack, browsing, person, shots, mfa_clock):
     user = mfa_stack.accounts_of("reseller")[0]
     page = browsing.new_page()
     ref = person.sign_in_partner(page, user)
 
-    clock.advance(COOLDOWN + 1)
+    mfa_clock.advance(COOLDOWN + 1)
     press_resend(page)  # allowed: a second code, a new cooldown starts
     expect_page(page, "partner-verify")
     expect(page.get_by_role("alert")).to_have_count(0)

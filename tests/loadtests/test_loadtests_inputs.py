@@ -177,3 +177,16 @@ def test_an_absurd_time_scale_is_refused_while_parsing(value: str, capsys: pytes
     with pytest.raises(SystemExit):
         parser.parse_args(["--time-scale", value])
     assert "must be <= 10000" in capsys.readouterr().err
+
+
+def test_workers_get_an_even_share_of_every_program() -> None:
+    # affiliates only at even positions: a split by position alone gives one worker all of them
+    rows = []
+    for i in range(8):
+        program = "affiliate" if i % 2 == 0 else "reseller"
+        rows.append({"partner_id": i, "program": program, "username": f"u{i}@x.com", "password": "p",
+                     "notification_email": f"u{i}@x.com"})
+    accounts = parse_accounts(rows, "test")
+    for index in (0, 1):
+        pool = AccountPool(accounts, index, 2)
+        assert pool.left("affiliate") == 2 and pool.left("reseller") == 2

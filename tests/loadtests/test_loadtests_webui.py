@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -24,7 +25,9 @@ from loadtests_stack import LOCUSTFILE, REPO, Stack, free_port
 from loadtests import webui
 from loadtests.history import FileSink, History, Recorder
 from loadtests.metrics import HISTOGRAMS, OUTCOMES
+from loadtests.thresholds import parse_all
 from loadtests.timebase import Timebase
+from loadtests.webui_rows import COLUMNS, sparkline
 from scenarios.checker import INVARIANTS
 
 STATUSES = {"valid", "invalid", "unknown"}
@@ -203,9 +206,59 @@ def test_rows_keep_their_sections_in_order_and_reset_starts_a_new_run() -> None:
     assert [r["name"] for r in rows] == sorted(r["name"] for r in rows)      # Locust sorts by `name`
     sections = [r["section"] for r in rows]
     assert sections.index("percentiles") < sections.index("outcome") < sections.index("invariant")
-    assert all(set(r) == {"name", "section", "item", "status", "count", *webui.PCTS} for r in rows)
+    assert all(set(r) == {"name", *COLUMNS} for r in rows)
     view.reset()
     assert view.data["flows"] == 0 and view.data["check"]["checked_at"] is None
+
+
+def test_the_tab_keeps_kinds_of_numbers_apart_and_says_why_unknown() -> None:
+    view, clock, _ = make_view()
+    for line in client_lines(8) + client_lines(2, outcome="expired"):
+        view.feed(line)
+    view.refresh("running")
+    rows = {(r["section"], r["item"]): r for r in view.rows()}
+    ok = rows[("outcome", "ok")]
+    assert ok["count"] == 8 and ok["counted"] == "flows" and ok["share"] == "80.0%" and ok["status"] == ""
+    inv = rows[("invariant", "single_use")]
+    assert inv["status"] == "not checked yet" and inv["counted"] == "violations" and "check runs while" in inv["note"]
+    view.watched()
+    clock.now += webui.REFRESH_S
+    view.refresh("running")                     # client lines only: black box
+    rows = {(r["section"], r["item"]): r for r in view.rows()}
+    unknown = [r for (sec, _), r in rows.items() if sec == "invariant" and r["status"] == "unknown"]
+    assert unknown and all(r["note"] for r in unknown)
+    assert any("black box" in r["note"] for r in unknown)
+    assert rows[("check", "black box, live")]["counted"] == "history lines"
+
+
+def test_thresholds_show_live_pass_fail_in_the_tab() -> None:
+    clock, checks = Clock(), Checks()
+    view = webui.LiveView(portal_url=None, time_scale=lambda: 60.0, run_check=checks, clock=clock,
+                          thresholds=lambda: parse_all(["flows >= 5", "outcome.expired == 0", "login.p95 < 8s"]))
+    for line in client_lines(4) + client_lines(1, outcome="expired"):
+        view.feed(line)
+    view.refresh("running")
+    t = view.data["thresholds"]
+    assert t["flows >= 5"]["passed"] is True and t["outcome.expired == 0"]["passed"] is False
+    rows = {r["item"]: r for r in view.rows() if r["section"] == "threshold"}
+    assert rows["flows >= 5"]["status"] == "met" and rows["outcome.expired == 0"]["status"] == "missed"
+    assert rows["login.p95 < 8s"]["note"].startswith("now ")
+
+
+def test_login_and_delivery_p95_over_time() -> None:
+    view, clock, _ = make_view()
+    for _batch in range(3):
+        for line in client_lines(5):
+            view.feed(line)
+        clock.now += webui.REFRESH_S
+        view.refresh("running")
+    series = view.data["series"]
+    assert len(series) == 3 and all(p["flows"] == 5 for p in series)
+    assert all(p["login_ok_p95"] is not None and p["code_delivery_p95"] == pytest.approx(6.0) for p in series)
+    assert [p["t"] for p in series] == sorted(p["t"] for p in series)
+    row = next(r for r in view.rows() if r["section"] == "over time" and r["item"].startswith("login"))
+    assert row["p95"] == series[-1]["login_ok_p95"] and row["counted"] == "flows" and row["count"] == 15
+    assert sparkline([1.0, 2.0, None, 8.0]) == "▁▂ █"
 
 
 def test_tap_sees_every_line_and_keeps_the_sink(tmp_path: Any) -> None:
@@ -291,7 +344,7 @@ def test_the_mfa_tab_shows_live_flow_numbers_and_invariants(stack: Stack, proces
         assert ok_row["count"] >= 3
         status, ctype, page = get(base + "/mfa")
         assert status == 200 and ctype.startswith("text/html")
-        assert "<title>MFA" in page and "mfa/data" in page
+        assert "<title>MFA" in page and "mfa/data" in page and 'id="chart"' in page and 'id="thresholds"' in page
         assert 'src="http' not in page and 'href="http' not in page             # no external assets
 
         # after the test stopped, the final check covers the whole run
@@ -301,6 +354,61 @@ def test_the_mfa_tab_shows_live_flow_numbers_and_invariants(stack: Stack, proces
         flows = [x for x in history if x["op"] == "flow" and x["type"] in ("ok", "fail")]
         assert final["flows"] == len(flows)
         assert not any(r["status"] == "invalid" for r in final["invariants"].values()), final["invariants"]
+    finally:
+        if popen.poll() is None:
+            os.killpg(popen.pid, signal.SIGTERM)
+            try:
+                popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(popen.pid, signal.SIGKILL)
+                popen.wait(timeout=20)
+
+
+def post_form(url: str, form: dict[str, str]) -> dict[str, Any]:
+    data = urllib.parse.urlencode(form).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST"), timeout=10) as resp:
+        return json.loads(resp.read().decode("utf-8"))
+
+
+def test_the_start_forms_personas_and_thresholds_apply_to_the_run(stack: Stack) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    out = stack.workdir / "webui-form"
+    out.mkdir()
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port),
+            "--host", stack.portal.url, "--inbox-url", stack.inbox.url, "--time-scale", f"{stack.time_scale:g}",
+            "--epoch", repr(stack.epoch), "--personas", "careful=1", "--history-file", str(out / "history.jsonl")]
+    with open(out / "locust.log", "wb") as log:
+        popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
+                                 start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while True:                           # the web UI is up when it answers (bounded)
+            try:
+                get(base + "/mfa/data")
+                break
+            except OSError:
+                assert time.time() < deadline and popen.poll() is None, "Locust's web UI did not come up"
+                time.sleep(0.2)
+        form = {"user_count": "3", "spawn_rate": "3", "host": stack.portal.url}
+        refused = post_form(base + "/swarm", {**form, "personas": "careful=1,nobody=2"})
+        assert refused["success"] is False and "unknown persona 'nobody'" in refused["message"]
+        started = post_form(base + "/swarm", {**form, "personas": "affiliate=1",
+                                              "threshold": "flows >= 1;outcome.expired == 0"})
+        assert started["success"] is True, started
+        live = poll_data(base, lambda d: d["outcomes"]["ok"] >= 3 and d["series"] and d["thresholds"],
+                         time.time() + 40, popen)
+        assert live["thresholds"]["flows >= 1"]["passed"] is True
+        assert live["thresholds"]["outcome.expired == 0"]["passed"] is True
+        stats = json.loads(get(base + "/stats/requests")[2])
+        rows = next(s["data"] for s in stats["extended_stats"] if s["key"] == "mfa")
+        assert {r["item"]: r["status"] for r in rows if r["section"] == "threshold"} == {
+            "flows >= 1": "met", "outcome.expired == 0": "met"}
+        assert [r for r in rows if r["section"] == "over time" and r["note"] != "no data yet"]
+        post_form(base + "/stop", {})
+        history = [json.loads(x) for x in (out / "history.jsonl").read_text(encoding="utf-8").splitlines()]
+        personas = {x["persona"] for x in history if x.get("op") == "flow"}
+        assert personas == {"affiliate"}, personas          # the form's weights, not the command line's
     finally:
         if popen.poll() is None:
             os.killpg(popen.pid, signal.SIGTERM)

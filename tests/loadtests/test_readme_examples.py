@@ -22,10 +22,11 @@ RUN_WALL_S = "15s"      # the README says 1m; everything else is run as written
 def readme_commands(readme: Path) -> tuple[list[str], list[str]]:
     """The `mfa-harness up` line and the `locust` command (continuation lines joined) of the block."""
     text = readme.read_text(encoding="utf-8")
-    block = next(b for b in re.findall(r"```\n(.*?)```", text, re.S) if "locust -f loadtests/locustfile.py" in b)
-    joined = block.replace("\\\n", " ")
-    up = next(line for line in joined.splitlines() if line.startswith("mfa-harness up"))
-    locust = next(line for line in joined.splitlines() if line.startswith("locust "))
+    blocks = [b.replace("\\\n", " ") for b in re.findall(r"```\n(.*?)```", text, re.S)]
+    lines = [line for b in blocks for line in b.splitlines()]
+    # the `up` command may sit in the Locust block or in its own block just before it
+    up = next(line for line in lines if line.startswith("mfa-harness up") and "--time-scale" in line)
+    locust = next(line for line in lines if line.startswith("locust -f loadtests/locustfile.py"))
     return shlex.split(up, comments=True), shlex.split(locust)
 
 
@@ -45,7 +46,7 @@ def test_the_up_and_locust_time_scales_agree(readme: str) -> None:
 def test_the_readme_locust_example_passes_its_thresholds(tmp_path: Path) -> None:
     up, argv = readme_commands(REPO / "README.md")
     stack = LocalStack(StackConfig(out=tmp_path, epoch=time.time(), time_scale=float(option(up, "--time-scale")),
-                                   seed=1, partners=24))
+                                   seed=1, partners=100))  # as `up` seeds: one account per user of `-u 50`
     try:
         stack.start()
         argv = [sys.executable, "-m", "locust", *argv[1:]]

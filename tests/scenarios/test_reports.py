@@ -164,7 +164,7 @@ def test_report_is_self_contained_and_shows_everything(tmp_path):
     for title in ("Login time distribution", "Code delivery delay distribution", "Login outcomes over time",
                   "Resends per login"):
         assert f"<title>{title}</title>" in page
-    assert page.count("<svg") == 4 and 'fill="#ef9a9a"' in page        # fault windows shaded
+    assert page.count("<svg") == 4 and 'class="fault"' in page        # fault windows shaded
     assert "mfa-harness run smoke --seed 7 --time-scale 20.0 --bug code-not-bound" in page
 
 
@@ -241,3 +241,66 @@ def test_the_report_says_why_a_run_failed(tmp_path):
     write_report(v, [], path)
     page = path.read_text(encoding="utf-8")
     assert "PROBLEM</th><td class=\"fail\">only 19 of 20 users ran at the peak" in page
+
+
+# --- charts a person would rather look at than read (issue 14) -------------------------------------
+
+def test_ticks_are_nice_numbers_covering_the_data():
+    from scenarios.charts import nice_ticks
+
+    assert nice_ticks(0, 960) == [0, 200, 400, 600, 800, 1000]
+    assert nice_ticks(0, 37, 4, integer=True) == [0, 10, 20, 30, 40]
+    assert nice_ticks(0.013, 0.087) == [0.0, 0.02, 0.04, 0.06, 0.08, 0.1]
+    assert nice_ticks(0, 3, 4, integer=True) == [0, 1, 2, 3]
+
+
+def _long_run() -> tuple[dict, list]:
+    h = History()
+    h.nemesis(120.0, "start", "outage", rule=0)
+    h.nemesis(240.0, "stop", "outage", rule=0)
+    for i in range(60):
+        h.flow(10.0 * i + 5, "ok" if i % 7 else "expired", flow=f"f{i}", resends=0 if i % 5 else 1 + i % 3)
+    v = verdict(invariants())
+    v["metrics"] = flow_metrics(h.lines())
+    v["faults"] = [{"kind": "outage", "start": 120, "end": 240}, {"kind": "delay", "to": "a@*", "start": 0,
+                                                                   "distribution": "fixed", "seconds": 90}]
+    return v, h.lines()
+
+
+def _outcome_chart(page: str) -> str:
+    return page.split('aria-label="Login outcomes over time"', 1)[1].split("</svg>", 1)[0]
+
+
+def test_time_axis_ends_with_the_run_and_marks_the_end_of_load():
+    from scenarios.report import render_report
+
+    v, lines = _long_run()                    # flows until 595 s, load for 600 s
+    chart = _outcome_chart(render_report(v, lines, load_end=600.0))
+    ticks = [float(t.replace(",", "")) for t in re.findall(r'class="xtick"[^>]*>([^<]+)<', chart)]
+    assert ticks and max(ticks) <= 660 and ticks == sorted(ticks)
+    assert "load ended (600 s)" in chart
+
+
+def test_fault_windows_lie_behind_the_bars_and_match_the_legend():
+    from scenarios.charts import FAULT_FILL
+    from scenarios.report import render_report
+
+    v, lines = _long_run()
+    page = render_report(v, lines, load_end=600.0)
+    chart = _outcome_chart(page)
+    assert chart.index('class="fault"') < chart.index('class="bar"')      # painted first: behind
+    band = re.search(r'<rect class="fault"[^>]*>', chart).group(0)
+    assert f'fill="{FAULT_FILL}"' in band and "opacity" not in band
+    assert f'<i style="background:{FAULT_FILL}"></i>fault window' in page
+
+
+def test_resends_per_login_is_not_one_huge_bar_and_cells_are_not_json():
+    from scenarios.report import render_report, resend_buckets
+
+    assert resend_buckets([0, 0, 1, 2, 7]) == {"1": 1, "2": 1, "3": 0, "4": 0, "5+": 1}
+    v, lines = _long_run()
+    page = render_report(v, lines, load_end=600.0)
+    assert "48 of 60 logins (80%) needed no resend" in page
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", page, re.S)
+    assert not [c for c in cells if re.match(r"\s*(\{|\[|&#x27;|&quot;)", c)], "raw JSON in a cell"
+    assert "{&quot;" not in page.split("<h2>Faults</h2>", 1)[1]
