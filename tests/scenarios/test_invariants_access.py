@@ -66,10 +66,18 @@ def test_mfa_black_box_access_after_failed_verify_and_logout_is_invalid():
     assert verdict(h, "mfa_required", BB)["valid"] is False
 
 
-def test_mfa_black_box_normal_login_is_unknown():
+def test_mfa_black_box_normal_login_is_valid_with_its_evidence_counted():
     h = History()
     h.login(0.0, 1, 1, portal=False)
-    assert verdict(h, "mfa_required", BB)["valid"] == "unknown"
+    r = verdict(h, "mfa_required", BB)
+    assert r["valid"] is True and r["checked"] == 2          # the sign-in and the account page
+
+
+def test_mfa_black_box_without_any_step_is_unknown():
+    h = History()
+    h.op(0.0, "read_code", "fail", result={"reason": "timeout"})
+    r = verdict(h, "mfa_required", BB)
+    assert r["valid"] == "unknown" and r["checked"] == 0
 
 
 # --- affiliates ------------------------------------------------------------------------
@@ -117,7 +125,15 @@ def test_affiliate_black_box_code_mailed_to_affiliate_address_is_invalid():
     assert r["valid"] is False and r["examples"] == [[mail]]
 
 
-def test_affiliate_black_box_clean_dashboard_login_is_unknown():
+def test_affiliate_black_box_clean_dashboard_login_is_valid():
     h = History()
     h.op(0.0, "affiliate_login", "ok", persona="affiliate", result={"ref": None, "landed": "/affiliate/dashboard"})
-    assert verdict(h, "affiliates", BB)["valid"] == "unknown"
+    r = verdict(h, "affiliates", BB)
+    assert r["valid"] is True and r["checked"] == 1
+
+
+def test_affiliates_without_any_affiliate_is_unknown_white_box_too():
+    h = History()
+    h.login(0.0, 1, 1)
+    r = verdict(h, "affiliates")
+    assert r["valid"] == "unknown" and r["checked"] == 0

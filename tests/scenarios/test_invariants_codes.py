@@ -49,9 +49,16 @@ def test_single_use_black_box_two_client_accepts_of_one_email_is_invalid():
     assert r["examples"][0] == [lines["read"], lines["verify_invoke"], lines["verify_done"], inv, done]
 
 
-def test_single_use_black_box_without_evidence_is_unknown():
+def test_single_use_black_box_one_accepted_code_is_valid_with_one_case():
     h = History()
     h.login(10.0, 1, 1, portal=False)
+    r = verdict(h, "single_use", BB)
+    assert r["valid"] is True and r["checked"] == 1
+
+
+def test_single_use_black_box_without_evidence_is_unknown():
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify"})
     assert verdict(h, "single_use", BB)["valid"] == "unknown"
 
 
@@ -110,10 +117,11 @@ def test_expiry_black_box_client_accept_long_after_delivery_is_invalid():
     assert r["examples"][0] == [lines["read"], lines["verify_invoke"], lines["verify_done"]]
 
 
-def test_expiry_black_box_timely_accept_is_unknown():
+def test_expiry_black_box_timely_accept_is_valid():
     h = History()
     h.login(10.0, 1, 1, portal=False, verify_after=100.0)
-    assert verdict(h, "expiry", BB)["valid"] == "unknown"
+    r = verdict(h, "expiry", BB)
+    assert r["valid"] is True and r["checked"] == 1
 
 
 # --- binding ---------------------------------------------------------------------------

@@ -162,10 +162,40 @@ def test_outbox_client_info_operations_are_irrelevant():
     assert verdict(h, "outbox")["valid"] is True
 
 
-def test_outbox_black_box_is_unknown():
+def test_outbox_black_box_code_page_and_mail_is_valid():
     h = History()
     h.login(0.0, 1, 1, portal=False)
-    assert verdict(h, "outbox", BB) == {"valid": "unknown", "violations": 0, "examples": []}
+    r = verdict(h, "outbox", BB)
+    assert r["valid"] is True and r["checked"] == 1 and r["codes_never_came"]["count"] == 0
+
+
+def _never_came(h: History, waited: float) -> tuple:
+    h.op(0.0, "login", "ok", result={"ref": None, "landed": "/partner/verify", "page": "verify"})
+    return h.op(1.0, "read_code", "fail", args={"query": "to:team1@example.com"}, result={"reason": "timeout"},
+                took=waited)
+
+
+def test_outbox_black_box_code_that_never_came_within_the_window_is_invalid():
+    h = History()
+    read = _never_came(h, 300.0)
+    r = verdict(h, "outbox", BB)
+    assert r["valid"] is False and r["examples"] == [list(read)] and r["codes_never_came"]["count"] == 1
+
+
+def test_outbox_black_box_code_that_never_came_under_a_fault_is_counted_not_blamed():
+    h = History()
+    _never_came(h, 300.0)
+    h.nemesis(0.0, "start", "drop")
+    r = verdict(h, "outbox", BB)
+    assert r["valid"] is True and r["codes_never_came"] == {
+        "count": 1, "shorter_waits": 0, "window_st": 300.0, "explained_by_faults": True}
+
+
+def test_outbox_black_box_a_wait_shorter_than_the_window_proves_nothing():
+    h = History()
+    _never_came(h, 60.0)
+    r = verdict(h, "outbox", BB)
+    assert r["valid"] is True and r["codes_never_came"]["shorter_waits"] == 1
 
 
 def test_recipient_reset_mail_is_not_an_unexpected_code():
