@@ -32,10 +32,10 @@ def _repeated_bounces(ops: list[ClientOp]) -> list[ClientOp]:
     run: list[ClientOp] = []
     verified = False
     for op in ops:
-        if op.type == "ok" and (op.op == "access_account" or op.res("page") in ("account", "my_account")):
+        if op.op == "verify" and op.type == "ok":
+            verified = True          # its landing page is progress only if the next visit keeps it
+        elif op.type == "ok" and (op.op == "access_account" or op.res("page") in ("account", "my_account")):
             run, verified = [], False
-        elif op.op == "verify" and op.type == "ok":
-            verified = True
         elif _bounce(op) and (op.op == "verify" or verified):
             run.append(op)
             if len(run) == 2:

@@ -215,3 +215,49 @@ def test_recipient_matches_portal_and_inbox_message_ids_with_or_without_angle_br
     h.inbox(0.3, "delivered", "m1@portal", ["team1@example.com"], code_of(1), seq=1, id="a", folder="inbox")
     h.login(200.0, 2, 2, pid=2)
     assert verdict(h, "recipient")["valid"] is True
+
+
+# --- black box: the accounts file names the notification addresses ------------------------------
+
+BBA = CheckContext(white_box=False, accounts=[account(1), account(2, program="reseller")])
+
+
+def _asked(h: History, t: float, user: str = "user1@example.com") -> None:
+    h.op(t, "login", "ok", user=user, result={"ref": None, "landed": "/partner/verify", "page": "verify"})
+
+
+def test_black_box_code_mail_to_the_askers_notification_address_is_valid():
+    h = History()
+    _asked(h, 0.0)
+    h.inbox(0.5, "delivered", "<m1@p>", ["team1@example.com"], "123456")
+    r = verdict(h, "recipient", BBA)
+    assert r["valid"] is True and r["checked"] == 1
+
+
+def test_black_box_code_mail_to_the_askers_username_is_invalid():
+    h = History()
+    _asked(h, 0.0)
+    line = h.inbox(0.5, "delivered", "<m1@p>", ["user1@example.com"], "123456")
+    r = verdict(h, "recipient", BBA)
+    assert r["valid"] is False and r["examples"] == [[line]]
+
+
+def test_black_box_code_mail_to_an_address_nobody_who_asked_owns_is_invalid():
+    h = History()
+    _asked(h, 0.0)
+    line = h.inbox(0.5, "delivered", "<m1@p>", ["team2@example.com"], "123456")   # user2 never asked
+    assert verdict(h, "recipient", BBA)["examples"] == [[line]]
+
+
+def test_black_box_recipient_without_accounts_file_is_unknown():
+    h = History()
+    _asked(h, 0.0)
+    h.inbox(0.5, "delivered", "<m1@p>", ["user1@example.com"], "123456")
+    assert verdict(h, "recipient", BB)["valid"] == "unknown"
+
+
+def test_black_box_reset_mail_without_a_code_is_not_judged():
+    h = History()
+    h.inbox(0.5, "delivered", "<m1@p>", ["somebody@example.com"], None)
+    r = verdict(h, "recipient", BBA)
+    assert r["valid"] == "unknown" and r["checked"] == 0
