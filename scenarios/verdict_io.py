@@ -107,7 +107,7 @@ def print_summary(verdict: dict[str, Any], out: Path, code: int) -> None:
              + (f", planted bugs: {', '.join(verdict['bugs'])}" if verdict.get("bugs") else "")]
     for name, inv in verdict.get("invariants", {}).items():
         state = {True: "valid", False: "INVALID"}.get(inv.get("valid"), "unknown")
-        lines.append(f"  {name:22s} {state:8s} violations {inv.get('violations', 0)}")
+        lines.append(f"  {name:22s} {state:8s} violations {inv.get('violations', 0)}  cases {inv.get('checked', '?')}")
     for expr, t in verdict.get("thresholds", {}).items():
         lines.append(f"  threshold {expr!r}: {'met' if t.get('passed') else 'MISSED'} (value {t.get('value')})")
     lines.append(f"  logins ok {m.get('logins_ok')} failed {m.get('logins_failed')}  "

@@ -182,3 +182,20 @@ def test_report_without_data_still_renders(tmp_path):
 
 def test_fault_windows_pair_start_and_stop_and_keep_open_ones():
     assert fault_windows(_run_history().lines()) == [(5.0, 65.0, "outage"), (100.0, None, "delay")]
+
+
+def test_evidence_counts_reach_junit_report_and_verdict(tmp_path):
+    """Each invariant's cases checked: a testcase property and the failure message in JUnit, a
+    column in the report, and the answer itself in verdict.json."""
+    counted = {**BAD, "checked": 40}
+    v = verdict(invariants(binding=counted, outbox={**UNKNOWN, "checked": 0}))
+    assert v["invariants"]["binding"]["checked"] == 40
+    path = tmp_path / "junit.xml"
+    write_junit(v, path)
+    cases = {c.get("name"): c for c in ET.parse(path).getroot().iter("testcase")}
+    assert cases["binding"].find("properties/property[@name='checked']").get("value") == "40"
+    assert cases["binding"].find("failure").get("message") == "2 violation(s) in 40 case(s)"
+    assert "0 case(s) checked" in cases["outbox"].find("system-out").text
+    write_report(v, [], tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<th>cases checked</th>" in page and "<td>40</td>" in page
