@@ -15,6 +15,7 @@ from .checker import CheckContext, check
 from .junit import write_junit
 from .metrics import flow_metrics
 from .report import write_report
+from .server_answers import DEFAULT_MAX_ERROR_SHARE, error_share_problem, server_answers
 from .verdict import build_verdict
 
 EXIT_OK, EXIT_INVARIANT, EXIT_SETUP, EXIT_THRESHOLD = 0, 1, 2, 3
@@ -83,6 +84,10 @@ def compute_verdict(history: list[dict[str, Any]], run_info: dict[str, Any]) -> 
     if run_info.get("nemesis_errors"):
         verdict["nemesis_errors"] = run_info["nemesis_errors"]
     verdict["problems"] = run_problems(run_info, metrics)
+    verdict["server_answers"] = answers = server_answers(history)
+    too_many = error_share_problem(answers, float(run_info.get("max_error_share", DEFAULT_MAX_ERROR_SHARE)))
+    if too_many:
+        verdict["problems"].append(too_many)
     if verdict["problems"]:
         verdict["passed"] = False
     verdict["reproduce"] = run_info.get("command", "")
