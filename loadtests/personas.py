@@ -53,6 +53,7 @@ class FlowState:
         self.account_page: PortalResult | None = None
         self.after_seq: int | None = None            # inbox Seq before the mail we wait for was sent
         self.bounces = 0                             # returns to sign-in after a verify (2 = a loop)
+        self.retry_after: float | None = None        # the last refused resend's retry hint (scenario s)
 
 
 class MfaUser(FastHttpUser):
@@ -260,13 +261,17 @@ class MfaUser(FastHttpUser):
         return " ".join(parts)
 
     def read_code(self, fs: FlowState, timeout_st: float, folder: str = "inbox", ref: str | None = None,
-                  query: str | None = None) -> Mail | None:
-        """One long-poll for a code email; records `read_code` and the time spent waiting."""
+                  query: str | None = None, purpose: str | None = None) -> Mail | None:
+        """One long-poll for a code email; records `read_code` and the time spent waiting.
+
+        `purpose` "extra": a look for a further mail of the same attempt (none is expected).
+        """
         ref = fs.ref if ref is None else ref
         q = query or self.query(fs, ref)
         after = self.inbox.last_seq if fs.after_seq is None else fs.after_seq
         started = time.time()
-        with self.rec.op("read_code", {"query": q, "after_seq": after, "folder": folder}) as op:
+        args = {"query": q, "after_seq": after, "folder": folder, **({"purpose": purpose} if purpose else {})}
+        with self.rec.op("read_code", args) as op:
             try:
                 mail = self.inbox.wait(q, after, self.h.timebase.wall_seconds(timeout_st), folder)
             except WaitError as exc:
@@ -294,11 +299,16 @@ class MfaUser(FastHttpUser):
         return self.verify(fs, mail.code or "", fs.ref)
 
     def verify(self, fs: FlowState, code: str, ref: str | None, page: PortalResult | None = None,
-               loop_check: bool = True, rec: Recorder | None = None) -> str:
-        """Submit a code; returns "ok" or the failure reason."""
+               loop_check: bool = True, rec: Recorder | None = None, source: str | None = None) -> str:
+        """Submit a code; returns "ok" or the failure reason.
+
+        `source` marks a code that is not this login's own ("replay": a used code of an earlier
+        login, "teammate": read from mail that predates this login); the checker reads it.
+        """
         p = self.h.profile
         page = page or fs.verify_page
-        with (rec or self.rec).op("verify", {"code": code, "ref": ref}) as op:
+        args = {"code": code, "ref": ref, **({"source": source} if source else {})}
+        with (rec or self.rec).op("verify", args) as op:
             if page is None:
                 page = self.portal.get(p.paths["verify"])
             res = self.portal.submit(page, p.paths["verify"], {p.fields["code"]: code})
@@ -347,8 +357,8 @@ class MfaUser(FastHttpUser):
             if res.page == "verify":
                 fs.verify_page = res
             if res.status == 429 or res.reason == "rate_limited":
-                op.fail({"reason": "rate_limited",
-                         "retry_after": self.portal.retry_after_scenario(res, self.h.timebase.scale)})
+                fs.retry_after = self.portal.retry_after_scenario(res, self.h.timebase.scale)
+                op.fail({"reason": "rate_limited", "retry_after": fs.retry_after})
                 return False
             if res.page == "verify" and res.status < 400 and not res.reason:
                 fs.resends += 1
@@ -682,9 +692,12 @@ class DoubleSubmit(MfaUser):
         return "ok" if "ok" in results else (results[0] if results else "error")
 
 
+# The probing personas build on MfaUser, so they are imported once it exists.
+from .probers import PROBERS  # noqa: E402
+
 PERSONAS: dict[str, type[MfaUser]] = {cls.persona: cls for cls in (
     Careful, Hasty, Reseller, Affiliate, Patient, Impatient, SpamChecker, SlowTyper, TypoProne, SecondTab,
-    CookieLess, ResendStormer, CodeGuesser, ForgotPassword, DirectUrl, DoubleSubmit)}
+    CookieLess, ResendStormer, CodeGuesser, ForgotPassword, DirectUrl, DoubleSubmit, *PROBERS)}
 if tuple(PERSONAS) != PERSONA_NAMES:      # scenario files are checked against PERSONA_NAMES
     raise ImportError(f"persona_names.PERSONA_NAMES {PERSONA_NAMES} != personas {tuple(PERSONAS)}")
 

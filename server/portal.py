@@ -129,6 +129,8 @@ class Portal:
         """Create a code for challenge `ch`, queue its email; caller holds the transaction."""
         now, wall = self.clock.now(), self.clock.wall()
         code = f"{secrets.randbelow(10 ** 6):06d}"
+        if "codes-repeat" in self.bugs:
+            code = f"{(int(partner['id']) * 7919 + 4242) % 10 ** 6:06d}"
         recipient = self.recipient_for(partner)
         message_id = new_message_id()
         expires = now + self.policy.code_lifetime
@@ -300,7 +302,7 @@ class Portal:
                 self.store.event("resend_refused", challenge_id=ch["id"], reason=d.reason, retry_after=d.retry_after)
                 return ResendResult(False, d.reason, d.retry_after)
             code_id = self._issue_code(ch, partner, "resend")
-            if d.void_older:
+            if d.void_older and "resend-keeps-old-code" not in self.bugs:
                 self.store.void_codes(ch["id"], "resend_invalidate", keep=code_id)
             self.store.event("resend_allowed", challenge_id=ch["id"], code_id=code_id,
                              codes_in_challenge=d.codes_in_challenge, codes_in_hour=d.codes_in_hour)
@@ -380,6 +382,14 @@ class Portal:
             self.store.set_password(row["partner_id"], hashed, new if self.harness else None, "reset")
             self.store.x("DELETE FROM sessions WHERE partner_id = ?", (row["partner_id"],))
         return None
+
+    def session_after_reset(self, token: str) -> str:
+        """Planted bug mfa-bypass-after-reset only: a full session, without MFA, for the reset's account."""
+        row = self.store.reset_token(sid_hash(token))
+        partner = self.store.partner(row["partner_id"])
+        with self.store.tx():
+            return self._create_session(partner, "full", None, False,
+                                        self.clock.now() + self.policy.session_lifetime)
 
     def set_notification_email(self, partner_id: int, address: str) -> list[int]:
         """Support action; raises AddressError or KeyError. Returns the voided code ids."""

@@ -85,6 +85,24 @@ def _attribute_mails(ix: Index, ctx: CheckContext) -> dict[int, Line]:
     return out
 
 
+def _codes_beyond_requests(ops: list[ClientOp], r: Result) -> None:
+    """More different codes in mails quoting one login's reference than that login asked for
+    (the sign-in and its resends that were not refused): a code nobody requested."""
+    ref, requests, codes, reads = None, 0, set(), []
+    for op in [*ops, None]:
+        if op is None or op.op == "login":
+            if ref is not None and len(codes) > requests:
+                r.violation(*(line for read in reads[:3] for line in (read.invoke, read.done)))
+            ref = op.res("ref") if op is not None and op.type == "ok" else None
+            requests, codes, reads = (1 if ref else 0), set(), []
+        elif op.op == "resend" and op.type != "fail":
+            requests += 1
+        elif (op.op == "read_code" and op.type == "ok" and ref and op.res("ref") == ref
+              and op.res("code") and not op.arg("source")):
+            codes.add(str(op.res("code")))
+            reads.append(op)
+
+
 def _black_box_resends(ix: Index, ctx: CheckContext, r: Result) -> None:
     """Limits over the code mails actually delivered; resends that produced no mail are noted."""
     cooldown = float(ctx.policy["resend_cooldown"]) - ctx.margin_st
@@ -103,6 +121,7 @@ def _black_box_resends(ix: Index, ctx: CheckContext, r: Result) -> None:
                     r.violation(mailed[i - 1].invoke, mailed[i - 1].done, op.invoke, op.done, produced[id(op)])
             if ctx.policy["resend"] == "invalidate":
                 _check_voided_accepted(ops, mailed[1:], r)
+        _codes_beyond_requests(ops, r)
     r.note("resends_without_mail", {"count": len(silent),
                                     "examples": [[op.invoke, op.done] for op in silent[:3]]})
 

@@ -162,7 +162,7 @@ def _codes_never_came(ix: Index, ctx: CheckContext, r: Result) -> None:
                 shown = op.type == "ok" and (op.res("page") == "verify" or "verify" in str(op.res("landed") or ""))
                 if shown:
                     r.case()
-            elif op.op == "read_code" and shown and not op.arg("source") and op.type == "fail" \
+            elif op.op == "read_code" and shown and not (op.arg("source") or op.arg("purpose")) and op.type == "fail" \
                     and op.res("reason") == "timeout":
                 waited = float(op.done.get("st", 0.0)) - float(op.invoke.get("st", 0.0))
                 if waited + ctx.margin_st < window:

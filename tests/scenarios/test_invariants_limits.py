@@ -216,3 +216,29 @@ def test_attempt_limits_black_box_info_verifies_do_not_count_as_wrong():
         h.op(float(i), "verify", "info", args={"code": f"{i:06d}", "ref": "R"})
     h.op(6.0, "verify", "ok", args={"code": "424242", "ref": "R"})
     assert verdict(h, "attempt_limits", BB)["valid"] == "unknown"
+
+
+def _read_ref(h: History, t: float, code: str, ref: str, **kw) -> tuple:
+    return h.op(t, "read_code", "ok", result={"code": code, "message_id": f"<{code}@p>", "ref": ref}, **kw)
+
+
+def test_resend_black_box_two_different_codes_for_one_request_are_invalid():
+    """The reader of every code mail of its login notes a second code nobody asked for."""
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify", "page": "verify"})
+    a = _read_ref(h, 1.0, "111111", ref_of(1))
+    b = _read_ref(h, 2.0, "222222", ref_of(1), args={"purpose": "extra"})
+    r = verdict(h, "resend_limits", BBA)
+    assert r["valid"] is False and r["examples"] == [[*a, *b]]
+
+
+def test_resend_black_box_a_second_code_after_a_resend_or_a_duplicate_is_fine():
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify", "page": "verify"})
+    _mail(h, 0.5, 1)
+    _read_ref(h, 1.0, "111111", ref_of(1))
+    _read_ref(h, 1.5, "111111", ref_of(1))          # the same code twice (a duplicated mail)
+    h.op(40.0, "resend", "ok")
+    _read_ref(h, 41.0, "222222", ref_of(1))
+    _read_ref(h, 42.0, "333333", ref_of(2))          # another login's mail on a shared address
+    assert verdict(h, "resend_limits", BBA)["violations"] == 0
