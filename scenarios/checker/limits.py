@@ -120,7 +120,7 @@ def _black_box_resends(ix: Index, ctx: CheckContext, r: Result) -> None:
                 elif i and op.done.get("st", 0.0) - mailed[i - 1].invoke.get("st", 0.0) < cooldown:
                     r.violation(mailed[i - 1].invoke, mailed[i - 1].done, op.invoke, op.done, produced[id(op)])
             if ctx.policy["resend"] == "invalidate":
-                _check_voided_accepted(ops, mailed[1:], r)
+                _check_voided_accepted(ops, [op for op in mailed if op.op == "resend"], r)
         _codes_beyond_requests(ops, r)
     r.note("resends_without_mail", {"count": len(silent),
                                     "examples": [[op.invoke, op.done] for op in silent[:3]]})
@@ -130,11 +130,15 @@ def _check_voided_accepted(ops: list[ClientOp], resends: list[ClientOp], r: Resu
     """Resend voids older codes: a code read before a later resend that mailed a new code, then accepted."""
     if not resends:
         return
+    reads = [op for op in ops if op.op == "read_code" and op.type == "ok" and op.res("code") is not None]
     for verify, src in verifies_with_source(ops):
         if verify.type != "ok" or src is None or src.arg("source") or verify.arg("source"):
             continue
         read_at, used_at = src.done.get("wall", 0.0), verify.invoke.get("wall", 0.0)
         later = [op for op in resends if read_at < op.invoke.get("wall", 0.0) and op.done.get("wall", 0.0) < used_at]
+        if later and any(read.invoke.get("wall", 0.0) > later[0].invoke.get("wall", 0.0)
+                         and str(read.res("code")) == str(verify.arg("code")) for read in reads):
+            continue                     # the resent mail carried the same code: it is the newest one
         if later:
             r.violation(src.done, later[0].invoke, later[0].done, verify.invoke, verify.done)
 
