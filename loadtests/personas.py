@@ -322,8 +322,9 @@ class MfaUser(FastHttpUser):
                 op.ok({"landed": res.path, "chain": res.chain})
                 return "ok"
             if res.page == "login" and loop_check:
-                op.fail({"reason": "bounced", "message": res.reason, "page": "login", "chain": res.chain})
                 fs.bounces += 1
+                op.fail({"reason": "bounced" if fs.bounces < 2 else "loop", "message": res.reason, "page": "login",
+                         "chain": res.chain})
                 if fs.bounces >= 2:
                     self.loop_line(res.chain, "loop", kind="repeat")
                     return "loop"

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 class PlantedBug:
     """A portal bug, the invariants it must violate and the catalogue scenario that exposes it."""
 
-    invariants: tuple[str, ...]
+    invariants: tuple[str, ...]        # white box; () when the portal's own events cannot show it
     scenario: str
     processes: int = 1                 # portal processes the bug needs to show
+    black_box: tuple[str, ...] | None = None   # black box (client + inbox + accounts); None: the same
 
 
 PLANTED_BUGS: dict[str, PlantedBug] = {
@@ -33,4 +34,8 @@ PLANTED_BUGS: dict[str, PlantedBug] = {
     "no-attempt-limit": PlantedBug(("attempt_limits",), "validation"),
     "early-expiry": PlantedBug(("no_false_rejections",), "validation"),
     "outbox-no-retry": PlantedBug(("outbox",), "smtp-outage"),
+    "resend-keeps-old-code": PlantedBug(("resend_limits",), "probes"),
+    "mfa-bypass-after-reset": PlantedBug(("mfa_required",), "probes"),
+    # The portal logs codes only as HMACs: a repeat is visible only to a client comparing codes.
+    "codes-repeat": PlantedBug((), "probes", black_box=("single_use",)),
 }

@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "bugs":
             for name, bug in bugmap.PLANTED_BUGS.items():
-                print(f"{name:24s} breaks {', '.join(bug.invariants):24s} shown by scenario {bug.scenario}")
+                shown = ", ".join(bug.invariants) or "(black box only)"
+                extra = f"  black box: {', '.join(bug.black_box)}" if bug.black_box is not None else ""
+                print(f"{name:24s} breaks {shown:24s} shown by scenario {bug.scenario}{extra}")
             return 0
         if args.command == "compare":
             from .compare import CompareError, render

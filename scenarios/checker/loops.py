@@ -23,7 +23,7 @@ from .result import Result
 def _bounce(op: ClientOp) -> bool:
     """Sent back to sign-in by a verify, or by the account page right after one."""
     if op.op == "verify" and op.type == "fail":
-        return op.res("reason") == "bounced"
+        return op.res("reason") == "bounced" or (op.res("reason") == "loop" and op.res("page") == "login")
     return op.op == "access_account" and op.type == "fail" and op.res("page") == "login"
 
 
