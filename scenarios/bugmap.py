@@ -38,4 +38,5 @@ PLANTED_BUGS: dict[str, PlantedBug] = {
     "mfa-bypass-after-reset": PlantedBug(("mfa_required",), "probes"),
     # The portal logs codes only as HMACs: a repeat is visible only to a client comparing codes.
     "codes-repeat": PlantedBug((), "probes", black_box=("single_use",)),
+    "double-code": PlantedBug(("resend_limits",), "probes"),
 }

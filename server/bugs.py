@@ -24,6 +24,7 @@ BUGS: dict[str, str] = {
     "resend-keeps-old-code": "a resend does not void the older codes although the policy says it must",
     "codes-repeat": "every login of an account gets the same code (derived from the account, not random)",
     "mfa-bypass-after-reset": "a password reset signs the user in with a full session, skipping MFA",
+    "double-code": "a sign-in sends two different codes (two mails) for one login attempt",
 }
 
 

@@ -159,6 +159,8 @@ class Portal:
                              username=partner["username"], program=partner["program"], expires_at=expires)
             sid = self._create_session(partner, "pending", challenge_id, False, expires)
             self._issue_code(self.store.challenge(challenge_id), partner, "login")
+            if "double-code" in self.bugs:
+                self._issue_code(self.store.challenge(challenge_id), partner, "login")
         self._wake_outbox()
         return LoginResult(True, pending_sid=sid, ref=ref)
 

@@ -168,6 +168,9 @@ def check_resend_limits(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     per_challenge = int(ctx.policy["max_codes_per_challenge"])
     if wb:
         for ch in ix.challenges.values():
+            unasked = [c for c in ch.codes[1:] if c.get("reason") != "resend"]
+            if unasked:                                  # a second code that no resend asked for
+                r.violation(ch.codes[0], unasked[0])
             for i, code in enumerate(ch.codes):
                 r.case()
                 if i >= per_challenge:

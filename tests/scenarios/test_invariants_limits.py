@@ -242,3 +242,12 @@ def test_resend_black_box_a_second_code_after_a_resend_or_a_duplicate_is_fine():
     _read_ref(h, 41.0, "222222", ref_of(1))
     _read_ref(h, 42.0, "333333", ref_of(2))          # another login's mail on a shared address
     assert verdict(h, "resend_limits", BBA)["violations"] == 0
+
+
+def test_white_box_a_second_code_no_resend_asked_for_is_invalid():
+    h = History()
+    h.challenge(0.0, 1)
+    first = h.code(0.0, 1, 1)
+    second = h.code(0.1, 1, 2)                       # reason "login" again: nobody asked
+    r = verdict(h, "resend_limits")
+    assert r["valid"] is False and r["examples"] == [[first, second]]
