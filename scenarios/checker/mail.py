@@ -52,13 +52,14 @@ def _still_delayed(msg: Message, inbox_end: float) -> bool:
 
 
 def _askers(ix: Index) -> set[str]:
-    """Usernames that asked for a code in this run: a sign-in that reached the code page, or a resend."""
+    """Usernames that may have asked for a code in this run: a sign-in that reached the code page, a
+    resend, or either with an unknown outcome (`info`, or cut short: never proof of a violation)."""
     out = set()
     for op in ix.ops:
-        if op.type == "fail" or op.done is None:
+        if op.op not in ("login", "resend") or op.type == "fail":
             continue
-        if (op.op == "login" and (op.res("page") == "verify" or "verify" in str(op.res("landed") or ""))) or \
-                op.op == "resend":
+        if op.type != "ok" or op.op == "resend" or op.res("page") == "verify" \
+                or "verify" in str(op.res("landed") or ""):
             out.add(str(op.invoke.get("user")))
     return out
 

@@ -261,3 +261,10 @@ def test_black_box_reset_mail_without_a_code_is_not_judged():
     h.inbox(0.5, "delivered", "<m1@p>", ["somebody@example.com"], None)
     r = verdict(h, "recipient", BBA)
     assert r["valid"] == "unknown" and r["checked"] == 0
+
+
+def test_black_box_a_sign_in_with_unknown_outcome_may_have_asked():
+    h = History()
+    h.op(0.0, "login", "info", user="user2@example.com", result={"reason": "stopped"})
+    h.inbox(30.0, "delivered", "<m1@p>", ["team2@example.com"], "123456")
+    assert verdict(h, "recipient", BBA)["valid"] is True
