@@ -67,22 +67,28 @@ def _askers(ix: Index) -> set[str]:
 def _check_deliveries(ix: Index, ctx: CheckContext, r: Result) -> None:
     """Black box: every delivered code mail went to the notification address of an account that asked.
 
-    The accounts file names each account's notification address; a mail to an asker's username
-    (not its address), or to nobody's address among the askers, is a violation.
+    The accounts file names each account's notification address; a mail to an account's username
+    (not an address) or to an address no account has is a violation. A mail to the address of an
+    account that did not ask in this run (mail left over from earlier activity) is only counted.
     """
     accounts = ctx.accounts or []
     askers = _askers(ix)
     notify = {_addr(a.get("notification_email")) for a in accounts if str(a.get("username")) in askers}
+    known = {_addr(a.get("notification_email")) for a in accounts}
     usernames = {_addr(a.get("username")): _addr(a.get("notification_email")) for a in accounts}
+    unasked = 0
     for msg in ix.messages.values():
         for line in msg.inbox.get("delivered", [])[:1]:
             if not line.get("code"):
                 continue
             r.case()
             rcpts = {_addr(a) for a in line.get("recipients") or []}
-            misdirected = any(a in usernames and usernames[a] != a and a not in notify for a in rcpts)
-            if misdirected or not rcpts & notify:
+            misdirected = any(a in usernames and usernames[a] != a and a not in known for a in rcpts)
+            if misdirected or not rcpts & known:
                 r.violation(line)
+            elif not rcpts & notify:
+                unasked += 1      # a right address, but its owner did not ask in this run (a straggler?)
+    r.note("code_mails_unasked", unasked)
 
 
 def check_recipient(ix: Index, ctx: CheckContext) -> dict[str, Any]:

@@ -242,11 +242,19 @@ def test_black_box_code_mail_to_the_askers_username_is_invalid():
     assert r["valid"] is False and r["examples"] == [[line]]
 
 
-def test_black_box_code_mail_to_an_address_nobody_who_asked_owns_is_invalid():
+def test_black_box_code_mail_to_an_address_no_account_has_is_invalid():
     h = History()
     _asked(h, 0.0)
-    line = h.inbox(0.5, "delivered", "<m1@p>", ["team2@example.com"], "123456")   # user2 never asked
+    line = h.inbox(0.5, "delivered", "<m1@p>", ["stranger@example.com"], "123456")
     assert verdict(h, "recipient", BBA)["examples"] == [[line]]
+
+
+def test_black_box_code_mail_to_an_account_that_did_not_ask_is_counted_not_blamed():
+    h = History()
+    _asked(h, 0.0)
+    h.inbox(0.5, "delivered", "<m1@p>", ["team2@example.com"], "123456")   # user2 never asked (a straggler)
+    r = verdict(h, "recipient", BBA)
+    assert r["valid"] is True and r["code_mails_unasked"] == 1
 
 
 def test_black_box_recipient_without_accounts_file_is_unknown():
