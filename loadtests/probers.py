@@ -79,8 +79,11 @@ class Replayer(ResendMixer):
         if used is None:
             return "no_code"
         result = self.enter_code(fs, used)
-        if result != "ok" or self.after_verify(fs) != "ok":
-            return decisions.outcome_of_verify(result) if result != "ok" else "error"
+        if result != "ok":
+            return self.settle(fs, result)
+        first = self.after_verify(fs)
+        if first != "ok":
+            return first
         before = self.inbox.current_seq()
         fs.ref, fs.verified = None, False
         landed = self.login(fs)
