@@ -80,11 +80,15 @@ def check_repeats(ix: Index, ctx: CheckContext, r: Result, repeats: list[ClientO
     r.note("code_repeats", {"tries": tries, "repeats": len(repeats), "bound": round(bound, 3)})
 
 
-def unsettled_verifies(ix: Index, r: Result) -> None:
-    """Black box: a verify whose outcome is unknown (`info`, or cut short) is an undecided case."""
-    for op in ix.ops:
-        if op.op == "verify" and op.type not in ("ok", "fail"):
-            r.undecided_case()
+def unsettled(verify: ClientOp) -> bool:
+    """A verify whose outcome is unknown (`info`, or cut short by the end of the run)."""
+    return verify.type not in ("ok", "fail")
+
+
+def _key(src: ClientOp, verify: ClientOp) -> Any:
+    """The mail a verified code came from: its Message-ID, else (reference, code)."""
+    mid = src.res("message_id")
+    return message_key(mid) if mid else (src.res("ref"), str(verify.arg("code")))
 
 
 def check_single_use(ix: Index, ctx: CheckContext) -> dict[str, Any]:
@@ -104,15 +108,16 @@ def check_single_use(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     by_message: dict[Any, list[tuple[ClientOp, ClientOp]]] = defaultdict(list)
     for verify, src in accepted_verifies(ix):
         if src is not None and not verify.arg("source"):
-            mid = src.res("message_id")
-            key = message_key(mid) if mid else (src.res("ref"), str(verify.arg("code")))
-            by_message[key].append((verify, src))
+            by_message[_key(src, verify)].append((verify, src))
     r.case(len(by_message))
+    for ops in ix.flows.values():            # an unknown outcome that may have been a second acceptance
+        for verify, src in verifies_with_source(ops):
+            if unsettled(verify) and src is not None and (verify.arg("source") or _key(src, verify) in by_message):
+                r.undecided_case()
     for pairs in by_message.values():
         if len(pairs) > 1:
             (v1, s1), (v2, _s2) = pairs[0], pairs[1]
             r.violation(s1.done, v1.invoke, v1.done, v2.invoke, v2.done)
-    unsettled_verifies(ix, r)
     wrong, repeats = foreign_code_verifies(ix, "replay")
     tries = foreign_code_tries(ix, "replay")
     r.case(tries)
@@ -164,7 +169,11 @@ def check_expiry(ix: Index, ctx: CheckContext) -> dict[str, Any]:
                     r.violation(issued, ok)
         return r.as_dict()
     ttl = float(ctx.policy["code_ttl"])
-    unsettled_verifies(ix, r)
+    for ops in ix.flows.values():            # an unknown outcome of a code typed too late
+        for verify, src in verifies_with_source(ops):
+            seen = _earliest_seen_st(ix, src) if src is not None and unsettled(verify) else None
+            if seen is not None and verify.invoke.get("st", seen) - seen > ttl + margin:
+                r.undecided_case()
     for verify, src in accepted_verifies(ix):
         if src is None:
             continue
@@ -203,16 +212,22 @@ def check_binding(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     for ops in ix.flows.values():
         login_refs = None
         for verify, src in verifies_with_source(ops):
-            if verify.type != "ok" or src is None or not src.res("ref") or verify.arg("source"):
+            if verify.type == "fail" or src is None or not src.res("ref"):
                 continue
             if login_refs is None:
                 login_refs = _flow_login_refs(ops)
             mine = login_refs | ({str(verify.arg("ref"))} if verify.arg("ref") else set())
+            foreign = bool(mine) and str(src.res("ref")) not in mine
+            if unsettled(verify):
+                if foreign or verify.arg("source"):
+                    r.undecided_case()       # another login's code, outcome unknown
+                continue
+            if verify.arg("source"):
+                continue
             if mine:
                 r.case()
-            if mine and str(src.res("ref")) not in mine:
+            if foreign:
                 r.violation(src.done, verify.invoke, verify.done)
-    unsettled_verifies(ix, r)
     wrong, repeats = foreign_code_verifies(ix, "teammate")
     tries = foreign_code_tries(ix, "teammate")
     r.case(tries)

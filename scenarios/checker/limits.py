@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from .codes import unsettled_verifies, white_box
+from .codes import white_box
 from .context import CheckContext
 from .index import ClientOp, Index, Line, event_id, verifies_with_source
 from .result import Result
@@ -224,14 +224,20 @@ def check_attempt_limits(ix: Index, ctx: CheckContext) -> dict[str, Any]:
                     r.violation(wrong[0], wrong[-1], v)
                     break
     else:
-        unsettled_verifies(ix, r)
         for ops in ix.flows.values():
             wrong_ops: dict[Any, list[ClientOp]] = defaultdict(list)
+            unknown: dict[Any, int] = defaultdict(int)     # verifies of unknown outcome, maybe wrong
             flagged: set[Any] = set()
             for op in ops:
-                if op.op != "verify" or op.type not in ("ok", "fail"):
+                if op.op != "verify":
                     continue
                 key = op.arg("ref")
+                if op.type not in ("ok", "fail"):
+                    unknown[key] += 1
+                    continue
+                known = len(wrong_ops.get(key, ()))
+                if op.type == "ok" and known < limit <= known + unknown[key]:
+                    r.undecided_case()                      # past the limit only if the unknowns were wrong
                 if key not in wrong_ops:
                     r.case()
                 seen = wrong_ops[key]

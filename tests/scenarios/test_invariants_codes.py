@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from histories import History, code_of, ref_of
+from histories import History, code_of, msg_of, ref_of
 
 from scenarios.checker import CheckContext, check
 
@@ -222,3 +222,17 @@ def test_binding_teammates_code_refused_is_valid():
     _foreign(h, 3.0, "222222", "teammate", "fail", "f1")
     r = verdict(h, "binding", BB)
     assert r["valid"] is True and r["checked"] == 1
+
+
+def test_a_verify_cut_short_by_the_end_of_the_run_leaves_unrelated_answers_valid():
+    """Every run ends with some verifies in flight: an unknown outcome blocks only the cases it could break."""
+    h = History()
+    h.login(10.0, 1, 1, portal=False)
+    h.op(30.0, "login", "ok", flow="f2", proc="w-2", result={"ref": ref_of(2), "landed": "/partner/verify"})
+    h.op(31.0, "read_code", "ok", flow="f2", proc="w-2",
+         result={"code": code_of(2), "message_id": msg_of(2), "ref": ref_of(2)})
+    h.op(32.0, "verify", "info", flow="f2", proc="w-2", args={"code": code_of(2), "ref": ref_of(2)},
+         result={"reason": "stopped"})
+    result = check(h.lines(), BB)
+    for name in ("single_use", "expiry", "binding", "attempt_limits"):
+        assert result[name]["valid"] is True, (name, result[name])
