@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "bugs":
             for name, bug in bugmap.PLANTED_BUGS.items():
                 shown = ", ".join(bug.invariants) or "(black box only)"
-                extra = f"  black box: {', '.join(bug.black_box)}" if bug.black_box is not None else ""
+                extra = ("" if bug.black_box is None else
+                         f"  black box: {', '.join(bug.black_box) or 'undecidable'}")
                 print(f"{name:24s} breaks {shown:24s} shown by scenario {bug.scenario}{extra}")
             return 0
         if args.command == "compare":
