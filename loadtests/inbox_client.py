@@ -89,6 +89,16 @@ class InboxClient:
             return mail
         return None
 
+    def newest_before(self, query: str, before_seq: int, limit: int = 50) -> Mail | None:
+        """The newest message matching `query` with Seq <= `before_seq` (mail that predates a login),
+        from one search (newest first), or None."""
+        q = urlencode({"query": query, "limit": limit})
+        data = self._get(f"/api/v1/search?{q}", "search").json()
+        for s in data.get("messages") or []:
+            if int(s.get("Seq") or 0) <= before_seq:
+                return self._mail(s)
+        return None
+
     def _mail(self, s: dict[str, Any]) -> Mail:
         snippet = str(s.get("Snippet") or "")
         code = s.get("Code")

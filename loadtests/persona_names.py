@@ -5,5 +5,5 @@ exactly these)."""
 PERSONA_NAMES = (
     "careful", "hasty", "reseller", "affiliate", "patient", "impatient", "spam-checker", "slow-typer",
     "typo-prone", "second-tab", "cookie-less", "resend-stormer", "code-guesser", "forgot-password",
-    "direct-url", "double-submit",
+    "direct-url", "double-submit", "resend-mixer", "replayer", "session-reuser", "protected-visitor",
 )

@@ -52,6 +52,8 @@ class FlowState:
         self.last_page: PortalResult | None = None
         self.account_page: PortalResult | None = None
         self.after_seq: int | None = None            # inbox Seq before the mail we wait for was sent
+        self.bounces = 0                             # returns to sign-in after a verify (2 = a loop)
+        self.retry_after: float | None = None        # the last refused resend's retry hint (scenario s)
 
 
 class MfaUser(FastHttpUser):
@@ -163,18 +165,42 @@ class MfaUser(FastHttpUser):
         result = self.enter_code(fs, mail)
         if result == "ok":
             return self.after_verify(fs)
+        if result == "bounced":
+            return self.sign_in_again(fs)
         return decisions.outcome_of_verify(result)
 
     def after_verify(self, fs: FlowState) -> str:
         """A careful browser reloads its account page once, then signs out."""
         if not self.access_account(fs):
-            return "loop" if fs.last_page is not None and fs.last_page.looped else "error"
+            last = fs.last_page
+            if last is not None and last.looped and last.page == "login":
+                return self.bounced(fs, last.chain)
+            return "loop" if last is not None and last.looped else "error"
         self.logout(fs)
         return "ok"
 
+    def bounced(self, fs: FlowState, chain: list[str]) -> str:
+        """Sent back to sign-in after a code: once is not a loop (sign in again); twice is."""
+        fs.bounces += 1
+        if fs.bounces >= 2:
+            self.loop_line(chain, "loop", kind="repeat")
+            return "loop"
+        self.h.count("bounces")
+        return self.sign_in_again(fs)
+
+    def sign_in_again(self, fs: FlowState) -> str:
+        """After one bounce to sign-in: a fresh login and code, as a user would (bounded by `bounced`)."""
+        self.loops.reset()
+        landed = self.login(fs)
+        if landed != "verify":
+            return self.not_challenged(landed)
+        return self.code_and_verify(fs)
+
     # ---- steps -----------------------------------------------------------------------------
-    def loop_line(self, chain: list[str], ended: str) -> None:
-        self.rec.line("info", "loop", {"chain": chain, "ended": ended})
+    def loop_line(self, chain: list[str], ended: str, kind: str = "chain") -> None:
+        """`kind`: "chain" (a redirect chain revisits a URL or runs too long), "repeat" (a second
+        return to sign-in in one login flow without reaching a signed-in page)."""
+        self.rec.line("info", "loop", {"chain": chain, "ended": ended, "kind": kind})
         self.h.count("loops" if ended == "loop" else "loop_breaker")
 
     def login(self, fs: FlowState, program_path: str | None = None) -> str:
@@ -212,10 +238,10 @@ class MfaUser(FastHttpUser):
                     fs.refs.append(fs.ref)
                 fs.issued_wall = time.time()
                 fs.verify_page = res
-                op.ok({"ref": fs.ref, "landed": res.path, "chain": res.chain})
+                op.ok({"ref": fs.ref, "landed": res.path, "page": "verify", "chain": res.chain})
                 return "verify"
-            if res.page in ("account", "affiliate_dashboard"):
-                op.ok({"ref": None, "landed": res.path, "chain": res.chain})
+            if res.page in ("account", "affiliate_dashboard", "my_account"):
+                op.ok({"ref": None, "landed": res.path, "page": res.page, "chain": res.chain})
                 return "in"
             if res.status == 429 or res.reason == "rate_limited":
                 op.fail({"reason": "rate_limited", "chain": res.chain})
@@ -235,13 +261,17 @@ class MfaUser(FastHttpUser):
         return " ".join(parts)
 
     def read_code(self, fs: FlowState, timeout_st: float, folder: str = "inbox", ref: str | None = None,
-                  query: str | None = None) -> Mail | None:
-        """One long-poll for a code email; records `read_code` and the time spent waiting."""
+                  query: str | None = None, purpose: str | None = None) -> Mail | None:
+        """One long-poll for a code email; records `read_code` and the time spent waiting.
+
+        `purpose` "extra": a look for a further mail of the same attempt (none is expected).
+        """
         ref = fs.ref if ref is None else ref
         q = query or self.query(fs, ref)
         after = self.inbox.last_seq if fs.after_seq is None else fs.after_seq
         started = time.time()
-        with self.rec.op("read_code", {"query": q, "after_seq": after, "folder": folder}) as op:
+        args = {"query": q, "after_seq": after, "folder": folder, **({"purpose": purpose} if purpose else {})}
+        with self.rec.op("read_code", args) as op:
             try:
                 mail = self.inbox.wait(q, after, self.h.timebase.wall_seconds(timeout_st), folder)
             except WaitError as exc:
@@ -269,11 +299,16 @@ class MfaUser(FastHttpUser):
         return self.verify(fs, mail.code or "", fs.ref)
 
     def verify(self, fs: FlowState, code: str, ref: str | None, page: PortalResult | None = None,
-               loop_check: bool = True, rec: Recorder | None = None) -> str:
-        """Submit a code; returns "ok" or the failure reason."""
+               loop_check: bool = True, rec: Recorder | None = None, source: str | None = None) -> str:
+        """Submit a code; returns "ok" or the failure reason.
+
+        `source` marks a code that is not this login's own ("replay": a used code of an earlier
+        login, "teammate": read from mail that predates this login); the checker reads it.
+        """
         p = self.h.profile
         page = page or fs.verify_page
-        with (rec or self.rec).op("verify", {"code": code, "ref": ref}) as op:
+        args = {"code": code, "ref": ref, **({"source": source} if source else {})}
+        with (rec or self.rec).op("verify", args) as op:
             if page is None:
                 page = self.portal.get(p.paths["verify"])
             res = self.portal.submit(page, p.paths["verify"], {p.fields["code"]: code})
@@ -286,7 +321,16 @@ class MfaUser(FastHttpUser):
                 self.loops.verified(time.time())
                 op.ok({"landed": res.path, "chain": res.chain})
                 return "ok"
-            if res.looped or (res.page == "login" and loop_check):
+            if res.page == "login" and loop_check:
+                fs.bounces += 1
+                op.fail({"reason": "bounced" if fs.bounces < 2 else "loop", "message": res.reason, "page": "login",
+                         "chain": res.chain})
+                if fs.bounces >= 2:
+                    self.loop_line(res.chain, "loop", kind="repeat")
+                    return "loop"
+                self.h.count("bounces")
+                return "bounced"
+            if res.looped:
                 op.fail({"reason": "loop", "chain": res.chain})
                 self.loop_line(res.chain, "loop")
                 return "loop"
@@ -314,8 +358,8 @@ class MfaUser(FastHttpUser):
             if res.page == "verify":
                 fs.verify_page = res
             if res.status == 429 or res.reason == "rate_limited":
-                op.fail({"reason": "rate_limited",
-                         "retry_after": self.portal.retry_after_scenario(res, self.h.timebase.scale)})
+                fs.retry_after = self.portal.retry_after_scenario(res, self.h.timebase.scale)
+                op.fail({"reason": "rate_limited", "retry_after": fs.retry_after})
                 return False
             if res.page == "verify" and res.status < 400 and not res.reason:
                 fs.resends += 1
@@ -336,10 +380,10 @@ class MfaUser(FastHttpUser):
                 return False
             if res.page == "account":
                 fs.account_page = res
-                op.ok({"status": res.status, "mfa": fs.verified})
+                op.ok({"status": res.status, "mfa": fs.verified, "page": res.page})
                 return True
-            op.fail({"landed": res.path, "chain": res.chain})
-            if res.looped:
+            op.fail({"landed": res.path, "page": res.page, "status": res.status, "chain": res.chain})
+            if res.looped and res.page != "login":
                 self.loop_line(res.chain, "loop")
             return False
 
@@ -386,6 +430,8 @@ class Hasty(MfaUser):
             result = self.verify(fs, mail.code or "", fs.ref)
             if result != "wrong":
                 break
+        if result == "bounced":
+            return self.sign_in_again(fs)
         return self.after_verify(fs) if result == "ok" else decisions.outcome_of_verify(result)
 
 
@@ -564,6 +610,8 @@ class CodeGuesser(MfaUser):
                 break
         if result == "ok":
             return self.after_verify(fs)
+        if result == "bounced":
+            return self.sign_in_again(fs)
         return decisions.outcome_of_verify(result)
 
 
@@ -603,9 +651,9 @@ class ForgotPassword(MfaUser):
                 op.info({"reason": "connection", "error": res.error})
                 return "error"
             if res.page != "login":
-                op.fail({"reason": res.reason or "error", "status": res.status, "landed": res.path})
+                op.fail({"reason": res.reason or "error", "status": res.status, "landed": res.path, "page": res.page})
                 return "error"
-            op.ok({"landed": res.path})
+            op.ok({"landed": res.path, "page": res.page})
         self.password = new_password
         fs.ref = None
         return self.partner_flow(fs)
@@ -645,9 +693,12 @@ class DoubleSubmit(MfaUser):
         return "ok" if "ok" in results else (results[0] if results else "error")
 
 
+# The probing personas build on MfaUser, so they are imported once it exists.
+from .probers import PROBERS  # noqa: E402
+
 PERSONAS: dict[str, type[MfaUser]] = {cls.persona: cls for cls in (
     Careful, Hasty, Reseller, Affiliate, Patient, Impatient, SpamChecker, SlowTyper, TypoProne, SecondTab,
-    CookieLess, ResendStormer, CodeGuesser, ForgotPassword, DirectUrl, DoubleSubmit)}
+    CookieLess, ResendStormer, CodeGuesser, ForgotPassword, DirectUrl, DoubleSubmit, *PROBERS)}
 if tuple(PERSONAS) != PERSONA_NAMES:      # scenario files are checked against PERSONA_NAMES
     raise ImportError(f"persona_names.PERSONA_NAMES {PERSONA_NAMES} != personas {tuple(PERSONAS)}")
 

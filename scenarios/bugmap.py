@@ -13,9 +13,10 @@ from dataclasses import dataclass
 class PlantedBug:
     """A portal bug, the invariants it must violate and the catalogue scenario that exposes it."""
 
-    invariants: tuple[str, ...]
+    invariants: tuple[str, ...]        # white box; () when the portal's own events cannot show it
     scenario: str
     processes: int = 1                 # portal processes the bug needs to show
+    black_box: tuple[str, ...] | None = None   # black box (client + inbox + accounts); None: the same
 
 
 PLANTED_BUGS: dict[str, PlantedBug] = {
@@ -25,12 +26,19 @@ PLANTED_BUGS: dict[str, PlantedBug] = {
     "expiry-off-by-minutes": PlantedBug(("expiry",), "validation"),
     "wrong-recipient": PlantedBug(("recipient",), "validation"),
     "no-resend-limit": PlantedBug(("resend_limits",), "validation"),
-    "code-not-bound": PlantedBug(("binding",), "validation"),
+    # Black box a second tab's form may carry its own challenge: only the portal knows which one opened.
+    "code-not-bound": PlantedBug(("binding",), "validation", black_box=()),
     "loop-after-verify": PlantedBug(("no_login_loops",), "validation"),
     "per-process-secret": PlantedBug(("no_login_loops",), "validation", processes=2),
     "affiliate-challenged": PlantedBug(("affiliates",), "validation"),
     "mfa-bypass": PlantedBug(("mfa_required",), "validation"),
     "no-attempt-limit": PlantedBug(("attempt_limits",), "validation"),
     "early-expiry": PlantedBug(("no_false_rejections",), "validation"),
-    "outbox-no-retry": PlantedBug(("outbox",), "smtp-outage"),
+    # Black box a mail lost under an injected SMTP fault is counted, never blamed.
+    "outbox-no-retry": PlantedBug(("outbox",), "smtp-outage", black_box=()),
+    "resend-keeps-old-code": PlantedBug(("resend_limits",), "probes"),
+    "mfa-bypass-after-reset": PlantedBug(("mfa_required",), "probes"),
+    # The portal logs codes only as HMACs: a repeat is visible only to a client comparing codes.
+    "codes-repeat": PlantedBug((), "probes", black_box=("single_use",)),
+    "double-code": PlantedBug(("resend_limits",), "probes"),
 }

@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="accounts for --target as CSV or JSON (default: TARGET/_harness/accounts, if it answers)")
     acc.add_argument("--accounts-url", metavar="URL", help="URL answering the accounts as JSON (with --target)")
     r.add_argument("--strict", action="store_true", help="an unknown invariant verdict fails the run")
+    r.add_argument("--max-error-share", type=float, default=None, metavar="SHARE",
+                   help="largest share of portal steps answered 5xx or with an unclassified page for a run "
+                        "to pass (default 0.05)")
     r.add_argument("--quiet", action="store_true", help="no progress or summary output")
     c = sub.add_parser("check", help="re-check a finished run's saved history (no servers)")
     c.add_argument("run_dir", type=Path, help="a finished run's folder (with run.json and history.jsonl)")
@@ -256,7 +259,10 @@ def _main(argv: list[str] | None) -> int:
             return 0
         if args.command == "bugs":
             for name, bug in bugmap.PLANTED_BUGS.items():
-                print(f"{name:24s} breaks {', '.join(bug.invariants):24s} shown by scenario {bug.scenario}")
+                shown = ", ".join(bug.invariants) or "(black box only)"
+                extra = ("" if bug.black_box is None else
+                         f"  black box: {', '.join(bug.black_box) or 'undecidable'}")
+                print(f"{name:24s} breaks {shown:24s} shown by scenario {bug.scenario}{extra}")
             return 0
         if args.command == "compare":
             from .compare import CompareError, compare_runs
@@ -298,6 +304,8 @@ def _main(argv: list[str] | None) -> int:
 
         if args.workers < 0:
             raise SetupError("--workers must be >= 0")
+        if args.max_error_share is not None and not 0.0 <= args.max_error_share <= 1.0:
+            raise SetupError(f"--max-error-share must be between 0 and 1, got {args.max_error_share}")
         if args.target is not None and args.inbox_url is None:
             raise SetupError("--target needs --inbox-url")
         if args.target is None and args.inbox_url is not None:
@@ -308,7 +316,7 @@ def _main(argv: list[str] | None) -> int:
                           seed=args.seed, workers=args.workers, bugs=args.bug, target=args.target,
                           inbox_url=args.inbox_url, target_profile=args.target_profile,
                           accounts_file=args.accounts_file, accounts_url=args.accounts_url, strict=args.strict,
-                          quiet=args.quiet)
+                          quiet=args.quiet, max_error_share=args.max_error_share)
         sc = apply_overrides(load(args.scenario), opts)
         return run(sc, opts)
     except ScenarioError as exc:

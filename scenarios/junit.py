@@ -39,16 +39,20 @@ def _invariant_case(suite: ET.Element, name: str, inv: dict[str, Any], strict: b
     case = ET.SubElement(suite, "testcase", classname=f"{suite.get('name')}.invariants", name=name,
                          time=_seconds(seconds))
     state, want = _state(inv.get("valid")), inv.get("expected", "valid")
+    checked = inv.get("checked")
+    if checked is not None:       # the evidence behind the answer: cases the invariant examined
+        ET.SubElement(ET.SubElement(case, "properties"), "property", name="checked", value=str(checked))
     if inv.get("as_expected", state != "invalid"):
         if state == "unknown":
-            ET.SubElement(case, "system-out").text = "unknown: the history cannot settle this invariant"
+            ET.SubElement(case, "system-out").text = (
+                f"unknown: the history cannot settle this invariant ({checked or 0} case(s) checked)")
         return False
     if want == "invalid":
         message = f"expected invalid (planted bug) but the checker answered {state}"
     elif state == "unknown":
         message = "unknown, and unknown fails in strict mode" if strict else "unknown"
     else:
-        message = f"{inv.get('violations', 0)} violation(s)"
+        message = f"{inv.get('violations', 0)} violation(s) in {checked if checked is not None else '?'} case(s)"
     failure = ET.SubElement(case, "failure", message=message, type="invariant")
     failure.text = format_examples(inv.get("examples") or []) or message
     return True

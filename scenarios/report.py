@@ -139,15 +139,16 @@ def _invariants_html(verdict: dict[str, Any]) -> str:
     for name, inv in (verdict.get("invariants") or {}).items():
         state = _state(inv.get("valid"))
         notes = {k: v for k, v in inv.items()
-                 if k not in ("valid", "violations", "examples", "expected", "as_expected", "duplicate_examples")}
+                 if k not in ("valid", "violations", "checked", "examples", "expected", "as_expected",
+                              "duplicate_examples")}
         rows.append(
             f"<tr><td>{escape(name)}</td><td class=\"{state}\">{state}</td>"
             f"<td>{escape(str(inv.get('expected', 'valid')))}</td>"
             f"<td>{'yes' if inv.get('as_expected', state != 'invalid') else '<b>no</b>'}</td>"
-            f"<td>{escape(str(inv.get('violations', 0)))}</td>"
+            f"<td>{escape(str(inv.get('violations', 0)))}</td><td>{escape(str(inv.get('checked', '')))}</td>"
             f"<td>{_kv_html(notes) if notes else ''}{_examples_html(inv)}</td></tr>")
     return ("<table><tr><th>invariant</th><th>answer</th><th>expected</th><th>as expected</th>"
-            "<th>violations</th><th>notes and counter-examples</th></tr>" + "".join(rows) + "</table>")
+            "<th>violations</th><th>cases checked</th><th>notes and counter-examples</th></tr>" + "".join(rows) + "</table>")
 
 
 def _thresholds_html(verdict: dict[str, Any]) -> str:

@@ -67,6 +67,7 @@ class RunOptions:
     accounts_url: str | None = None
     strict: bool = False
     quiet: bool = False
+    max_error_share: float | None = None      # None: scenarios.server_answers.DEFAULT_MAX_ERROR_SHARE
 
 
 def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
@@ -332,6 +333,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
         "partners": sc.partners, "population": sc.population,
         "fault_plan": fault_plan, "nemesis": [vars(s) for s in sc.nemesis], "bugs": sc.bugs,
         "expected": sc.expected, "strict": opts.strict, "accounts": accounts, "users": sc.users,
+        **({"max_error_share": opts.max_error_share} if opts.max_error_share is not None else {}),
         "workers": opts.workers, "processes": sc.processes, "locust_exit": locust.returncode if locust else None,
         "thresholds": (summary or {}).get("thresholds", {}), "thresholds_asked": sc.thresholds,
         "load": load_facts(summary, sc, opts.workers),

@@ -15,6 +15,7 @@ from .checker import CheckContext, check
 from .junit import write_junit
 from .metrics import flow_metrics
 from .report import write_report
+from .server_answers import DEFAULT_MAX_ERROR_SHARE, error_share_problem, server_answers
 from .verdict import build_verdict, threshold_text
 
 EXIT_OK, EXIT_INVARIANT, EXIT_SETUP, EXIT_THRESHOLD = 0, 1, 2, 3
@@ -110,6 +111,10 @@ def compute_verdict(history: list[dict[str, Any]], run_info: dict[str, Any]) -> 
     if run_info.get("nemesis_errors"):
         verdict["nemesis_errors"] = run_info["nemesis_errors"]
     verdict["problems"] = run_problems(run_info, metrics)
+    verdict["server_answers"] = answers = server_answers(history)
+    too_many = error_share_problem(answers, float(run_info.get("max_error_share", DEFAULT_MAX_ERROR_SHARE)))
+    if too_many:
+        verdict["problems"].append(too_many)
     if verdict["problems"]:
         verdict["passed"] = False
     verdict["reproduce"] = run_info.get("command", "")
@@ -137,7 +142,7 @@ def print_summary(verdict: dict[str, Any], out: Path, code: int) -> None:
              + (f", planted bugs: {', '.join(verdict['bugs'])}" if verdict.get("bugs") else "")]
     for name, inv in verdict.get("invariants", {}).items():
         state = {True: "valid", False: "INVALID"}.get(inv.get("valid"), "unknown")
-        lines.append(f"  {name:22s} {state:8s} violations {inv.get('violations', 0)}")
+        lines.append(f"  {name:22s} {state:8s} violations {inv.get('violations', 0)}  cases {inv.get('checked', '?')}")
     for expr, t in verdict.get("thresholds", {}).items():
         lines.append(f"  threshold {expr!r}: {'met' if t.get('passed') else 'MISSED'} ({threshold_text(t)})")
     lines.append(f"  logins ok {m.get('logins_ok')} failed {m.get('logins_failed')}  "

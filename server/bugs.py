@@ -21,6 +21,10 @@ BUGS: dict[str, str] = {
     "no-attempt-limit": "wrong codes are never limited",
     "early-expiry": "codes are rejected as expired after 60 s although the policy says longer",
     "outbox-no-retry": "a 4xx SMTP reply marks the mail failed for good instead of retrying",
+    "resend-keeps-old-code": "a resend does not void the older codes although the policy says it must",
+    "codes-repeat": "every login of an account gets the same code (derived from the account, not random)",
+    "mfa-bypass-after-reset": "a password reset signs the user in with a full session, skipping MFA",
+    "double-code": "a sign-in sends two different codes (two mails) for one login attempt",
 }
 
 

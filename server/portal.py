@@ -131,6 +131,8 @@ class Portal(PasswordRecovery):
         """Create a code for challenge `ch`, queue its email; caller holds the transaction."""
         now, wall = self.clock.now(), self.clock.wall()
         code = f"{secrets.randbelow(10 ** 6):06d}"
+        if "codes-repeat" in self.bugs:
+            code = f"{(int(partner['id']) * 7919 + 4242) % 10 ** 6:06d}"
         recipient = self.recipient_for(partner)
         message_id = new_message_id()
         expires = now + self.policy.code_lifetime
@@ -180,6 +182,8 @@ class Portal(PasswordRecovery):
                              username=partner["username"], program=partner["program"], expires_at=expires)
             sid = self._create_session(partner, "pending", challenge_id, False, expires)
             self._issue_code(self.store.challenge(challenge_id), partner, "login")
+            if "double-code" in self.bugs:
+                self._issue_code(self.store.challenge(challenge_id), partner, "login")
         self._wake_outbox()
         return LoginResult(True, pending_sid=sid, ref=ref)
 
@@ -345,7 +349,7 @@ class Portal(PasswordRecovery):
                 self.store.event("resend_refused", challenge_id=ch["id"], reason=d.reason, retry_after=d.retry_after)
                 return ResendResult(False, d.reason, d.retry_after)
             code_id = self._issue_code(ch, partner, "resend")
-            if d.void_older:
+            if d.void_older and "resend-keeps-old-code" not in self.bugs:
                 self.store.void_codes(ch["id"], "resend_invalidate", keep=code_id)
             self.store.event("resend_allowed", challenge_id=ch["id"], code_id=code_id,
                              codes_in_challenge=d.codes_in_challenge, codes_in_hour=d.codes_in_hour)

@@ -99,3 +99,11 @@ class PasswordRecovery:
             if device:
                 self.store.trust_device(row["partner_id"], sid_hash(device), self.clock.now())
         return None
+
+    def session_after_reset(self, token: str) -> str:
+        """Planted bug mfa-bypass-after-reset only: a full session, without MFA, for the reset's account."""
+        row = self.store.reset_token(sid_hash(token))
+        partner = self.store.partner(row["partner_id"])
+        with self.store.tx():
+            return self._create_session(partner, "full", None, False,
+                                        self.clock.now() + self.policy.session_lifetime)

@@ -6,12 +6,15 @@ successful verifies, tied to the email they came from through the flow's `read_c
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any
 
 from .context import CheckContext
 from .index import ClientOp, Index, Line, message_key, verifies_with_source
 from .result import Result
+
+CODE_SPACE = 1_000_000
 
 
 def white_box(ix: Index, ctx: CheckContext) -> bool:
@@ -27,25 +30,100 @@ def accepted_verifies(ix: Index) -> list[tuple[ClientOp, ClientOp | None]]:
     return out
 
 
+def _login_own_codes(ops: list[ClientOp]) -> list[tuple[ClientOp, set[str]]]:
+    """Each verify of a flow with the codes the flow read for its current login (not foreign ones).
+
+    A login starts at each `login` op; a read marked `source` (replay, teammate) is not the login's own.
+    """
+    out: list[tuple[ClientOp, set[str]]] = []
+    own: set[str] = set()
+    for op in ops:
+        if op.op == "login":
+            own = set()
+        elif op.op == "read_code" and op.type == "ok" and op.res("code") is not None and not op.arg("source"):
+            own.add(str(op.res("code")))
+        elif op.op == "verify":
+            out.append((op, set(own)))
+    return out
+
+
+def foreign_code_verifies(ix: Index, source: str) -> tuple[list[ClientOp], list[ClientOp]]:
+    """Accepted verifies of a code from another login (`source` replay or teammate).
+
+    Returns (accepted although the login's own code differs, accepted and equal to the login's own
+    code). The second kind is a repetition: a violation only beyond chance, and only when the
+    policy says codes are per login.
+    """
+    wrong, repeats = [], []
+    for ops in ix.flows.values():
+        for verify, own in _login_own_codes(ops):
+            if verify.arg("source") != source or verify.type != "ok":
+                continue
+            (repeats if str(verify.arg("code")) in own else wrong).append(verify)
+    return wrong, repeats
+
+
+def foreign_code_tries(ix: Index, source: str) -> int:
+    """Definite answers (ok or fail) to codes of another login, the cases of the cross-login checks."""
+    return sum(1 for op in ix.ops if op.op == "verify" and op.arg("source") == source and op.type in ("ok", "fail"))
+
+
+def check_repeats(ix: Index, ctx: CheckContext, r: Result, repeats: list[ClientOp], tries: int) -> None:
+    """Codes per login (policy `codes_repeat` false): another login's code equal to this one's is chance only."""
+    if ctx.policy.get("codes_repeat"):
+        r.note("code_repeats", {"tries": tries, "repeats": len(repeats), "allowed_by_policy": True})
+        return
+    p = 1.0 / CODE_SPACE
+    bound = tries * p + 6.0 * math.sqrt(tries * p * (1.0 - p)) + 1.0
+    if len(repeats) > bound:
+        r.violation(*(line for v in repeats[:3] for line in (v.invoke, v.done)))
+    r.note("code_repeats", {"tries": tries, "repeats": len(repeats), "bound": round(bound, 3)})
+
+
+def unsettled(verify: ClientOp) -> bool:
+    """A verify whose outcome is unknown (`info`, or cut short by the end of the run)."""
+    return verify.type not in ("ok", "fail")
+
+
+def _key(src: ClientOp, verify: ClientOp) -> Any:
+    """The mail a verified code came from: its Message-ID, else (reference, code)."""
+    mid = src.res("message_id")
+    return message_key(mid) if mid else (src.res("ref"), str(verify.arg("code")))
+
+
 def check_single_use(ix: Index, ctx: CheckContext) -> dict[str, Any]:
-    """No code accepted twice: more than one verify_ok per code, or two client oks per email."""
+    """No code accepted twice: more than one verify_ok per code, or two client oks per email.
+
+    Black box also: a used code replayed in a later login (persona behaviour) must be refused
+    unless it is that login's own code too (a repetition, judged against chance and the policy).
+    """
     wb = white_box(ix, ctx)
-    r = Result(decidable=wb)
+    r = Result(decidable=True)
     if wb:
         for code_id, oks in ix.code_oks.items():
+            r.case()
             if len(oks) > 1:
                 r.violation(ix.codes.get(code_id), *oks[:3])
         return r.as_dict()
     by_message: dict[Any, list[tuple[ClientOp, ClientOp]]] = defaultdict(list)
     for verify, src in accepted_verifies(ix):
-        if src is not None:
-            mid = src.res("message_id")
-            key = message_key(mid) if mid else (src.res("ref"), str(verify.arg("code")))
-            by_message[key].append((verify, src))
+        if src is not None and not verify.arg("source"):
+            by_message[_key(src, verify)].append((verify, src))
+    r.case(len(by_message))
+    for ops in ix.flows.values():            # an unknown outcome that may have been a second acceptance
+        for verify, src in verifies_with_source(ops):
+            if unsettled(verify) and src is not None and (verify.arg("source") or _key(src, verify) in by_message):
+                r.undecided_case()
     for pairs in by_message.values():
         if len(pairs) > 1:
             (v1, s1), (v2, _s2) = pairs[0], pairs[1]
             r.violation(s1.done, v1.invoke, v1.done, v2.invoke, v2.done)
+    wrong, repeats = foreign_code_verifies(ix, "replay")
+    tries = foreign_code_tries(ix, "replay")
+    r.case(tries)
+    for v in wrong:
+        r.violation(v.invoke, v.done)
+    check_repeats(ix, ctx, r, repeats, tries)
     return r.as_dict()
 
 
@@ -77,12 +155,13 @@ def _earliest_seen_st(ix: Index, src: ClientOp) -> float | None:
 def check_expiry(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     """No code accepted after its expiry, in the portal's own time (clock jumps included)."""
     wb = white_box(ix, ctx)
-    r = Result(decidable=wb)
+    r = Result(decidable=True)
     margin = ctx.margin_st
     if wb:
         for code_id, oks in ix.code_oks.items():
             issued = ix.codes.get(code_id)
             for ok in oks:
+                r.case()
                 deadline = code_deadline(issued, ok, ctx)
                 if deadline is None or "st" not in ok:
                     r.undecided_case()
@@ -90,12 +169,20 @@ def check_expiry(ix: Index, ctx: CheckContext) -> dict[str, Any]:
                     r.violation(issued, ok)
         return r.as_dict()
     ttl = float(ctx.policy["code_ttl"])
+    for ops in ix.flows.values():            # an unknown outcome of a code typed too late
+        for verify, src in verifies_with_source(ops):
+            seen = _earliest_seen_st(ix, src) if src is not None and unsettled(verify) else None
+            if seen is not None and verify.invoke.get("st", seen) - seen > ttl + margin:
+                r.undecided_case()
     for verify, src in accepted_verifies(ix):
         if src is None:
             continue
         seen = _earliest_seen_st(ix, src)
+        if seen is None:
+            continue
+        r.case()
         # The portal accepted after the invoke; the code existed by `seen`: age >= invoke - seen.
-        if seen is not None and verify.invoke.get("st", seen) - seen > ttl + margin:
+        if verify.invoke.get("st", seen) - seen > ttl + margin:
             r.violation(src.done, verify.invoke, verify.done)
     return r.as_dict()
 
@@ -105,13 +192,18 @@ def _flow_login_refs(ops: list[ClientOp]) -> set[str]:
 
 
 def check_binding(ix: Index, ctx: CheckContext) -> dict[str, Any]:
-    """A code opens only the challenge it was issued for."""
+    """A code opens only the challenge it was issued for.
+
+    Black box: a code whose email names another login's reference, or a teammate's code (read
+    from mail that predates this login) accepted when it is not also this login's own code.
+    """
     wb = white_box(ix, ctx)
-    r = Result(decidable=wb)
+    r = Result(decidable=True)
     if wb:
         for code_id, oks in ix.code_oks.items():
             issued = ix.codes.get(code_id)
             for ok in oks:
+                r.case()
                 if issued is None:
                     r.undecided_case()
                 elif ok.get("challenge_id") != issued.get("challenge_id"):
@@ -120,11 +212,26 @@ def check_binding(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     for ops in ix.flows.values():
         login_refs = None
         for verify, src in verifies_with_source(ops):
-            if verify.type != "ok" or src is None or not src.res("ref"):
+            if verify.type == "fail" or src is None or not src.res("ref"):
                 continue
             if login_refs is None:
                 login_refs = _flow_login_refs(ops)
             mine = login_refs | ({str(verify.arg("ref"))} if verify.arg("ref") else set())
-            if mine and str(src.res("ref")) not in mine:
+            foreign = bool(mine) and str(src.res("ref")) not in mine
+            if unsettled(verify):
+                if foreign or verify.arg("source"):
+                    r.undecided_case()       # another login's code, outcome unknown
+                continue
+            if verify.arg("source"):
+                continue
+            if mine:
+                r.case()
+            if foreign:
                 r.violation(src.done, verify.invoke, verify.done)
+    wrong, repeats = foreign_code_verifies(ix, "teammate")
+    tries = foreign_code_tries(ix, "teammate")
+    r.case(tries)
+    for v in wrong:
+        r.violation(v.invoke, v.done)
+    check_repeats(ix, ctx, r, repeats, tries)
     return r.as_dict()

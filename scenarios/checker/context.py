@@ -16,9 +16,11 @@ DEFAULT_POLICY: dict[str, Any] = {
     "max_codes_per_challenge": 5,
     "max_codes_per_account_hour": 10,
     "resend": "invalidate",
+    "codes_repeat": False,      # per-login codes; True for time-based codes that repeat across logins
+    "mail_window": 300.0,       # scenario seconds a code mail may take before "it never came"
 }
 _NUMERIC = ("code_ttl", "challenge_ttl", "max_attempts", "resend_cooldown",
-            "max_codes_per_challenge", "max_codes_per_account_hour")
+            "max_codes_per_challenge", "max_codes_per_account_hour", "mail_window")
 # The portal announces its policy (`portal_started.policy`) under its own names.
 PORTAL_ALIASES = {"code_lifetime": "code_ttl", "pending_lifetime": "challenge_ttl"}
 # Fault kinds that can keep an email in the portal's outbox (inbox refusals, portal down).
@@ -57,6 +59,8 @@ class CheckContext:
                 raise ValueError(f"policy {key} must be a non-negative number, got {value!r}")
         if merged["resend"] not in ("invalidate", "keep"):
             raise ValueError(f"policy resend must be 'invalidate' or 'keep', got {merged['resend']!r}")
+        if not isinstance(merged["codes_repeat"], bool):
+            raise ValueError(f"policy codes_repeat must be true or false, got {merged['codes_repeat']!r}")
         self.policy = merged
         if not isinstance(self.time_scale, int | float) or self.time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {self.time_scale!r}")

@@ -84,6 +84,7 @@ class Index:
     partner_program: dict[Any, str] = field(default_factory=dict)
     address_events: dict[Any, list[Line]] = field(default_factory=lambda: defaultdict(list))
     clock_jumps: list[Line] = field(default_factory=list)
+    affiliate_logins: int = 0                                            # portal affiliate_login events
     portal_last: Line | None = None
     ops: list[ClientOp] = field(default_factory=list)
     flows: dict[Any, list[ClientOp]] = field(default_factory=lambda: defaultdict(list))
@@ -158,6 +159,8 @@ def _portal(ix: Index, line: Line) -> None:
         ix.address_events[line.get("partner_id")].append(line)
     elif ev == "clock_advanced":
         ix.clock_jumps.append(line)
+    elif ev == "affiliate_login":
+        ix.affiliate_logins += 1
 
 
 def _client(ix: Index, line: Line, pending: dict[tuple[Any, Any], list[ClientOp]]) -> None:

@@ -51,15 +51,60 @@ def _still_delayed(msg: Message, inbox_end: float) -> bool:
     return any(line.get("until_wall", math.inf) >= inbox_end for line in msg.inbox.get("delayed", []))
 
 
+def _askers(ix: Index) -> set[str]:
+    """Usernames that may have asked for a code in this run: a sign-in that reached the code page, a
+    resend, or either with an unknown outcome (`info`, or cut short: never proof of a violation)."""
+    out = set()
+    for op in ix.ops:
+        if op.op not in ("login", "resend") or op.type == "fail":
+            continue
+        if op.type != "ok" or op.op == "resend" or op.res("page") == "verify" \
+                or "verify" in str(op.res("landed") or ""):
+            out.add(str(op.invoke.get("user")))
+    return out
+
+
+def _check_deliveries(ix: Index, ctx: CheckContext, r: Result) -> None:
+    """Black box: every delivered code mail went to the notification address of an account that asked.
+
+    The accounts file names each account's notification address; a mail to an account's username
+    (not an address) or to an address no account has is a violation. A mail to the address of an
+    account that did not ask in this run (mail left over from earlier activity) is only counted.
+    """
+    accounts = ctx.accounts or []
+    askers = _askers(ix)
+    notify = {_addr(a.get("notification_email")) for a in accounts if str(a.get("username")) in askers}
+    known = {_addr(a.get("notification_email")) for a in accounts}
+    usernames = {_addr(a.get("username")): _addr(a.get("notification_email")) for a in accounts}
+    unasked = 0
+    for msg in ix.messages.values():
+        for line in msg.inbox.get("delivered", [])[:1]:
+            if not line.get("code"):
+                continue
+            r.case()
+            rcpts = {_addr(a) for a in line.get("recipients") or []}
+            misdirected = any(a in usernames and usernames[a] != a and a not in known for a in rcpts)
+            if misdirected or not rcpts & known:
+                r.violation(line)
+            elif not rcpts & notify:
+                unasked += 1      # a right address, but its owner did not ask in this run (a straggler?)
+    r.note("code_mails_unasked", unasked)
+
+
 def check_recipient(ix: Index, ctx: CheckContext) -> dict[str, Any]:
-    """Right address at issue time; no unexpected code mail; only injected drops lost; duplicates noted."""
+    """Right address at issue time; no unexpected code mail; only injected drops lost; duplicates noted.
+
+    Black box (no portal events) it decides from the inbox's deliveries and the accounts file.
+    """
     wb = white_box(ix, ctx)
-    r = Result(decidable=wb)
+    r = Result(decidable=wb or bool(ctx.accounts))
     duplicates: list[list[Line]] = []
     inbox_end = _inbox_end(ix)
     grace = ctx.outbox_grace_wall
     if wb:
         _check_addresses(ix, ctx, r)
+    elif ctx.accounts:
+        _check_deliveries(ix, ctx, r)
     for msg in ix.messages.values():
         delivered = msg.inbox.get("delivered", [])
         if len(delivered) > 1 or msg.inbox.get("duplicated") or len(msg.sent) > 1:
@@ -73,6 +118,7 @@ def check_recipient(ix: Index, ctx: CheckContext) -> dict[str, Any]:
                 r.violation(coded[0])             # a code mail the portal never issued
             continue
         want = _addr(issued.get("recipient"))
+        r.case()
         for line in delivered:
             if want not in {_addr(a) for a in line.get("recipients") or []}:
                 r.violation(issued, line)
@@ -102,6 +148,40 @@ def _outage_state(ix: Index) -> tuple[float, bool]:
     return last_stop, open_windows > 0
 
 
+def faults_explain_lost_mail(ix: Index, ctx: CheckContext) -> bool:
+    """Any injected mail fault (inbox rules or nemesis) can explain a code that never came."""
+    return bool((ctx.fault_plan or {}).get("rules")) or any(
+        (line.get("fault") or {}).get("kind") for line in ix.nemesis)
+
+
+def _codes_never_came(ix: Index, ctx: CheckContext, r: Result) -> None:
+    """Black box: a code page was shown, and the login's own read waited the policy's mail window
+    (`mail_window`, scenario seconds) without a code. Counted always (`codes_never_came`); a
+    violation only when no injected fault explains it. Shorter waits are counted, not judged.
+    """
+    window = float(ctx.policy["mail_window"])
+    explained = faults_explain_lost_mail(ix, ctx)
+    never, short = 0, 0
+    for ops in ix.flows.values():
+        shown = False
+        for op in ops:
+            if op.op == "login":
+                shown = op.type == "ok" and (op.res("page") == "verify" or "verify" in str(op.res("landed") or ""))
+                if shown:
+                    r.case()
+            elif op.op == "read_code" and shown and not (op.arg("source") or op.arg("purpose")) and op.type == "fail" \
+                    and op.res("reason") == "timeout":
+                waited = float(op.done.get("st", 0.0)) - float(op.invoke.get("st", 0.0))
+                if waited + ctx.margin_st < window:
+                    short += 1
+                    continue
+                never += 1
+                if not explained:
+                    r.violation(op.invoke, op.done)
+    r.note("codes_never_came", {"count": never, "shorter_waits": short, "window_st": window,
+                                "explained_by_faults": explained})
+
+
 def check_outbox(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     """Every issued code was sent or failed for good; once outages heal nothing stays queued.
 
@@ -110,8 +190,9 @@ def check_outbox(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     to retry: after the code expired or the last outage ended, plus the backoff grace.
     """
     wb = white_box(ix, ctx)
-    r = Result(decidable=wb)
+    r = Result(decidable=True)
     if not wb:
+        _codes_never_came(ix, ctx, r)
         return r.as_dict()
     last_stop, still_out = _outage_state(ix)
     end = ix.portal_last.get("wall", 0.0) if ix.portal_last else 0.0
@@ -121,6 +202,7 @@ def check_outbox(ix: Index, ctx: CheckContext) -> dict[str, Any]:
         first = msg.issued or msg.queued
         if first is None:
             continue
+        r.case()
         if msg.sent:
             continue
         if msg.failed:

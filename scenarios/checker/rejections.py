@@ -76,6 +76,7 @@ def _flow_challenges(ix: Index, ops: list[ClientOp]) -> set[Any]:
 
 def _white_box(ix: Index, ctx: CheckContext, r: Result) -> None:
     for ch in ix.challenges.values():
+        r.case(len(ch.verifies))
         for v in ch.verifies:
             if v.get("event") != "verify_fail" or v.get("reason") not in FALSE_REASONS:
                 continue
@@ -122,8 +123,11 @@ def _black_box(ix: Index, ctx: CheckContext, r: Result) -> None:
         login = next((op for op in ops if op.op == "login"), None)
         if login is None or sum(1 for op in ops if op.op == "login") != 1:
             continue
+        pairs = verifies_with_source(ops)
+        if any(src is not None and v.type in ("ok", "fail") for v, src in pairs):
+            r.case()
         before = 0
-        for verify, src in verifies_with_source(ops):
+        for verify, src in pairs:
             if verify.type in ("ok", "info", None):
                 break                                             # the challenge may be used
             if (src is not None and verify.res("reason") in ("wrong", "expired")
@@ -138,6 +142,6 @@ def _black_box(ix: Index, ctx: CheckContext, r: Result) -> None:
 def check_no_false_rejections(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     """A live, unused, unexpired code of the challenge was never rejected as expired/wrong/used."""
     wb = white_box(ix, ctx)
-    r = Result(decidable=wb)
+    r = Result(decidable=True)
     (_white_box if wb else _black_box)(ix, ctx, r)
     return r.as_dict()

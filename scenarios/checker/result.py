@@ -12,14 +12,22 @@ class Result:
 
     `decidable` is False when the history lacks what a positive answer needs (black box): then
     the best answer without a violation is "unknown", never valid.
+
+    `checked` counts the cases the invariant examined (codes, sessions, mails, flows...). Valid
+    needs evidence: with zero cases the answer is "unknown", white box or black box.
     """
 
     def __init__(self, decidable: bool = True):
         self.decidable = decidable
         self.violations = 0
         self.undecided = 0
+        self.checked = 0
         self.examples: list[list[dict[str, Any]]] = []
         self.notes: dict[str, Any] = {}
+
+    def case(self, n: int = 1) -> None:
+        """Count `n` cases examined (a violating case need not be counted again): the evidence."""
+        self.checked += n
 
     def violation(self, *lines: dict[str, Any] | None) -> None:
         self.violations += 1
@@ -36,11 +44,13 @@ class Result:
     def as_dict(self) -> dict[str, Any]:
         if self.violations:
             valid: bool | str = False
-        elif self.decidable and not self.undecided:
+        elif self.decidable and not self.undecided and self.checked:
             valid = True
         else:
             valid = "unknown"
-        out: dict[str, Any] = {"valid": valid, "violations": self.violations, "examples": self.examples}
+        out: dict[str, Any] = {"valid": valid, "violations": self.violations,
+                               "checked": max(self.checked, self.violations),
+                               "examples": self.examples}
         if self.undecided:
             out["undecided"] = self.undecided
         out.update(self.notes)

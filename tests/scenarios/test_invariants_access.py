@@ -66,10 +66,18 @@ def test_mfa_black_box_access_after_failed_verify_and_logout_is_invalid():
     assert verdict(h, "mfa_required", BB)["valid"] is False
 
 
-def test_mfa_black_box_normal_login_is_unknown():
+def test_mfa_black_box_normal_login_is_valid_with_its_evidence_counted():
     h = History()
     h.login(0.0, 1, 1, portal=False)
-    assert verdict(h, "mfa_required", BB)["valid"] == "unknown"
+    r = verdict(h, "mfa_required", BB)
+    assert r["valid"] is True and r["checked"] == 2          # the sign-in and the account page
+
+
+def test_mfa_black_box_without_any_step_is_unknown():
+    h = History()
+    h.op(0.0, "read_code", "fail", result={"reason": "timeout"})
+    r = verdict(h, "mfa_required", BB)
+    assert r["valid"] == "unknown" and r["checked"] == 0
 
 
 # --- affiliates ------------------------------------------------------------------------
@@ -117,7 +125,58 @@ def test_affiliate_black_box_code_mailed_to_affiliate_address_is_invalid():
     assert r["valid"] is False and r["examples"] == [[mail]]
 
 
-def test_affiliate_black_box_clean_dashboard_login_is_unknown():
+def test_affiliate_black_box_clean_dashboard_login_is_valid():
     h = History()
     h.op(0.0, "affiliate_login", "ok", persona="affiliate", result={"ref": None, "landed": "/affiliate/dashboard"})
-    assert verdict(h, "affiliates", BB)["valid"] == "unknown"
+    r = verdict(h, "affiliates", BB)
+    assert r["valid"] is True and r["checked"] == 1
+
+
+def test_affiliates_without_any_affiliate_is_unknown_white_box_too():
+    h = History()
+    h.login(0.0, 1, 1)
+    r = verdict(h, "affiliates")
+    assert r["valid"] == "unknown" and r["checked"] == 0
+
+
+# --- black box: any step that lands signed in before a verify ------------------------------------
+
+def test_mfa_black_box_reset_landing_on_the_account_page_is_invalid():
+    h = History()
+    step = h.op(0.0, "reset_password", "fail", result={"reason": "error", "landed": "/partner/account",
+                                                        "page": "account"})
+    r = verdict(h, "mfa_required", BB)
+    assert r["valid"] is False and r["examples"] == [list(step)]
+
+
+def test_mfa_black_box_protected_path_served_to_a_pending_session_is_invalid():
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": None, "landed": "/partner/verify", "page": "verify"})
+    h.op(1.0, "visit", "ok", args={"path": "/partner/account"}, result={"page": "verify", "signed_in": False})
+    bad = h.op(2.0, "visit", "ok", args={"path": "/partner/my-account"}, result={"page": "my_account",
+                                                                                 "signed_in": True})
+    r = verdict(h, "mfa_required", BB)
+    assert r["valid"] is False and r["examples"] == [list(bad)] and r["checked"] == 3
+
+
+def test_mfa_black_box_sign_in_landing_on_the_account_page_is_invalid():
+    h = History()
+    step = h.op(0.0, "login", "ok", result={"ref": None, "landed": "/partner/account", "page": "account"})
+    assert verdict(h, "mfa_required", BB)["examples"] == [list(step)]
+
+
+def test_mfa_black_box_session_reused_after_logout_is_invalid():
+    h = History()
+    h.login(0.0, 1, 1, portal=False)
+    h.op(10.0, "logout", "ok", result={"landed": "/"})
+    bad = h.op(11.0, "access_account", "ok", args={"path": "/partner/account", "after_logout": True},
+               result={"page": "account"})
+    assert verdict(h, "mfa_required", BB)["examples"] == [list(bad)]
+
+
+def test_mfa_black_box_affiliate_account_from_accounts_file_is_not_judged():
+    h = History()
+    h.op(0.0, "login", "ok", persona="careful", user="user9@example.com",
+         result={"ref": None, "landed": "/dashboard", "page": "account"})
+    ctx = CheckContext(white_box=False, accounts=[account(9, program="affiliate")])
+    assert verdict(h, "mfa_required", ctx)["valid"] == "unknown"

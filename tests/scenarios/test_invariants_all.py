@@ -36,19 +36,31 @@ def test_correct_history_is_valid_on_every_invariant():
     assert all(r["violations"] == 0 and r["examples"] == [] for r in result.values())
 
 
-def test_black_box_never_answers_valid_for_portal_invariants():
+def test_black_box_answers_valid_only_with_evidence():
     h = History()
     h.login(10.0, 1, 1, portal=False)
+    h.flow(20.0, "ok")
     result = check(h.lines(), ctx(white_box=False, accounts=None))
-    assert result["no_login_loops"]["valid"] is True
-    assert all(r["valid"] == "unknown" for name, r in result.items() if name != "no_login_loops")
+    for name, r in result.items():
+        assert r["valid"] is not False, name
+        assert (r["valid"] is True) == (r["checked"] > 0 and not r.get("undecided")), (name, r)
+    # what one clean client login settles black box, without an accounts file
+    assert {n for n, r in result.items() if r["valid"] is True} == {
+        "single_use", "expiry", "binding", "mfa_required", "no_false_rejections", "attempt_limits",
+        "no_login_loops", "outbox"}
+
+
+def test_zero_cases_is_unknown_never_valid():
+    result = check([], ctx(white_box=True))
+    assert all(r["valid"] == "unknown" and r["checked"] == 0 for r in result.values())
 
 
 def test_white_box_without_portal_lines_is_treated_as_black_box():
     h = History()
     h.login(10.0, 1, 1, portal=False)
     result = check(h.lines(), ctx(white_box=True))
-    assert result["single_use"]["valid"] == "unknown"
+    assert result["single_use"]["valid"] is True and result["single_use"]["checked"] == 1   # the client's evidence
+    assert result["outbox"].get("codes_never_came") is not None                            # the black-box branch
 
 
 def test_unknown_source_is_a_clear_error():

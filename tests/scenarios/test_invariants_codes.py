@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from histories import History, code_of, ref_of
+from histories import History, code_of, msg_of, ref_of
 
 from scenarios.checker import CheckContext, check
 
@@ -49,9 +49,16 @@ def test_single_use_black_box_two_client_accepts_of_one_email_is_invalid():
     assert r["examples"][0] == [lines["read"], lines["verify_invoke"], lines["verify_done"], inv, done]
 
 
-def test_single_use_black_box_without_evidence_is_unknown():
+def test_single_use_black_box_one_accepted_code_is_valid_with_one_case():
     h = History()
     h.login(10.0, 1, 1, portal=False)
+    r = verdict(h, "single_use", BB)
+    assert r["valid"] is True and r["checked"] == 1
+
+
+def test_single_use_black_box_without_evidence_is_unknown():
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify"})
     assert verdict(h, "single_use", BB)["valid"] == "unknown"
 
 
@@ -110,10 +117,11 @@ def test_expiry_black_box_client_accept_long_after_delivery_is_invalid():
     assert r["examples"][0] == [lines["read"], lines["verify_invoke"], lines["verify_done"]]
 
 
-def test_expiry_black_box_timely_accept_is_unknown():
+def test_expiry_black_box_timely_accept_is_valid():
     h = History()
     h.login(10.0, 1, 1, portal=False, verify_after=100.0)
-    assert verdict(h, "expiry", BB)["valid"] == "unknown"
+    r = verdict(h, "expiry", BB)
+    assert r["valid"] is True and r["checked"] == 1
 
 
 # --- binding ---------------------------------------------------------------------------
@@ -155,3 +163,76 @@ def test_binding_black_box_teammates_code_accepted_is_invalid():
     inv, done = h.op(3.5, "verify", "ok", flow="b", proc="w-b", args={"code": code_of(1), "ref": ref_of(2)})
     r = verdict(h, "binding", BB)
     assert r["valid"] is False and r["examples"] == [[read, inv, done]]
+
+
+# --- without a per-login reference: replayed and teammates' codes (persona behaviours) ----------
+
+def _new_login(h: History, t: float, own: str, flow: str, user: str = "user1@example.com") -> None:
+    h.op(t, "login", "ok", flow=flow, user=user, result={"ref": None, "landed": "/partner/verify", "page": "verify"})
+    h.op(t + 1, "read_code", "ok", flow=flow, user=user, result={"code": own, "message_id": f"<{flow}@p>"})
+
+
+def _foreign(h: History, t: float, code: str, source: str, typ: str, flow: str) -> tuple:
+    return h.op(t, "verify", typ, flow=flow, args={"code": code, "ref": None, "source": source},
+                result={"page": "account"} if typ == "ok" else {"reason": "wrong"})
+
+
+def test_single_use_replayed_used_code_accepted_in_a_new_login_is_invalid():
+    h = History()
+    _new_login(h, 0.0, "111111", "f2")
+    bad = _foreign(h, 3.0, "999999", "replay", "ok", "f2")
+    r = verdict(h, "single_use", BB)
+    assert r["valid"] is False and r["examples"] == [list(bad)]
+
+
+def test_single_use_replayed_code_refused_is_valid():
+    h = History()
+    _new_login(h, 0.0, "111111", "f2")
+    _foreign(h, 3.0, "999999", "replay", "fail", "f2")
+    r = verdict(h, "single_use", BB)
+    assert r["valid"] is True and r["checked"] == 1
+
+
+def test_single_use_codes_repeating_across_logins_beyond_chance_is_invalid_unless_policy_allows():
+    h = History()
+    for i in range(2):
+        _new_login(h, 10.0 * i, "424242", f"f{i}")
+        _foreign(h, 10.0 * i + 3, "424242", "replay", "ok", f"f{i}")
+    r = verdict(h, "single_use", BB)
+    assert r["valid"] is False and r["code_repeats"]["repeats"] == 2
+    once = History()
+    _new_login(once, 0.0, "424242", "f0")
+    _foreign(once, 3.0, "424242", "replay", "ok", "f0")
+    assert verdict(once, "single_use", BB)["valid"] is True          # one repeat: chance allows it
+    timed = CheckContext(white_box=False, policy={"codes_repeat": True})
+    assert verdict(h, "single_use", timed)["valid"] is True
+
+
+def test_binding_teammates_code_accepted_is_invalid():
+    h = History()
+    _new_login(h, 0.0, "111111", "f1")
+    bad = _foreign(h, 3.0, "222222", "teammate", "ok", "f1")
+    r = verdict(h, "binding", BB)
+    assert r["valid"] is False and r["examples"] == [list(bad)]
+
+
+def test_binding_teammates_code_refused_is_valid():
+    h = History()
+    _new_login(h, 0.0, "111111", "f1")
+    _foreign(h, 3.0, "222222", "teammate", "fail", "f1")
+    r = verdict(h, "binding", BB)
+    assert r["valid"] is True and r["checked"] == 1
+
+
+def test_a_verify_cut_short_by_the_end_of_the_run_leaves_unrelated_answers_valid():
+    """Every run ends with some verifies in flight: an unknown outcome blocks only the cases it could break."""
+    h = History()
+    h.login(10.0, 1, 1, portal=False)
+    h.op(30.0, "login", "ok", flow="f2", proc="w-2", result={"ref": ref_of(2), "landed": "/partner/verify"})
+    h.op(31.0, "read_code", "ok", flow="f2", proc="w-2",
+         result={"code": code_of(2), "message_id": msg_of(2), "ref": ref_of(2)})
+    h.op(32.0, "verify", "info", flow="f2", proc="w-2", args={"code": code_of(2), "ref": ref_of(2)},
+         result={"reason": "stopped"})
+    result = check(h.lines(), BB)
+    for name in ("single_use", "expiry", "binding", "attempt_limits"):
+        assert result[name]["valid"] is True, (name, result[name])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from histories import History, ref_of
+from histories import History, account, ref_of
 
 from scenarios.checker import CheckContext, check
 
@@ -60,13 +60,80 @@ def test_resend_with_info_outcome_does_not_count_against_the_cooldown():
     assert verdict(h, "resend_limits", BB)["valid"] == "unknown"
 
 
-def test_resend_black_box_two_accepted_resends_inside_the_cooldown_is_invalid():
+BBA = CheckContext(white_box=False, accounts=[account(1)])
+
+
+def _mail(h: History, t: float, n: int) -> None:
+    h.inbox(t, "delivered", f"<m{n}@portal>", ["team1@example.com"], f"{n:06d}", seq=n, id=str(n), folder="inbox")
+
+
+def test_resend_black_box_two_mailed_resends_inside_the_cooldown_are_invalid():
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify", "page": "verify"})
+    _mail(h, 0.5, 1)
+    a = h.op(40.0, "resend", "ok")
+    _mail(h, 40.5, 2)
+    b = h.op(45.0, "resend", "ok")
+    _mail(h, 45.5, 3)
+    r = verdict(h, "resend_limits", BBA)
+    assert r["valid"] is False and r["examples"][0][:4] == [*a, *b]
+    assert r["checked"] == 3 and r["resends_without_mail"]["count"] == 0
+
+
+def test_resend_black_box_counts_mails_delivered_not_the_clients_claims():
+    """Six resends the client thought succeeded, only one produced a mail: within every limit."""
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify", "page": "verify"})
+    _mail(h, 0.5, 1)
+    for i in range(6):
+        h.op(40.0 + i, "resend", "ok")
+    _mail(h, 40.5, 2)
+    r = verdict(h, "resend_limits", BBA)
+    assert r["valid"] is True and r["checked"] == 2
+    assert r["resends_without_mail"]["count"] == 5
+
+
+def test_resend_black_box_without_accounts_file_is_unknown():
     h = History()
     h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify"})
-    a = h.op(40.0, "resend", "ok")
-    b = h.op(45.0, "resend", "ok")
-    r = verdict(h, "resend_limits", BB)
-    assert r["valid"] is False and r["examples"] == [[*a, *b]]
+    h.op(40.0, "resend", "ok")
+    assert verdict(h, "resend_limits", BB)["valid"] == "unknown"
+
+
+def test_resend_black_box_old_code_accepted_after_a_mailed_resend_is_invalid():
+    """Policy "invalidate": the code read before a resend that mailed a new one must be void."""
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify", "page": "verify"})
+    _mail(h, 0.5, 1)
+    read = h.op(1.0, "read_code", "ok", result={"code": "000001", "message_id": "<m1@portal>", "seq": 1})
+    resend = h.op(40.0, "resend", "ok")
+    _mail(h, 40.5, 2)
+    verify = h.op(50.0, "verify", "ok", args={"code": "000001", "ref": ref_of(1)}, result={"page": "account"})
+    r = verdict(h, "resend_limits", BBA)
+    assert r["valid"] is False and r["examples"] == [[read[1], *resend, *verify]]
+    keep = CheckContext(white_box=False, accounts=[account(1)], policy={"resend": "keep"})
+    assert verdict(h, "resend_limits", keep)["valid"] is True
+
+
+def test_resend_black_box_old_code_after_a_resend_without_mail_is_valid():
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify", "page": "verify"})
+    _mail(h, 0.5, 1)
+    h.op(1.0, "read_code", "ok", result={"code": "000001", "message_id": "<m1@portal>", "seq": 1})
+    h.op(40.0, "resend", "ok")
+    h.op(50.0, "verify", "ok", args={"code": "000001", "ref": ref_of(1)}, result={"page": "account"})
+    assert verdict(h, "resend_limits", BBA)["valid"] is True
+
+
+def test_white_box_code_accepted_after_a_newer_resend_code_is_invalid():
+    h = History()
+    h.challenge(0.0, 1)
+    old = h.code(0.0, 1, 1)
+    new = h.code(40.0, 1, 2, reason="resend")
+    ok = h.verify_ok(50.0, 1, 1)
+    r = verdict(h, "resend_limits")
+    assert r["valid"] is False and r["examples"] == [[old, new, ok]]
+    assert verdict(h, "resend_limits", CheckContext(policy={"resend": "keep"}))["valid"] is True
 
 
 def test_resend_black_box_refused_resends_are_unknown():
@@ -149,3 +216,38 @@ def test_attempt_limits_black_box_info_verifies_do_not_count_as_wrong():
         h.op(float(i), "verify", "info", args={"code": f"{i:06d}", "ref": "R"})
     h.op(6.0, "verify", "ok", args={"code": "424242", "ref": "R"})
     assert verdict(h, "attempt_limits", BB)["valid"] == "unknown"
+
+
+def _read_ref(h: History, t: float, code: str, ref: str, **kw) -> tuple:
+    return h.op(t, "read_code", "ok", result={"code": code, "message_id": f"<{code}@p>", "ref": ref}, **kw)
+
+
+def test_resend_black_box_two_different_codes_for_one_request_are_invalid():
+    """The reader of every code mail of its login notes a second code nobody asked for."""
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify", "page": "verify"})
+    a = _read_ref(h, 1.0, "111111", ref_of(1))
+    b = _read_ref(h, 2.0, "222222", ref_of(1), args={"purpose": "extra"})
+    r = verdict(h, "resend_limits", BBA)
+    assert r["valid"] is False and r["examples"] == [[*a, *b]]
+
+
+def test_resend_black_box_a_second_code_after_a_resend_or_a_duplicate_is_fine():
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify", "page": "verify"})
+    _mail(h, 0.5, 1)
+    _read_ref(h, 1.0, "111111", ref_of(1))
+    _read_ref(h, 1.5, "111111", ref_of(1))          # the same code twice (a duplicated mail)
+    h.op(40.0, "resend", "ok")
+    _read_ref(h, 41.0, "222222", ref_of(1))
+    _read_ref(h, 42.0, "333333", ref_of(2))          # another login's mail on a shared address
+    assert verdict(h, "resend_limits", BBA)["violations"] == 0
+
+
+def test_white_box_a_second_code_no_resend_asked_for_is_invalid():
+    h = History()
+    h.challenge(0.0, 1)
+    first = h.code(0.0, 1, 1)
+    second = h.code(0.1, 1, 2)                       # reason "login" again: nobody asked
+    r = verdict(h, "resend_limits")
+    assert r["valid"] is False and r["examples"] == [[first, second]]

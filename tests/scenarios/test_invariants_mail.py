@@ -162,10 +162,40 @@ def test_outbox_client_info_operations_are_irrelevant():
     assert verdict(h, "outbox")["valid"] is True
 
 
-def test_outbox_black_box_is_unknown():
+def test_outbox_black_box_code_page_and_mail_is_valid():
     h = History()
     h.login(0.0, 1, 1, portal=False)
-    assert verdict(h, "outbox", BB) == {"valid": "unknown", "violations": 0, "examples": []}
+    r = verdict(h, "outbox", BB)
+    assert r["valid"] is True and r["checked"] == 1 and r["codes_never_came"]["count"] == 0
+
+
+def _never_came(h: History, waited: float) -> tuple:
+    h.op(0.0, "login", "ok", result={"ref": None, "landed": "/partner/verify", "page": "verify"})
+    return h.op(1.0, "read_code", "fail", args={"query": "to:team1@example.com"}, result={"reason": "timeout"},
+                took=waited)
+
+
+def test_outbox_black_box_code_that_never_came_within_the_window_is_invalid():
+    h = History()
+    read = _never_came(h, 300.0)
+    r = verdict(h, "outbox", BB)
+    assert r["valid"] is False and r["examples"] == [list(read)] and r["codes_never_came"]["count"] == 1
+
+
+def test_outbox_black_box_code_that_never_came_under_a_fault_is_counted_not_blamed():
+    h = History()
+    _never_came(h, 300.0)
+    h.nemesis(0.0, "start", "drop")
+    r = verdict(h, "outbox", BB)
+    assert r["valid"] is True and r["codes_never_came"] == {
+        "count": 1, "shorter_waits": 0, "window_st": 300.0, "explained_by_faults": True}
+
+
+def test_outbox_black_box_a_wait_shorter_than_the_window_proves_nothing():
+    h = History()
+    _never_came(h, 60.0)
+    r = verdict(h, "outbox", BB)
+    assert r["valid"] is True and r["codes_never_came"]["shorter_waits"] == 1
 
 
 def test_recipient_reset_mail_is_not_an_unexpected_code():
@@ -185,3 +215,64 @@ def test_recipient_matches_portal_and_inbox_message_ids_with_or_without_angle_br
     h.inbox(0.3, "delivered", "m1@portal", ["team1@example.com"], code_of(1), seq=1, id="a", folder="inbox")
     h.login(200.0, 2, 2, pid=2)
     assert verdict(h, "recipient")["valid"] is True
+
+
+# --- black box: the accounts file names the notification addresses ------------------------------
+
+BBA = CheckContext(white_box=False, accounts=[account(1), account(2, program="reseller")])
+
+
+def _asked(h: History, t: float, user: str = "user1@example.com") -> None:
+    h.op(t, "login", "ok", user=user, result={"ref": None, "landed": "/partner/verify", "page": "verify"})
+
+
+def test_black_box_code_mail_to_the_askers_notification_address_is_valid():
+    h = History()
+    _asked(h, 0.0)
+    h.inbox(0.5, "delivered", "<m1@p>", ["team1@example.com"], "123456")
+    r = verdict(h, "recipient", BBA)
+    assert r["valid"] is True and r["checked"] == 1
+
+
+def test_black_box_code_mail_to_the_askers_username_is_invalid():
+    h = History()
+    _asked(h, 0.0)
+    line = h.inbox(0.5, "delivered", "<m1@p>", ["user1@example.com"], "123456")
+    r = verdict(h, "recipient", BBA)
+    assert r["valid"] is False and r["examples"] == [[line]]
+
+
+def test_black_box_code_mail_to_an_address_no_account_has_is_invalid():
+    h = History()
+    _asked(h, 0.0)
+    line = h.inbox(0.5, "delivered", "<m1@p>", ["stranger@example.com"], "123456")
+    assert verdict(h, "recipient", BBA)["examples"] == [[line]]
+
+
+def test_black_box_code_mail_to_an_account_that_did_not_ask_is_counted_not_blamed():
+    h = History()
+    _asked(h, 0.0)
+    h.inbox(0.5, "delivered", "<m1@p>", ["team2@example.com"], "123456")   # user2 never asked (a straggler)
+    r = verdict(h, "recipient", BBA)
+    assert r["valid"] is True and r["code_mails_unasked"] == 1
+
+
+def test_black_box_recipient_without_accounts_file_is_unknown():
+    h = History()
+    _asked(h, 0.0)
+    h.inbox(0.5, "delivered", "<m1@p>", ["user1@example.com"], "123456")
+    assert verdict(h, "recipient", BB)["valid"] == "unknown"
+
+
+def test_black_box_reset_mail_without_a_code_is_not_judged():
+    h = History()
+    h.inbox(0.5, "delivered", "<m1@p>", ["somebody@example.com"], None)
+    r = verdict(h, "recipient", BBA)
+    assert r["valid"] == "unknown" and r["checked"] == 0
+
+
+def test_black_box_a_sign_in_with_unknown_outcome_may_have_asked():
+    h = History()
+    h.op(0.0, "login", "info", user="user2@example.com", result={"reason": "stopped"})
+    h.inbox(30.0, "delivered", "<m1@p>", ["team2@example.com"], "123456")
+    assert verdict(h, "recipient", BBA)["valid"] is True

@@ -115,12 +115,13 @@ def test_black_box_after_a_resend_under_invalidate_is_unknown():
     assert verdict(h, BB)["valid"] == "unknown"
 
 
-def test_black_box_old_code_rejected_as_expired_is_unknown():
+def test_black_box_old_code_rejected_as_expired_is_a_right_rejection():
     h = History()
     h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify"})
     _read(h, 1.0, 1, 1)
     _client_verify(h, 400.0, 1, 1, reason="expired")
-    assert verdict(h, BB)["valid"] == "unknown"
+    r = verdict(h, BB)
+    assert r["valid"] is True and r["checked"] == 1
 
 
 def test_second_tab_code_rejected_by_the_newer_attempt_is_legitimate_not_unknown():

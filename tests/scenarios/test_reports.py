@@ -304,3 +304,20 @@ def test_resends_per_login_is_not_one_huge_bar_and_cells_are_not_json():
     cells = re.findall(r"<td[^>]*>(.*?)</td>", page, re.S)
     assert not [c for c in cells if re.match(r"\s*(\{|\[|&#x27;|&quot;)", c)], "raw JSON in a cell"
     assert "{&quot;" not in page.split("<h2>Faults</h2>", 1)[1]
+
+
+def test_evidence_counts_reach_junit_report_and_verdict(tmp_path):
+    """Each invariant's cases checked: a testcase property and the failure message in JUnit, a
+    column in the report, and the answer itself in verdict.json."""
+    counted = {**BAD, "checked": 40}
+    v = verdict(invariants(binding=counted, outbox={**UNKNOWN, "checked": 0}))
+    assert v["invariants"]["binding"]["checked"] == 40
+    path = tmp_path / "junit.xml"
+    write_junit(v, path)
+    cases = {c.get("name"): c for c in ET.parse(path).getroot().iter("testcase")}
+    assert cases["binding"].find("properties/property[@name='checked']").get("value") == "40"
+    assert cases["binding"].find("failure").get("message") == "2 violation(s) in 40 case(s)"
+    assert "0 case(s) checked" in cases["outbox"].find("system-out").text
+    write_report(v, [], tmp_path / "report.html")
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<th>cases checked</th>" in page and "<td>40</td>" in page

@@ -1,0 +1,109 @@
+"""The probing personas against the real reference portal and inbox: each keeps to its contract
+on a correct portal (and the black-box checker finds nothing), and each records the planted bug
+it exists to provoke (and the black-box checker, from client history + inbox + accounts only,
+calls the right invariant invalid)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import defaultdict
+from typing import Any
+
+from loadtests_stack import Stack
+
+from scenarios.checker import CheckContext, check
+from scenarios.collect import inbox_deliveries
+
+PROBERS = "resend-mixer=1,replayer=1,session-reuser=1,protected-visitor=1"
+
+
+def by_persona(history: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in sorted(history, key=lambda line: line["wall"]):
+        out[line["persona"]].append(line)
+    return out
+
+
+def pairs(lines: list[dict[str, Any]], op: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(invoke value, completion line) of each `op`, in order (one user per persona here)."""
+    out, waiting = [], []
+    for line in lines:
+        if line["op"] != op:
+            continue
+        if line["type"] == "invoke":
+            waiting.append(line["value"])
+        elif waiting:
+            out.append((waiting.pop(0), line))
+    return out
+
+
+def black_box(stack: Stack, history: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The checker as a --target run would use it: no portal events."""
+    with urllib.request.urlopen(stack.portal.url + "/_harness/accounts", timeout=30) as resp:
+        accounts = json.loads(resp.read())
+    lines = sorted(history + inbox_deliveries(stack.inbox.url), key=lambda line: line["wall"])
+    return check(lines, CheckContext(white_box=False, accounts=accounts, time_scale=stack.time_scale))
+
+
+def test_probers_keep_their_contracts_on_a_correct_portal(stack: Stack) -> None:
+    run = stack.locust(users=4, run_time=14, personas=PROBERS)
+    assert run.code == 0, run.log[-3000:]
+    history = run.history()
+    p = by_persona(history)
+    # resend-mixer: wrong guess, resend, the older code refused (void after the resend), the newer accepted
+    verifies = [(v["code"], done["type"], done["value"].get("reason")) for v, done in pairs(p["resend-mixer"], "verify")]
+    assert ("wrong" in [r for _, _, r in verifies]) and any(t == "ok" for _, t, _ in verifies)
+    assert any(done["type"] == "ok" for _, done in pairs(p["resend-mixer"], "resend"))
+    extra = [done for v, done in pairs(p["resend-mixer"], "read_code") if v.get("purpose") == "extra"]
+    assert extra and all(done["type"] in ("fail", "info") for done in extra), extra   # no second code per request
+    # replayer: the used code is refused in the next login, its own code is accepted
+    replays = [done for v, done in pairs(p["replayer"], "verify") if v.get("source") == "replay"]
+    assert replays and all(d["type"] == "fail" and d["value"]["reason"] == "wrong" for d in replays)
+    mates = [done for v, done in pairs(p["replayer"], "verify") if v.get("source") == "teammate"]
+    assert all(d["type"] == "fail" for d in mates)
+    # session-reuser: the old session cookie after logout is not served, the "back" resubmit not accepted
+    reused = [done for v, done in pairs(p["session-reuser"], "access_account") if v.get("after_logout")]
+    assert reused and all(d["type"] == "fail" for d in reused)
+    assert sum(1 for _, d in pairs(p["session-reuser"], "verify") if d["type"] == "ok") == len(reused)
+    # protected-visitor: with a pending login, no protected path shows partner data
+    visits = pairs(p["protected-visitor"], "visit")
+    assert {v["path"] for v, _ in visits} == {"/partner/account", "/partner/my-account"}
+    assert all(d["type"] == "ok" and d["value"]["signed_in"] is False for _, d in visits)
+
+    verdict = black_box(stack, history)
+    assert all(r["valid"] is not False for r in verdict.values()), {k: v for k, v in verdict.items()
+                                                                    if v["valid"] is False}
+    for name in ("single_use", "mfa_required", "recipient", "resend_limits", "no_login_loops"):
+        assert verdict[name]["valid"] is True and verdict[name]["checked"] > 0, (name, verdict[name])
+
+
+def test_probers_provoke_the_planted_bugs_and_the_black_box_checker_catches_them(make_stack: Any) -> None:
+    stack = make_stack("resend-keeps-old-code", "mfa-bypass", "mfa-bypass-after-reset")
+    run = stack.locust(users=3, run_time=12, personas="resend-mixer=1,protected-visitor=1,forgot-password=1")
+    history = run.history()
+    p = by_persona(history)
+    verifies = pairs(p["resend-mixer"], "verify")
+    assert verifies[1][1]["type"] == "ok", "the older code was accepted after a resend"
+    assert any(d["value"]["signed_in"] for _, d in pairs(p["protected-visitor"], "visit"))
+    reset = [d for _, d in pairs(p["forgot-password"], "reset_password")]
+    assert reset and reset[0]["value"].get("page") == "account"
+
+    verdict = black_box(stack, history)
+    for name in ("resend_limits", "mfa_required"):
+        assert verdict[name]["valid"] is False, (name, verdict[name])
+    kinds = {line["op"] for example in verdict["mfa_required"]["examples"] for line in example}
+    assert {"visit", "reset_password"} <= kinds
+
+
+def test_replayer_catches_codes_that_repeat_across_logins(make_stack: Any) -> None:
+    stack = make_stack("codes-repeat")
+    run = stack.locust(users=2, run_time=12, personas="replayer=2")
+    history = run.history()
+    replays = [d for v, d in pairs(by_persona(history)["replayer"], "verify") if v.get("source") == "replay"]
+    assert len(replays) >= 2 and all(d["type"] == "ok" for d in replays)
+    verdict = black_box(stack, history)
+    assert verdict["single_use"]["valid"] is False and verdict["single_use"]["code_repeats"]["repeats"] >= 2
+    timed = CheckContext(white_box=False, accounts=None, policy={"codes_repeat": True})
+    lines = sorted(history + inbox_deliveries(stack.inbox.url), key=lambda line: line["wall"])
+    assert check(lines, timed)["single_use"]["valid"] is True     # a time-based-code policy allows repeats
