@@ -80,14 +80,23 @@ def form_slices(text: str) -> list[str]:
     return out
 
 
-def parse_forms(text: str) -> list[Form]:
+def parse_forms(text: str, action: str | None = None) -> list[Form]:
     """All forms of an HTML page, with their hidden fields (html.parser, not a regex).
 
     The parser reads only the form slices of the page (`form_slices`), which is what a full
-    pass would have collected fields from.
+    pass would have collected fields from. With `action`, only the slices whose opening tag
+    mentions that path (query ignored) are parsed, or all of them when none does: filling in one
+    form of a page with two (verify and resend) then costs one form's parse. The parser still
+    decides what each form's action is; `form_for` falls back to every form when the guess missed.
     """
+    slices = form_slices(text)
+    if action is not None:
+        wanted = action.split("?", 1)[0]
+        picked = [s for s in slices if wanted in s[:s.find(">")]]
+        if picked:
+            slices = picked
     parser = _FormParser()
-    for chunk in form_slices(text):
+    for chunk in slices:
         parser.feed(chunk)
         parser.close()
         parser.reset()

@@ -88,3 +88,22 @@ def test_the_login_form_soon_after_a_verify_is_a_loop_and_later_is_not() -> None
     assert not watch.back_at_login(102.5)               # past the window: the session simply ended
     watch.reset()
     assert not watch.back_at_login(100.5)
+
+
+def test_filling_in_one_form_parses_only_its_slice_and_finds_what_a_whole_parse_finds() -> None:
+    """Issue 15: a form is filled in from its own slice (one html.parser pass over it, not the page's)."""
+    from loadtests.portal_client import PortalResult
+
+    only = parse_forms(VERIFY_PAGE, action="/partner/verify/resend")
+    assert [f.action for f in only] == ["/partner/verify/resend"]
+    # "/partner/verify" is also a prefix of the resend form's action: both slices parsed, the parser decides
+    assert [f.action for f in parse_forms(VERIFY_PAGE, action="/partner/verify")] == [
+        "/partner/verify", "/partner/verify/resend"]
+    entity = '<form action="&#47;a/x"><input type=hidden name=_xsrf value=e></form><form action="/a"></form>'
+    pages = [VERIFY_PAGE, entity, VERIFY_PAGE.replace('action="/partner/verify"', "action='/partner/verify?x=1'"),
+             '<form action="/b" title="a>b"><input type=hidden name=k value=v></form>', "<p>none</p>"]
+    for page in pages:
+        for action in ("/partner/verify", "/partner/verify/resend", "/a/x", "/a", "/b", "/none"):
+            whole = find_form(_whole_page_forms(page), action=action)
+            assert PortalResult(200, "/", page, []).form_for(action) == whole, (page, action)
+    assert PortalResult(200, "/", entity, []).form_for("/a/x").fields == {"_xsrf": "e"}
