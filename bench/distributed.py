@@ -49,7 +49,7 @@ class Params:
     partners: int
 
 
-SIZES = {"tiny": Params(users=10, seconds=5, rounds=2, workers=2, partners=60),
+SIZES = {"tiny": Params(users=10, seconds=4, rounds=1, workers=2, partners=60),
          "full": Params(users=100, seconds=12, rounds=4, workers=2, partners=600)}
 
 
