@@ -122,7 +122,8 @@ def run(size: str, work: Path) -> dict[str, Any]:
                                         "127.0.0.1", "--master-bind-port", str(port), *harness_args(stack, epoch),
                                         "--history-file", str(hist), "--summary-file", str(work / f"{tag}.json")],
                                  series={"locust": lambda pid: sum(procs.group_cpu_seconds(g) for g in
-                                                                   [pid, *(w.pid for w in workers)])})
+                                                                   [pid, *(w.pid for w in workers)]),
+                                         "master": procs.group_cpu_seconds})
             finally:
                 stop_workers(workers)
             return record(i, "distributed", run, hist, work / f"{tag}.json")
@@ -145,6 +146,8 @@ def run(size: str, work: Path) -> dict[str, Any]:
             in_window = max(1, sum(1 for w in ok if w0 <= w <= w1))
             locust_cpu = run.at(w1, "locust") - run.at(w0, "locust") if run.series else 0.0
             cpu[side].append(locust_cpu / in_window)
+            master_cpu = run.at(w1, "master") - run.at(w0, "master") if run.series and side == "distributed" else 0.0
+            lines_in_window = lines * (w1 - w0) / seconds
             if side == "distributed":
                 same_count = summary.get("history_lines") == lines
                 complete.append((ops - unmatched) / ops if ops and same_count else 0.0)
@@ -152,7 +155,9 @@ def run(size: str, work: Path) -> dict[str, Any]:
                            "seconds": round(seconds, 2), "ops": ops, "unmatched": unmatched, "lines": lines,
                            "summary_lines": summary.get("history_lines"),
                            "workers_reported": summary.get("workers_reported"),
-                           "locust_cpu_window_s": round(locust_cpu, 2), "logins_in_window": in_window})
+                           "locust_cpu_window_s": round(locust_cpu, 2), "logins_in_window": in_window,
+                           "master_cpu_window_s": round(master_cpu, 3),
+                           "master_us_per_history_line": round(master_cpu / max(1.0, lines_in_window) * 1e6, 1)})
             rate = len(ok) / seconds
             return rate / p.workers if side == "distributed" else rate
 
