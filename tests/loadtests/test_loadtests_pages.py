@@ -96,12 +96,13 @@ def test_filling_in_one_form_parses_only_its_slice_and_finds_what_a_whole_parse_
 
     only = parse_forms(VERIFY_PAGE, action="/partner/verify/resend")
     assert [f.action for f in only] == ["/partner/verify/resend"]
-    # "/partner/verify" is also a prefix of the resend form's action: both slices parsed, the parser decides
-    assert [f.action for f in parse_forms(VERIFY_PAGE, action="/partner/verify")] == [
-        "/partner/verify", "/partner/verify/resend"]
+    # "/partner/verify" is also a prefix of the resend form's action: only the form it names is parsed
+    assert [f.action for f in parse_forms(VERIFY_PAGE, action="/partner/verify")] == ["/partner/verify"]
     entity = '<form action="&#47;a/x"><input type=hidden name=_xsrf value=e></form><form action="/a"></form>'
     pages = [VERIFY_PAGE, entity, VERIFY_PAGE.replace('action="/partner/verify"', "action='/partner/verify?x=1'"),
-             '<form action="/b" title="a>b"><input type=hidden name=k value=v></form>', "<p>none</p>"]
+             '<form action="/b" title="a>b"><input type=hidden name=k value=v></form>', "<p>none</p>",
+             '<form data-x="/a" action=/a/x><input type=hidden name=k value=u></form><form action=/a></form>',
+             "<form action='/a/x?q=1' method=post><input type=hidden name=_xsrf value=q></form>"]
     for page in pages:
         for action in ("/partner/verify", "/partner/verify/resend", "/a/x", "/a", "/b", "/none"):
             whole = find_form(_whole_page_forms(page), action=action)
