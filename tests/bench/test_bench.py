@@ -19,7 +19,7 @@ from bench.measure import Goal, alternate, percentile
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run_bench(args: list[str], timeout: float = 110.0) -> subprocess.CompletedProcess[str]:
+def _run_bench(args: list[str], timeout: float = 240.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
 
