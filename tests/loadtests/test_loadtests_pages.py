@@ -37,8 +37,9 @@ def test_forms_carry_their_hidden_xsrf_and_are_found_by_action_or_field() -> Non
     assert find_form(parse_forms("<p>no forms</p>"), action="/partner/verify") is None
 
 
-def _whole_page_forms(text: str) -> list:
+def _whole_page_forms(text: str, convert_charrefs: bool = False) -> list:
     parser = _FormParser()
+    parser.convert_charrefs = convert_charrefs      # True: how text was read before (issue 15)
     parser.feed(text)
     parser.close()
     return parser.forms
@@ -55,9 +56,12 @@ def test_forms_from_the_slices_equal_a_whole_page_parse() -> None:
         '<p>İstanbul</p><form action="/wide"><input type=hidden name=_xsrf value=w></form>',
         "<p>no forms</p>",
     ]
+    pages.append('<form action="/e&amp;x"><input type=hidden name=t value="&lt;a&gt; &#38; &eacute;">'
+                 "<p>caf&eacute; &amp; text</p></form>")
     for page in pages:
-        assert parse_forms(page) == _whole_page_forms(page), page
+        assert parse_forms(page) == _whole_page_forms(page) == _whole_page_forms(page, True), page
     assert parse_forms(pages[2])[0].fields == {"_xsrf": "1&2"}
+    assert parse_forms(pages[-1])[0].fields == {"t": "<a> & é"} and parse_forms(pages[-1])[0].action == "/e&x"
     assert len(form_slices(VERIFY_PAGE)) == 2 and all(x.startswith("<form") for x in form_slices(VERIFY_PAGE))
     assert form_slices("<p>none</p>") == []
 
