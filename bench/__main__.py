@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.measure import print_table, write_result
 
 SUITE = ["inbox_ingest", "inbox_wakeup", "inbox_size", "checker_parse", "end_to_end", "waiting_crowd"]
-EXTRA = ["production_cost"]
+EXTRA = ["production_cost", "distributed"]
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

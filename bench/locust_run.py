@@ -18,6 +18,7 @@ from pathlib import Path
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "locustfile.py"
 HELLO_LOCUSTFILE = Path(__file__).resolve().parent / "hello_locustfile.py"
+BARE_MFA_LOCUSTFILE = Path(__file__).resolve().parent / "bare_mfa_locustfile.py"
 
 
 @dataclass

@@ -37,7 +37,9 @@ class Form:
 
 class _FormParser(HTMLParser):
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
+        # Text between tags is never read here, so it is not unescaped (a fifth of the parse);
+        # attribute values, the hidden fields' values included, are unescaped either way.
+        super().__init__(convert_charrefs=False)
         self.forms: list[Form] = []
         self._current: Form | None = None
 
@@ -80,14 +82,37 @@ def form_slices(text: str) -> list[str]:
     return out
 
 
-def parse_forms(text: str) -> list[Form]:
+def _names_action(open_tag: str, path: str) -> bool:
+    """Whether a form's opening tag holds `path` as a whole attribute value (optionally with a query):
+    `action="/partner/verify"` names /partner/verify, `action="/partner/verify/resend"` does not."""
+    start = open_tag.find(path)
+    while start >= 0:
+        end = start + len(path)
+        before = open_tag[start - 1] if start else "<"
+        after = open_tag[end] if end < len(open_tag) else ">"
+        if before in "\"'=" and after in "\"'? \t\n\r\f>":
+            return True
+        start = open_tag.find(path, end)
+    return False
+
+
+def parse_forms(text: str, action: str | None = None) -> list[Form]:
     """All forms of an HTML page, with their hidden fields (html.parser, not a regex).
 
     The parser reads only the form slices of the page (`form_slices`), which is what a full
-    pass would have collected fields from.
+    pass would have collected fields from. With `action`, only the slices whose opening tag
+    names that path (query ignored) are parsed, or all of them when none does: filling in one
+    form of a page with two (verify and resend) then costs one form's parse. The parser still
+    decides what each form's action is; `form_for` falls back to every form when the guess missed.
     """
+    slices = form_slices(text)
+    if action is not None:
+        wanted = action.split("?", 1)[0]
+        picked = [s for s in slices if _names_action(s[:s.find(">")], wanted)]
+        if picked:
+            slices = picked
     parser = _FormParser()
-    for chunk in form_slices(text):
+    for chunk in slices:
         parser.feed(chunk)
         parser.close()
         parser.reset()

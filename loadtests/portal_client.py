@@ -45,6 +45,14 @@ class PortalResult:
             self._forms = parse_forms(self.text)
         return self._forms
 
+    def form_for(self, action: str) -> Form | None:
+        """The form posting to `action`: its own slice parsed first, the whole page if that missed."""
+        if self._forms is None:
+            form = find_form(parse_forms(self.text, action=action), action=action)
+            if form is not None:
+                return form
+        return find_form(self.forms(), action=action)
+
 
 class PortalClient:
     """GET/POST with hand-followed redirects and loop detection, over one FastHttpSession."""
@@ -92,7 +100,7 @@ class PortalClient:
 
     def submit(self, page: PortalResult, action: str, values: dict[str, str]) -> PortalResult:
         """Fill in the form of `page` that posts to `action` (hidden fields such as `_xsrf` kept)."""
-        form = find_form(page.forms(), action=action)
+        form = page.form_for(action)
         data = dict(form.fields) if form is not None else {}
         data.update(values)
         target = form.action if form is not None and form.action else action

@@ -7,7 +7,7 @@ whole history is linear in its size. Nothing here decides validity; it only file
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ class HistoryError(ValueError):
     """A history line that breaks the contract in a way the checker cannot work around."""
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientOp:
     """A client operation: its `invoke` line and its completion (`ok`/`fail`/`info`), if any."""
 
@@ -42,7 +42,7 @@ class ClientOp:
         return value.get(key) if isinstance(value, dict) else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Challenge:
     """Portal events of one login attempt (challenge), in event-id order once finished."""
 
@@ -54,7 +54,7 @@ class Challenge:
     resends: list[Line] = field(default_factory=list)     # resend_allowed / resend_refused
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     """Everything known about one email by its Message-ID: portal outbox and inbox events."""
 
@@ -86,6 +86,7 @@ class Index:
     clock_jumps: list[Line] = field(default_factory=list)
     affiliate_logins: int = 0                                            # portal affiliate_login events
     portal_last: Line | None = None
+    portal_last_wall: Any = 0                                            # portal_last's wall, not re-read per line
     ops: list[ClientOp] = field(default_factory=list)
     flows: dict[Any, list[ClientOp]] = field(default_factory=lambda: defaultdict(list))
     flow_lines: list[Line] = field(default_factory=list)
@@ -109,58 +110,97 @@ def _challenge(ix: Index, cid: Any) -> Challenge:
     return ch
 
 
+def _challenge_created(ix: Index, line: Line) -> None:
+    ch = _challenge(ix, line.get("challenge_id"))
+    ch.created = line
+    if line.get("ref") is not None:
+        ix.ref_to_challenge[str(line["ref"])] = ch.cid
+    if line.get("program"):
+        ix.partner_program[line.get("partner_id")] = line["program"]
+
+
+def _code_issued(ix: Index, line: Line) -> None:
+    _challenge(ix, line.get("challenge_id")).codes.append(line)
+    ix.codes[line.get("code_id")] = line
+    if line.get("message_id") is not None:
+        ix.messages[message_key(line["message_id"])].issued = line
+    ix.address_events[line.get("partner_id")].append(line)
+
+
+def _verify(ix: Index, line: Line) -> None:
+    if line.get("challenge_id") is not None:
+        _challenge(ix, line["challenge_id"]).verifies.append(line)
+    if line["event"] == "verify_ok":
+        ix.code_oks[line.get("code_id")].append(line)
+
+
+def _code_voided(ix: Index, line: Line) -> None:
+    _challenge(ix, line.get("challenge_id")).voids.append(line)
+    ix.code_voids[line.get("code_id")].append(line)
+
+
+def _resend(ix: Index, line: Line) -> None:
+    _challenge(ix, line.get("challenge_id")).resends.append(line)
+
+
+def _email(ix: Index, line: Line) -> None:
+    msg = ix.messages[message_key(line.get("message_id"))]
+    ev = line["event"]
+    if ev == "email_queued":
+        msg.queued = line
+    elif ev == "email_attempt":
+        msg.attempts.append(line)
+    elif ev == "email_sent":
+        msg.sent.append(line)
+    else:
+        msg.failed.append(line)
+
+
+def _session_created(ix: Index, line: Line) -> None:
+    ix.session_lines.append(line)
+    if line.get("session") is not None:
+        ix.sessions[str(line["session"])] = line
+    if line.get("program"):
+        ix.partner_program.setdefault(line.get("partner_id"), line["program"])
+
+
+def _affiliate_login(ix: Index, line: Line) -> None:
+    ix.affiliate_logins += 1
+
+
+# portal event -> where it is filed (one dict lookup per line instead of a chain of comparisons)
+_PORTAL_EVENTS: dict[Any, Callable[[Index, Line], None]] = {
+    "challenge_created": _challenge_created,
+    "code_issued": _code_issued,
+    "verify_ok": _verify,
+    "verify_fail": _verify,
+    "code_voided": _code_voided,
+    "resend_allowed": _resend,
+    "resend_refused": _resend,
+    "email_queued": _email,
+    "email_attempt": _email,
+    "email_sent": _email,
+    "email_failed": _email,
+    "session_created": _session_created,
+    "account_served": lambda ix, line: ix.served.append(line),
+    "notification_changed": lambda ix, line: ix.address_events[line.get("partner_id")].append(line),
+    "clock_advanced": lambda ix, line: ix.clock_jumps.append(line),
+    "affiliate_login": _affiliate_login,
+}
+
+
 def _portal(ix: Index, line: Line) -> None:
     ix.portal_count += 1
-    if ix.portal_last is None or line.get("wall", 0) >= ix.portal_last.get("wall", 0):
-        ix.portal_last = line
+    wall = line.get("wall", 0)
+    if ix.portal_last is None or wall >= ix.portal_last_wall:
+        ix.portal_last, ix.portal_last_wall = line, wall
     ev = line.get("event")
-    if ev == "challenge_created":
-        ch = _challenge(ix, line.get("challenge_id"))
-        ch.created = line
-        if line.get("ref") is not None:
-            ix.ref_to_challenge[str(line["ref"])] = ch.cid
-        if line.get("program"):
-            ix.partner_program[line.get("partner_id")] = line["program"]
-    elif ev == "code_issued":
-        _challenge(ix, line.get("challenge_id")).codes.append(line)
-        ix.codes[line.get("code_id")] = line
-        if line.get("message_id") is not None:
-            ix.messages[message_key(line["message_id"])].issued = line
-        ix.address_events[line.get("partner_id")].append(line)
-    elif ev in ("verify_ok", "verify_fail"):
-        if line.get("challenge_id") is not None:
-            _challenge(ix, line["challenge_id"]).verifies.append(line)
-        if ev == "verify_ok":
-            ix.code_oks[line.get("code_id")].append(line)
-    elif ev == "code_voided":
-        _challenge(ix, line.get("challenge_id")).voids.append(line)
-        ix.code_voids[line.get("code_id")].append(line)
-    elif ev in ("resend_allowed", "resend_refused"):
-        _challenge(ix, line.get("challenge_id")).resends.append(line)
-    elif ev in ("email_queued", "email_attempt", "email_sent", "email_failed"):
-        msg = ix.messages[message_key(line.get("message_id"))]
-        if ev == "email_queued":
-            msg.queued = line
-        elif ev == "email_attempt":
-            msg.attempts.append(line)
-        elif ev == "email_sent":
-            msg.sent.append(line)
-        else:
-            msg.failed.append(line)
-    elif ev == "session_created":
-        ix.session_lines.append(line)
-        if line.get("session") is not None:
-            ix.sessions[str(line["session"])] = line
-        if line.get("program"):
-            ix.partner_program.setdefault(line.get("partner_id"), line["program"])
-    elif ev == "account_served":
-        ix.served.append(line)
-    elif ev == "notification_changed":
-        ix.address_events[line.get("partner_id")].append(line)
-    elif ev == "clock_advanced":
-        ix.clock_jumps.append(line)
-    elif ev == "affiliate_login":
-        ix.affiliate_logins += 1
+    try:
+        file_it = _PORTAL_EVENTS.get(ev)
+    except TypeError:                   # an unhashable event value: filed nowhere, as before
+        return
+    if file_it is not None:
+        file_it(ix, line)
 
 
 def _client(ix: Index, line: Line, pending: dict[tuple[Any, Any], list[ClientOp]]) -> None:
@@ -175,7 +215,11 @@ def _client(ix: Index, line: Line, pending: dict[tuple[Any, Any], list[ClientOp]
     key = (line.get("proc"), op)
     if typ == "invoke":
         rec = ClientOp(line)
-        pending.setdefault(key, []).append(rec)   # a double click has two outstanding at once
+        waiting = pending.get(key)
+        if waiting is None:
+            pending[key] = [rec]
+        else:
+            waiting.append(rec)                   # a double click has two outstanding at once
         ix.ops.append(rec)
         if line.get("flow") is not None:
             ix.flows[line["flow"]].append(rec)

@@ -19,7 +19,7 @@ from bench.measure import Goal, alternate, percentile
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run_bench(args: list[str], timeout: float = 110.0) -> subprocess.CompletedProcess[str]:
+def _run_bench(args: list[str], timeout: float = 240.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bench", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
 
@@ -55,6 +55,11 @@ def test_benchmark_runs_at_tiny_size(name: str, tmp_path: Path) -> None:
         else:
             assert fig["kind"] == "absolute" and fig["value"] is not None and fig["value"] >= 0
     assert name in proc.stdout  # the table was printed
+    names = {fig["name"] for fig in doc["figures"]}
+    required = {"end_to_end": {"harness client vs bare FastHttpUser, same request mix", "end to end"},
+                "checker_parse": {"check vs parse", "parse: stdlib json vs read_jsonl"},
+                "distributed": {"MFA logins/s per worker", "merged history complete"}}.get(name, set())
+    assert required <= names, f"{name}: missing figures {required - names}"
 
 
 def test_unknown_benchmark_is_a_usage_error(tmp_path: Path) -> None:

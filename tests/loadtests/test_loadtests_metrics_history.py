@@ -97,3 +97,27 @@ def test_worker_batches_are_bounded_and_the_final_flush_always_sends() -> None:
     sink.flush(final=True)
     sink.flush(final=True)
     assert sent[2:] == [(1, True), (0, True)] and sink.sent == 7
+
+
+def test_history_lines_are_byte_for_byte_what_json_dumps_wrote(tmp_path: Path) -> None:
+    """Issue 15: the encoder built once writes exactly the documented format the old per-line dumps did."""
+    from loadtests.history import FileSink, History, encode_line
+    from loadtests.timebase import Timebase
+
+    values = [{}, {"code": "012345", "ref": "R\u00e9f", "emoji": "🔐", "ctl": "\x00\n\u2028"},
+              {"chain": ["/a", "/b?x=1"], "n": -0.0, "big": 2**70, "f": 1e16, "tiny": 5e-324, "none": None},
+              {"nan": float("nan"), "inf": float("-inf"), "obj": Path("/x"), "nested": {"k": [True, False]}}]
+    for v in values:
+        assert encode_line(v) == json.dumps(v, separators=(",", ":"), default=str)
+    path = tmp_path / "h.jsonl"
+    sink = FileSink(path)
+    hist = History(Timebase(scale=100.0, epoch=1790000000.0), sink)
+    for i, v in enumerate(values):
+        hist.emit("invoke", "verify", v, proc="w1-0", flow="w1-0-1", persona="careful", user="zoë@x.test",
+                  wall=1790000000.1234567 + i)
+    sink.close()
+    old = [json.dumps({"src": "client", "wall": round(1790000000.1234567 + i, 6),
+                       "st": round((1790000000.1234567 + i - 1790000000.0) * 100.0, 6), "type": "invoke",
+                       "proc": "w1-0", "flow": "w1-0-1", "persona": "careful", "user": "zoë@x.test", "op": "verify",
+                       "value": v}, separators=(",", ":"), default=str) for i, v in enumerate(values)]
+    assert path.read_text(encoding="utf-8").splitlines() == old

@@ -37,8 +37,9 @@ def test_forms_carry_their_hidden_xsrf_and_are_found_by_action_or_field() -> Non
     assert find_form(parse_forms("<p>no forms</p>"), action="/partner/verify") is None
 
 
-def _whole_page_forms(text: str) -> list:
+def _whole_page_forms(text: str, convert_charrefs: bool = False) -> list:
     parser = _FormParser()
+    parser.convert_charrefs = convert_charrefs      # True: how text was read before (issue 15)
     parser.feed(text)
     parser.close()
     return parser.forms
@@ -55,9 +56,12 @@ def test_forms_from_the_slices_equal_a_whole_page_parse() -> None:
         '<p>İstanbul</p><form action="/wide"><input type=hidden name=_xsrf value=w></form>',
         "<p>no forms</p>",
     ]
+    pages.append('<form action="/e&amp;x"><input type=hidden name=t value="&lt;a&gt; &#38; &eacute;">'
+                 "<p>caf&eacute; &amp; text</p></form>")
     for page in pages:
-        assert parse_forms(page) == _whole_page_forms(page), page
+        assert parse_forms(page) == _whole_page_forms(page) == _whole_page_forms(page, True), page
     assert parse_forms(pages[2])[0].fields == {"_xsrf": "1&2"}
+    assert parse_forms(pages[-1])[0].fields == {"t": "<a> & é"} and parse_forms(pages[-1])[0].action == "/e&x"
     assert len(form_slices(VERIFY_PAGE)) == 2 and all(x.startswith("<form") for x in form_slices(VERIFY_PAGE))
     assert form_slices("<p>none</p>") == []
 
@@ -88,3 +92,23 @@ def test_the_login_form_soon_after_a_verify_is_a_loop_and_later_is_not() -> None
     assert not watch.back_at_login(102.5)               # past the window: the session simply ended
     watch.reset()
     assert not watch.back_at_login(100.5)
+
+
+def test_filling_in_one_form_parses_only_its_slice_and_finds_what_a_whole_parse_finds() -> None:
+    """Issue 15: a form is filled in from its own slice (one html.parser pass over it, not the page's)."""
+    from loadtests.portal_client import PortalResult
+
+    only = parse_forms(VERIFY_PAGE, action="/partner/verify/resend")
+    assert [f.action for f in only] == ["/partner/verify/resend"]
+    # "/partner/verify" is also a prefix of the resend form's action: only the form it names is parsed
+    assert [f.action for f in parse_forms(VERIFY_PAGE, action="/partner/verify")] == ["/partner/verify"]
+    entity = '<form action="&#47;a/x"><input type=hidden name=_xsrf value=e></form><form action="/a"></form>'
+    pages = [VERIFY_PAGE, entity, VERIFY_PAGE.replace('action="/partner/verify"', "action='/partner/verify?x=1'"),
+             '<form action="/b" title="a>b"><input type=hidden name=k value=v></form>', "<p>none</p>",
+             '<form data-x="/a" action=/a/x><input type=hidden name=k value=u></form><form action=/a></form>',
+             "<form action='/a/x?q=1' method=post><input type=hidden name=_xsrf value=q></form>"]
+    for page in pages:
+        for action in ("/partner/verify", "/partner/verify/resend", "/a/x", "/a", "/b", "/none"):
+            whole = find_form(_whole_page_forms(page), action=action)
+            assert PortalResult(200, "/", page, []).form_for(action) == whole, (page, action)
+    assert PortalResult(200, "/", entity, []).form_for("/a/x").fields == {"_xsrf": "e"}
