@@ -217,21 +217,26 @@ def _raw_body(raw: bytes) -> str:
     return body.decode("utf-8", "replace")
 
 
+def _fill_envelope(s: Summary, msg: Any) -> None:
+    """The top-level header fields of a summary (ID, subject, addresses, date)."""
+    s.message_id = _decode_header(msg.get("Message-ID")).strip().strip("<>")
+    s.subject = _SPACE.sub(" ", _decode_header(msg.get("Subject"))).strip()
+    froms = _fast_addresses(msg, "From")
+    if froms:
+        s.from_ = froms[0]
+    s.to = _fast_addresses(msg, "To")
+    s.cc = _fast_addresses(msg, "Cc")
+    s.bcc = _fast_addresses(msg, "Bcc")
+    s.reply_to = _fast_addresses(msg, "Reply-To")
+    s.date = _decode_header(msg.get("Date"))
+
+
 def _summarize_unparsed(raw: bytes, note: str) -> Summary:
     """Top-level headers and the raw body as text: the summary of a message the parser refused."""
     s = Summary(note=note)
     try:
         msg = parse_bytes(raw, compat32, headers_only=True)
-        s.message_id = _decode_header(msg.get("Message-ID")).strip().strip("<>")
-        s.subject = _SPACE.sub(" ", _decode_header(msg.get("Subject"))).strip()
-        froms = _fast_addresses(msg, "From")
-        if froms:
-            s.from_ = froms[0]
-        s.to = _fast_addresses(msg, "To")
-        s.cc = _fast_addresses(msg, "Cc")
-        s.bcc = _fast_addresses(msg, "Bcc")
-        s.reply_to = _fast_addresses(msg, "Reply-To")
-        s.date = _decode_header(msg.get("Date"))
+        _fill_envelope(s, msg)
     except Exception:  # noqa: BLE001, S110 - headers are a bonus here; the raw source is kept anyway
         pass
     body = _raw_body(raw)
@@ -243,16 +248,7 @@ def _summarize_unparsed(raw: bytes, note: str) -> Summary:
 def _summarize_fast(raw: bytes) -> Summary:
     msg = parse_bytes(raw, compat32)
     s = Summary()
-    s.message_id = _decode_header(msg.get("Message-ID")).strip().strip("<>")
-    s.subject = _SPACE.sub(" ", _decode_header(msg.get("Subject"))).strip()
-    froms = _fast_addresses(msg, "From")
-    if froms:
-        s.from_ = froms[0]
-    s.to = _fast_addresses(msg, "To")
-    s.cc = _fast_addresses(msg, "Cc")
-    s.bcc = _fast_addresses(msg, "Bcc")
-    s.reply_to = _fast_addresses(msg, "Reply-To")
-    s.date = _decode_header(msg.get("Date"))
+    _fill_envelope(s, msg)
     text: str | None = None
     html_body: str | None = None
     for part in msg.walk():
