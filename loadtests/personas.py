@@ -213,13 +213,16 @@ class MfaUser(FastHttpUser):
             # first. With the reference in the query any match is this login's own, so the Seq
             # this client saw last is a safe lower bound and the request is saved.
             fs.after_seq = self.inbox.current_seq()
+        else:
+            # even with the reference in the query, never mail delivered before this run started
+            fs.after_seq = self.inbox.floor()
         with self.rec.op(op_name, {"path": path}) as op:
             form = self.portal.get(path)
             if form.error:
                 op.info({"reason": "connection", "error": form.error})
                 return "error"
             res = self.portal.submit(form, path, {p.fields["username"]: self.account.username,
-                                                  p.fields["password"]: self.password})
+                                                  p.fields["password"]: self.password}, step=op_name)
             fs.last_page = res
             if res.error:
                 op.info({"reason": "connection", "error": res.error, "chain": res.chain})
@@ -249,7 +252,8 @@ class MfaUser(FastHttpUser):
             if res.reason == "generic_error":
                 op.fail({"reason": "generic_error", "chain": res.chain})
                 return "error"
-            op.fail({"reason": "error", "status": res.status, "page": res.page, "chain": res.chain})
+            op.fail({"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain,
+                     **({"problem": res.problem} if res.problem else {})})
             return "error"
 
     def query(self, fs: FlowState, ref: str | None) -> str:
@@ -311,7 +315,7 @@ class MfaUser(FastHttpUser):
         with (rec or self.rec).op("verify", args) as op:
             if page is None:
                 page = self.portal.get(p.paths["verify"])
-            res = self.portal.submit(page, p.paths["verify"], {p.fields["code"]: code})
+            res = self.portal.submit(page, p.paths["verify"], {p.fields["code"]: code}, step="verify")
             fs.last_page = res
             if res.error:
                 op.info({"reason": "connection", "error": res.error, "chain": res.chain})
@@ -343,7 +347,8 @@ class MfaUser(FastHttpUser):
                 reason = res.reason or "error"
                 op.fail({"reason": reason, "chain": res.chain})
                 return reason
-            op.fail({"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain})
+            op.fail({"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain,
+                     **({"problem": res.problem} if res.problem else {})})
             return res.reason or "error"
 
     def resend(self, fs: FlowState) -> bool:
@@ -351,7 +356,7 @@ class MfaUser(FastHttpUser):
         p = self.h.profile
         with self.rec.op("resend", {"ref": fs.ref}) as op:
             page = fs.verify_page or self.portal.get(p.paths["verify"])
-            res = self.portal.submit(page, p.paths["resend"], {})
+            res = self.portal.submit(page, p.paths["resend"], {}, step="resend")
             if res.error:
                 op.info({"reason": "connection", "error": res.error})
                 return False
@@ -392,7 +397,7 @@ class MfaUser(FastHttpUser):
         if page is None:
             return
         with self.rec.op("logout", {}) as op:
-            res = self.portal.submit(page, self.h.profile.paths["logout"], {})
+            res = self.portal.submit(page, self.h.profile.paths["logout"], {}, step="logout")
             if res.error:
                 op.info({"reason": "connection", "error": res.error})
             elif res.status < 400:
@@ -626,7 +631,7 @@ class ForgotPassword(MfaUser):
         with self.rec.op("forgot_password", {}) as op:
             form = self.portal.get(p.paths["forgot_password"])
             res = self.portal.submit(form, p.paths["forgot_password"],
-                                     {p.fields["forgot_username"]: self.account.username})
+                                     {p.fields["forgot_username"]: self.account.username}, step="forgot_password")
             if res.error:
                 op.info({"reason": "connection", "error": res.error})
                 return "error"
@@ -646,7 +651,8 @@ class ForgotPassword(MfaUser):
                 op.fail({"reason": "no_link"})
                 return "error"
             page = self.portal.get(link.group(1) if link.groups() else link.group(0))
-            res = self.portal.submit(page, p.paths["reset_password"], {p.fields["new_password"]: new_password})
+            res = self.portal.submit(page, p.paths["reset_password"], {p.fields["new_password"]: new_password},
+                                     step="reset_password", confirm=new_password)
             if res.error:
                 op.info({"reason": "connection", "error": res.error})
                 return "error"
