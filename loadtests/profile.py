@@ -23,6 +23,9 @@ DEFAULT_PROFILE = PROFILE_DIR / "reference.toml"
 PATHS = ("login", "verify", "resend", "account", "forgot_password", "reset_password",
          "affiliate_login", "affiliate_dashboard", "logout")
 OPTIONAL_PATHS = ("chooser", "my_account")
+NONE = "none"
+# Features a portal may lack (`paths.X = "none"`): scenarios needing one are refused up front.
+OPTIONAL_FEATURES = ("resend", "forgot_password", "reset_password", "affiliate_login", "affiliate_dashboard")
 FIELDS = ("username", "password", "code", "xsrf", "forgot_username", "new_password", "reset_token")
 PAGES = ("login", "verify", "account", "affiliate_login", "affiliate_dashboard", "cookies_blocked",
          "forgot_password", "reset_password", "my_account", "chooser", "error")
@@ -103,6 +106,10 @@ class TargetProfile:
     retry_after_scenario_header: str = "X-Retry-After-Scenario"
     extra: dict[str, Any] = field(default_factory=dict)
     forms: dict[str, FormSpec] = field(default_factory=dict)
+
+    def has(self, feature: str) -> bool:
+        """Whether the portal has this path (False for `paths.X = "none"`)."""
+        return self.paths.get(feature, NONE) != NONE
 
     def form(self, name: str) -> FormSpec | None:
         return self.forms.get(name)
@@ -267,8 +274,11 @@ def profile_from_dict(data: dict[str, Any], source: str = "<profile>") -> Target
         raise ProfileError(f"{where}: name must be a non-empty string")
     paths = _strings(_table(data, "paths", where), where, "paths", PATHS + OPTIONAL_PATHS, PATHS)
     for key, value in paths.items():
+        if value == NONE and key in OPTIONAL_FEATURES:
+            continue
         if not value.startswith("/"):
-            raise ProfileError(f"{where}: paths.{key} must start with '/', got {value!r}")
+            hint = f" or be \"none\" (the portal has no {key})" if key in OPTIONAL_FEATURES else ""
+            raise ProfileError(f"{where}: paths.{key} must start with '/'{hint}, got {value!r}")
     fields_ = _strings(_table(data, "fields", where), where, "fields", FIELDS, ("username", "password", "code"))
     fields_.setdefault("xsrf", "_xsrf")
     fields_.setdefault("forgot_username", fields_["username"])
