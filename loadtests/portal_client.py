@@ -119,9 +119,9 @@ class PortalClient:
                 return self._no_form(page, spec.describe())
         data = dict(form.fields) if form is not None else {}
         if spec is not None:
-            named = [b for b in form.buttons if b[0]] if form is not None else []
-            if named:
-                data.setdefault(*named[0])             # a browser sends the clicked submit button
+            clicked = [b for b in form.buttons if b[0] and spec.button in b] if form and spec.button else []
+            if clicked:
+                data.setdefault(*clicked[0])           # a browser sends the button it clicked (only that)
             data.update(spec.static)
             if spec.confirm_field and confirm is not None:
                 data[spec.confirm_field] = confirm
