@@ -130,14 +130,15 @@ def parse_forms(text: str, action: str | None = None) -> list[Form]:
 
 
 def find_form(forms: list[Form], action: str | None = None, field_name: str | None = None,
-              button: str | None = None) -> Form | None:
-    """The first form that matches every criterion given, else (legacy) the first by `action` or by field.
+              button: str | None = None, strict: bool = False) -> Form | None:
+    """The first form that matches every criterion given (`strict`, or with `action` "" or a
+    `button`), else (legacy) the first by `action` or by field.
 
     `action` "" means a form posting to the page's own URL (empty or missing action attribute);
     otherwise a path match, query ignored. `field_name`: a named input the form holds (hidden
     ones too). `button`: the name or value of one of its submit buttons.
     """
-    if action == "" or button is not None:
+    if strict or action == "" or button is not None:
         for form in forms:
             if action == "" and form.action.strip() not in ("", "#", "?") and form.has_action:
                 continue

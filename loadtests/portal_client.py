@@ -114,7 +114,8 @@ class PortalClient:
             # path on purpose from pages without that form, e.g. a code with no pending login).
             form = page.form_for(action)
         else:
-            form = find_form(page.forms(), action=spec.action, field_name=spec.field, button=spec.button)
+            form = find_form(page.forms(), action=spec.action, field_name=spec.field, button=spec.button,
+                             strict=True)
             if form is None:
                 return self._no_form(page, spec.describe())
         data = dict(form.fields) if form is not None else {}
