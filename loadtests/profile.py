@@ -205,7 +205,7 @@ def _marker_map(table: dict[str, Any], where: str, section: str, known: tuple[st
     """`name = "marker"` lines, inverted to marker -> name."""
     out: dict[str, str] = {}
     for name, marker in table.items():
-        if name in ("attr", "contains"):
+        if name in ("attr", "contains", "regex"):
             continue
         if name not in known:
             raise ProfileError(f"{where}: unknown {section} name {name!r} (known: {', '.join(known)})")

@@ -62,3 +62,43 @@ def test_unreadable_or_invalid_files_are_clear_errors(tmp_path: Path) -> None:
     bad.write_text("name = \n", encoding="utf-8")
     with pytest.raises(ProfileError, match="is not valid TOML"):
         load_profile(bad)
+
+
+def test_pages_and_reasons_take_several_substrings_or_regexes_on_decoded_text() -> None:
+    d = reference()
+    d["pages"] = {"contains": {"login": ["Sign in", "Connexion"], "verify": "We’ve emailed you",
+                               "account": "Partner account", "affiliate_dashboard": "Affiliate home"},
+                  "regex": {"error": r"Error \d{3}"}}
+    d["reasons"] = {"contains": {"generic_error": ["Invalid password", "Specified user does not exist"]},
+                    "regex": {"wrong": "(?i)invalid (code|token)"}}
+    p = profile_from_dict(d)
+    assert p.page_of("<h1>Connexion</h1>") == "login"
+    assert p.page_match("<p>We&rsquo;ve emailed you</p>") == ("verify", "contains 'We’ve emailed you'")
+    assert p.page_match("<h1>Error 503</h1>") == ("error", "regex 'Error \\\\d{3}'")
+    assert p.page_of("<p>something else</p>") is None
+    assert p.reason_of("<li>Specified user does not exist</li>") == "generic_error"
+    assert p.reason_of("<li>INVALID Token</li>") == "wrong"
+    d["reasons"]["regex"] = {"wrong": "(unclosed"}
+    with pytest.raises(ProfileError, match="reasons.regex.wrong is not a valid regular expression"):
+        profile_from_dict(d)
+
+
+def test_forms_static_and_confirm_fields_and_none_paths_are_read() -> None:
+    d = reference()
+    d["paths"]["resend"] = "none"
+    d["forms"] = {"reset_password": {"field": "new_password1", "action": "", "confirm_field": "new_password2",
+                                     "static": {"step": "token"}}}
+    p = profile_from_dict(d)
+    spec = p.form("reset_password")
+    assert spec is not None and spec.action == "" and spec.confirm_field == "new_password2"
+    assert spec.static == (("step", "token"),) and not p.has("resend") and p.has("forgot_password")
+    d["paths"]["login"] = "none"
+    with pytest.raises(ProfileError, match="paths.login must start with '/'"):
+        profile_from_dict(d)
+    d["paths"]["login"] = "/partner/login"
+    d["forms"] = {"signin": {"field": "x"}}
+    with pytest.raises(ProfileError, match="unknown form forms.signin"):
+        profile_from_dict(d)
+    d["forms"] = {"login": {"feild": "x"}}
+    with pytest.raises(ProfileError, match="unknown key forms.login.feild"):
+        profile_from_dict(d)
