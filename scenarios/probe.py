@@ -123,7 +123,10 @@ class Prober:
         code = mail.code
         if p.has("resend"):
             res = self.portal.submit(verify_page, p.paths["resend"], {}, step="resend")
-            if self.step("resend", res, ("verify",)):
+            if self.step("resend", res, ("verify",)) and res.reason is not None:
+                verify_page = res                     # refused (a cooldown): recognised, no mail expected
+                self.report.lines.append(f"resend: refused with reason {res.reason}: no new code expected")
+            elif res.page == "verify" and not res.problem:
                 verify_page = res
                 again = self.mail("resent mail", acc["notification_email"], p.code_query, mail.seq)
                 code = again.code if again is not None and again.code else code
