@@ -106,6 +106,7 @@ class TargetProfile:
     retry_after_scenario_header: str = "X-Retry-After-Scenario"
     extra: dict[str, Any] = field(default_factory=dict)
     forms: dict[str, FormSpec] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)   # the target's policy ([policy]); see scenarios/probe.py
 
     def has(self, feature: str) -> bool:
         """Whether the portal has this path (False for `paths.X = "none"`)."""
@@ -266,6 +267,18 @@ def _forms(data: dict[str, Any], where: str) -> dict[str, FormSpec]:
     return out
 
 
+def _policy(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """`[policy]` (or the drafts' `[extra.policy]`): numbers, booleans, "none" or descriptive strings."""
+    raw = data.get("policy", (data.get("extra") or {}).get("policy", {}))
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: [policy] must be a table")
+    clock = raw.get("clock_scale")
+    if clock is not None and clock != "harness" and (isinstance(clock, bool) or not isinstance(clock, int | float)
+                                                      or clock <= 0):
+        raise ProfileError(f"{where}: policy.clock_scale must be a number > 0 or \"harness\", got {clock!r}")
+    return dict(raw)
+
+
 def profile_from_dict(data: dict[str, Any], source: str = "<profile>") -> TargetProfile:
     """Validate a parsed TOML profile; every problem is a ProfileError naming the key."""
     where = source
@@ -318,7 +331,7 @@ def profile_from_dict(data: dict[str, Any], source: str = "<profile>") -> Target
         code_subject=str(mail.get("code_subject", "")), reset_subject=str(mail.get("reset_subject", "")),
         code_query=str(mail.get("code_query", "")), reset_query=str(mail.get("reset_query", "")),
         retry_after_scenario_header=str(header), extra=dict(data.get("extra", {})),
-        forms=_forms(data, where),
+        forms=_forms(data, where), policy=_policy(data, where),
     )
 
 

@@ -223,3 +223,62 @@ def probe(target: str, inbox_url: str, profile: TargetProfile, accounts: list[di
     if profile.has("forgot_password") and profile.has("reset_password"):
         prober.forgot_and_reset(acc)
     return prober.report
+
+
+# Profile policy keys -> the checker's (scenarios/checker/context.py DEFAULT_POLICY); "none" = no such rule.
+UNLIMITED = 10 ** 9
+POLICY_KEYS = {"code_lifetime_s": "code_ttl", "pending_login_lifetime_s": "challenge_ttl",
+               "wrong_code_limit": "max_attempts", "resend_cooldown_s": "resend_cooldown",
+               "resend_cap": "max_codes_per_challenge", "codes_per_account_hour": "max_codes_per_account_hour",
+               "mail_window_s": "mail_window"}
+
+
+def checker_policy(profile: TargetProfile) -> tuple[dict[str, Any], str]:
+    """The policy a target run is judged against, and where it came from.
+
+    From the profile's `[policy]` (or the drafts' `[extra.policy]`): limits given as "none" become
+    no limit (a cooldown of 0, caps of 10**9); `resend_voids_older` sets `resend`; `codes_repeat`
+    (or `code_single_use = false`) says codes come back across logins. Without a policy table:
+    the reference defaults, assumed.
+    """
+    raw = profile.policy
+    if not raw:
+        return {}, "reference defaults (assumed: the profile declares no [policy])"
+    out: dict[str, Any] = {}
+    for key, target in POLICY_KEYS.items():
+        if key in raw:
+            value = raw[key]
+            out[target] = (0.0 if key == "resend_cooldown_s" else UNLIMITED) if value == "none" else value
+    if "resend_voids_older" in raw:
+        out["resend"] = "invalidate" if raw["resend_voids_older"] else "keep"
+    if "codes_repeat" in raw:
+        out["codes_repeat"] = bool(raw["codes_repeat"])
+    elif raw.get("code_single_use") is False:
+        out["codes_repeat"] = True
+    return out, f"profile {profile.source} [policy]"
+
+
+def time_problem(profile: TargetProfile, time_scale: float) -> str | None:
+    """A --target run at a time scale the target's clock does not run at cannot be judged."""
+    clock = profile.policy.get("clock_scale")
+    if clock == "harness" or (clock is None and time_scale == 1):
+        return None
+    if isinstance(clock, int | float) and not isinstance(clock, bool) and float(clock) == float(time_scale):
+        return None
+    said = "declares no clock scale" if clock is None else f"declares policy.clock_scale = {clock!r}"
+    return (f"--time-scale {time_scale:g} with --target: the profile {profile.name} {said}; the target's "
+            f"clock runs at its own pace, so run at --time-scale {clock if clock is not None else 1} or declare "
+            "policy.clock_scale (\"harness\": the target follows the harness's clock)")
+
+
+def preflight(target: str, inbox_url: str, profile: TargetProfile, accounts: list[dict[str, Any]],
+              time_scale: float) -> str | None:
+    """The problem that stops a target run before any load (time rule, then the probe), or None."""
+    problem = time_problem(profile, time_scale)
+    if problem:
+        return problem
+    report = probe(target, inbox_url, profile, accounts)
+    if report.ok:
+        return None
+    return (f"probe of {target} with profile {profile.name} failed ({len(report.problems)} mismatch(es)): "
+            + "; ".join(report.problems) + " (run `mfa-harness probe` for the whole walk)")
