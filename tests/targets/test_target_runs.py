@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 def run_smoke(url: str, inbox: Inbox, profile: str, accounts: list[dict[str, Any]], tmp: Path,
               scale: str = "1") -> tuple[subprocess.CompletedProcess, Path]:
+    tmp.mkdir(parents=True, exist_ok=True)
     acc = tmp / "accounts.json"
     acc.write_text(json.dumps(accounts), encoding="utf-8")
     out = tmp / "run"
