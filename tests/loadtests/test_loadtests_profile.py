@@ -102,3 +102,22 @@ def test_forms_static_and_confirm_fields_and_none_paths_are_read() -> None:
     d["forms"] = {"login": {"feild": "x"}}
     with pytest.raises(ProfileError, match="unknown key forms.login.feild"):
         profile_from_dict(d)
+
+
+def test_the_profile_policy_feeds_the_checker_and_the_time_rule() -> None:
+    from scenarios.probe import UNLIMITED, checker_policy, time_problem
+
+    flask = load_profile(PROFILE_DIR / "flask-security.toml")
+    policy, source = checker_policy(flask)
+    assert policy["codes_repeat"] is True and policy["resend"] == "keep" and policy["resend_cooldown"] == 0.0
+    assert policy["max_attempts"] == UNLIMITED and source.endswith("flask-security.toml [policy]")
+    assert time_problem(flask, 1.0) is None and "policy.clock_scale = 1" in (time_problem(flask, 30.0) or "")
+    d = reference()
+    d.pop("policy")
+    bare = profile_from_dict(d)
+    assert checker_policy(bare) == ({}, "reference defaults (assumed: the profile declares no [policy])")
+    assert "declares no clock scale" in (time_problem(bare, 60.0) or "") and time_problem(bare, 1.0) is None
+    assert time_problem(load_profile(), 60.0) is None                 # the reference portal follows the harness
+    d["policy"] = {"clock_scale": 0}
+    with pytest.raises(ProfileError, match="policy.clock_scale must be a number > 0"):
+        profile_from_dict(d)
