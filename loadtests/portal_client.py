@@ -143,6 +143,8 @@ class PortalClient:
 
     def _one(self, method: str, url: str, data: dict[str, str] | None) -> tuple[Any, str | None]:
         name = path_only(url)
+        if self.profile.stat_names:
+            name = self.profile.stat_name(name)
         with self.session.request(method, url, name=name, data=data, allow_redirects=False,
                                   catch_response=True, headers=self.headers) as resp:
             status = resp.status_code or 0

@@ -107,6 +107,15 @@ class TargetProfile:
     extra: dict[str, Any] = field(default_factory=dict)
     forms: dict[str, FormSpec] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)   # the target's policy ([policy]); see scenarios/probe.py
+    stat_names: list[tuple[re.Pattern[str], str]] = field(default_factory=list)   # path pattern -> stats name
+
+    def stat_name(self, path: str) -> str:
+        """Locust's stats name of a path: the first `stat_names` pattern it fits (`/reset/{token}`),
+        so one row per pattern instead of one per token, else the path itself."""
+        for rx, name in self.stat_names:
+            if rx.fullmatch(path):
+                return name
+        return path
 
     def has(self, feature: str) -> bool:
         """Whether the portal has this path (False for `paths.X = "none"`)."""
@@ -279,6 +288,18 @@ def _policy(data: dict[str, Any], where: str) -> dict[str, Any]:
     return dict(raw)
 
 
+def _stat_names(data: dict[str, Any], where: str) -> list[tuple[re.Pattern[str], str]]:
+    """`stat_names = ["/reset/{uidb64}/set-password/", "/reset/{token}"]`: `{x}` is one path segment."""
+    raw = data.get("stat_names", [])
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x.startswith("/") for x in raw):
+        raise ProfileError(f"{where}: stat_names must be a list of path patterns starting with '/'")
+    out = []
+    for pattern in raw:
+        parts = re.split(r"\{[A-Za-z_][A-Za-z0-9_]*\}", pattern)
+        out.append((re.compile("[^/]+".join(re.escape(p) for p in parts)), pattern))
+    return out
+
+
 def profile_from_dict(data: dict[str, Any], source: str = "<profile>") -> TargetProfile:
     """Validate a parsed TOML profile; every problem is a ProfileError naming the key."""
     where = source
@@ -331,7 +352,7 @@ def profile_from_dict(data: dict[str, Any], source: str = "<profile>") -> Target
         code_subject=str(mail.get("code_subject", "")), reset_subject=str(mail.get("reset_subject", "")),
         code_query=str(mail.get("code_query", "")), reset_query=str(mail.get("reset_query", "")),
         retry_after_scenario_header=str(header), extra=dict(data.get("extra", {})),
-        forms=_forms(data, where), policy=_policy(data, where),
+        forms=_forms(data, where), policy=_policy(data, where), stat_names=_stat_names(data, where),
     )
 
 

@@ -126,6 +126,7 @@ def profile_schema() -> dict[str, Any]:
             "mail": _obj({k: STRING for k in ("code_regex", "ref_regex", "ref_attr", "code_subject", "reset_subject",
                                               "reset_link_regex", "code_query", "reset_query")}, ["code_regex"]),
             "retry_after_scenario_header": STRING,
+            "stat_names": {"type": "array", "items": {**STRING, "pattern": "^/"}},
             "forms": _obj({f: form for f in FORMS}),
             "policy": {"type": "object"},
             "extra": {"type": "object"},

@@ -121,3 +121,14 @@ def test_the_profile_policy_feeds_the_checker_and_the_time_rule() -> None:
     d["policy"] = {"clock_scale": 0}
     with pytest.raises(ProfileError, match="policy.clock_scale must be a number > 0"):
         profile_from_dict(d)
+
+
+def test_stat_names_group_token_paths_by_pattern() -> None:
+    p = load_profile(PROFILE_DIR / "django-two-factor.toml")
+    assert p.stat_name("/reset/OA/set-password/") == "/reset/{uidb64}/set-password/"
+    assert p.stat_name("/reset/OA/cz1-0f3e9a/") == "/reset/{uidb64}/{token}/"
+    assert p.stat_name("/account/") == "/account/" and load_profile().stat_name("/x/y") == "/x/y"
+    d = reference()
+    d["stat_names"] = ["reset/{token}"]
+    with pytest.raises(ProfileError, match="stat_names must be a list of path patterns"):
+        profile_from_dict(d)
