@@ -352,8 +352,10 @@ class MfaUser(FastHttpUser):
             return res.reason or "error"
 
     def resend(self, fs: FlowState) -> bool:
-        """Ask for another code; True when the portal sent one."""
+        """Ask for another code; True when the portal sent one (False, nothing asked, when it has none)."""
         p = self.h.profile
+        if not p.has("resend"):
+            return False
         with self.rec.op("resend", {"ref": fs.ref}) as op:
             page = fs.verify_page or self.portal.get(p.paths["verify"])
             res = self.portal.submit(page, p.paths["resend"], {}, step="resend")

@@ -271,10 +271,27 @@ def time_problem(profile: TargetProfile, time_scale: float) -> str | None:
             "policy.clock_scale (\"harness\": the target follows the harness's clock)")
 
 
+# Personas whose whole point is a feature a portal may lack (`paths.X = "none"`). Others that only
+# sometimes use one (patient/impatient resend when no code came) skip that behaviour instead.
+NEEDS = {"resend-stormer": ("resend",), "resend-mixer": ("resend",),
+         "affiliate": ("affiliate_login", "affiliate_dashboard"),
+         "forgot-password": ("forgot_password", "reset_password")}
+
+
+def feature_problem(profile: TargetProfile, personas: dict[str, float]) -> str | None:
+    """The scenario's personas that need a feature the profile says the portal lacks, or None."""
+    missing = [f"{name} needs {feature}" for name, weight in personas.items() if weight
+               for feature in NEEDS.get(name, ()) if not profile.has(feature)]
+    if not missing:
+        return None
+    return (f"the scenario cannot run against {profile.name}: {'; '.join(missing)} "
+            f"(paths.X = \"none\" in {profile.source}); drop those personas")
+
+
 def preflight(target: str, inbox_url: str, profile: TargetProfile, accounts: list[dict[str, Any]],
-              time_scale: float) -> str | None:
-    """The problem that stops a target run before any load (time rule, then the probe), or None."""
-    problem = time_problem(profile, time_scale)
+              time_scale: float, personas: dict[str, float] | None = None) -> str | None:
+    """The problem that stops a target run before any load (time rule, features, then the probe), or None."""
+    problem = time_problem(profile, time_scale) or feature_problem(profile, personas or {})
     if problem:
         return problem
     report = probe(target, inbox_url, profile, accounts)

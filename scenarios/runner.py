@@ -225,7 +225,8 @@ def target_preflight(sc: Scenario, opts: RunOptions, accounts: list[dict[str, An
         profile = load_profile(opts.target_profile)
     except ProfileError as exc:
         raise SetupError(str(exc)) from None
-    problem = preflight(opts.target or "", opts.inbox_url or "", profile, accounts, sc.time_scale)
+    problem = preflight(opts.target or "", opts.inbox_url or "", profile, accounts, sc.time_scale,
+                        dict(sc.personas))
     if problem:
         raise SetupError(problem)
     policy, source = checker_policy(profile)

@@ -132,3 +132,13 @@ def test_stat_names_group_token_paths_by_pattern() -> None:
     d["stat_names"] = ["reset/{token}"]
     with pytest.raises(ProfileError, match="stat_names must be a list of path patterns"):
         profile_from_dict(d)
+
+
+def test_personas_needing_a_missing_feature_are_refused_by_name() -> None:
+    from scenarios.probe import feature_problem
+
+    django = load_profile(PROFILE_DIR / "django-two-factor.toml")
+    problem = feature_problem(django, {"careful": 1, "resend-stormer": 1, "patient": 1})
+    assert problem is not None and "resend-stormer needs resend" in problem and "patient" not in problem
+    assert feature_problem(django, {"careful": 1, "patient": 1, "resend-stormer": 0}) is None
+    assert feature_problem(load_profile(), {"resend-stormer": 1, "affiliate": 1}) is None
