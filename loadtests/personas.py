@@ -207,7 +207,10 @@ class MfaUser(FastHttpUser):
         """Sign in; returns "verify" (a code was sent), "in" (no code asked) or a flow outcome."""
         p = self.h.profile
         path = program_path or p.paths["login"]
-        op_name = "affiliate_login" if path == p.paths["affiliate_login"] else "login"
+        # A shared sign-in form (one path for both): the step is an affiliate's because the account is.
+        shared = p.paths["affiliate_login"] == p.paths["login"]
+        op_name = ("affiliate_login" if path == p.paths["affiliate_login"]
+                   and (not shared or self.account.program == "affiliate") else "login")
         if op_name == "login" and not (self.by_ref and p.ref_regex is not None):
             # a query without this login's reference could match older mail: learn the newest Seq
             # first. With the reference in the query any match is this login's own, so the Seq

@@ -52,6 +52,11 @@ def test_smoke_against_the_site_passes_black_box(start_target: Any, target_inbox
     run_info = json.loads((out / "run.json").read_text())
     assert run_info["white_box"] is False and run_info["policy"]["codes_repeat"] is repeat
     assert run_info["policy_source"] == f"profile {PROFILE_DIR / f'{profile}.toml'} [policy]"
+    # one shared sign-in form (Django): a step is an affiliate's because the account is, not the path
+    programs = {a["username"]: a["program"] for a in accounts}
+    ops = {(r["op"], programs[r["user"]] == "affiliate") for line in (out / "client-history.jsonl").open()
+           if (r := json.loads(line)).get("op") in ("login", "affiliate_login") and r.get("type") == "invoke"}
+    assert ("affiliate_login", False) not in ops and ("login", False) in ops, ops
     refused, out2 = run_smoke(url, target_inbox, profile, accounts, tmp_path / "x", scale="30")
     assert refused.returncode == 2 and "--time-scale 30 with --target" in refused.stderr, refused.stderr
     assert "policy.clock_scale = 1" in refused.stderr and not out2.exists()
