@@ -51,6 +51,7 @@ class InboxClient:
         self.session = session
         self.profile = profile
         self.last_seq = 0
+        self._synced = False
 
     def _get(self, path: str, name: str) -> Any:
         resp = self.session.request("GET", path, name=name)
@@ -66,7 +67,16 @@ class InboxClient:
         data = self._get("/api/v1/messages?limit=1", "messages (seq)").json()
         msgs = data.get("messages") or []
         seq = int(msgs[0].get("Seq") or 0) if msgs else 0
+        self._synced = True
         self.last_seq = max(self.last_seq, seq)
+        return self.last_seq
+
+    def floor(self) -> int:
+        """A Seq no earlier than this client's start: the newest Seq seen, learnt from the inbox on
+        first use (one request per client), so mail delivered before the run is never read."""
+        if not self._synced:
+            self._synced = True
+            return self.current_seq()
         return self.last_seq
 
     def wait(self, query: str, after: int, timeout_s: float, folder: str = "inbox") -> Mail | None:
@@ -101,11 +111,13 @@ class InboxClient:
 
     def _mail(self, s: dict[str, Any]) -> Mail:
         snippet = str(s.get("Snippet") or "")
-        code = s.get("Code")
-        if code is None:
-            code = self.profile.code_in(snippet)
-        ref = self.profile.mail_ref_in(snippet)
+        # The profile's code regex is the one used (the inbox's own extraction only when the
+        # snippet and the text part do not match it: a snippet can be cut short).
+        code = self.profile.code_in(snippet)
         api_id = str(s.get("ID") or "")
+        if code is None and api_id and self.profile.code_regex.pattern:
+            code = self.profile.code_in(self.text(api_id)) if s.get("Code") is not None else None
+        ref = self.profile.mail_ref_in(snippet)
         if ref is None and self.profile.ref_regex is not None and api_id:
             ref = self.profile.mail_ref_in(self.text(api_id))
         return Mail(seq=int(s.get("Seq") or 0), message_id=str(s.get("MessageID") or ""), api_id=api_id,

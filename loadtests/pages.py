@@ -33,6 +33,8 @@ class Form:
     method: str = "get"
     fields: dict[str, str] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)   # every named input, in order
+    buttons: list[tuple[str, str]] = field(default_factory=list)   # submit buttons: (name, value)
+    has_action: bool = True             # False: no action attribute (posts to the page's own URL)
 
 
 class _FormParser(HTMLParser):
@@ -46,9 +48,16 @@ class _FormParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: (v or "") for k, v in attrs}
         if tag == "form":
-            self._current = Form(action=a.get("action", ""), method=a.get("method", "get").lower())
+            self._current = Form(action=a.get("action", ""), method=a.get("method", "get").lower(),
+                                 has_action="action" in a)
             self.forms.append(self._current)
-        elif tag in ("input", "textarea", "select", "button") and self._current is not None and a.get("name"):
+            return
+        if self._current is None:
+            return
+        kind = a.get("type", "submit" if tag == "button" else "text").lower()
+        if tag in ("input", "button") and kind in ("submit", "image"):
+            self._current.buttons.append((a.get("name", ""), a.get("value", "")))
+        if tag in ("input", "textarea", "select", "button") and a.get("name"):
             name = a["name"]
             self._current.inputs.append(name)
             if tag == "input" and a.get("type", "text").lower() == "hidden":
@@ -120,8 +129,32 @@ def parse_forms(text: str, action: str | None = None) -> list[Form]:
     return parser.forms
 
 
-def find_form(forms: list[Form], action: str | None = None, field_name: str | None = None) -> Form | None:
-    """The first form posting to `action` (path match, query ignored) or holding `field_name`."""
+def find_form(forms: list[Form], action: str | None = None, field_name: str | None = None,
+              button: str | None = None, strict: bool = False) -> Form | None:
+    """The first form that matches every criterion given (`strict`, or with `action` "" or a
+    `button`), else (legacy) the first by `action` or by field.
+
+    `action` "" means a form posting to the page's own URL (empty or missing action attribute);
+    otherwise a path match, query ignored. `field_name`: a named input the form holds (hidden
+    ones too). `button`: the name or value of one of its submit buttons.
+    """
+    if strict or action == "" or button is not None:
+        for form in forms:
+            if action == "" and form.action.strip() not in ("", "#", "?") and form.has_action:
+                continue
+            if action and form.action.split("?", 1)[0] != action.split("?", 1)[0]:
+                continue
+            if field_name is not None and field_name not in form.inputs:
+                continue
+            if button is not None and not any(button in b for b in form.buttons):
+                continue
+            return form
+        return None
+    if action is not None and field_name is not None:
+        wanted = action.split("?", 1)[0]
+        both = [f for f in forms if f.action.split("?", 1)[0] == wanted and field_name in f.inputs]
+        if both:
+            return both[0]
     if action is not None:
         wanted = action.split("?", 1)[0]
         for form in forms:

@@ -207,19 +207,25 @@ class MfaUser(FastHttpUser):
         """Sign in; returns "verify" (a code was sent), "in" (no code asked) or a flow outcome."""
         p = self.h.profile
         path = program_path or p.paths["login"]
-        op_name = "affiliate_login" if path == p.paths["affiliate_login"] else "login"
+        # A shared sign-in form (one path for both): the step is an affiliate's because the account is.
+        shared = p.paths["affiliate_login"] == p.paths["login"]
+        op_name = ("affiliate_login" if path == p.paths["affiliate_login"]
+                   and (not shared or self.account.program == "affiliate") else "login")
         if op_name == "login" and not (self.by_ref and p.ref_regex is not None):
             # a query without this login's reference could match older mail: learn the newest Seq
             # first. With the reference in the query any match is this login's own, so the Seq
             # this client saw last is a safe lower bound and the request is saved.
             fs.after_seq = self.inbox.current_seq()
+        else:
+            # even with the reference in the query, never mail delivered before this run started
+            fs.after_seq = self.inbox.floor()
         with self.rec.op(op_name, {"path": path}) as op:
             form = self.portal.get(path)
             if form.error:
                 op.info({"reason": "connection", "error": form.error})
                 return "error"
             res = self.portal.submit(form, path, {p.fields["username"]: self.account.username,
-                                                  p.fields["password"]: self.password})
+                                                  p.fields["password"]: self.password}, step=op_name)
             fs.last_page = res
             if res.error:
                 op.info({"reason": "connection", "error": res.error, "chain": res.chain})
@@ -249,7 +255,8 @@ class MfaUser(FastHttpUser):
             if res.reason == "generic_error":
                 op.fail({"reason": "generic_error", "chain": res.chain})
                 return "error"
-            op.fail({"reason": "error", "status": res.status, "page": res.page, "chain": res.chain})
+            op.fail({"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain,
+                     **({"problem": res.problem} if res.problem else {})})
             return "error"
 
     def query(self, fs: FlowState, ref: str | None) -> str:
@@ -311,7 +318,7 @@ class MfaUser(FastHttpUser):
         with (rec or self.rec).op("verify", args) as op:
             if page is None:
                 page = self.portal.get(p.paths["verify"])
-            res = self.portal.submit(page, p.paths["verify"], {p.fields["code"]: code})
+            res = self.portal.submit(page, p.paths["verify"], {p.fields["code"]: code}, step="verify")
             fs.last_page = res
             if res.error:
                 op.info({"reason": "connection", "error": res.error, "chain": res.chain})
@@ -343,15 +350,18 @@ class MfaUser(FastHttpUser):
                 reason = res.reason or "error"
                 op.fail({"reason": reason, "chain": res.chain})
                 return reason
-            op.fail({"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain})
+            op.fail({"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain,
+                     **({"problem": res.problem} if res.problem else {})})
             return res.reason or "error"
 
     def resend(self, fs: FlowState) -> bool:
-        """Ask for another code; True when the portal sent one."""
+        """Ask for another code; True when the portal sent one (False, nothing asked, when it has none)."""
         p = self.h.profile
+        if not p.has("resend"):
+            return False
         with self.rec.op("resend", {"ref": fs.ref}) as op:
             page = fs.verify_page or self.portal.get(p.paths["verify"])
-            res = self.portal.submit(page, p.paths["resend"], {})
+            res = self.portal.submit(page, p.paths["resend"], {}, step="resend")
             if res.error:
                 op.info({"reason": "connection", "error": res.error})
                 return False
@@ -392,7 +402,7 @@ class MfaUser(FastHttpUser):
         if page is None:
             return
         with self.rec.op("logout", {}) as op:
-            res = self.portal.submit(page, self.h.profile.paths["logout"], {})
+            res = self.portal.submit(page, self.h.profile.paths["logout"], {}, step="logout")
             if res.error:
                 op.info({"reason": "connection", "error": res.error})
             elif res.status < 400:
@@ -626,7 +636,7 @@ class ForgotPassword(MfaUser):
         with self.rec.op("forgot_password", {}) as op:
             form = self.portal.get(p.paths["forgot_password"])
             res = self.portal.submit(form, p.paths["forgot_password"],
-                                     {p.fields["forgot_username"]: self.account.username})
+                                     {p.fields["forgot_username"]: self.account.username}, step="forgot_password")
             if res.error:
                 op.info({"reason": "connection", "error": res.error})
                 return "error"
@@ -646,7 +656,8 @@ class ForgotPassword(MfaUser):
                 op.fail({"reason": "no_link"})
                 return "error"
             page = self.portal.get(link.group(1) if link.groups() else link.group(0))
-            res = self.portal.submit(page, p.paths["reset_password"], {p.fields["new_password"]: new_password})
+            res = self.portal.submit(page, p.paths["reset_password"], {p.fields["new_password"]: new_password},
+                                     step="reset_password", confirm=new_password)
             if res.error:
                 op.info({"reason": "connection", "error": res.error})
                 return "error"

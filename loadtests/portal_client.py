@@ -33,6 +33,7 @@ class PortalResult:
     reason: str | None = None
     error: str | None = None            # connection error / timeout: the outcome is unknown
     looped: bool = False
+    problem: str | None = None          # the step could not be taken (no matching form): says why
     headers: dict[str, str] = field(default_factory=dict)
     _forms: list[Form] | None = None
 
@@ -98,16 +99,52 @@ class PortalClient:
     def post(self, path: str, data: dict[str, str]) -> PortalResult:
         return self._follow("POST", path, data)
 
-    def submit(self, page: PortalResult, action: str, values: dict[str, str]) -> PortalResult:
-        """Fill in the form of `page` that posts to `action` (hidden fields such as `_xsrf` kept)."""
-        form = page.form_for(action)
+    def submit(self, page: PortalResult, action: str, values: dict[str, str], step: str | None = None,
+               confirm: str | None = None) -> PortalResult:
+        """Fill in the form of `page` for `step` (hidden fields such as `_xsrf` kept) and post it.
+
+        With a `[forms.STEP]` in the profile the form is found by its field, empty action or
+        button and gets the static fields (and `confirm` in its confirm field); otherwise it is
+        the form posting to `action`. No matching form: no request, a result with `problem` and
+        reason "no_form" naming the page and what was looked for (never a bare POST).
+        """
+        spec = self.profile.form(step) if step else None
+        if spec is None:
+            # Profiles without [forms] keep the old rule (the reference portal's personas post to a
+            # path on purpose from pages without that form, e.g. a code with no pending login).
+            form = page.form_for(action)
+        else:
+            form = find_form(page.forms(), action=spec.action, field_name=spec.field, button=spec.button,
+                             strict=True)
+            if form is None:
+                return self._no_form(page, spec.describe())
         data = dict(form.fields) if form is not None else {}
+        if spec is not None:
+            clicked = [b for b in form.buttons if b[0] and spec.button in b] if form and spec.button else []
+            if clicked:
+                data.setdefault(*clicked[0])           # a browser sends the button it clicked (only that)
+            data.update(spec.static)
+            if spec.confirm_field and confirm is not None:
+                data[spec.confirm_field] = confirm
         data.update(values)
-        target = form.action if form is not None and form.action else action
+        if form is not None and form.action.startswith("/"):
+            target = form.action
+        elif form is not None and form.action.strip() not in ("", "#"):
+            target = resolve(self.session.base_url + page.url, form.action)
+        elif form is not None:
+            target = page.url or action                   # empty/missing action: the page's own URL
+        else:
+            target = action
         return self.post(target, data)
+
+    def _no_form(self, page: PortalResult, wanted: str) -> PortalResult:
+        return PortalResult(status=0, url=page.url, text="", chain=[page.url], page=None, reason="no_form",
+                            problem=f"no form with {wanted} on {page.path} (page {page.page or 'unclassified'})")
 
     def _one(self, method: str, url: str, data: dict[str, str] | None) -> tuple[Any, str | None]:
         name = path_only(url)
+        if self.profile.stat_names:
+            name = self.profile.stat_name(name)
         with self.session.request(method, url, name=name, data=data, allow_redirects=False,
                                   catch_response=True, headers=self.headers) as resp:
             status = resp.status_code or 0

@@ -8,6 +8,7 @@ new portal means writing one file, not changing Python.
 
 from __future__ import annotations
 
+import html
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -22,16 +23,62 @@ DEFAULT_PROFILE = PROFILE_DIR / "reference.toml"
 PATHS = ("login", "verify", "resend", "account", "forgot_password", "reset_password",
          "affiliate_login", "affiliate_dashboard", "logout")
 OPTIONAL_PATHS = ("chooser", "my_account")
+NONE = "none"
+# Features a portal may lack (`paths.X = "none"`): scenarios needing one are refused up front.
+OPTIONAL_FEATURES = ("resend", "forgot_password", "reset_password", "affiliate_login", "affiliate_dashboard")
 FIELDS = ("username", "password", "code", "xsrf", "forgot_username", "new_password", "reset_token")
 PAGES = ("login", "verify", "account", "affiliate_login", "affiliate_dashboard", "cookies_blocked",
          "forgot_password", "reset_password", "my_account", "chooser", "error")
 REQUIRED_PAGES = ("login", "verify", "account", "affiliate_dashboard")
 REASONS = ("generic_error", "wrong", "expired", "too_many", "no_challenge", "rate_limited", "bad_request",
            "bad_token")
+FORMS = ("login", "verify", "resend", "forgot_password", "reset_password", "affiliate_login", "logout")
+FORM_KEYS = ("field", "action", "button", "static", "confirm_field")
 
 
 class ProfileError(ValueError):
     """A target profile that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """How to find one step's form on a page and what to add to it (`[forms.NAME]`).
+
+    `action` None: the legacy rule (a form posting to the step's path, else one holding the
+    field); "" a form posting to the page's own URL (empty or missing action attribute).
+    `static`: fields sent as given (a radio or select value, a wizard step). `confirm_field`:
+    sent with the same value as the new password (reset forms that ask twice).
+    """
+
+    field: str | None = None
+    action: str | None = None
+    button: str | None = None
+    static: tuple[tuple[str, str], ...] = ()
+    confirm_field: str | None = None
+
+    def describe(self) -> str:
+        parts = [f"field {self.field!r}"] if self.field else []
+        if self.action is not None:
+            parts.append("an empty/missing action" if self.action == "" else f"action {self.action!r}")
+        if self.button:
+            parts.append(f"button {self.button!r}")
+        return ", ".join(parts) or "any form"
+
+
+def _first_match(matchers: list[tuple[str | re.Pattern[str], str]], text: str) -> tuple[str, str] | None:
+    """(name, how) of the first matcher found in `text`; `how` names the substring or regex."""
+    for needle, name in matchers:
+        if isinstance(needle, str):
+            if needle in text:
+                return name, f"contains {needle!r}"
+        elif needle.search(text):
+            return name, f"regex {needle.pattern!r}"
+    return None
+
+
+def decoded(text: str) -> str:
+    """The page with HTML entities unescaped (`&#39;` and `&rsquo;` read as the characters)."""
+    return html.unescape(text) if "&" in text else text
 
 
 @dataclass
@@ -44,10 +91,10 @@ class TargetProfile:
     fields: dict[str, str]
     page_attr: str
     pages: dict[str, str]                  # marker value -> page name
-    page_contains: list[tuple[str, str]]   # (substring, page name), for portals without markers
+    page_contains: list[tuple[Any, str]]   # (substring or regex, page name), for portals without markers
     reason_attr: str
     reasons: dict[str, str]                # marker value -> reason
-    reason_contains: list[tuple[str, str]]
+    reason_contains: list[tuple[Any, str]]
     ref_attr: str
     code_regex: re.Pattern[str]
     ref_regex: re.Pattern[str] | None
@@ -58,26 +105,48 @@ class TargetProfile:
     reset_query: str = ""
     retry_after_scenario_header: str = "X-Retry-After-Scenario"
     extra: dict[str, Any] = field(default_factory=dict)
+    forms: dict[str, FormSpec] = field(default_factory=dict)
+    policy: dict[str, Any] = field(default_factory=dict)   # the target's policy ([policy]); see scenarios/probe.py
+    stat_names: list[tuple[re.Pattern[str], str]] = field(default_factory=list)   # path pattern -> stats name
+
+    def stat_name(self, path: str) -> str:
+        """Locust's stats name of a path: the first `stat_names` pattern it fits (`/reset/{token}`),
+        so one row per pattern instead of one per token, else the path itself."""
+        for rx, name in self.stat_names:
+            if rx.fullmatch(path):
+                return name
+        return path
+
+    def has(self, feature: str) -> bool:
+        """Whether the portal has this path (False for `paths.X = "none"`)."""
+        return self.paths.get(feature, NONE) != NONE
+
+    def form(self, name: str) -> FormSpec | None:
+        return self.forms.get(name)
+
+    def page_match(self, text: str) -> tuple[str, str] | None:
+        """(page name, how it was recognised) or None: the marker first, then substrings/regexes
+        on the decoded text, in profile order."""
+        value = marker_value(text, self.page_attr)
+        if value is not None and value in self.pages:
+            return self.pages[value], f"{self.page_attr}={value!r}"
+        return _first_match(self.page_contains, decoded(text)) if self.page_contains else None
+
+    def reason_match(self, text: str) -> tuple[str, str] | None:
+        value = marker_value(text, self.reason_attr)
+        if value is not None:
+            return self.reasons.get(value, value), f"{self.reason_attr}={value!r}"
+        return _first_match(self.reason_contains, decoded(text)) if self.reason_contains else None
 
     def page_of(self, text: str) -> str | None:
         """Which page `text` is (the internal page name), or None when unknown."""
-        value = marker_value(text, self.page_attr)
-        if value is not None and value in self.pages:
-            return self.pages[value]
-        for needle, page in self.page_contains:
-            if needle in text:
-                return page
-        return None
+        m = self.page_match(text)
+        return m[0] if m else None
 
     def reason_of(self, text: str) -> str | None:
         """The failure/notice reason shown on `text` (internal reason name), or None."""
-        value = marker_value(text, self.reason_attr)
-        if value is not None:
-            return self.reasons.get(value, value)
-        for needle, reason in self.reason_contains:
-            if needle in text:
-                return reason
-        return None
+        m = self.reason_match(text)
+        return m[0] if m else None
 
     def ref_of(self, text: str) -> str | None:
         """The challenge reference a verify page shows, or None."""
@@ -146,7 +215,7 @@ def _marker_map(table: dict[str, Any], where: str, section: str, known: tuple[st
     """`name = "marker"` lines, inverted to marker -> name."""
     out: dict[str, str] = {}
     for name, marker in table.items():
-        if name in ("attr", "contains"):
+        if name in ("attr", "contains", "regex"):
             continue
         if name not in known:
             raise ProfileError(f"{where}: unknown {section} name {name!r} (known: {', '.join(known)})")
@@ -156,17 +225,78 @@ def _marker_map(table: dict[str, Any], where: str, section: str, known: tuple[st
     return out
 
 
-def _contains(table: dict[str, Any], where: str, section: str, known: tuple[str, ...]) -> list[tuple[str, str]]:
-    raw = table.get("contains", {})
+def _contains(table: dict[str, Any], where: str, section: str, known: tuple[str, ...]) -> list[tuple[Any, str]]:
+    """`[S.contains]` name = "substring" or ["several", "substrings"], then `[S.regex]` name = "regex"
+    (or a list): matched on the decoded page text, in file order, contains before regex."""
+    out: list[tuple[Any, str]] = []
+    for sub in ("contains", "regex"):
+        raw = table.get(sub, {})
+        if not isinstance(raw, dict):
+            raise ProfileError(f"{where}: {section}.{sub} must be a table of name = \"text\" or [\"text\", ...]")
+        for name, needles in raw.items():
+            if name not in known:
+                raise ProfileError(f"{where}: unknown {section}.{sub} name {name!r} (known: {', '.join(known)})")
+            items = needles if isinstance(needles, list) else [needles]
+            if not items or not all(isinstance(n, str) and n for n in items):
+                raise ProfileError(f"{where}: {section}.{sub}.{name} must be a non-empty string or list of them")
+            for needle in items:
+                if sub == "regex":
+                    needle = _regex(needle, where, f"{section}.regex.{name}", True)
+                out.append((needle, name))
+    return out
+
+
+def _forms(data: dict[str, Any], where: str) -> dict[str, FormSpec]:
+    """`[forms.NAME]` tables (see FormSpec); `[extra.forms]` of older drafts is read the same way."""
+    raw = data.get("forms", (data.get("extra") or {}).get("forms", {}))
     if not isinstance(raw, dict):
-        raise ProfileError(f"{where}: {section}.contains must be a table of name = \"substring\"")
+        raise ProfileError(f"{where}: [forms] must be a table of [forms.NAME] tables")
+    out = {}
+    for name, spec in raw.items():
+        if name not in FORMS:
+            raise ProfileError(f"{where}: unknown form forms.{name} (known: {', '.join(FORMS)})")
+        if not isinstance(spec, dict):
+            raise ProfileError(f"{where}: forms.{name} must be a table")
+        spec = dict(spec)
+        if "find_by_field" in spec:                          # the drafts' spelling
+            spec["field"] = spec.pop("find_by_field")
+        spec.pop("method", None)
+        spec.pop("page", None)
+        for key, value in spec.items():
+            if key not in FORM_KEYS:
+                raise ProfileError(f"{where}: unknown key forms.{name}.{key} (known: {', '.join(FORM_KEYS)})")
+            if key == "static":
+                if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                    raise ProfileError(f"{where}: forms.{name}.static must be a table of field = \"value\"")
+            elif not isinstance(value, str) or (not value and key != "action"):
+                raise ProfileError(f"{where}: forms.{name}.{key} must be a non-empty string")
+        out[name] = FormSpec(field=spec.get("field"), action=spec.get("action"), button=spec.get("button"),
+                             static=tuple((spec.get("static") or {}).items()),
+                             confirm_field=spec.get("confirm_field"))
+    return out
+
+
+def _policy(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """`[policy]` (or the drafts' `[extra.policy]`): numbers, booleans, "none" or descriptive strings."""
+    raw = data.get("policy", (data.get("extra") or {}).get("policy", {}))
+    if not isinstance(raw, dict):
+        raise ProfileError(f"{where}: [policy] must be a table")
+    clock = raw.get("clock_scale")
+    if clock is not None and clock != "harness" and (isinstance(clock, bool) or not isinstance(clock, int | float)
+                                                      or clock <= 0):
+        raise ProfileError(f"{where}: policy.clock_scale must be a number > 0 or \"harness\", got {clock!r}")
+    return dict(raw)
+
+
+def _stat_names(data: dict[str, Any], where: str) -> list[tuple[re.Pattern[str], str]]:
+    """`stat_names = ["/reset/{uidb64}/set-password/", "/reset/{token}"]`: `{x}` is one path segment."""
+    raw = data.get("stat_names", [])
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x.startswith("/") for x in raw):
+        raise ProfileError(f"{where}: stat_names must be a list of path patterns starting with '/'")
     out = []
-    for name, needle in raw.items():
-        if name not in known:
-            raise ProfileError(f"{where}: unknown {section}.contains name {name!r} (known: {', '.join(known)})")
-        if not isinstance(needle, str) or not needle:
-            raise ProfileError(f"{where}: {section}.contains.{name} must be a non-empty string")
-        out.append((needle, name))
+    for pattern in raw:
+        parts = re.split(r"\{[A-Za-z_][A-Za-z0-9_]*\}", pattern)
+        out.append((re.compile("[^/]+".join(re.escape(p) for p in parts)), pattern))
     return out
 
 
@@ -178,8 +308,11 @@ def profile_from_dict(data: dict[str, Any], source: str = "<profile>") -> Target
         raise ProfileError(f"{where}: name must be a non-empty string")
     paths = _strings(_table(data, "paths", where), where, "paths", PATHS + OPTIONAL_PATHS, PATHS)
     for key, value in paths.items():
+        if value == NONE and key in OPTIONAL_FEATURES:
+            continue
         if not value.startswith("/"):
-            raise ProfileError(f"{where}: paths.{key} must start with '/', got {value!r}")
+            hint = f" or be \"none\" (the portal has no {key})" if key in OPTIONAL_FEATURES else ""
+            raise ProfileError(f"{where}: paths.{key} must start with '/'{hint}, got {value!r}")
     fields_ = _strings(_table(data, "fields", where), where, "fields", FIELDS, ("username", "password", "code"))
     fields_.setdefault("xsrf", "_xsrf")
     fields_.setdefault("forgot_username", fields_["username"])
@@ -219,6 +352,7 @@ def profile_from_dict(data: dict[str, Any], source: str = "<profile>") -> Target
         code_subject=str(mail.get("code_subject", "")), reset_subject=str(mail.get("reset_subject", "")),
         code_query=str(mail.get("code_query", "")), reset_query=str(mail.get("reset_query", "")),
         retry_after_scenario_header=str(header), extra=dict(data.get("extra", {})),
+        forms=_forms(data, where), policy=_policy(data, where), stat_names=_stat_names(data, where),
     )
 
 

@@ -151,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--portal-port", type=_port, default=0, help="portal HTTP port (default 0: a free one)")
     u.add_argument("--inbox-http-port", type=_port, default=0, help="inbox page and API port (default 0: a free one)")
     u.add_argument("--smtp-port", type=_port, default=0, help="inbox SMTP port (default 0: a free one)")
+    pr = sub.add_parser("probe", help="walk one of each flow of a target portal; how each page was read")
+    pr.add_argument("--target", required=True, help="URL of the running portal")
+    pr.add_argument("--inbox-url", required=True, help="URL of the inbox API its mail goes to")
+    pr.add_argument("--target-profile", type=Path, help="target profile TOML (default: the reference portal's)")
+    pr.add_argument("--accounts-file", type=Path, metavar="FILE", help="accounts (JSON list)", required=True)
     sub.add_parser("locust", add_help=False,
                    help="Locust with the harness's locustfile: `mfa-harness locust [LOCUST OPTIONS]` runs "
                    "`locust -f <installed locustfile> ...` (with --processes N: master on loopback and a free "
@@ -232,6 +237,27 @@ def locust_main(args: list[str]) -> int:
     return 0    # not reached
 
 
+def _probe(args: argparse.Namespace) -> int:
+    """`probe`: one line per page or mail on stdout, one per mismatch on stderr; exit 1 on any."""
+    from loadtests.profile import ProfileError, load_profile
+
+    from .probe import load_accounts, probe
+    from .runner import SetupError
+
+    try:
+        profile = load_profile(args.target_profile)
+        accounts = load_accounts(args.accounts_file)
+    except (ProfileError, OSError, ValueError) as exc:
+        raise SetupError(str(exc)) from None
+    report = probe(args.target, args.inbox_url, profile, accounts)
+    for line in report.lines:
+        print(line)
+    for line in report.problems:
+        print(f"mismatch: {line}", file=sys.stderr)
+    print(f"probe {'ok' if report.ok else 'FAILED'}: {profile.name} ({profile.source}) at {args.target}")
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command; a reader that closes the pipe early (`list | head -2`) ends it quietly."""
     try:
@@ -296,6 +322,8 @@ def _main(argv: list[str] | None) -> int:
                           inbox_http_port=args.inbox_http_port, smtp_port=args.smtp_port)
             except (StackError, CollectError) as exc:
                 raise SetupError(_start_failure(exc)) from None
+        if args.command == "probe":
+            return _probe(args)
         if args.command == "check":
             from .verdict_io import check_dir
 

@@ -214,6 +214,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def target_preflight(sc: Scenario, opts: RunOptions, accounts: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+    """Before any load on a --target: the time rule and the probe (scenarios/probe.py); the policy the
+    run is judged against and where it came from. A problem is a SetupError (exit 2, one line)."""
+    from loadtests.profile import ProfileError, load_profile
+
+    from .probe import checker_policy, preflight
+
+    try:
+        profile = load_profile(opts.target_profile)
+    except ProfileError as exc:
+        raise SetupError(str(exc)) from None
+    problem = preflight(opts.target or "", opts.inbox_url or "", profile, accounts, sc.time_scale,
+                        dict(sc.personas))
+    if problem:
+        raise SetupError(problem)
+    policy, source = checker_policy(profile)
+    if not opts.quiet:
+        print(f"mfa-harness: probe ok; judged against the policy of {source}: {policy or 'defaults'}",
+              file=sys.stderr)
+    return policy, source
+
+
 def run(sc: Scenario, opts: RunOptions) -> int:
     """Run one scenario end to end; returns the exit code (0 pass, 1 invariant, 3 threshold, 2 setup)."""
     from .verdict_io import finish_run
@@ -221,6 +243,7 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     if opts.target and not opts.inbox_url:
         raise SetupError("--target needs --inbox-url")
     accounts, accounts_args = target_accounts(opts)   # before anything starts; ([], []) for the local stack
+    target_policy, policy_source = target_preflight(sc, opts, accounts) if opts.target else ({}, "")
     out = prepare_out(opts.out or default_out(sc))
     t_launch = time.time()
     phases: dict[str, float] = {}
@@ -329,7 +352,8 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     summary = _read_summary(out / "locust-summary.json")
     run_info = {
         "scenario": sc.name, "scenario_file": str(sc.path), "seed": sc.seed, "time_scale": sc.time_scale,
-        "duration": sc.duration, "epoch": epoch, "white_box": white_box, "policy": sc.policy,
+        "duration": sc.duration, "epoch": epoch, "white_box": white_box, "policy": {**sc.policy, **target_policy},
+        **({"policy_source": policy_source} if policy_source else {}),
         "partners": sc.partners, "population": sc.population,
         "fault_plan": fault_plan, "nemesis": [vars(s) for s in sc.nemesis], "bugs": sc.bugs,
         "expected": sc.expected, "strict": opts.strict, "accounts": accounts, "users": sc.users,

@@ -100,21 +100,35 @@ def scenario_schema() -> dict[str, Any]:
 
 def profile_schema() -> dict[str, Any]:
     """A target profile TOML file (loadtests/profiles/)."""
-    from loadtests.profile import FIELDS, OPTIONAL_PATHS, PAGES, PATHS, REASONS
+    from loadtests.profile import FIELDS, FORMS, OPTIONAL_FEATURES, OPTIONAL_PATHS, PAGES, PATHS, REASONS
+
+    texts = {"oneOf": [STRING, {"type": "array", "items": STRING, "minItems": 1}]}
 
     def markers(names: tuple[str, ...]) -> dict[str, Any]:
-        return _obj({"attr": STRING, **{n: STRING for n in names}, "contains": _obj({n: STRING for n in names})})
+        return _obj({"attr": STRING, **{n: STRING for n in names}, "contains": _obj({n: texts for n in names}),
+                     "regex": _obj({n: texts for n in names})})
+
+    def path(name: str) -> dict[str, Any]:
+        if name in OPTIONAL_FEATURES:
+            return {"oneOf": [{**STRING, "pattern": "^/"}, {"const": "none"}]}
+        return {**STRING, "pattern": "^/"}
+
+    form = _obj({"field": STRING, "action": STRING, "button": STRING, "confirm_field": STRING,
+                 "static": {"type": "object", "additionalProperties": STRING}})
 
     return {
         "$schema": DRAFT, "$id": "https://mfa-harness.invalid/schemas/profile.schema.json",
         "title": "mfa-harness target profile", **_obj({
             "name": STRING,
-            "paths": _obj({p: {**STRING, "pattern": "^/"} for p in PATHS + OPTIONAL_PATHS}, list(PATHS)),
+            "paths": _obj({p: path(p) for p in PATHS + OPTIONAL_PATHS}, list(PATHS)),
             "fields": _obj({f: STRING for f in FIELDS}),
             "pages": markers(PAGES), "reasons": markers(REASONS),
             "mail": _obj({k: STRING for k in ("code_regex", "ref_regex", "ref_attr", "code_subject", "reset_subject",
                                               "reset_link_regex", "code_query", "reset_query")}, ["code_regex"]),
             "retry_after_scenario_header": STRING,
+            "stat_names": {"type": "array", "items": {**STRING, "pattern": "^/"}},
+            "forms": _obj({f: form for f in FORMS}),
+            "policy": {"type": "object"},
             "extra": {"type": "object"},
         }, ["paths", "mail"])}
 

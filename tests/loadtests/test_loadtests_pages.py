@@ -112,3 +112,24 @@ def test_filling_in_one_form_parses_only_its_slice_and_finds_what_a_whole_parse_
             whole = find_form(_whole_page_forms(page), action=action)
             assert PortalResult(200, "/", page, []).form_for(action) == whole, (page, action)
     assert PortalResult(200, "/", entity, []).form_for("/a/x").fields == {"_xsrf": "e"}
+
+
+DJANGO_CODE_PAGE = """<form action="" method="post"><input type="hidden" name="csrfmiddlewaretoken" value="tok">
+<input type="hidden" name="login_view-current_step" value="token"><input name="token-otp_token">
+<button type="submit" name="wizard_goto_step" value="auth">Back</button><button type="submit">Next</button></form>
+<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="t2"><input name="email"></form>
+<form action="/logout/" method="post"><input type="hidden" name="csrfmiddlewaretoken" value="t3"></form>"""
+
+
+def test_forms_are_found_by_field_empty_action_or_button_with_every_hidden_input() -> None:
+    forms = parse_forms(DJANGO_CODE_PAGE)
+    code = find_form(forms, action="", field_name="token-otp_token")
+    assert code is forms[0] and code.fields == {"csrfmiddlewaretoken": "tok", "login_view-current_step": "token"}
+    assert code.buttons == [("wizard_goto_step", "auth"), ("", "")] and code.has_action
+    assert find_form(forms, action="", field_name="email") is forms[1] and not forms[1].has_action
+    assert find_form(forms, action="", field_name="nope") is None
+    assert find_form(forms, action="", button="auth") is forms[0]
+    assert find_form(forms, action="/logout/", field_name="csrfmiddlewaretoken", strict=True) is forms[2]
+    # strict: every criterion must hold (the legacy rule would fall back to the action alone)
+    assert find_form(forms, action="/logout/", field_name="email", strict=True) is None
+    assert find_form(forms, action="/logout/", field_name="email") is forms[2]

@@ -62,3 +62,83 @@ def test_unreadable_or_invalid_files_are_clear_errors(tmp_path: Path) -> None:
     bad.write_text("name = \n", encoding="utf-8")
     with pytest.raises(ProfileError, match="is not valid TOML"):
         load_profile(bad)
+
+
+def test_pages_and_reasons_take_several_substrings_or_regexes_on_decoded_text() -> None:
+    d = reference()
+    d["pages"] = {"contains": {"login": ["Sign in", "Connexion"], "verify": "We’ve emailed you",
+                               "account": "Partner account", "affiliate_dashboard": "Affiliate home"},
+                  "regex": {"error": r"Error \d{3}"}}
+    d["reasons"] = {"contains": {"generic_error": ["Invalid password", "Specified user does not exist"]},
+                    "regex": {"wrong": "(?i)invalid (code|token)"}}
+    p = profile_from_dict(d)
+    assert p.page_of("<h1>Connexion</h1>") == "login"
+    assert p.page_match("<p>We&rsquo;ve emailed you</p>") == ("verify", "contains 'We’ve emailed you'")
+    assert p.page_match("<h1>Error 503</h1>") == ("error", "regex 'Error \\\\d{3}'")
+    assert p.page_of("<p>something else</p>") is None
+    assert p.reason_of("<li>Specified user does not exist</li>") == "generic_error"
+    assert p.reason_of("<li>INVALID Token</li>") == "wrong"
+    d["reasons"]["regex"] = {"wrong": "(unclosed"}
+    with pytest.raises(ProfileError, match="reasons.regex.wrong is not a valid regular expression"):
+        profile_from_dict(d)
+
+
+def test_forms_static_and_confirm_fields_and_none_paths_are_read() -> None:
+    d = reference()
+    d["paths"]["resend"] = "none"
+    d["forms"] = {"reset_password": {"field": "new_password1", "action": "", "confirm_field": "new_password2",
+                                     "static": {"step": "token"}}}
+    p = profile_from_dict(d)
+    spec = p.form("reset_password")
+    assert spec is not None and spec.action == "" and spec.confirm_field == "new_password2"
+    assert spec.static == (("step", "token"),) and not p.has("resend") and p.has("forgot_password")
+    d["paths"]["login"] = "none"
+    with pytest.raises(ProfileError, match="paths.login must start with '/'"):
+        profile_from_dict(d)
+    d["paths"]["login"] = "/partner/login"
+    d["forms"] = {"signin": {"field": "x"}}
+    with pytest.raises(ProfileError, match="unknown form forms.signin"):
+        profile_from_dict(d)
+    d["forms"] = {"login": {"feild": "x"}}
+    with pytest.raises(ProfileError, match="unknown key forms.login.feild"):
+        profile_from_dict(d)
+
+
+def test_the_profile_policy_feeds_the_checker_and_the_time_rule() -> None:
+    from scenarios.probe import UNLIMITED, checker_policy, time_problem
+
+    flask = load_profile(PROFILE_DIR / "flask-security.toml")
+    policy, source = checker_policy(flask)
+    assert policy["codes_repeat"] is True and policy["resend"] == "keep" and policy["resend_cooldown"] == 0.0
+    assert policy["max_attempts"] == UNLIMITED and source.endswith("flask-security.toml [policy]")
+    assert time_problem(flask, 1.0) is None and "policy.clock_scale = 1" in (time_problem(flask, 30.0) or "")
+    d = reference()
+    d.pop("policy")
+    bare = profile_from_dict(d)
+    assert checker_policy(bare) == ({}, "reference defaults (assumed: the profile declares no [policy])")
+    assert "declares no clock scale" in (time_problem(bare, 60.0) or "") and time_problem(bare, 1.0) is None
+    assert time_problem(load_profile(), 60.0) is None                 # the reference portal follows the harness
+    d["policy"] = {"clock_scale": 0}
+    with pytest.raises(ProfileError, match="policy.clock_scale must be a number > 0"):
+        profile_from_dict(d)
+
+
+def test_stat_names_group_token_paths_by_pattern() -> None:
+    p = load_profile(PROFILE_DIR / "django-two-factor.toml")
+    assert p.stat_name("/reset/OA/set-password/") == "/reset/{uidb64}/set-password/"
+    assert p.stat_name("/reset/OA/cz1-0f3e9a/") == "/reset/{uidb64}/{token}/"
+    assert p.stat_name("/account/") == "/account/" and load_profile().stat_name("/x/y") == "/x/y"
+    d = reference()
+    d["stat_names"] = ["reset/{token}"]
+    with pytest.raises(ProfileError, match="stat_names must be a list of path patterns"):
+        profile_from_dict(d)
+
+
+def test_personas_needing_a_missing_feature_are_refused_by_name() -> None:
+    from scenarios.probe import feature_problem
+
+    django = load_profile(PROFILE_DIR / "django-two-factor.toml")
+    problem = feature_problem(django, {"careful": 1, "resend-stormer": 1, "patient": 1})
+    assert problem is not None and "resend-stormer needs resend" in problem and "patient" not in problem
+    assert feature_problem(django, {"careful": 1, "patient": 1, "resend-stormer": 0}) is None
+    assert feature_problem(load_profile(), {"resend-stormer": 1, "affiliate": 1}) is None

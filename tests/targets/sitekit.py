@@ -138,7 +138,8 @@ class Profile:
         self.fields: dict[str, str] = self.data["fields"]
 
     def _first(self, section: str, page: str) -> str | None:
-        return next((name for name, needle in self.data[section]["contains"].items() if needle in page), None)
+        return next((name for name, needles in self.data[section]["contains"].items()
+                     if any(n in page for n in (needles if isinstance(needles, list) else [needles]))), None)
 
     def page(self, response: requests.Response) -> str | None:
         return self._first("pages", response.text)

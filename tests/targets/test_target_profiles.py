@@ -18,4 +18,5 @@ def test_draft_profile_loads(name: str) -> None:
     assert profile.ref_regex is None                       # neither library shows a per-login reference
     policy = profile.extra["policy"]
     assert policy["code_lifetime_s"] == 300 and policy["clock_scale"] == 1
-    assert {"login", "verify"} <= set(profile.extra["forms"])
+    assert {"login", "verify", "reset_password", "logout"} <= set(profile.forms)
+    assert profile.forms["reset_password"].confirm_field                  # both ask for the new password twice
