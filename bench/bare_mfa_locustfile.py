@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import threading
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -32,6 +33,7 @@ XSRF = 'name="_xsrf" value="'
 REF = 'data-ref="'
 _accounts: dict[str, list[dict[str, Any]]] = {}
 _taken = itertools.count()
+_accounts_lock = threading.Lock()  # Locust's gevent patches it: one fetch per run, not one per user
 
 
 @events.init_command_line_parser.add_listener
@@ -49,11 +51,12 @@ def _cut(text: str, marker: str) -> str:
 
 
 def _account(host: str, affiliate: bool) -> dict[str, Any]:
-    if not _accounts:
-        with urllib.request.urlopen(host + "/_harness/accounts", timeout=30) as resp:
-            for acc in json.loads(resp.read()):
-                if not acc.get("locked"):
-                    _accounts.setdefault("affiliate" if acc["program"] == "affiliate" else "partner", []).append(acc)
+    with _accounts_lock:  # the fetch yields to the other users spawning: without it each one fetched
+        if not _accounts:
+            with urllib.request.urlopen(host + "/_harness/accounts", timeout=30) as resp:
+                for acc in json.loads(resp.read()):
+                    if not acc.get("locked"):
+                        _accounts.setdefault("affiliate" if acc["program"] == "affiliate" else "partner", []).append(acc)
     pool = _accounts["affiliate" if affiliate else "partner"]
     return pool[next(_taken) % len(pool)]
 
