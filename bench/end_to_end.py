@@ -157,18 +157,21 @@ def run(size: str, work: Path) -> dict[str, Any]:
         hello = procs.python_child("hello", "bench.hello_app", [], work)
         assert stack.portal is not None and stack.inbox is not None
         hello_pid = hello.proc.pid
-        per_req: dict[str, list[float]] = {"stack_locust": [], "hello_locust": [], "hello_server": [],
-                                           "bare_mix_locust": [], "requests_per_login": [],
-                                           "inbox_requests_per_login": []}
+        # per round index: a side that measured nothing in a round (too short to be steady on a busy
+        # machine) leaves a gap, and each figure pairs only the rounds both of its sides measured
+        per_req: dict[str, dict[int, float]] = {k: {} for k in (
+            "stack_locust", "hello_locust", "hello_server", "bare_mix_locust", "requests_per_login",
+            "inbox_requests_per_login", "portal_per_login")}
 
         def stack_round(i: int) -> float:
             r = measure_stack_round(stack, p.users, p.seconds, work, f"stack-{i}", epoch)
             for k in cost:
                 cost[k].append(r.cpu[k] / r.in_window)
+            per_req["portal_per_login"][i] = r.cpu["portal"] / r.in_window
             if r.requests:
-                per_req["stack_locust"].append(r.cpu["locust"] / r.requests)
-                per_req["requests_per_login"].append(r.requests / r.in_window)
-                per_req["inbox_requests_per_login"].append(r.inbox_requests / r.in_window)
+                per_req["stack_locust"][i] = r.cpu["locust"] / r.requests
+                per_req["requests_per_login"][i] = r.requests / r.in_window
+                per_req["inbox_requests_per_login"][i] = r.inbox_requests / r.in_window
             detail.append({"round": i, **r.detail})
             return r.logins / p.seconds
 
@@ -182,8 +185,8 @@ def run(size: str, work: Path) -> dict[str, Any]:
             locust_per_req = steady_cpu_per_request(run, p.users)
             server_per_req = steady_cpu_per_request(run, p.users, "hello")
             if locust_per_req is not None and server_per_req is not None:
-                per_req["hello_locust"].append(locust_per_req)
-                per_req["hello_server"].append(server_per_req)
+                per_req["hello_locust"][i] = locust_per_req
+                per_req["hello_server"][i] = server_per_req
             detail.append({"round": i, "side": "hello", "rc": run.returncode, "requests": requests,
                            "failures": agg.get("Failure Count"), "locust_cpu_s": round(run.cpu_s, 2)})
             bare_round(i)
@@ -197,7 +200,7 @@ def run(size: str, work: Path) -> dict[str, Any]:
                              series={"locust": procs.cpu_seconds})
             per = steady_cpu_per_request(run, p.users, skip_s=1.0)
             if per is not None:
-                per_req["bare_mix_locust"].append(per)
+                per_req["bare_mix_locust"][i] = per
             agg = run.aggregated()
             detail.append({"round": i, "side": "bare same mix", "rc": run.returncode,
                            "requests": agg.get("Request Count"), "failures": agg.get("Failure Count"),
@@ -214,44 +217,53 @@ def run(size: str, work: Path) -> dict[str, Any]:
         ratio_figure("load generator cost", Side("Locust CPU per login", "ms", [x * 1e3 for x in cost["locust"]]),
                      Side("portal CPU per login", "ms", [x * 1e3 for x in cost["portal"]]), None),
     ]
-    figures += context_figures(per_req, cost["portal"])
+    figures += context_figures(per_req)
     return result(NAME, TITLE, size, figures, started,
                   params={"users": p.users, "seconds": p.seconds, "rounds": p.rounds, "partners": p.partners,
                           "personas": PERSONAS, "time_scale": TIME_SCALE, "password_profile": "cheap"},
                   extra={"inbox_cpu_ms_per_login": [round(x * 1e3, 2) for x in cost["inbox"]],
-                         "per_request": {k: [round(x * (1 if "per_login" in k else 1e3), 4) for x in v]
+                         "per_request": {k: [round(x * (1 if "per_login" in k else 1e3), 4) for x in v.values()]
                                          for k, v in per_req.items()},
                          "runs": detail})
 
 
-def context_figures(per_req: dict[str, list[float]], portal_per_login: list[float]) -> list[dict[str, Any]]:
+def paired(x: dict[int, float], y: dict[int, float], scale: float = 1.0) -> tuple[list[float], list[float]]:
+    """The values of the rounds both sides measured, in round order (a ratio compares like with like)."""
+    both = sorted(x.keys() & y.keys())
+    return [x[i] * scale for i in both], [y[i] * scale for i in both]
+
+
+def context_figures(per_req: dict[str, dict[int, float]]) -> list[dict[str, Any]]:
     """The generator against its floor, and how far the goals are from this machine's floor and
     ceiling (see the module docstring)."""
-    ms = [x * 1e3 for x in per_req["stack_locust"]]
-    bare = [x * 1e3 for x in per_req["hello_locust"]]
-    mix = [x * 1e3 for x in per_req["bare_mix_locust"]]
-    if not ms or not bare:
+    stack, rpl = per_req["stack_locust"], per_req["requests_per_login"]
+    if not stack or not per_req["hello_locust"]:
         return []
-    rpl = per_req["requests_per_login"]
     out = []
+    ms, mix = paired(stack, per_req["bare_mix_locust"], 1e3)
     if mix:
         mix_bare = statistics.median(mix)
+        login_ms = {i: rpl[i] * stack[i] * 1e3 for i in stack}
+        floor_mix = {i: r * mix_bare for i, r in rpl.items()}
         out += [
             ratio_figure("harness client vs bare FastHttpUser, same request mix",
                          Side("Locust CPU per request, harness", "ms", ms),
                          Side("Locust CPU per request, bare client", "ms", mix), CLIENT_GOAL),
             ratio_figure("Locust CPU per login vs its floor",
-                         Side("harness Locust CPU per login", "ms", [r * m for r, m in zip(rpl, ms, strict=False)]),
-                         Side("requests per login x bare client CPU per request", "ms", [r * mix_bare for r in rpl]),
+                         Side("harness Locust CPU per login", "ms", paired(login_ms, floor_mix)[0]),
+                         Side("requests per login x bare client CPU per request", "ms", paired(login_ms, floor_mix)[1]),
                          None),
         ]
-    hello_bare = statistics.median(bare)
-    floor = [r * hello_bare for r in rpl]                      # ms of Locust per login at bare request cost
+    hello_bare = statistics.median(per_req["hello_locust"].values()) * 1e3
+    floor = {i: r * hello_bare for i, r in rpl.items()}       # ms of Locust per login at bare request cost
+    portal_ms = {i: v * 1e3 for i, v in per_req["portal_per_login"].items()}
+    hs, hb = paired(stack, per_req["hello_locust"], 1e3)
+    fl, po = paired(floor, portal_ms)
     return out + [
-        ratio_figure("harness client vs bare FastHttpUser (hello-world)", Side("Locust CPU per request, stack", "ms", ms),
-                     Side("Locust CPU per request, hello-world", "ms", bare), None),
-        ratio_figure("cost floor (bare client)", Side("requests per login x bare Locust CPU per request", "ms", floor),
-                     Side("portal CPU per login", "ms", [x * 1e3 for x in portal_per_login]), None),
+        ratio_figure("harness client vs bare FastHttpUser (hello-world)", Side("Locust CPU per request, stack", "ms", hs),
+                     Side("Locust CPU per request, hello-world", "ms", hb), None),
+        ratio_figure("cost floor (bare client)", Side("requests per login x bare Locust CPU per request", "ms", fl),
+                     Side("portal CPU per login", "ms", po), None),
         ratio_figure("end to end ceiling (hello-world-cheap portal)", Side("1 login", "login", [1.0] * len(rpl)),
-                     Side("HTTP requests per login", "requests", rpl), None),
+                     Side("HTTP requests per login", "requests", list(rpl.values())), None),
     ]
