@@ -67,7 +67,19 @@ def test_probers_keep_their_contracts_on_a_correct_portal(stack: Stack) -> None:
     # session-reuser: the old session cookie after logout is not served, the "back" resubmit not accepted
     reused = [done for v, done in pairs(p["session-reuser"], "access_account") if v.get("after_logout")]
     assert reused and all(d["type"] == "fail" for d in reused)
-    assert sum(1 for _, d in pairs(p["session-reuser"], "verify") if d["type"] == "ok") == len(reused)
+    # every signed-in cycle reused its session, but the run may stop between the code and the reuse
+    accepted = sum(1 for _, d in pairs(p["session-reuser"], "verify") if d["type"] == "ok")
+    assert accepted - len(reused) in (0, 1), (accepted, len(reused))
+    resubmits, after_reuse = [], False     # the verify that follows each reuse is the "back" resubmit
+    for line in p["session-reuser"]:
+        if line["type"] == "invoke":
+            continue
+        if line["op"] == "access_account":
+            after_reuse = any(line is d for d in reused)
+        elif line["op"] == "verify" and after_reuse:
+            resubmits.append(line)
+            after_reuse = False
+    assert all(d["type"] == "fail" for d in resubmits), [d["value"] for d in resubmits]
     # protected-visitor: with a pending login, no protected path shows partner data
     visits = pairs(p["protected-visitor"], "visit")
     assert {v["path"] for v, _ in visits} == {"/partner/account", "/partner/my-account"}
