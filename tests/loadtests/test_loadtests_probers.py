@@ -66,10 +66,12 @@ def test_probers_keep_their_contracts_on_a_correct_portal(stack: Stack) -> None:
     assert all(d["type"] == "fail" for d in mates)
     # session-reuser: the old session cookie after logout is not served, the "back" resubmit not accepted
     reused = [done for v, done in pairs(p["session-reuser"], "access_account") if v.get("after_logout")]
-    assert reused and all(d["type"] == "fail" for d in reused)
+    # never served ("ok" would be the bug); one cut off by a connection error on a busy machine is "info"
+    assert any(d["type"] == "fail" for d in reused) and all(d["type"] in ("fail", "info") for d in reused), \
+        [d["value"] for d in reused]
     # every signed-in cycle reused its session, but the run may stop between the code and the reuse
     accepted = sum(1 for _, d in pairs(p["session-reuser"], "verify") if d["type"] == "ok")
-    assert accepted - len(reused) in (0, 1), (accepted, len(reused))
+    assert accepted - len(reused) in (0, 1), (accepted, len(reused))   # one cycle per accepted code
     resubmits, after_reuse = [], False     # the verify that follows each reuse is the "back" resubmit
     for line in p["session-reuser"]:
         if line["type"] == "invoke":
