@@ -88,7 +88,7 @@ REGISTRY: tuple[Invariant, ...] = (
               prefix_safe=True, white_box=_ev(PORTAL), black_box=_ev(CLIENT)),
     Invariant("recipient", check_recipient, "each code goes to the partner's notification address at issue "
               "time, and no sent code goes missing unless a fault dropped it",
-              prefix_safe=False, white_box=_ev(PORTAL, INBOX), black_box=_ev(INBOX, ACCOUNTS)),
+              prefix_safe=False, white_box=_ev(PORTAL, INBOX, ACCOUNTS), black_box=_ev(INBOX, ACCOUNTS)),
     Invariant("resend_limits", check_resend_limits, "resend cooldown, codes per challenge and per account-hour "
               "hold; a resend voids older codes under `invalidate`",
               prefix_safe=True, white_box=_ev(PORTAL), black_box=_ev(CLIENT, INBOX, ACCOUNTS)),

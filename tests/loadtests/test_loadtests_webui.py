@@ -70,7 +70,7 @@ def client_lines(n_flows: int, outcome: str = "ok") -> list[str]:
 def make_view(**kw: Any) -> tuple[webui_live.LiveView, Clock, Checks]:
     clock, checks = Clock(), Checks()
     view = webui_live.LiveView(portal_url=kw.pop("portal_url", None), time_scale=lambda: 60.0, run_check=checks,
-                          clock=clock, **kw)
+                               clock=clock, **kw)
     return view, clock, checks
 
 
@@ -119,7 +119,7 @@ def test_checker_runs_only_when_watched_and_at_most_every_few_seconds() -> None:
     clock.now += webui_live.REFRESH_S
     view.refresh("running")
     assert checks.runs == 2
-    clock.now += webui_live.WATCH_S + webui_live.REFRESH_S                             # the tab was closed
+    clock.now += webui_live.WATCH_S + webui_live.REFRESH_S                   # the tab was closed
     view.refresh("running")
     assert checks.runs == 2
     view.refresh("stopped", final=True)                                      # the end of the test: always
@@ -229,6 +229,20 @@ def test_the_tab_keeps_kinds_of_numbers_apart_and_says_why_unknown() -> None:
     assert unknown and all(r["note"] for r in unknown)
     assert any("black box" in r["note"] for r in unknown)
     assert rows[("check", "black box, live")]["counted"] == "history lines"
+
+
+def test_an_unknown_names_the_evidence_the_live_check_lacks() -> None:
+    """The live check reads client lines (and the portal's events, white box), never the inbox or an
+    accounts file: an unknown says what its invariant (registry) would need, or that nothing happened."""
+    view, _, _ = make_view()
+    for line in client_lines(3):
+        view.feed(line)
+    view.watched()
+    view.refresh("running")                     # client lines only: black box
+    why = {name: r["why"] for name, r in view.data["invariants"].items() if r["status"] == "unknown"}
+    assert why["single_use"].startswith("no cases yet")        # decided from client lines: none accepted yet
+    assert why["recipient"] == ("black box: needs the accounts file and the inbox's deliveries, "
+                                "which the live check does not read")
 
 
 def test_thresholds_show_live_pass_fail_in_the_tab() -> None:
