@@ -32,7 +32,8 @@ class PolicyError(ValueError):
 class Policy:
     """The effective MFA policy. Defaults are the product's (issue 2, "MFA policy")."""
 
-    code_lifetime: float = PRODUCT_DEFAULTS["code_lifetime"]  # the rules the checker judges by: one source
+    # the product rules the checker also judges by: defined once, in scenarios/checker/policy.py
+    code_lifetime: float = PRODUCT_DEFAULTS["code_lifetime"]
     pending_lifetime: float = PRODUCT_DEFAULTS["pending_lifetime"]
     max_attempts: int = PRODUCT_DEFAULTS["max_attempts"]
     resend_cooldown: float = PRODUCT_DEFAULTS["resend_cooldown"]

@@ -104,3 +104,14 @@ def test_expiry_uses_the_ttl_the_portal_announced():
     late = h.verify_ok(200.0, 1, 1)
     result = check(h.lines(), CheckContext(policy={"code_lifetime": 120.0}))["expiry"]
     assert result["valid"] is False and result["examples"] == [[code, late]]
+
+
+def test_the_checker_judges_by_the_rules_the_portal_enforces():
+    from scenarios.checker.policy import CHECKER_ALIASES, DEFAULT_POLICY
+    from server.policy import Policy
+
+    portal = Policy().as_dict()
+    for name, value in DEFAULT_POLICY.items():
+        if CHECKER_ALIASES.get(name, name) in portal:
+            assert portal[CHECKER_ALIASES.get(name, name)] == value, name
+    assert CheckContext(policy=portal).policy["code_ttl"] == portal["code_lifetime"]
