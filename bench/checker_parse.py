@@ -29,8 +29,8 @@ from typing import Any
 from bench.history_gen import POLICY, write_history
 from bench.measure import Goal, Side, ratio_figure, result
 from scenarios.checker import CheckContext, check
+from scenarios.checker.jsonlines import gc_paused
 from scenarios.collect import read_jsonl
-from scenarios.jsonlines import gc_paused
 
 NAME = "checker_parse"
 TITLE = "checker: parse + check a history vs parse it only (seconds)"

@@ -12,6 +12,8 @@ import math
 from collections import deque
 from typing import Any
 
+from scenarios.checker import INVARIANTS, PREFIX_SAFE, Evidence, valid_label
+
 PCTS = ("p50", "p90", "p95", "p99", "max")
 # Locust's table sorts rows by their `name` unless a column header is clicked: rows carry their
 # position as `name` (not a column) so the sections stay together, and the label is `item`.
@@ -68,15 +70,39 @@ class Series:
         self.login, self.delivery = [], []
 
 
-def unknown_reason(result: dict[str, Any], check: dict[str, Any]) -> str:
-    """Why an invariant is not (yet) valid or invalid, in a few words."""
+# What the live check reads: client lines always, the portal's events when it answers (white box);
+# never the inbox's deliveries or an accounts file.
+LIVE_EVIDENCE = {"white box": {Evidence.CLIENT, Evidence.PORTAL}, "black box": {Evidence.CLIENT}}
+
+
+def unknown_reason(name: str, result: dict[str, Any], check: dict[str, Any]) -> str:
+    """Why invariant `name` is not (yet) valid or invalid, in a few words."""
     if check.get("checked_at") is None:
         return "not checked yet: the check runs while the tab is open, and once when the test stops"
     if result.get("undecided"):
         return f"{result['undecided']} cases the history cannot settle (e.g. an operation cut short)"
-    if check.get("mode") == "black box":
-        return "black box: needs the portal's own events (/_harness/events), which it does not answer"
+    mode = str(check.get("mode"))
+    inv = INVARIANTS.get(name)
+    missing = inv.missing(mode == "white box", LIVE_EVIDENCE.get(mode, ())) if inv else []
+    if missing:
+        return f"{mode}: needs {' and '.join(e.words for e in missing)}, which the live check does not read"
     return "no cases yet (nothing this invariant checks has happened)"
+
+
+def invariant_cells(results: dict[str, dict[str, Any]], *, mode: str, checked_at: float | None,
+                    live: bool) -> dict[str, dict[str, Any]]:
+    """Each invariant's status, violations, first example and why it is not decided; `provisional` when
+    the run goes on (`live`) and a later line could still undo an invalid (not prefix-safe)."""
+    check = {"mode": mode, "checked_at": checked_at}
+    out: dict[str, dict[str, Any]] = {}
+    for name in [*INVARIANTS, *(n for n in results if n not in INVARIANTS)]:
+        r = results.get(name)
+        status = "not checked yet" if r is None else valid_label(r.get("valid"))
+        out[name] = {"status": status, "violations": int((r or {}).get("violations") or 0),
+                     "provisional": r is None or (live and name not in PREFIX_SAFE),
+                     "example": ((r or {}).get("examples") or [None])[0],
+                     "why": "" if status in ("valid", "invalid") else unknown_reason(name, r or {}, check)}
+    return out
 
 
 def _row(section: str, item: str, **cells: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .jsonlines import gc_paused, loads, loads_lines
+from scenarios.checker.jsonlines import gc_paused, loads, loads_lines
 
 
 class CollectError(RuntimeError):
@@ -70,7 +70,7 @@ def inbox_deliveries(inbox_url: str) -> list[dict[str, Any]]:
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Lines of a JSON Lines file; a torn last line (a killed writer) is skipped, others must parse.
 
-    Parsed with msgspec (stdlib fallback) and the GC paused: `jsonlines.py` says why.
+    Parsed with msgspec (stdlib fallback) and the GC paused: `checker/jsonlines.py` says why.
     """
     if not path.exists():
         return []

@@ -15,6 +15,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from scenarios.checker import valid_label
+
 from .verdict import threshold_text
 
 
@@ -27,10 +29,6 @@ def format_examples(examples: list[list[dict[str, Any]]]) -> str:
     return "\n\n".join(blocks)
 
 
-def _state(value: Any) -> str:
-    return {True: "valid", False: "invalid"}.get(value, "unknown") if isinstance(value, bool) else "unknown"
-
-
 def _seconds(value: Any) -> str:
     return f"{float(value):.3f}" if isinstance(value, int | float) and not isinstance(value, bool) else "0"
 
@@ -38,7 +36,7 @@ def _seconds(value: Any) -> str:
 def _invariant_case(suite: ET.Element, name: str, inv: dict[str, Any], strict: bool, seconds: Any) -> bool:
     case = ET.SubElement(suite, "testcase", classname=f"{suite.get('name')}.invariants", name=name,
                          time=_seconds(seconds))
-    state, want = _state(inv.get("valid")), inv.get("expected", "valid")
+    state, want = valid_label(inv.get("valid")), inv.get("expected", "valid")
     checked = inv.get("checked")
     if checked is not None:       # the evidence behind the answer: cases the invariant examined
         ET.SubElement(ET.SubElement(case, "properties"), "property", name="checked", value=str(checked))

@@ -225,7 +225,7 @@ def probe(target: str, inbox_url: str, profile: TargetProfile, accounts: list[di
     return prober.report
 
 
-# Profile policy keys -> the checker's (scenarios/checker/context.py DEFAULT_POLICY); "none" = no such rule.
+# Profile policy keys -> the checker's (scenarios/checker/policy.py DEFAULT_POLICY); "none" = no such rule.
 UNLIMITED = 10 ** 9
 POLICY_KEYS = {"code_lifetime_s": "code_ttl", "pending_login_lifetime_s": "challenge_ttl",
                "wrong_code_limit": "max_attempts", "resend_cooldown_s": "resend_cooldown",

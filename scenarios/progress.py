@@ -16,15 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scenarios.checker import REGISTRY, CheckContext, Evidence, check
+
 from . import collect
-from .checker import CheckContext, check
 from .nemesis import Nemesis
 from .spec import Scenario
 
-# Invariants whose violations a partial portal log already proves (the others need the end of
-# the run, or client and inbox lines, to be decided).
-PARTIAL_SAFE = ("single_use", "expiry", "binding", "mfa_required", "affiliates", "resend_limits",
-                "attempt_limits")
+# Invariants whose violations a partial portal log already proves: prefix-safe, and decided white box
+# from portal events alone (the others need the end of the run, or client and inbox lines).
+PARTIAL_SAFE = tuple(inv.name for inv in REGISTRY if inv.prefix_safe and not inv.missing(True, {Evidence.PORTAL}))
 
 
 class ClientFlows:

@@ -13,6 +13,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from scenarios.checker import valid_label
+
 from .charts import FAULT_FILL, bars_svg, fmt, histogram_svg, stacked_time_svg, time_bin
 from .metrics import FlowData, collect, outcome_series
 from .verdict import threshold_text
@@ -39,10 +41,6 @@ ul.kv{margin:0;padding-left:1.1em}td.num{text-align:right;font-variant-numeric:t
 
 def _fmt(value: Any) -> str:
     return "—" if value is None else fmt(value)
-
-
-def _state(value: Any) -> str:
-    return {True: "valid", False: "invalid"}.get(value, "unknown") if isinstance(value, bool) else "unknown"
 
 
 def _kv_html(value: Any) -> str:
@@ -137,7 +135,7 @@ def _examples_html(inv: dict[str, Any]) -> str:
 def _invariants_html(verdict: dict[str, Any]) -> str:
     rows = []
     for name, inv in (verdict.get("invariants") or {}).items():
-        state = _state(inv.get("valid"))
+        state = valid_label(inv.get("valid"))
         notes = {k: v for k, v in inv.items()
                  if k not in ("valid", "violations", "checked", "examples", "expected", "as_expected",
                               "duplicate_examples")}

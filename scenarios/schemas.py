@@ -66,9 +66,9 @@ def _policy() -> dict[str, Any]:
 def scenario_schema() -> dict[str, Any]:
     """A scenario TOML file (scenarios/README.md)."""
     from loadtests.persona_names import PERSONA_NAMES
+    from scenarios.checker import INVARIANTS
     from server.population import PROGRAMS
 
-    from .checker import INVARIANTS
     from .spec import NEMESIS_ACTIONS
 
     nemesis = _obj({"action": {"enum": list(NEMESIS_ACTIONS)}, "at": {**NUMBER, "minimum": 0},
@@ -135,7 +135,7 @@ def profile_schema() -> dict[str, Any]:
 
 def verdict_schema() -> dict[str, Any]:
     """verdict.json, which every run writes (scenarios/verdict.py)."""
-    from .checker import INVARIANTS
+    from scenarios.checker import INVARIANTS
 
     answer = {"description": "true valid, false invalid, \"unknown\" no evidence",
               "oneOf": [BOOL, {"const": "unknown"}]}

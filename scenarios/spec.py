@@ -19,19 +19,17 @@ from loadtests.options import MAX_TIME_SCALE
 from loadtests.persona_names import PERSONA_NAMES
 from loadtests.thresholds import ThresholdError
 from loadtests.thresholds import parse as parse_threshold
+from scenarios.checker import INVARIANT_NAMES
+from scenarios.checker.policy import CHECKER_ALIASES
 from server.policy import PolicyError, policy_from_mapping
 from server.population import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
-INVARIANT_NAMES = (
-    "single_use", "expiry", "binding", "mfa_required", "affiliates", "recipient",
-    "resend_limits", "attempt_limits", "no_false_rejections", "no_login_loops", "outbox",
-)
 NEMESIS_ACTIONS = ("clock-jump", "kill-portal", "change-notification")
 # `[policy]` takes the portal's own keys (server/policy.py), since it becomes the portal's
 # `--policy` file; the checker's names for the two lifetimes are accepted as aliases.
-POLICY_ALIASES = {"code_ttl": "code_lifetime", "challenge_ttl": "pending_lifetime"}
+POLICY_ALIASES = CHECKER_ALIASES
 TOP_KEYS = ("name", "description", "seed", "time_scale", "duration", "bugs", "population", "load", "portal",
             "personas", "policy", "faults", "nemesis", "thresholds", "expect")
 MAX_DURATION = 7 * 86_400.0    # scenario seconds (a week)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-INVARIANT_ORDER = (
-    "single_use", "expiry", "binding", "mfa_required", "affiliates", "recipient",
-    "resend_limits", "attempt_limits", "no_false_rejections", "no_login_loops", "outbox",
-)
+from scenarios.checker import INVARIANT_NAMES
+
 _STATES = (True, False, "unknown")
 
 
@@ -24,7 +22,7 @@ def expected_invalid(expected: dict[str, Any]) -> list[str]:
         names = expected["invalid"]
         if not isinstance(names, list | tuple) or not names:
             raise ValueError("expected.invalid must be a non-empty list of invariant names")
-        unknown = [n for n in names if n not in INVARIANT_ORDER]
+        unknown = [n for n in names if n not in INVARIANT_NAMES]
         if unknown:
             raise ValueError(f"expected.invalid names unknown invariants: {', '.join(map(str, unknown))}")
         return list(names)

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .checker import CheckContext, check
+from scenarios.checker import CheckContext, check
+
 from .junit import write_junit
 from .metrics import flow_metrics
 from .report import write_report

@@ -12,6 +12,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from scenarios.checker.policy import PRODUCT_DEFAULTS, RESEND_MODES
+
 # What the argon2 reference implementation accepts (argon2.h: ARGON2_MIN/MAX_TIME, _MEMORY in KiB,
 # _LANES); memory must also be at least 8 KiB per lane, checked against the profile's parallelism
 # in `passwords.argon2_parameters`.
@@ -30,12 +32,13 @@ class PolicyError(ValueError):
 class Policy:
     """The effective MFA policy. Defaults are the product's (issue 2, "MFA policy")."""
 
-    code_lifetime: float = 300.0  # a code opens its challenge for 5 minutes
-    pending_lifetime: float = 600.0  # a pending login (challenge) lives 10 minutes
-    max_attempts: int = 5  # wrong codes per challenge, then the challenge is dead
-    resend_cooldown: float = 30.0
-    max_codes_per_challenge: int = 5
-    max_codes_per_account_hour: int = 10  # codes (login ones count) before a resend is refused
+    # the product rules the checker also judges by: defined once, in scenarios/checker/policy.py
+    code_lifetime: float = PRODUCT_DEFAULTS["code_lifetime"]
+    pending_lifetime: float = PRODUCT_DEFAULTS["pending_lifetime"]
+    max_attempts: int = PRODUCT_DEFAULTS["max_attempts"]
+    resend_cooldown: float = PRODUCT_DEFAULTS["resend_cooldown"]
+    max_codes_per_challenge: int = PRODUCT_DEFAULTS["max_codes_per_challenge"]
+    max_codes_per_account_hour: int = PRODUCT_DEFAULTS["max_codes_per_account_hour"]
     # Guessing and mail-bombing bounds (README "Security"): a login gets no new code while the
     # account has this many unused codes from the last hour ...
     max_unused_codes_per_account_hour: int = 10
@@ -47,7 +50,7 @@ class Policy:
     # forgot-password: reset links not (yet) used, per account and per client address, per hour
     max_resets_per_account_hour: int = 3
     max_resets_per_client_hour: int = 20
-    resend: str = "invalidate"  # or "keep"
+    resend: str = PRODUCT_DEFAULTS["resend"]  # one of RESEND_MODES
     reset_token_lifetime: float = 1800.0
     session_lifetime: float = 28800.0
     login_free_failures: int = 5  # password failures before the per-account backoff starts
@@ -62,7 +65,7 @@ class Policy:
     password_parallelism: int | None = None  # lanes (and threads)
 
     def __post_init__(self) -> None:
-        if self.resend not in ("invalidate", "keep"):
+        if self.resend not in RESEND_MODES:
             raise PolicyError(f"policy key 'resend' must be \"invalidate\" or \"keep\", not {self.resend!r}")
         for f in fields(self):
             value = getattr(self, f.name)

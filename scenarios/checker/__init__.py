@@ -1,40 +1,23 @@
 """The invariant checker: pure functions over the merged run history.
 
-`check(lines, ctx)` files the history by key in one pass (`index.py`) and asks each invariant
-for valid / invalid / "unknown", a violation count and at most five small counter-examples.
+`check(lines, ctx)` files the history by key in one pass (`index.py`) and asks each invariant of
+the registry (`registry.py`) for valid / invalid / "unknown", a violation count and at most five
+small counter-examples. The package imports nothing else of the project: the Locust side and the
+runner use it, never the other way round (README.md in this folder).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from ..jsonlines import gc_paused
-from .access import check_affiliates, check_mfa_required
-from .codes import check_binding, check_expiry, check_single_use
-from .context import DEFAULT_POLICY, CheckContext
-from .index import HistoryError, Index, build_index
-from .limits import check_attempt_limits, check_resend_limits
-from .loops import check_no_login_loops
-from .mail import check_outbox, check_recipient
-from .rejections import check_no_false_rejections
-
-Invariant = Callable[[Index, CheckContext], dict[str, Any]]
-
-INVARIANTS: dict[str, Invariant] = {
-    "single_use": check_single_use,
-    "expiry": check_expiry,
-    "binding": check_binding,
-    "mfa_required": check_mfa_required,
-    "affiliates": check_affiliates,
-    "recipient": check_recipient,
-    "resend_limits": check_resend_limits,
-    "attempt_limits": check_attempt_limits,
-    "no_false_rejections": check_no_false_rejections,
-    "no_login_loops": check_no_login_loops,
-    "outbox": check_outbox,
-}
+from .context import CheckContext
+from .index import HistoryError, build_index
+from .jsonlines import gc_paused
+from .policy import DEFAULT_POLICY
+from .registry import INVARIANT_NAMES, INVARIANTS, PREFIX_SAFE, REGISTRY, Evidence, Invariant
+from .result import valid_label
 
 
 def check(lines: Iterable[dict[str, Any]], ctx: CheckContext,
@@ -49,12 +32,13 @@ def check(lines: Iterable[dict[str, Any]], ctx: CheckContext,
     with gc_paused():                   # millions of acyclic lines and index entries: jsonlines.py
         ix = build_index(lines, ctx.accounts)
         answers = {}
-        for name, fn in INVARIANTS.items():
+        for inv in REGISTRY:
             started = time.perf_counter()
-            answers[name] = fn(ix, ctx)
+            answers[inv.name] = inv.check(ix, ctx)
             if timings is not None:
-                timings[name] = time.perf_counter() - started
+                timings[inv.name] = time.perf_counter() - started
     return answers
 
 
-__all__ = ["CheckContext", "DEFAULT_POLICY", "HistoryError", "INVARIANTS", "check"]
+__all__ = ["CheckContext", "DEFAULT_POLICY", "Evidence", "HistoryError", "INVARIANTS", "INVARIANT_NAMES", "Invariant",
+           "PREFIX_SAFE", "REGISTRY", "check", "valid_label"]

@@ -65,3 +65,10 @@ def _dedupe(lines: tuple[dict[str, Any] | None, ...]) -> list[dict[str, Any]]:
             seen.add(id(line))
             out.append(line)
     return out
+
+
+def valid_label(valid: Any) -> str:
+    """An answer's `valid` as a word: `valid`, `invalid`, or `unknown` (for anything not a bool)."""
+    if valid is True:
+        return "valid"
+    return "invalid" if valid is False else "unknown"

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from loadtests_stack import LOCUSTFILE, REPO, Stack, free_port
 
-from loadtests import webui
+from loadtests import webui, webui_live
 from loadtests.history import FileSink, History, Recorder
 from loadtests.metrics import HISTOGRAMS, OUTCOMES
 from loadtests.thresholds import parse_all
@@ -67,10 +67,10 @@ def client_lines(n_flows: int, outcome: str = "ok") -> list[str]:
     return out
 
 
-def make_view(**kw: Any) -> tuple[webui.LiveView, Clock, Checks]:
+def make_view(**kw: Any) -> tuple[webui_live.LiveView, Clock, Checks]:
     clock, checks = Clock(), Checks()
-    view = webui.LiveView(portal_url=kw.pop("portal_url", None), time_scale=lambda: 60.0, run_check=checks,
-                          clock=clock, **kw)
+    view = webui_live.LiveView(portal_url=kw.pop("portal_url", None), time_scale=lambda: 60.0, run_check=checks,
+                               clock=clock, **kw)
     return view, clock, checks
 
 
@@ -113,13 +113,13 @@ def test_checker_runs_only_when_watched_and_at_most_every_few_seconds() -> None:
     assert checks.runs == 0
     view.refresh("running")
     assert checks.runs == 1
-    clock.now += webui.REFRESH_S / 2
+    clock.now += webui_live.REFRESH_S / 2
     view.refresh("running")
     assert checks.runs == 1                                                  # cached
-    clock.now += webui.REFRESH_S
+    clock.now += webui_live.REFRESH_S
     view.refresh("running")
     assert checks.runs == 2
-    clock.now += webui.WATCH_S + webui.REFRESH_S                             # the tab was closed
+    clock.now += webui_live.WATCH_S + webui_live.REFRESH_S                   # the tab was closed
     view.refresh("running")
     assert checks.runs == 2
     view.refresh("stopped", final=True)                                      # the end of the test: always
@@ -167,7 +167,7 @@ def test_portal_events_make_the_check_white_box_and_are_fetched_incrementally() 
     assert d["invariants"]["single_use"]["violations"] == 1 and d["invariants"]["single_use"]["example"]
     assert not d["invariants"]["single_use"]["provisional"]                 # a violation in a prefix stays one
     assert asked == ["http://127.0.0.1:1/_harness/events?after=0&limit=5000"]
-    clock.now += webui.REFRESH_S
+    clock.now += webui_live.REFRESH_S
     view.refresh("running")
     assert asked[-1].endswith("after=6&limit=5000") and view.data["check"]["portal_events"] == 5
     rows = view.rows()
@@ -188,10 +188,10 @@ def test_a_portal_without_the_events_endpoint_is_black_box_and_not_hammered() ->
     view.watched()
     for _ in range(3):
         view.refresh("running")
-        clock.now += webui.REFRESH_S
+        clock.now += webui_live.REFRESH_S
     assert len(asked) == 1 and checks.runs == 3
     assert view.data["check"]["mode"] == "black box" and view.data["check"]["error"] is None
-    clock.now += webui.PROBE_EVERY_S
+    clock.now += webui_live.PROBE_EVERY_S
     view.watched()
     view.refresh("running")
     assert len(asked) == 2                                                   # asked again, now and then
@@ -222,7 +222,7 @@ def test_the_tab_keeps_kinds_of_numbers_apart_and_says_why_unknown() -> None:
     inv = rows[("invariant", "single_use")]
     assert inv["status"] == "not checked yet" and inv["counted"] == "violations" and "check runs while" in inv["note"]
     view.watched()
-    clock.now += webui.REFRESH_S
+    clock.now += webui_live.REFRESH_S
     view.refresh("running")                     # client lines only: black box
     rows = {(r["section"], r["item"]): r for r in view.rows()}
     unknown = [r for (sec, _), r in rows.items() if sec == "invariant" and r["status"] == "unknown"]
@@ -231,9 +231,23 @@ def test_the_tab_keeps_kinds_of_numbers_apart_and_says_why_unknown() -> None:
     assert rows[("check", "black box, live")]["counted"] == "history lines"
 
 
+def test_an_unknown_names_the_evidence_the_live_check_lacks() -> None:
+    """The live check reads client lines (and the portal's events, white box), never the inbox or an
+    accounts file: an unknown says what its invariant (registry) would need, or that nothing happened."""
+    view, _, _ = make_view()
+    for line in client_lines(3):
+        view.feed(line)
+    view.watched()
+    view.refresh("running")                     # client lines only: black box
+    why = {name: r["why"] for name, r in view.data["invariants"].items() if r["status"] == "unknown"}
+    assert why["single_use"].startswith("no cases yet")        # decided from client lines: none accepted yet
+    assert why["recipient"] == ("black box: needs the accounts file and the inbox's deliveries, "
+                                "which the live check does not read")
+
+
 def test_thresholds_show_live_pass_fail_in_the_tab() -> None:
     clock, checks = Clock(), Checks()
-    view = webui.LiveView(portal_url=None, time_scale=lambda: 60.0, run_check=checks, clock=clock,
+    view = webui_live.LiveView(portal_url=None, time_scale=lambda: 60.0, run_check=checks, clock=clock,
                           thresholds=lambda: parse_all(["flows >= 5", "outcome.expired == 0", "login.p95 < 8s"]))
     for line in client_lines(4) + client_lines(1, outcome="expired"):
         view.feed(line)
@@ -250,7 +264,7 @@ def test_login_and_delivery_p95_over_time() -> None:
     for _batch in range(3):
         for line in client_lines(5):
             view.feed(line)
-        clock.now += webui.REFRESH_S
+        clock.now += webui_live.REFRESH_S
         view.refresh("running")
     series = view.data["series"]
     assert len(series) == 3 and all(p["flows"] == 5 for p in series)
