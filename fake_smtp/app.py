@@ -26,7 +26,8 @@ from fake_smtp.api import ROUTES, ApiContext, NotFoundHandler
 from fake_smtp.api_mailpit import COMPAT_ROUTES
 from fake_smtp.clock import ScenarioClock
 from fake_smtp.codes import CodeExtractor
-from fake_smtp.faults import FaultEngine, Plan
+from fake_smtp.fault_engine import FaultEngine
+from fake_smtp.faults import Plan
 from fake_smtp.history import DeliveryLog
 from fake_smtp.inbox import Inbox
 from fake_smtp.maildir import QUARANTINE_DIR, Maildir
