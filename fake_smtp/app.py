@@ -22,7 +22,8 @@ import tornado.ioloop
 import tornado.netutil
 import tornado.web
 
-from fake_smtp.api import ROUTES, ApiContext, NotFoundHandler
+from fake_smtp.api import ROUTES, NotFoundHandler
+from fake_smtp.api_base import ApiContext
 from fake_smtp.api_mailpit import COMPAT_ROUTES
 from fake_smtp.clock import ScenarioClock
 from fake_smtp.codes import CodeExtractor
@@ -119,8 +120,8 @@ async def serve(cfg: Config, ready_out: IO[str] = sys.stdout) -> None:
             history_file.close()
 
 
-async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, previous: list[str]) -> None:
-    loop = asyncio.get_running_loop()
+def _restored_inbox(cfg: Config, history_file: IO[str] | None, previous: list[str]) -> Inbox:
+    """The inbox with the previous run's history lines and its Maildir messages reloaded."""
     inbox = build_inbox(cfg, history_file)
     inbox.history.preload(previous)
     reloaded = inbox.reload()
@@ -131,6 +132,12 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
     if inbox.quarantined:
         log.warning("%d Maildir files could not be loaded; moved to %s (the inbox started without them)",
                     len(inbox.quarantined), os.path.join(cfg.maildir or "", QUARANTINE_DIR))
+    return inbox
+
+
+async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, previous: list[str]) -> None:
+    loop = asyncio.get_running_loop()
+    inbox = _restored_inbox(cfg, history_file, previous)
     handler = InboxHandler(inbox, cfg.max_recipients)
     # a message bigger than the whole retention budget could never be kept: refuse it with 552
     size_limit = min(cfg.max_message_size, cfg.max_bytes) if cfg.max_bytes else cfg.max_message_size

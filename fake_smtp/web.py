@@ -19,7 +19,7 @@ from typing import Any
 from tornado.template import Loader
 
 from fake_smtp import mime
-from fake_smtp.api import BadRequest, BaseHandler
+from fake_smtp.api_base import BadRequest, BaseHandler
 from fake_smtp.search import Query, Term
 from fake_smtp.store import StoredMessage
 
