@@ -4,7 +4,7 @@ Verdict table with counter-examples, login-time and code-delivery histograms, lo
 over scenario time with the nemesis fault windows shaded, resends per login, and how to
 reproduce the run. The page is templates/report.html (tornado.template, autoescaped: every value
 is escaped unless the template says `raw`, which only the SVG charts and nested templates are);
-the charts are drawn as plain SVG by charts.py.
+the charts are SVG from templates/*.svg, their geometry computed by charts.py.
 """
 
 from __future__ import annotations

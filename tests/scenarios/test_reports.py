@@ -326,7 +326,7 @@ def test_evidence_counts_reach_junit_report_and_verdict(tmp_path):
 def test_every_value_on_the_report_is_escaped_by_the_template():
     """report.html is a template with autoescape: a hostile scenario name, problem, note (reason),
     threshold, metric, fault window, planned fault and outcome come out as text, never as markup.
-    (Turning the template loader's autoescape off makes this fail.)"""
+    (Turning autoescape off in the template loader of report.py or of charts.py makes this fail.)"""
     from scenarios.report import render_report
 
     evil = "<script>alert(1)</script>"
