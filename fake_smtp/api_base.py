@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import tornado.web
+from tornado.httputil import responses
 
 from fake_smtp import mime
 from fake_smtp.guards import GuardedHandler
@@ -77,7 +78,9 @@ class BaseHandler(GuardedHandler):
         if isinstance(exc, BadRequest):
             self.finish(exc.text + "\n")
             return
-        self.finish(f"{status_code} {self._reason}\n")
+        # the reason phrase tornado's send_error sets, read without its private `_reason`
+        reason = getattr(exc, "reason", None) if isinstance(exc, tornado.web.HTTPError) else None
+        self.finish(f"{status_code} {reason if reason is not None else responses.get(status_code, 'Unknown')}\n")
 
     def int_arg(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self.get_query_argument(name, None)

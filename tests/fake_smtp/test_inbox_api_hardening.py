@@ -85,6 +85,14 @@ def test_405_names_the_allowed_methods(inbox: InboxProcess) -> None:
     assert status == 405 and headers["allow"] == "GET"
 
 
+def test_errors_are_one_line_with_their_reason_phrase(inbox: InboxProcess) -> None:
+    """write_error reads the reason from the HTTPError (or the standard phrase), not tornado's private field."""
+    host = inbox.url.removeprefix("http://")
+    assert _raw(inbox, "GET", "/api/v1/message/nope", host)[::2] == (404, b"404 Message not found\n")
+    assert _raw(inbox, "GET", "/nowhere", host)[::2] == (404, b"404 Not Found\n")
+    assert _raw(inbox, "TRACE", "/api/v1/messages", host)[::2] == (405, b"405 Method Not Allowed\n")
+
+
 def test_foreign_host_headers_are_refused(inbox: InboxProcess, addr: Callable[[str], str]) -> None:
     inbox.send(addr("rebind"), body="Your verification code is: 555666\r\n")
     port = inbox.url.rsplit(":", 1)[1]
