@@ -2,8 +2,9 @@
 
 The facts travel as fields (which rule, which field, which listener, which port...), so code that
 reacts to an error reads a field, never the message's words. A child process that cannot start
-says so with one JSON line on stdout (`{"error": ..., **fields}`, beside the ready line of
-docs/interfaces.md "Processes"); `from_line` turns it back into an error on the parent's side.
+says so with one JSON line on stdout (`tell_parent`: `{"error": ..., **fields}`, where the ready
+line of docs/interfaces.md "Processes" would be); `from_line` turns it back into an error on the
+parent's side.
 
     raise HarnessError("cannot listen for SMTP on 127.0.0.1:25: Permission denied",
                        listener="smtp", host="127.0.0.1", port=25)
@@ -19,7 +20,8 @@ from typing import Any
 EXIT_OK = 0
 EXIT_INVARIANT = 1        # an invariant's verdict is not as expected
 EXIT_SETUP = 2            # usage or setup error: one line on stderr, never a traceback
-EXIT_THRESHOLD = 3        # only thresholds missed (or a `compare --fail-if` gate tripped)
+EXIT_THRESHOLD = 3        # only thresholds missed
+EXIT_GATE = 3             # `compare --fail-if`: a regression gate tripped (as a missed threshold)
 EXIT_INTERRUPTED = 130    # Ctrl-C or SIGTERM: the run stopped through its teardown, no verdict
 
 
@@ -90,3 +92,18 @@ def from_line(obj: Any) -> HarnessError | None:
     fields = {k: v for k, v in obj.items() if k not in ("error", "kind", "exit_code")}
     code = obj.get("exit_code")
     return HarnessError(obj["error"], exit_code=code if isinstance(code, int) else None, **fields)
+
+
+ERROR_LINE_ENV = "MFA_HARNESS_ERROR_LINE"    # set by a parent that reads its child's error line
+
+
+def tell_parent(message: str, **fields: Any) -> None:
+    """A child that cannot start: one JSON error line on stdout, where its parent waits for the ready
+    line (scenarios/stack.py sets ERROR_LINE_ENV), beside the human line the child writes on stderr.
+    Without that parent (a person at a terminal), nothing is written."""
+    import os
+    import sys
+
+    if os.environ.get(ERROR_LINE_ENV):
+        sys.stdout.write(HarnessError(message, **fields).json_line() + "\n")
+        sys.stdout.flush()
