@@ -99,6 +99,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the installed mfa-harness version and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     sub.add_parser("list", help="the scenario catalogue")
+    _add_run_parser(sub)
+    c = sub.add_parser("check", help="re-check a finished run's saved history (no servers)")
+    c.add_argument("run_dir", type=Path, help="a finished run's folder (with run.json and history.jsonl)")
+    c.add_argument("--strict", action="store_true", default=None,
+                   help="an unknown invariant verdict fails the check (default: as the run was made)")
+    sub.add_parser("bugs", help="planted portal bugs and the invariant each must break")
+    cmp_ = sub.add_parser("compare", help="two finished runs side by side (metrics, failed logins, outcomes)")
+    cmp_.add_argument("run_a", type=Path, help="the baseline run's folder (A)")
+    cmp_.add_argument("run_b", type=Path, help="the run compared with it (B)")
+    cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON (rows, gates, passed)")
+    cmp_.add_argument("--fail-if", action="append", default=[], metavar="EXPR", type=_gate,
+                      help="regression gate, repeatable: 'METRIC OP CHANGE' compares B with A, e.g. "
+                      "'logins_failed > +10%%' (relative), 'login_ok_p95_s > +2' (absolute change), "
+                      "'logins_failed > 5' (B's value); a gate that trips exits 3")
+    _add_up_parser(sub)
+    pr = sub.add_parser("probe", help="walk one of each flow of a target portal; how each page was read")
+    pr.add_argument("--target", required=True, help="URL of the running portal")
+    pr.add_argument("--inbox-url", required=True, help="URL of the inbox API its mail goes to")
+    pr.add_argument("--target-profile", type=Path, help="target profile TOML (default: the reference portal's)")
+    pr.add_argument("--accounts-file", type=Path, metavar="FILE", help="accounts (JSON list)", required=True)
+    sub.add_parser("locust", add_help=False,
+                   help="Locust with the harness's locustfile: `mfa-harness locust [LOCUST OPTIONS]` runs "
+                   "`locust -f <installed locustfile> ...` (with --processes N: master on loopback and a free "
+                   "port); `mfa-harness locust --path` prints that file's path")
+    return p
+
+
+def _add_run_parser(sub: Any) -> None:
+    """`run SCENARIO` and its overrides (checked together once, by RunOptions)."""
     r = sub.add_parser("run", help="run a scenario end to end and check it")
     r.add_argument("scenario", help="catalogue name or path to a scenario TOML file")
     r.add_argument("--out", type=Path, help="output folder (default runs/<time>-<scenario>)")
@@ -123,19 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest share of portal steps answered 5xx or with an unclassified page for a run "
                         "to pass (default 0.05)")
     r.add_argument("--quiet", action="store_true", help="no progress or summary output")
-    c = sub.add_parser("check", help="re-check a finished run's saved history (no servers)")
-    c.add_argument("run_dir", type=Path, help="a finished run's folder (with run.json and history.jsonl)")
-    c.add_argument("--strict", action="store_true", default=None,
-                   help="an unknown invariant verdict fails the check (default: as the run was made)")
-    sub.add_parser("bugs", help="planted portal bugs and the invariant each must break")
-    cmp_ = sub.add_parser("compare", help="two finished runs side by side (metrics, failed logins, outcomes)")
-    cmp_.add_argument("run_a", type=Path, help="the baseline run's folder (A)")
-    cmp_.add_argument("run_b", type=Path, help="the run compared with it (B)")
-    cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON (rows, gates, passed)")
-    cmp_.add_argument("--fail-if", action="append", default=[], metavar="EXPR", type=_gate,
-                      help="regression gate, repeatable: 'METRIC OP CHANGE' compares B with A, e.g. "
-                      "'logins_failed > +10%%' (relative), 'login_ok_p95_s > +2' (absolute change), "
-                      "'logins_failed > 5' (B's value); a gate that trips exits 3")
+
+
+def _add_up_parser(sub: Any) -> None:
+    """`up`: the stack for a person at a browser, on fixed or free ports."""
     u = sub.add_parser("up", help="start portal and inbox for a person at a browser; Ctrl-C stops")
     u.add_argument("--out", type=Path, help="run folder (default runs/<time>-up)")
     u.add_argument("--seed", type=int, default=1, help="Faker seed of the seeded accounts (default 1)")
@@ -152,16 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--portal-port", type=_port, default=0, help="portal HTTP port (default 0: a free one)")
     u.add_argument("--inbox-http-port", type=_port, default=0, help="inbox page and API port (default 0: a free one)")
     u.add_argument("--smtp-port", type=_port, default=0, help="inbox SMTP port (default 0: a free one)")
-    pr = sub.add_parser("probe", help="walk one of each flow of a target portal; how each page was read")
-    pr.add_argument("--target", required=True, help="URL of the running portal")
-    pr.add_argument("--inbox-url", required=True, help="URL of the inbox API its mail goes to")
-    pr.add_argument("--target-profile", type=Path, help="target profile TOML (default: the reference portal's)")
-    pr.add_argument("--accounts-file", type=Path, metavar="FILE", help="accounts (JSON list)", required=True)
-    sub.add_parser("locust", add_help=False,
-                   help="Locust with the harness's locustfile: `mfa-harness locust [LOCUST OPTIONS]` runs "
-                   "`locust -f <installed locustfile> ...` (with --processes N: master on loopback and a free "
-                   "port); `mfa-harness locust --path` prints that file's path")
-    return p
 
 
 def _version() -> str:

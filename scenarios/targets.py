@@ -189,7 +189,9 @@ def align_inbox(inbox_url: str, fault_plan: dict[str, Any], epoch: float, time_s
     try:
         offset = target_inbox.inbox_offset(collect.get_json(inbox_url + "/api/v1/info", timeout=10),
                                            epoch, time_scale) if fault_plan.get("rules") else 0.0
-    except (collect.CollectError, ValueError) as exc:     # TargetInboxError, or not JSON
+    except target_inbox.TargetInboxError as exc:
+        raise SetupError(f"--inbox-url {inbox_url}: {exc.message}", url=inbox_url, **exc.fields) from None
+    except (collect.CollectError, ValueError) as exc:     # no answer, or not JSON
         raise SetupError(f"--inbox-url {inbox_url}: {exc}", url=inbox_url) from None
     put_faults(inbox_url, target_inbox.shift_plan(fault_plan, offset))
 
