@@ -77,7 +77,11 @@ def make_app(ctx: ApiContext) -> tornado.web.Application:
 
 
 class BindError(OSError):
-    """A listener could not be bound (port in use, bad host)."""
+    """A listener could not be bound (port in use, bad host): `listener` (smtp, http), `host`, `port`."""
+
+    def __init__(self, message: str, *, listener: str, host: str, port: int):
+        super().__init__(message)
+        self.listener, self.host, self.port = listener, host, port
 
 
 def _why(exc: OSError) -> str:
@@ -147,13 +151,15 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
                               decode_data=False, hostname="fake-smtp.localhost", ident="fake_smtp ESMTP", loop=loop),
             cfg.smtp_host, cfg.smtp_port, family=socket.AF_INET, reuse_address=True)
     except OSError as exc:
-        raise BindError(f"cannot listen for SMTP on {cfg.smtp_host}:{cfg.smtp_port}: {_why(exc)}") from exc
+        raise BindError(f"cannot listen for SMTP on {cfg.smtp_host}:{cfg.smtp_port}: {_why(exc)}",
+                        listener="smtp", host=cfg.smtp_host, port=cfg.smtp_port) from exc
     smtp_port = smtp_server.sockets[0].getsockname()[1]
     try:
         sockets = tornado.netutil.bind_sockets(cfg.http_port, cfg.http_host, family=socket.AF_INET)
     except OSError as exc:
         smtp_server.close()
-        raise BindError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port}: {_why(exc)}") from exc
+        raise BindError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port}: {_why(exc)}",
+                        listener="http", host=cfg.http_host, port=cfg.http_port) from exc
     http_port = sockets[0].getsockname()[1]
     ctx = ApiContext(inbox, cfg.smtp_host, smtp_port, time.time(), cfg.http_host)
     http_server = tornado.httpserver.HTTPServer(make_app(ctx), idle_connection_timeout=3600)
