@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from mfa_harness.errors import SetupError
+
 KINDS = ("delay", "drop", "spam", "tempfail", "permfail", "duplicate", "reorder", "rate-limit", "outage")
 STAGES = ("connect", "mail", "rcpt", "data")
 DISTRIBUTIONS = ("fixed", "uniform", "lognormal")
@@ -40,20 +42,21 @@ _ALLOWED: dict[str, set[str]] = {
 }
 
 
-class PlanError(ValueError):
-    """An invalid fault plan (or chaos body), with where and why as fields.
+class PlanError(SetupError, ValueError):
+    """An invalid fault plan (or chaos body): exit 2, with where and why as fields.
 
-    ``source`` names the plan (a file, ``faults`` for a scenario file's rules, ``chaos``);
+    Fields: ``source`` names the plan (a file, ``faults`` for a scenario file's rules, ``chaos``);
     ``rule`` is the rule's index and ``kind`` its kind when known; ``field`` the key at fault
-    (None when the rule or plan as a whole is wrong); ``reason`` what is wrong with it.  The
-    message is ``source: rules[i] (kind): reason``; callers read the fields, never the text.
+    (absent when the rule or plan as a whole is wrong); ``reason`` what is wrong with it.  The
+    message is ``source: rules[i] (kind): reason``; callers read the fields
+    (``err.field("field")``, or the attributes below), never the text.
     """
 
     def __init__(self, source: str, reason: str, *, rule: int | None = None, kind: str | None = None,
                  field: str | None = None) -> None:
-        self.source, self.reason, self.rule, self.kind, self.field = source, reason, rule, kind, field
         where = source if rule is None else f"{source}: rules[{rule}]" + (f" ({kind})" if kind else "")
-        super().__init__(f"{where}: {reason}")
+        super().__init__(f"{where}: {reason}", source=source, rule=rule, kind=kind, field=field, reason=reason)
+        self.source, self.reason, self.rule, self.kind = source, reason, rule, kind
 
 
 @dataclass(frozen=True, slots=True)

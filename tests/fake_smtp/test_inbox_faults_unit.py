@@ -8,6 +8,7 @@ import pytest
 
 from fake_smtp.fault_engine import FaultEngine, Refusal
 from fake_smtp.faults import PlanError, parse_plan
+from mfa_harness.errors import SetupError
 
 
 def engine(*rules: dict, seed: int = 1) -> FaultEngine:
@@ -183,12 +184,13 @@ def test_a_plan_error_carries_rule_kind_and_field(plan: dict, rule: int | None, 
     with pytest.raises(PlanError) as err:
         parse_plan(plan, "f.toml")
     e = err.value
-    assert (e.source, e.rule, e.kind, e.field) == ("f.toml", rule, kind, field)
-    assert str(e).startswith("f.toml") and str(e).endswith(e.reason)
+    assert (e.source, e.rule, e.kind, e.field("field")) == ("f.toml", rule, kind, field)
+    assert str(e).startswith("f.toml") and str(e).endswith(e.reason) and e.exit_code == 2
+    assert isinstance(e, SetupError) and e.fields["reason"] == e.reason
 
 
 def test_a_chaos_error_names_the_trigger_field() -> None:
     with pytest.raises(PlanError) as err:
         FaultEngine().set_chaos({"Sender": {"ErrorCode": 200}})
-    assert (err.value.source, err.value.rule, err.value.field) == ("chaos", None, "Sender.ErrorCode")
+    assert (err.value.source, err.value.rule, err.value.field("field")) == ("chaos", None, "Sender.ErrorCode")
     assert str(err.value).startswith("chaos: Sender.ErrorCode must be an integer 400-599")
