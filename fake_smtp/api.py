@@ -270,7 +270,7 @@ class NotFoundHandler(BaseHandler):
 
     def prepare(self) -> None:
         super().prepare()
-        if not self._finished:
+        if not self.host_refused:
             raise tornado.web.HTTPError(404)
 
 
