@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from fake_smtp.app import BindError, Config, serve
 from fake_smtp.faults import Plan, PlanError, parse_plan
+from mfa_harness.errors import tell_parent
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -139,23 +140,27 @@ def config_from_args(argv: Sequence[str] | None) -> tuple[Config, str]:
     return cfg, args.log_level
 
 
+def _fail(message: str, **fields: object) -> int:
+    """One line on stderr for a person, one JSON error line on stdout for a parent (its fields), exit 2."""
+    print(f"fake_smtp: error: {message}", file=sys.stderr)
+    tell_parent(message, **fields)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg, level = config_from_args(argv)
     except UsageError as exc:
-        print(f"fake_smtp: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if level != "DEBUG":
         logging.getLogger("mail.log").setLevel(logging.WARNING)
     try:
         asyncio.run(serve(cfg))
     except BindError as exc:
-        print(f"fake_smtp: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), listener=exc.listener, host=exc.host, port=exc.port)
     except OSError as exc:
-        print(f"fake_smtp: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except KeyboardInterrupt:
         return 0
     return 0

@@ -8,7 +8,7 @@ from typing import Any
 import tornado.web
 
 from fake_smtp import mime
-from fake_smtp.api import BaseHandler, _off_loop
+from fake_smtp.api_base import BaseHandler, off_loop
 
 # A rendered mail is shown, never run: no script, no request off this origin, an opaque
 # origin (sandbox) so it cannot read the API even if a browser ignored the rest.
@@ -38,7 +38,7 @@ class WebUIHandler(BaseHandler):
 class _ViewHandler(BaseHandler):
     async def view(self, msg_id: str) -> tuple[str, dict[str, Any]]:
         m = self.message_arg(msg_id)
-        return m.id, await _off_loop(mime.full_view, m.raw)
+        return m.id, await off_loop(mime.full_view, m.raw)
 
 
 class ViewHtmlHandler(_ViewHandler):

@@ -22,11 +22,13 @@ import tornado.ioloop
 import tornado.netutil
 import tornado.web
 
-from fake_smtp.api import ROUTES, ApiContext, NotFoundHandler
+from fake_smtp.api import ROUTES, NotFoundHandler
+from fake_smtp.api_base import ApiContext
 from fake_smtp.api_mailpit import COMPAT_ROUTES
 from fake_smtp.clock import ScenarioClock
 from fake_smtp.codes import CodeExtractor
-from fake_smtp.faults import FaultEngine, Plan
+from fake_smtp.fault_engine import FaultEngine
+from fake_smtp.faults import Plan
 from fake_smtp.history import DeliveryLog
 from fake_smtp.inbox import Inbox
 from fake_smtp.maildir import QUARANTINE_DIR, Maildir
@@ -75,7 +77,11 @@ def make_app(ctx: ApiContext) -> tornado.web.Application:
 
 
 class BindError(OSError):
-    """A listener could not be bound (port in use, bad host)."""
+    """A listener could not be bound (port in use, bad host): `listener` (smtp, http), `host`, `port`."""
+
+    def __init__(self, message: str, *, listener: str, host: str, port: int):
+        super().__init__(message)
+        self.listener, self.host, self.port = listener, host, port
 
 
 def _why(exc: OSError) -> str:
@@ -118,8 +124,8 @@ async def serve(cfg: Config, ready_out: IO[str] = sys.stdout) -> None:
             history_file.close()
 
 
-async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, previous: list[str]) -> None:
-    loop = asyncio.get_running_loop()
+def _restored_inbox(cfg: Config, history_file: IO[str] | None, previous: list[str]) -> Inbox:
+    """The inbox with the previous run's history lines and its Maildir messages reloaded."""
     inbox = build_inbox(cfg, history_file)
     inbox.history.preload(previous)
     reloaded = inbox.reload()
@@ -130,6 +136,12 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
     if inbox.quarantined:
         log.warning("%d Maildir files could not be loaded; moved to %s (the inbox started without them)",
                     len(inbox.quarantined), os.path.join(cfg.maildir or "", QUARANTINE_DIR))
+    return inbox
+
+
+async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, previous: list[str]) -> None:
+    loop = asyncio.get_running_loop()
+    inbox = _restored_inbox(cfg, history_file, previous)
     handler = InboxHandler(inbox, cfg.max_recipients)
     # a message bigger than the whole retention budget could never be kept: refuse it with 552
     size_limit = min(cfg.max_message_size, cfg.max_bytes) if cfg.max_bytes else cfg.max_message_size
@@ -139,13 +151,15 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
                               decode_data=False, hostname="fake-smtp.localhost", ident="fake_smtp ESMTP", loop=loop),
             cfg.smtp_host, cfg.smtp_port, family=socket.AF_INET, reuse_address=True)
     except OSError as exc:
-        raise BindError(f"cannot listen for SMTP on {cfg.smtp_host}:{cfg.smtp_port}: {_why(exc)}") from exc
+        raise BindError(f"cannot listen for SMTP on {cfg.smtp_host}:{cfg.smtp_port}: {_why(exc)}",
+                        listener="smtp", host=cfg.smtp_host, port=cfg.smtp_port) from exc
     smtp_port = smtp_server.sockets[0].getsockname()[1]
     try:
         sockets = tornado.netutil.bind_sockets(cfg.http_port, cfg.http_host, family=socket.AF_INET)
     except OSError as exc:
         smtp_server.close()
-        raise BindError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port}: {_why(exc)}") from exc
+        raise BindError(f"cannot listen for HTTP on {cfg.http_host}:{cfg.http_port}: {_why(exc)}",
+                        listener="http", host=cfg.http_host, port=cfg.http_port) from exc
     http_port = sockets[0].getsockname()[1]
     ctx = ApiContext(inbox, cfg.smtp_host, smtp_port, time.time(), cfg.http_host)
     http_server = tornado.httpserver.HTTPServer(make_app(ctx), idle_connection_timeout=3600)

@@ -22,6 +22,7 @@ class GuardedHandler(tornado.web.RequestHandler):
     ``set_default_headers`` again), the Host check before any handler runs, and ``Allow``."""
 
     csp = API_CSP
+    host_refused = False   # prepare() answered 421 already: subclasses' prepare must not answer again
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Security-Policy", self.csp)
@@ -34,6 +35,7 @@ class GuardedHandler(tornado.web.RequestHandler):
         that rebinds its DNS name to 127.0.0.1 must not read the codes (issue 13, item 8)."""
         host = (self.request.headers.get("Host") or "").strip().lower()
         if host not in self.own_hosts():
+            self.host_refused = True
             self.set_status(421)
             self.finish(f"Host {host!r} is not this inbox; use one of {', '.join(self.own_hosts())}\n")
 

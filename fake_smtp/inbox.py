@@ -18,7 +18,7 @@ from typing import Any
 
 from fake_smtp.clock import ScenarioClock
 from fake_smtp.codes import CodeExtractor
-from fake_smtp.faults import Fate, FaultEngine, Refusal
+from fake_smtp.fault_engine import Fate, FaultEngine, Refusal
 from fake_smtp.history import DeliveryLog
 from fake_smtp.maildir import Maildir
 from fake_smtp.mime import Summary, needs_worker, summarize

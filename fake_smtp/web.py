@@ -1,4 +1,4 @@
-"""The web inbox page (``GET /``): plain server-rendered HTML, no external assets.
+"""The web inbox page (``GET /``): server-rendered HTML from templates/inbox.html, no external assets.
 
 Lists one page (50) of a folder newest first, optionally filtered by recipient, so it
 stays fast with 100,000 messages; ``?id=`` shows one message with its code large and
@@ -13,14 +13,18 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime
-from html import escape
+from pathlib import Path
+from typing import Any
+
+from tornado.template import Loader
 
 from fake_smtp import mime
-from fake_smtp.api import BadRequest, BaseHandler
+from fake_smtp.api_base import BadRequest, BaseHandler
 from fake_smtp.search import Query, Term
 from fake_smtp.store import StoredMessage
 
 PAGE_SIZE = 50
+_TEMPLATES = Loader(str(Path(__file__).parent / "templates"), autoescape="xhtml_escape")
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:0;color:#222}header{background:#234;color:#fff;padding:8px 16px}
@@ -63,6 +67,12 @@ PAGE_CSP = (f"default-src 'none'; script-src {_sha256(_SCRIPT)}; style-src {_sha
             "connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 
+def _script_json(data: dict[str, Any]) -> str:
+    """JSON to put inside a <script> element: every `<` as \\u003c, so no value (the `to` filter)
+    can close the element or open a comment there; JSON.parse reads the same value."""
+    return json.dumps(data).replace("<", "\\u003c")
+
+
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -72,7 +82,7 @@ def _addrs(addrs: list[dict[str, str]]) -> str:
 
 
 class WebHandler(BaseHandler):
-    """Renders the list or one message."""
+    """Renders the list or one message through templates/inbox.html (autoescaped)."""
 
     csp = PAGE_CSP
 
@@ -84,70 +94,34 @@ class WebHandler(BaseHandler):
         page = self.int_arg("page", 0, 0, 1_000_000)
         msg_id = self.get_query_argument("id", "")
         store = self.inbox.store
-        query = Query((Term("to", to, False),)) if to else Query(())
-        body: list[str] = []
         live = {"live": False, "after": store.last_seq, "folder": folder, "query": f"to:{to}" if to else ""}
+        args: dict[str, Any] = {"listing": False, "message": None}
         if msg_id:
             m = store.get(msg_id)
             if m is None:
                 self.set_status(404)
-                body.append("<p>Message not found (it may have been pruned).</p>")
             else:
-                body.append(await self._message(m, to))
+                args.update(message=m, text=await self._text(m))
         else:
-            body.append(self._list(query, folder, to, page))
+            args.update(self._list(to, folder, page))
             live["live"] = page == 0
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        live_json = json.dumps(live).replace("</", "<\\/")
-        tabs = "".join(
-            f'<a class="{"on" if f == folder else ""}" href="/?folder={f}&amp;to={escape(to)}">{f}</a>'
-            for f in ("inbox", "spam"))
-        self.finish(
-            "<!doctype html><html lang=en><head><meta charset=utf-8><title>fake_smtp inbox</title>"
-            f"<style>{_STYLE}</style></head><body data-page=inbox>"
-            f"<header><a href=/>fake_smtp inbox</a><span class=muted>{len(store)} messages, "
-            f"{store.unread} unread</span></header><main><nav class=tabs>{tabs}"
-            f'<form action=/ method=get><input type=hidden name=folder value="{folder}">'
-            f'<label for=to-filter>To</label> <input id=to-filter name=to type=search placeholder="recipient address" '
-            f'value="{escape(to)}"> <button>Filter</button></form>'
-            f"</nav>{''.join(body)}</main>"
-            f'<script type="application/json" id=live>{live_json}</script>'
-            f"<script>{_SCRIPT}</script></body></html>")
+        self.finish(_TEMPLATES.load("inbox.html").generate(
+            style=_STYLE, script=_SCRIPT, live_json=_script_json(live), total=len(store),
+            unread=store.unread, folder=folder, to=to, when=_when, addrs=_addrs, **args))
 
-    def _list(self, query: Query, folder: str, to: str, page: int) -> str:
-        total, _unread, msgs = self.inbox.store.page(query, page * PAGE_SIZE, PAGE_SIZE, folder)
-        rows = []
-        for m in msgs:
-            code = f"<b>{escape(m.code)}</b>" if m.code else ""
-            rows.append(
-                f'<tr class="{"" if m.read else "unread"}"><td>{m.seq}</td><td>{_when(m.delivered)}</td>'
-                f"<td>{escape(_addrs(m.summary.to) or ', '.join(m.recipients))}</td>"
-                f'<td><a href="/?id={m.id}&amp;folder={folder}&amp;to={escape(to)}">{escape(m.summary.subject or "(no subject)")}</a></td>'
-                f"<td>{code}</td></tr>")
-        nav = []
-        base = f"/?folder={folder}&amp;to={escape(to)}"
-        if page > 0:
-            nav.append(f'<a href="{base}&amp;page={page - 1}">newer</a>')
-        if (page + 1) * PAGE_SIZE < total:
-            nav.append(f'<a href="{base}&amp;page={page + 1}">older</a>')
-        first = page * PAGE_SIZE + 1 if msgs else 0
-        return (f"<p class=muted>{first}-{page * PAGE_SIZE + len(msgs)} of {total}</p>"
-                "<table><thead><tr><th>Seq</th><th>Delivered (UTC)</th><th>To</th><th>Subject</th><th>Code</th>"
-                f"</tr></thead><tbody>{''.join(rows)}</tbody></table><p>{' '.join(nav)}</p>")
+    def _list(self, to: str, folder: str, page: int) -> dict[str, Any]:
+        """One page (PAGE_SIZE) of a folder, newest first, filtered by recipient."""
+        query = Query((Term("to", to, False),)) if to else Query(())
+        matches, _unread, msgs = self.inbox.store.page(query, page * PAGE_SIZE, PAGE_SIZE, folder)
+        return {"listing": True, "messages": msgs, "matches": matches, "page": page, "page_size": PAGE_SIZE,
+                "first": page * PAGE_SIZE + 1 if msgs else 0}
 
-    async def _message(self, m: StoredMessage, to: str = "") -> str:
+    async def _text(self, m: StoredMessage) -> str:
+        """The message's text part (parsed off the loop when big) and mark it read."""
         if not mime.needs_worker(m.raw):
             view = mime.full_view(m.raw)
         else:
             view = await asyncio.get_running_loop().run_in_executor(None, mime.full_view, m.raw)
         self.inbox.set_read([m], True)
-        code = ""
-        if m.code:
-            code = (f'<p>Code:</p><p><span class=code id=code>{escape(m.code)}</span> '
-                    f'<button id=copy data-code="{escape(m.code)}">Copy</button></p>')
-        s = m.summary
-        return (f'<p><a href="/?folder={m.folder}&amp;to={escape(to)}">&larr; back</a></p><h2>{escape(s.subject or "(no subject)")}</h2>'
-                f"<p>From: {escape(_addrs([s.from_]))}<br>To: {escape(_addrs(s.to))}<br>"
-                f"Envelope recipients: {escape(', '.join(m.recipients))}<br>Seq {m.seq}, folder {m.folder}, "
-                f"delivered {_when(m.delivered)} UTC, <a href=\"/api/v1/message/{m.id}/raw\">raw</a></p>"
-                f"{code}<pre>{escape(str(view.get('Text') or ''))}</pre>")
+        return str(view.get("Text") or "")

@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from mfa_harness.errors import tell_parent
+
 DEFAULT_CODE_TIMEOUT = 300.0     # scenario seconds a user waits for a code before giving up
 DEFAULT_LOOP_WINDOW = 60.0       # scenario seconds after a verify in which the login form means "loop"
 
@@ -79,11 +81,24 @@ def add_arguments(parser: Any) -> None:
     (`inbox-url = …`), as Locust's own options do; the command line wins over both.
     """
     known = {id(a) for a in parser._actions}
+    _errors_tell_the_parent(parser)
     _declare(parser)
     for action in parser._actions:
         if id(action) not in known and action.option_strings:
             action.env_var = env_var_of(action.option_strings[-1])    # what `env_var=` declares in configargparse
             action.help = f"{action.help} [env {action.env_var}]"
+
+
+def _errors_tell_the_parent(parser: Any) -> None:
+    """argparse reports a bad option through `parser.error(message)`: a runner waiting for Locust's ready
+    line gets the same message as a JSON error line (mfa_harness.errors.tell_parent), not from stderr."""
+    say = parser.error
+
+    def error(message: str) -> Any:
+        tell_parent(message)
+        return say(message)
+
+    parser.error = error
 
 
 def _declare(parser: Any) -> None:

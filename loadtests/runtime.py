@@ -25,6 +25,8 @@ import gevent.lock
 from locust import events
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
+from mfa_harness.errors import tell_parent
+
 from . import accounts as accounts_mod
 from . import options as options_mod
 from . import preflight
@@ -163,6 +165,7 @@ class Harness:
         except accounts_mod.AccountsError as exc:
             log.error("%s", exc)
             sys.stderr.write(f"mfa-harness: {exc}\n")
+            tell_parent(str(exc))
             self.environment.process_exit_code = EXIT_SETUP
             self.setup_failed = True
             gevent.spawn(self.environment.runner.quit)
@@ -416,6 +419,7 @@ def sort_history_file(path: Path, max_bytes: int = 512 * 1024 * 1024) -> None:
 def _fail_setup(message: str) -> None:
     sys.stderr.write(f"mfa-harness: {message}\n")
     sys.stderr.flush()
+    tell_parent(message)       # for the runner waiting for the ready line (scenarios/stack.py)
     sys.exit(EXIT_SETUP)
 
 

@@ -3,23 +3,26 @@
 Shared rules: axis ticks are "nice" numbers (1, 2, 2.5 or 5 times a power of ten) covering the
 data; every label is anchored so that it stays inside the SVG (the last x label is right-aligned);
 shaded bands (fault windows) are drawn *behind* the bars, so a bar keeps its legend colour; the
-time axis runs from 0 to the end of the run, with a mark where the load ended. Every text goes
-through html.escape.
+time axis runs from 0 to the end of the run, with a mark where the load ended. Geometry is
+computed here; the markup is the templates `templates/*.svg` (tornado.template, autoescaped, so
+an outcome or fault label from a history is always text).
 """
 
 from __future__ import annotations
 
 import math
-from html import escape
+from pathlib import Path
 from typing import Any
+
+from tornado.template import Loader
 
 W, H, PAD_L, PAD_R, PAD_B, PAD_T = 640, 240, 52, 16, 40, 28
 PLOT_W, PLOT_H = W - PAD_L - PAD_R, H - PAD_B - PAD_T
-FONT = 'font-family="system-ui, sans-serif"'
 FAULT_FILL = "#fbe0e0"        # solid: what the legend shows is what the band looks like
 FAULT_EDGE = "#c62828"
 LOAD_END_COLOUR = "#37474f"
 BAR_COLOUR = "#1565c0"
+_TEMPLATES = Loader(str(Path(__file__).parent / "templates"), autoescape="xhtml_escape")
 
 
 def fmt(value: Any) -> str:
@@ -67,38 +70,33 @@ class Frame:
         lo, hi = self.yt[0], self.yt[-1]
         return H - PAD_B - PLOT_H * (v - lo) / ((hi - lo) or 1.0)
 
-    def axes(self, xlabel: str, ylabel: str, *, x_labels: bool = True) -> list[str]:
-        """Grid lines, both axes, tick labels (the last x label right-aligned) and axis titles."""
-        parts = []
-        for v in self.yt:
-            y = self.y(v)
-            parts.append(f'<line x1="{PAD_L}" y1="{y:.1f}" x2="{W - PAD_R}" y2="{y:.1f}" stroke="#eee"/>')
-            parts.append(f'<text x="{PAD_L - 5}" y="{y + 3.5:.1f}" font-size="10" text-anchor="end" {FONT}>'
-                         f'{escape(fmt(v))}</text>')
-        parts.append(f'<line x1="{PAD_L}" y1="{H - PAD_B}" x2="{W - PAD_R}" y2="{H - PAD_B}" stroke="#444"/>')
-        parts.append(f'<line x1="{PAD_L}" y1="{PAD_T}" x2="{PAD_L}" y2="{H - PAD_B}" stroke="#444"/>')
+    def axes(self, xlabel: str, ylabel: str, *, x_labels: bool = True) -> dict[str, Any]:
+        """What templates/chart_axes.svg draws: y ticks (y, label), x ticks (x, anchor, label; the
+        last one right-aligned), axis titles."""
+        x_ticks = []
         if x_labels:
             for i, v in enumerate(self.xt):
                 x = self.x(v)
-                anchor = "end" if x > W - PAD_R - 15 else "start" if i == 0 else "middle"
-                parts.append(f'<line x1="{x:.1f}" y1="{H - PAD_B}" x2="{x:.1f}" y2="{H - PAD_B + 4}" stroke="#444"/>')
-                parts.append(f'<text class="xtick" x="{x:.1f}" y="{H - PAD_B + 15}" font-size="10" text-anchor="{anchor}" {FONT}>'
-                             f'{escape(fmt(v))}</text>')
-        parts.append(f'<text x="{PAD_L + PLOT_W / 2:.1f}" y="{H - 6}" font-size="11" text-anchor="middle" {FONT}>'
-                     f'{escape(xlabel)}</text>')
-        parts.append(f'<text x="{PAD_L}" y="{PAD_T - 10}" font-size="11" {FONT}>{escape(ylabel)}</text>')
-        return parts
+                x_ticks.append((x, "end" if x > W - PAD_R - 15 else "start" if i == 0 else "middle", fmt(v)))
+        return {"y_ticks": [(self.y(v), fmt(v)) for v in self.yt], "x_ticks": x_ticks,
+                "xlabel": xlabel, "ylabel": ylabel}
 
 
-def svg(parts: list[str], title: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
-            f'role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>{"".join(parts)}</svg>')
+def render(template: str, title: str, **values: Any) -> str:
+    """One chart from its template, with the frame's constants and `fmt` at hand."""
+    return _TEMPLATES.load(template).generate(
+        title=title, fmt=fmt, W=W, H=H, PAD_L=PAD_L, PAD_R=PAD_R, PAD_B=PAD_B, PAD_T=PAD_T, PLOT_W=PLOT_W,
+        PLOT_H=PLOT_H, **values).decode("utf-8")
+
+
+def no_data(title: str) -> str:
+    return _TEMPLATES.load("no_data.html").generate(title=title).decode("utf-8")
 
 
 def histogram_svg(values: list[float], title: str, xlabel: str, bins: int = 20) -> str:
     """Counts of `values` in equal-width bins over nice x ticks that cover them."""
     if not values:
-        return f"<p>No data for {escape(title.lower())}.</p>"
+        return no_data(title)
     lo, hi = min(values), max(values)
     if hi - lo <= 1e-9 * max(1.0, abs(hi)):          # one value (up to float noise): one centred bar
         lo, hi = lo - 0.5, lo + 0.5
@@ -108,14 +106,10 @@ def histogram_svg(values: list[float], title: str, xlabel: str, bins: int = 20) 
     for v in values:
         counts[min(bins - 1, max(0, int((v - xt[0]) / width)))] += 1
     frame = Frame(xt, nice_ticks(0, max(counts), 4, integer=True))
-    parts = frame.axes(xlabel, "logins" if "login" in title.lower() else "count")
-    for i, n in enumerate(counts):
-        x0, x1 = frame.x(xt[0] + i * width), frame.x(xt[0] + (i + 1) * width)
-        y = frame.y(n)
-        parts.append(f'<rect x="{x0 + 0.5:.1f}" y="{y:.1f}" width="{max(x1 - x0 - 1, 0.5):.1f}" '
-                     f'height="{H - PAD_B - y:.1f}" fill="{BAR_COLOUR}"><title>{escape(fmt(xt[0] + i * width))}–'
-                     f'{escape(fmt(xt[0] + (i + 1) * width))}: {n}</title></rect>')
-    return svg(parts, title)
+    bars = [(frame.x(xt[0] + i * width), frame.x(xt[0] + (i + 1) * width), frame.y(n),
+             xt[0] + i * width, xt[0] + (i + 1) * width, n) for i, n in enumerate(counts)]
+    return render("histogram.svg", title, axes=frame.axes(xlabel, "logins" if "login" in title.lower() else "count"),
+                  bars=bars, fill=BAR_COLOUR)
 
 
 def bars_svg(counts: dict[str, int], title: str, xlabel: str, ylabel: str = "logins",
@@ -124,28 +118,22 @@ def bars_svg(counts: dict[str, int], title: str, xlabel: str, ylabel: str = "log
     each labelled with its count and its share of `share_of` (default: of all bars)."""
     total = sum(counts.values())
     if not total:
-        return f"<p>No data for {escape(title.lower())}.</p>"
+        return no_data(title)
     keys = list(counts)
     top = max(counts.values())
     yt = nice_ticks(0, top, 4, integer=True)
     if yt[-1] < top * 1.12:                        # room above the tallest bar for its label
         yt.append(yt[-1] + (yt[1] - yt[0]))
     frame = Frame([0.0, float(len(keys))], yt)
-    parts = frame.axes(xlabel, ylabel, x_labels=False)
     step = PLOT_W / len(keys)
-    bar_w = min(step * 0.6, 60.0)
+    bars = []
     for i, key in enumerate(keys):
         n = counts[key]
-        cx, y = PAD_L + step * (i + 0.5), frame.y(n)
-        parts.append(f'<rect x="{cx - bar_w / 2:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{H - PAD_B - y:.1f}" '
-                     f'fill="#6a1b9a"><title>{escape(key)}: {n}</title></rect>')
-        parts.append(f'<text x="{cx:.1f}" y="{H - PAD_B + 15}" font-size="10" text-anchor="middle" {FONT}>'
-                     f'{escape(key)}</text>')
         share = 100.0 * n / (share_of or total)
         label = (f"{fmt(n)} ({share:.0f}%)" if share >= 1 else f"{fmt(n)} (<1%)") if n else "0"
-        parts.append(f'<text x="{cx:.1f}" y="{max(y - 4, PAD_T + 9):.1f}" font-size="10" text-anchor="middle" '
-                     f'{FONT}>{escape(label)}</text>')
-    return svg(parts, title)
+        bars.append((PAD_L + step * (i + 0.5), frame.y(n), key, n, label))
+    return render("bars.svg", title, axes=frame.axes(xlabel, ylabel, x_labels=False), bars=bars,
+                  bar_w=min(step * 0.6, 60.0))
 
 
 def time_bin(span: float) -> float:
@@ -164,37 +152,20 @@ def stacked_time_svg(bins: list[dict[str, Any]], bin_s: float, colours: dict[str
     xt = [t for t in nice_ticks(0.0, t_end) if t <= t_end + 1e-9]
     top = max([sum(b["counts"].values()) for b in bins] + [1])
     frame = Frame(xt, nice_ticks(0, top, 4, integer=True), xdomain=(0.0, t_end))
-    parts: list[str] = []
-    for start, stop, label in windows:            # first: behind everything else
-        x1, x2 = frame.x(max(start, 0.0)), frame.x(min(stop if stop is not None else t_end, t_end))
-        parts.append(f'<rect class="fault" x="{x1:.1f}" y="{PAD_T}" width="{max(x2 - x1, 1.5):.1f}" height="{PLOT_H}" '
-                     f'fill="{FAULT_FILL}"><title>{escape(label)}: {escape(fmt(start))}–{escape(fmt(stop))} s</title>'
-                     f'</rect>')
-    parts += frame.axes("scenario time (s)", f"logins per {fmt(bin_s)} s")
-    bar_w = frame.x(bin_s) - frame.x(0.0)
+    bands = [(frame.x(max(start, 0.0)), frame.x(min(stop if stop is not None else t_end, t_end)), start, stop, label)
+             for start, stop, label in windows]
+    bars = []
     for b in bins:
         y = H - PAD_B
         for outcome in sorted(b["counts"], key=lambda o: (o != "ok", o)):
             n = b["counts"][outcome]
             bh = PLOT_H * n / (frame.yt[-1] or 1)
             y -= bh
-            parts.append(f'<rect class="bar" data-outcome="{escape(outcome)}" x="{frame.x(b["t0"]) + 0.5:.1f}" '
-                         f'y="{y:.1f}" width="{max(bar_w - 1, 0.5):.1f}" height="{bh:.1f}" '
-                         f'fill="{colours.get(outcome, "#757575")}"><title>{escape(fmt(b["t0"]))} s: '
-                         f'{escape(outcome)} {n}</title></rect>')
-    for start, _stop, label in windows:           # labels on top, so they stay readable
-        x1 = frame.x(max(start, 0.0))
-        parts.append(f'<line x1="{x1:.1f}" y1="{PAD_T}" x2="{x1:.1f}" y2="{H - PAD_B}" stroke="{FAULT_EDGE}" '
-                     f'stroke-dasharray="3,2"/>')
-        anchor = "end" if x1 > W - PAD_R - 80 else "start"
-        parts.append(f'<text x="{x1 + (-3 if anchor == "end" else 3):.1f}" y="{PAD_T + 10}" font-size="9" '
-                     f'text-anchor="{anchor}" fill="#b71c1c" {FONT}>{escape(label)}</text>')
-    if load_end is not None:
-        x = frame.x(load_end)
-        anchor = "end" if x > W - PAD_R - 80 else "start"
-        parts.append(f'<line class="load-end" x1="{x:.1f}" y1="{PAD_T - 4}" x2="{x:.1f}" y2="{H - PAD_B}" '
-                     f'stroke="{LOAD_END_COLOUR}" stroke-width="1.5" stroke-dasharray="6,3"/>')
-        parts.append(f'<text x="{x + (-3 if anchor == "end" else 3):.1f}" y="{PAD_T - 6}" font-size="10" '
-                     f'text-anchor="{anchor}" fill="{LOAD_END_COLOUR}" {FONT}>load ended ({escape(fmt(load_end))} s)'
-                     f'</text>')
-    return svg(parts, title)
+            bars.append((outcome, frame.x(b["t0"]), y, bh, colours.get(outcome, "#757575"), b["t0"], n))
+    band_labels = [(x1, "end" if x1 > W - PAD_R - 80 else "start", label)
+                   for x1, label in ((frame.x(max(start, 0.0)), label) for start, _stop, label in windows)]
+    load_x = frame.x(load_end) if load_end is not None else 0.0
+    return render("timeline.svg", title, axes=frame.axes("scenario time (s)", f"logins per {fmt(bin_s)} s"),
+                  bands=bands, bars=bars, bar_w=frame.x(bin_s) - frame.x(0.0), band_labels=band_labels,
+                  load_end=load_end, load_x=load_x, load_anchor="end" if load_x > W - PAD_R - 80 else "start",
+                  fault_fill=FAULT_FILL, fault_edge=FAULT_EDGE, load_colour=LOAD_END_COLOUR)

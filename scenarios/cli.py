@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mfa_harness.errors import EXIT_GATE, EXIT_SETUP, HarnessError, OptionError, SetupError, StartError
+
 from . import bugmap
 from .spec import MAX_DURATION, MAX_TIME_SCALE, MAX_USERS, ScenarioError, catalog, load
-
-EXIT_SETUP = 2
-EXIT_GATE = 3        # `compare --fail-if`: a regression gate tripped (as a missed threshold)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,15 +69,17 @@ def _same_port(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _start_failure(exc: Exception) -> str:
-    """A child that could not start, as one line naming the option to change when it is a port."""
-    from .stack import StackError
+# Which option moves each listener of `up` (a StartError's child, and its cause's listener).
+LISTENER_FLAGS = {("portal", "http"): "--portal-port", ("inbox", "smtp"): "--smtp-port",
+                  ("inbox", "http"): "--inbox-http-port"}
 
-    if not isinstance(exc, StackError) or not exc.reason:
-        return str(exc)
-    flag = {"portal": "--portal-port"}.get(exc.child) or (
-        "--smtp-port" if "for SMTP" in exc.reason else "--inbox-http-port" if "for HTTP" in exc.reason else "")
-    hint = f" (choose another {flag}, or 0 for a free one)" if flag and "listen" in exc.reason else ""
+
+def _start_failure(exc: HarnessError) -> str:
+    """A child that could not start, as one line naming the option to change when a listener could not bind."""
+    if not isinstance(exc, StartError) or not exc.reason:
+        return exc.message
+    flag = LISTENER_FLAGS.get((exc.child, exc.cause.get("listener")))
+    hint = f" (choose another {flag}, or 0 for a free one)" if flag else ""
     return f"{exc.child} did not start: {exc.reason}{hint}"
 
 
@@ -98,6 +99,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the installed mfa-harness version and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
     sub.add_parser("list", help="the scenario catalogue")
+    _add_run_parser(sub)
+    c = sub.add_parser("check", help="re-check a finished run's saved history (no servers)")
+    c.add_argument("run_dir", type=Path, help="a finished run's folder (with run.json and history.jsonl)")
+    c.add_argument("--strict", action="store_true", default=None,
+                   help="an unknown invariant verdict fails the check (default: as the run was made)")
+    sub.add_parser("bugs", help="planted portal bugs and the invariant each must break")
+    cmp_ = sub.add_parser("compare", help="two finished runs side by side (metrics, failed logins, outcomes)")
+    cmp_.add_argument("run_a", type=Path, help="the baseline run's folder (A)")
+    cmp_.add_argument("run_b", type=Path, help="the run compared with it (B)")
+    cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON (rows, gates, passed)")
+    cmp_.add_argument("--fail-if", action="append", default=[], metavar="EXPR", type=_gate,
+                      help="regression gate, repeatable: 'METRIC OP CHANGE' compares B with A, e.g. "
+                      "'logins_failed > +10%%' (relative), 'login_ok_p95_s > +2' (absolute change), "
+                      "'logins_failed > 5' (B's value); a gate that trips exits 3")
+    _add_up_parser(sub)
+    pr = sub.add_parser("probe", help="walk one of each flow of a target portal; how each page was read")
+    pr.add_argument("--target", required=True, help="URL of the running portal")
+    pr.add_argument("--inbox-url", required=True, help="URL of the inbox API its mail goes to")
+    pr.add_argument("--target-profile", type=Path, help="target profile TOML (default: the reference portal's)")
+    pr.add_argument("--accounts-file", type=Path, metavar="FILE", help="accounts (JSON list)", required=True)
+    sub.add_parser("locust", add_help=False,
+                   help="Locust with the harness's locustfile: `mfa-harness locust [LOCUST OPTIONS]` runs "
+                   "`locust -f <installed locustfile> ...` (with --processes N: master on loopback and a free "
+                   "port); `mfa-harness locust --path` prints that file's path")
+    return p
+
+
+def _add_run_parser(sub: Any) -> None:
+    """`run SCENARIO` and its overrides (checked together once, by RunOptions)."""
     r = sub.add_parser("run", help="run a scenario end to end and check it")
     r.add_argument("scenario", help="catalogue name or path to a scenario TOML file")
     r.add_argument("--out", type=Path, help="output folder (default runs/<time>-<scenario>)")
@@ -122,19 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest share of portal steps answered 5xx or with an unclassified page for a run "
                         "to pass (default 0.05)")
     r.add_argument("--quiet", action="store_true", help="no progress or summary output")
-    c = sub.add_parser("check", help="re-check a finished run's saved history (no servers)")
-    c.add_argument("run_dir", type=Path, help="a finished run's folder (with run.json and history.jsonl)")
-    c.add_argument("--strict", action="store_true", default=None,
-                   help="an unknown invariant verdict fails the check (default: as the run was made)")
-    sub.add_parser("bugs", help="planted portal bugs and the invariant each must break")
-    cmp_ = sub.add_parser("compare", help="two finished runs side by side (metrics, failed logins, outcomes)")
-    cmp_.add_argument("run_a", type=Path, help="the baseline run's folder (A)")
-    cmp_.add_argument("run_b", type=Path, help="the run compared with it (B)")
-    cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON (rows, gates, passed)")
-    cmp_.add_argument("--fail-if", action="append", default=[], metavar="EXPR", type=_gate,
-                      help="regression gate, repeatable: 'METRIC OP CHANGE' compares B with A, e.g. "
-                      "'logins_failed > +10%%' (relative), 'login_ok_p95_s > +2' (absolute change), "
-                      "'logins_failed > 5' (B's value); a gate that trips exits 3")
+
+
+def _add_up_parser(sub: Any) -> None:
+    """`up`: the stack for a person at a browser, on fixed or free ports."""
     u = sub.add_parser("up", help="start portal and inbox for a person at a browser; Ctrl-C stops")
     u.add_argument("--out", type=Path, help="run folder (default runs/<time>-up)")
     u.add_argument("--seed", type=int, default=1, help="Faker seed of the seeded accounts (default 1)")
@@ -151,16 +172,6 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--portal-port", type=_port, default=0, help="portal HTTP port (default 0: a free one)")
     u.add_argument("--inbox-http-port", type=_port, default=0, help="inbox page and API port (default 0: a free one)")
     u.add_argument("--smtp-port", type=_port, default=0, help="inbox SMTP port (default 0: a free one)")
-    pr = sub.add_parser("probe", help="walk one of each flow of a target portal; how each page was read")
-    pr.add_argument("--target", required=True, help="URL of the running portal")
-    pr.add_argument("--inbox-url", required=True, help="URL of the inbox API its mail goes to")
-    pr.add_argument("--target-profile", type=Path, help="target profile TOML (default: the reference portal's)")
-    pr.add_argument("--accounts-file", type=Path, metavar="FILE", help="accounts (JSON list)", required=True)
-    sub.add_parser("locust", add_help=False,
-                   help="Locust with the harness's locustfile: `mfa-harness locust [LOCUST OPTIONS]` runs "
-                   "`locust -f <installed locustfile> ...` (with --processes N: master on loopback and a free "
-                   "port); `mfa-harness locust --path` prints that file's path")
-    return p
 
 
 def _version() -> str:
@@ -242,13 +253,12 @@ def _probe(args: argparse.Namespace) -> int:
     from loadtests.profile import ProfileError, load_profile
 
     from .probe import load_accounts, probe
-    from .runner import SetupError
 
     try:
         profile = load_profile(args.target_profile)
         accounts = load_accounts(args.accounts_file)
     except (ProfileError, OSError, ValueError) as exc:
-        raise SetupError(str(exc)) from None
+        raise SetupError(str(exc), command="probe") from None
     report = probe(args.target, args.inbox_url, profile, accounts)
     for line in report.lines:
         print(line)
@@ -276,83 +286,78 @@ def _main(argv: list[str] | None) -> int:
     if argv[:1] == ["locust"]:
         return locust_main(argv[1:])
     args = build_parser().parse_args(argv)
-    from .runner import SetupError
-
+    command = {"list": _list, "bugs": _bugs, "compare": _compare, "up": _up, "probe": _probe,
+               "check": _check, "run": _run}[args.command]
     try:
-        if args.command == "list":
-            for sc in catalog():
-                print(f"{sc.name:22s} {sc.description}")
-            return 0
-        if args.command == "bugs":
-            for name, bug in bugmap.PLANTED_BUGS.items():
-                shown = ", ".join(bug.invariants) or "(black box only)"
-                extra = ("" if bug.black_box is None else
-                         f"  black box: {', '.join(bug.black_box) or 'undecidable'}")
-                print(f"{name:24s} breaks {shown:24s} shown by scenario {bug.scenario}{extra}")
-            return 0
-        if args.command == "compare":
-            from .compare import CompareError, compare_runs
-
-            try:
-                text, passed = compare_runs(args.run_a, args.run_b, args.fail_if, as_json=args.json)
-            except CompareError as exc:
-                raise SetupError(str(exc)) from None
-            print(text)
-            return 0 if passed else EXIT_GATE
-        if args.command == "up":
-            import time as _time
-
-            from .collect import CollectError
-            from .stack import StackError
-            from .up import up
-
-            if args.policy and not args.policy.is_file():
-                raise SetupError(f"--policy {args.policy}: no such file")
-            unknown = [b for b in args.bug if b not in bugmap.PLANTED_BUGS]
-            if unknown:
-                raise SetupError(f"unknown bug {unknown[0]!r} (see `mfa-harness bugs`)")
-            clash = _same_port(args)
-            if clash:
-                raise SetupError(clash)
-            out = args.out or Path("runs") / f"{_time.strftime('%Y%m%d-%H%M%S')}-up"
-            try:
-                return up(out=out, seed=args.seed, partners=args.partners, time_scale=args.time_scale,
-                          bugs=args.bug, policy_file=args.policy, password_profile=args.password_profile,
-                          portal_port=args.portal_port,
-                          inbox_http_port=args.inbox_http_port, smtp_port=args.smtp_port)
-            except (StackError, CollectError) as exc:
-                raise SetupError(_start_failure(exc)) from None
-        if args.command == "probe":
-            return _probe(args)
-        if args.command == "check":
-            from .verdict_io import check_dir
-
-            return check_dir(args.run_dir, strict=args.strict)
-        from .runner import RunOptions, apply_overrides, run
-
-        if args.workers < 0:
-            raise SetupError("--workers must be >= 0")
-        if args.max_error_share is not None and not 0.0 <= args.max_error_share <= 1.0:
-            raise SetupError(f"--max-error-share must be between 0 and 1, got {args.max_error_share}")
-        if args.target is not None and args.inbox_url is None:
-            raise SetupError("--target needs --inbox-url")
-        if args.target is None and args.inbox_url is not None:
-            raise SetupError("--inbox-url needs --target (without it the run starts its own inbox)")
-        if args.target_profile and not args.target_profile.is_file():
-            raise SetupError(f"--target-profile {args.target_profile}: no such file")
-        opts = RunOptions(out=args.out, time_scale=args.time_scale, duration=args.duration, users=args.users,
-                          seed=args.seed, workers=args.workers, bugs=args.bug, target=args.target,
-                          inbox_url=args.inbox_url, target_profile=args.target_profile,
-                          accounts_file=args.accounts_file, accounts_url=args.accounts_url, strict=args.strict,
-                          quiet=args.quiet, max_error_share=args.max_error_share)
-        sc = apply_overrides(load(args.scenario), opts)
-        return run(sc, opts)
+        return command(args)
     except ScenarioError as exc:
         print(f"mfa-harness: {exc}", file=sys.stderr)
         return EXIT_SETUP
-    except SetupError as exc:
-        print(f"mfa-harness: {exc}", file=sys.stderr)
-        return EXIT_SETUP
+    except HarnessError as exc:     # its own message, its own exit code; never a traceback
+        print(f"mfa-harness: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _list(args: argparse.Namespace) -> int:
+    for sc in catalog():
+        print(f"{sc.name:22s} {sc.description}")
+    return 0
+
+
+def _bugs(args: argparse.Namespace) -> int:
+    for name, bug in bugmap.PLANTED_BUGS.items():
+        shown = ", ".join(bug.invariants) or "(black box only)"
+        extra = "" if bug.black_box is None else f"  black box: {', '.join(bug.black_box) or 'undecidable'}"
+        print(f"{name:24s} breaks {shown:24s} shown by scenario {bug.scenario}{extra}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import compare_runs
+
+    text, passed = compare_runs(args.run_a, args.run_b, args.fail_if, as_json=args.json)   # CompareError
+    print(text)
+    return 0 if passed else EXIT_GATE
+
+
+def _up(args: argparse.Namespace) -> int:
+    import time as _time
+
+    from .up import up
+
+    if args.policy and not args.policy.is_file():
+        raise OptionError("--policy", f"--policy {args.policy}: no such file")
+    unknown = [b for b in args.bug if b not in bugmap.PLANTED_BUGS]
+    if unknown:
+        raise OptionError("--bug", f"unknown bug {unknown[0]!r} (see `mfa-harness bugs`)", value=unknown[0])
+    clash = _same_port(args)
+    if clash:
+        raise SetupError(clash)
+    out = args.out or Path("runs") / f"{_time.strftime('%Y%m%d-%H%M%S')}-up"
+    try:
+        return up(out=out, seed=args.seed, partners=args.partners, time_scale=args.time_scale,
+                  bugs=args.bug, policy_file=args.policy, password_profile=args.password_profile,
+                  portal_port=args.portal_port, inbox_http_port=args.inbox_http_port, smtp_port=args.smtp_port)
+    except StartError as exc:
+        raise SetupError(_start_failure(exc), **exc.fields) from None
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .verdict_io import check_dir
+
+    return check_dir(args.run_dir, strict=args.strict)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """`run`: the options (checked once, by RunOptions), the scenario as it will run, the run."""
+    from .runner import RunOptions, apply_overrides, run
+
+    opts = RunOptions(out=args.out, time_scale=args.time_scale, duration=args.duration, users=args.users,
+                      seed=args.seed, workers=args.workers, bugs=args.bug, target=args.target,
+                      inbox_url=args.inbox_url, target_profile=args.target_profile,
+                      accounts_file=args.accounts_file, accounts_url=args.accounts_url, strict=args.strict,
+                      quiet=args.quiet, max_error_share=args.max_error_share)
+    return run(apply_overrides(load(args.scenario), opts), opts)
 
 
 if __name__ == "__main__":

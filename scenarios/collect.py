@@ -13,11 +13,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mfa_harness.errors import SetupError
 from scenarios.checker.jsonlines import gc_paused, loads, loads_lines
 
 
-class CollectError(RuntimeError):
-    """A history source could not be read."""
+class CollectError(SetupError):
+    """A history source could not be read (exit 2): `url` or `path` says which."""
 
 
 def _get(url: str, timeout: float = 30.0) -> bytes:
@@ -25,7 +26,7 @@ def _get(url: str, timeout: float = 30.0) -> bytes:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.read()
     except (urllib.error.URLError, OSError) as exc:
-        raise CollectError(f"GET {url}: {exc}") from None
+        raise CollectError(f"GET {url}: {exc}", url=url) from None
 
 
 def get_json(url: str, timeout: float = 30.0) -> Any:
@@ -48,7 +49,7 @@ def _paged(url_for: Any, key: str, page: int = 5000, max_pages: int = 100_000) -
         if len(lines) < page:
             return
         after = int(lines[-1][key])
-    raise CollectError(f"more than {max_pages} pages from {url_for(after, page)}")
+    raise CollectError(f"more than {max_pages} pages from {url_for(after, page)}", url=url_for(after, page))
 
 
 def portal_events(portal_url: str, after: int = 0) -> list[dict[str, Any]]:
@@ -88,7 +89,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             except ValueError:
                 if i == len(lines) - 1:
                     continue
-                raise CollectError(f"{path}:{i + 1}: not a JSON line") from None
+                raise CollectError(f"{path}:{i + 1}: not a JSON line", path=str(path), line=i + 1) from None
     return rows
 
 

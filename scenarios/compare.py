@@ -15,13 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mfa_harness.errors import SetupError
+
 ROWS = ("logins_ok", "logins_failed", "flow_p50_s", "flow_p95_s", "flow_p99_s",
         "login_ok_p50_s", "login_ok_p95_s", "login_ok_p99_s",
         "code_delivery_p50_s", "code_delivery_p99_s", "resends", "loops")
 
 
-class CompareError(ValueError):
-    """A folder that is not a finished run."""
+class CompareError(SetupError):
+    """A folder that is not a finished run (`run_dir`), or a `--fail-if` gate that cannot be read (`gate`)."""
 
 
 def load_verdict(run_dir: Path) -> dict[str, Any]:
@@ -29,9 +31,9 @@ def load_verdict(run_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError:
-        raise CompareError(f"{run_dir}: no verdict.json (not a finished run)") from None
+        raise CompareError(f"{run_dir}: no verdict.json (not a finished run)", run_dir=str(run_dir)) from None
     except ValueError as exc:
-        raise CompareError(f"{path}: not JSON ({exc})") from None
+        raise CompareError(f"{path}: not JSON ({exc})", run_dir=str(run_dir)) from None
 
 
 def failure_rate(metrics: dict[str, Any]) -> float | None:

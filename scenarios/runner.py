@@ -1,150 +1,201 @@
-"""`mfa-harness run`: start the stack, drive it with Locust under the fault schedule, check, report.
+"""`mfa-harness run`: start the target, drive it with Locust under the fault schedule, check, report.
+
+A run is composed of parts (scenarios/README.md, "How a run is put together"): the target
+(`targets.py`: the local reference stack, or a portal and inbox given by --target), the Locust
+process (`load_start.py`) and the nemesis (`nemesis.py`). Each part's stop is registered on one
+`contextlib.ExitStack` before the part starts, so teardown happens in one place, in reverse
+order, whatever fails (Ctrl-C and SIGTERM included). What the parts report goes into one typed
+`RunRecord` (`run_record.py`), written as run.json.
 
 The order matters for honesty: scenario time 0 (the epoch) is when the load begins, whatever the
-start-up cost. The stack starts on a provisional epoch; Locust starts with `--await-go`, sets up
+start-up cost. The target starts on a provisional epoch; Locust starts with `--await-go`, sets up
 (workers connected, portal and inbox answered) and says it is ready; only then is the epoch set,
-the portal's clock and the inbox's fault windows moved onto it, and Locust told to begin at it.
-The children are torn down whatever happens (Ctrl-C included).
+the target's clocks and fault windows moved onto it, and Locust told to begin at it.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import json
 import shlex
 import signal
-import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import loadtests
-from loadtests.accounts import AccountsError, load_file, load_url
+from mfa_harness.errors import EXIT_INTERRUPTED, SetupError
 
-from . import bugmap, collect, target_inbox
-from .load_start import (
-    GO_MARGIN_S,
-    LoadStartError,
-    align_target,
-    put_faults,
-    send_go,
-    start_locust,
-    stop_locust,
-    wait_locust,
-    without_alignment,
-)
+from . import collect
+from .load_start import GO_MARGIN_S, LoadStartError, LocustProcess
 from .nemesis import Nemesis, fault_window_lines
 from .progress import Progress
+from .run_options import RunOptions, apply_overrides
+from .run_record import LoadFacts, RunRecord
 from .spec import Scenario
-from .stack import LocalStack, StackConfig, StackError
+from .stack import StackConfig
+from .targets import Evidence, ExternalTarget, LocalTarget, Target, target_accounts, target_preflight
+
+__all__ = ["RunOptions", "SetupError", "apply_overrides", "free_port", "locust_argv", "run", "target_accounts",
+           "write_toml"]
 
 LOCUSTFILE = Path(loadtests.__file__).parent / "locustfile.py"
-ACCOUNTS_PROBE_S = 10.0    # one GET of a target's accounts URL, before anything starts
+LOCUST_GRACE_S = 180.0     # wall seconds Locust may run past its run time before it is stopped
 
 
-class SetupError(RuntimeError):
-    """The run could not be set up (exit 2)."""
+def run(sc: Scenario, opts: RunOptions) -> int:
+    """Run one scenario end to end; returns the exit code (0 pass, 1 invariant, 3 threshold, 2 setup, 130)."""
+    from .verdict_io import finish_run
+
+    accounts, accounts_args = target_accounts(opts)   # before anything starts; ([], []) for the local stack
+    policy, source = (target_preflight(opts, sc.time_scale, dict(sc.personas), accounts)
+                      if opts.target else ({}, ""))
+    out = prepare_out(opts.out or default_out(sc))
+    record = new_record(sc, opts, policy, source)
+    target = make_target(sc, opts, out, record, accounts, accounts_args)
+    with contextlib.ExitStack() as parts:
+        parts.enter_context(interrupts_stop_the_run())
+        try:
+            evidence, nemesis = drive(parts, sc, opts, out, target, record)
+        except KeyboardInterrupt:
+            print("interrupted: stopping the stack", file=sys.stderr)
+            return EXIT_INTERRUPTED     # the exit stack stops every part on the way out
+    history = merge_history(out, sc, record, evidence, nemesis)
+    summary = _read_summary(out / "locust-summary.json")
+    record.thresholds = (summary or {}).get("thresholds", {})
+    record.load = LoadFacts.from_summary(summary, users=sc.users, workers=opts.workers,
+                                         allow_partial=sc.allow_partial)
+    record.nemesis_errors = nemesis.errors
+    record.portal_restarts = target.restarts
+    (out / "run.json").write_text(json.dumps(record.to_json(), indent=2), encoding="utf-8")
+    return finish_run(out, history, record, quiet=opts.quiet)
 
 
-@dataclass
-class RunOptions:
-    """Command-line overrides of a scenario."""
-
-    out: Path | None = None
-    time_scale: float | None = None
-    duration: float | None = None
-    users: int | None = None
-    seed: int | None = None
-    workers: int = 0
-    bugs: list[str] = field(default_factory=list)
-    target: str | None = None
-    inbox_url: str | None = None
-    target_profile: Path | None = None
-    accounts_file: Path | None = None
-    accounts_url: str | None = None
-    strict: bool = False
-    quiet: bool = False
-    max_error_share: float | None = None      # None: scenarios.server_answers.DEFAULT_MAX_ERROR_SHARE
-
-
-def apply_overrides(sc: Scenario, opts: RunOptions) -> Scenario:
-    """The scenario as it will run: overrides applied, planted bugs' expectations set."""
-    if opts.time_scale is not None:
-        sc.time_scale = opts.time_scale
-    if opts.duration is not None:
-        sc.duration = opts.duration
-        _warn_windows_after(sc)
-    if opts.users is not None:
-        sc.users = opts.users
-        sc.spawn_rate = max(sc.spawn_rate, float(opts.users))
-    if opts.seed is not None:
-        sc.seed = opts.seed
-    bugs = list(dict.fromkeys(sc.bugs + opts.bugs))
-    for bug in bugs:
-        if bug not in bugmap.PLANTED_BUGS:
-            raise SetupError(f"unknown bug {bug!r} (see `mfa-harness bugs`)")
-    if bugs and opts.target:
-        raise SetupError("--bug needs the local reference portal; it cannot be combined with --target")
-    if opts.target and any(s.action == "kill-portal" for s in sc.nemesis):
-        raise SetupError("the scenario's kill-portal step needs the portal the run starts itself; "
-                         "it cannot run with --target")
-    if bugs:    # from --bug or the file's `bugs`: either way the run must catch them
-        caught_by = {inv for b in bugs for inv in bugmap.PLANTED_BUGS[b].invariants}
-        sc.expect_invalid = sorted(set(sc.expect_invalid) | caught_by)
-        for bug in bugs:
-            sc.processes = max(sc.processes, bugmap.PLANTED_BUGS[bug].processes)
-    sc.bugs = bugs
-    return sc
-
-
-def _warn_windows_after(sc: Scenario) -> None:
-    """A --duration shorter than the file's: fault windows past the new end are said, with their line."""
-    from .spec import fault_line
-
-    for i, rule in enumerate(sc.faults):
-        for key in ("start", "end"):
-            value = rule.get(key)
-            if isinstance(value, int | float) and value > sc.duration:
-                print(f"mfa-harness: warning: {sc.path}:{fault_line(sc.path, i, key)}: faults[{i}].{key} = {value:g} "
-                      f"is after the run's end (--duration {sc.duration:g} scenario seconds)", file=sys.stderr)
-                break
-
-
-def target_accounts(opts: RunOptions) -> tuple[list[dict[str, Any]], list[str]]:
-    """A --target run's accounts and the Locust options that hand them out (SetupError if none).
-
-    --accounts-file is read and checked with the load tests' own loader; --accounts-url, or without
-    either the target's `/_harness/accounts`, is fetched once (bounded), so a foreign portal with no
-    accounts source fails here, before anything starts, instead of in every simulated user.
-    """
-    if opts.accounts_file and opts.accounts_url:
-        raise SetupError("give --accounts-file or --accounts-url, not both")
-    if not opts.target:
-        if opts.accounts_file or opts.accounts_url:
-            raise SetupError("--accounts-file/--accounts-url need --target (the local portal seeds its own accounts)")
-        return [], []
+def drive(parts: contextlib.ExitStack, sc: Scenario, opts: RunOptions, out: Path, target: Target,
+          record: RunRecord) -> tuple[Evidence, Nemesis]:
+    """Start the parts in order (each one's stop registered first), run the load, collect the evidence."""
+    t_launch = time.time()
+    parts.callback(target.stop)
+    target.start()
+    record.accounts = target.accounts
+    locust = LocustProcess(locust_argv(sc, host=target.portal_url, inbox_url=target.inbox_url, out=out,
+                                       workers=opts.workers, target_profile=opts.target_profile,
+                                       accounts_args=target.accounts_args), out)
+    (out / "command.txt").write_text(shlex.join(locust.argv) + "\n", encoding="utf-8")
+    record.phases["stack_start_s"] = round(time.time() - t_launch, 3)
+    t_locust = time.time()
+    parts.callback(locust.stop)
     try:
-        if opts.accounts_file:
-            loaded = load_file(opts.accounts_file)
-            return [dataclasses.asdict(a) for a in loaded], ["--accounts-file", str(opts.accounts_file.resolve())]
-        url = opts.accounts_url or opts.target.rstrip("/") + "/_harness/accounts"
-        accounts = [dataclasses.asdict(a) for a in load_url(url, timeout=ACCOUNTS_PROBE_S)]
-        return accounts, ["--accounts-url", url]
-    except AccountsError as exc:
-        if opts.accounts_file:
-            raise SetupError(f"--accounts-file: {exc}") from None
-        if opts.accounts_url:
-            raise SetupError(f"--accounts-url: {exc}") from None
-        raise SetupError(f"--target needs --accounts-file FILE or --accounts-url URL: {exc}") from None
+        locust.start()
+    except LoadStartError as exc:
+        write_refusal(out, sc, exc.message)
+        raise
+    record.phases["locust_start_s"] = round(time.time() - t_locust, 3)
+    # Scenario time 0: everything is up, so the load begins now, whatever the start-up cost was.
+    record.epoch = epoch = time.time() + GO_MARGIN_S
+    target.align(epoch, record.fault_plan)
+    locust.go(epoch)
+    nemesis = start_nemesis(parts, sc, epoch, target)
+    hooks = target.portal_hooks()
+    progress = Progress(sc, epoch=epoch, portal_url=hooks.url if hooks.event_log else None, nemesis=nemesis,
+                        quiet=opts.quiet, client_history=out / "client-history.jsonl")
+    parts.callback(progress.stop)
+    progress.start()
+    locust.wait(sc.wall_duration + LOCUST_GRACE_S)
+    record.phases["locust_s"] = round(time.time() - t_locust, 3)
+    record.locust_exit = locust.exit_code
+    t_collect = time.time()
+    nemesis.stop()
+    progress.stop()
+    evidence = target.collect(epoch, since_wall=t_launch)
+    record.phases["drain_and_collect_s"] = round(time.time() - t_collect, 3)
+    return evidence, nemesis
+
+
+def start_nemesis(parts: contextlib.ExitStack, sc: Scenario, epoch: float, target: Target) -> Nemesis:
+    """The nemesis part: scenarios/nemesis.py runs the steps; it reaches the portal only through the
+    target's hooks (kill -9 and restart only when the run owns the portal)."""
+    hooks = target.portal_hooks()
+    nemesis = Nemesis(sc.nemesis, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed, portal_url=hooks.url,
+                      kill_portal=hooks.kill, restart_portal=hooks.restart, accounts=target.accounts)
+    parts.callback(nemesis.stop)
+    nemesis.start()
+    return nemesis
+
+
+def merge_history(out: Path, sc: Scenario, record: RunRecord, evidence: Evidence,
+                  nemesis: Nemesis) -> list[dict[str, Any]]:
+    """The target's evidence, the clients' lines and the nemesis's, merged by wall time into history.jsonl."""
+    client_lines = collect.read_jsonl(out / "client-history.jsonl")
+    nemesis_lines = fault_window_lines(sc.faults, record.epoch, sc.time_scale, sc.duration) + nemesis.lines
+    history = collect.merge(evidence.portal_lines, evidence.inbox_lines, client_lines, nemesis_lines)
+    collect.write_jsonl(out / "history.jsonl", history)
+    return history
+
+
+def new_record(sc: Scenario, opts: RunOptions, policy: dict[str, Any], policy_source: str) -> RunRecord:
+    """What the run is asked, before any part starts; the parts fill in the rest."""
+    return RunRecord(
+        scenario=sc.name, scenario_file=str(sc.path), seed=sc.seed, time_scale=sc.time_scale,
+        duration=sc.duration, epoch=time.time(), white_box=opts.target is None,
+        policy={**sc.policy, **policy}, policy_source=policy_source or None,
+        partners=sc.partners, population=sc.population, fault_plan={"seed": sc.seed, "rules": sc.faults},
+        nemesis=[vars(s) for s in sc.nemesis], bugs=sc.bugs, expected=sc.expected, strict=opts.strict,
+        users=sc.users, max_error_share=opts.max_error_share, workers=opts.workers, processes=sc.processes,
+        thresholds_asked=sc.thresholds, command=shlex.join(sys.argv))
+
+
+def make_target(sc: Scenario, opts: RunOptions, out: Path, record: RunRecord, accounts: list[dict[str, Any]],
+                accounts_args: list[str]) -> Target:
+    """The --target portal and inbox, or the local reference stack (its files written into the run folder)."""
+    policy_file = write_toml(out / "policy.toml", sc.policy) if sc.policy else None
+    faults_file = write_toml(out / "faults.toml", {"seed": sc.seed}, {"rules": sc.faults})
+    if opts.target:
+        return ExternalTarget(opts.target, opts.inbox_url or "", accounts, accounts_args, sc.time_scale)
+    # the stack's own epoch is provisional: its clock is moved onto the run's axis at the go
+    return LocalTarget(StackConfig(out=out, epoch=record.epoch, time_scale=sc.time_scale, seed=sc.seed,
+                                   partners=sc.partners, population=sc.population, processes=sc.processes,
+                                   bugs=sc.bugs, policy_file=policy_file, faults_file=faults_file))
+
+
+@contextlib.contextmanager
+def interrupts_stop_the_run() -> Iterator[None]:
+    """SIGINT and SIGTERM become KeyboardInterrupt, so both stop the run through the same teardown, also
+    when the shell that started us ignored SIGINT (a background job inherits SIG_IGN, and Python then
+    installs no handler)."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def default_out(sc: Scenario) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     suffix = "-" + "-".join(sc.bugs) if sc.bugs else ""
     return Path("runs") / f"{stamp}-{sc.name}{suffix}"
+
+
+def prepare_out(out: Path) -> Path:
+    """The run folder and its logs/, or SetupError in one line (an existing file, /proc, no permission)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "logs").mkdir(exist_ok=True)
+        probe = out / ".mfa-harness-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except FileExistsError:
+        raise SetupError(f"--out {out}: exists and is not a folder", option="--out") from None
+    except OSError as exc:
+        raise SetupError(f"--out {out}: cannot write there ({exc.strerror or exc})", option="--out") from None
+    return out
 
 
 def _toml_value(v: Any) -> str:
@@ -200,11 +251,6 @@ def locust_argv(sc: Scenario, *, host: str, inbox_url: str, out: Path, workers: 
     return argv + sc.locust_args
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    """SIGTERM stops a run the way Ctrl-C does: through the same teardown."""
-    raise KeyboardInterrupt
-
-
 def free_port() -> int:
     """A loopback port the OS reports free (used for Locust's master, which cannot bind port 0)."""
     import socket
@@ -212,176 +258,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def target_preflight(sc: Scenario, opts: RunOptions, accounts: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
-    """Before any load on a --target: the time rule and the probe (scenarios/probe.py); the policy the
-    run is judged against and where it came from. A problem is a SetupError (exit 2, one line)."""
-    from loadtests.profile import ProfileError, load_profile
-
-    from .probe import checker_policy, preflight
-
-    try:
-        profile = load_profile(opts.target_profile)
-    except ProfileError as exc:
-        raise SetupError(str(exc)) from None
-    problem = preflight(opts.target or "", opts.inbox_url or "", profile, accounts, sc.time_scale,
-                        dict(sc.personas))
-    if problem:
-        raise SetupError(problem)
-    policy, source = checker_policy(profile)
-    if not opts.quiet:
-        print(f"mfa-harness: probe ok; judged against the policy of {source}: {policy or 'defaults'}",
-              file=sys.stderr)
-    return policy, source
-
-
-def run(sc: Scenario, opts: RunOptions) -> int:
-    """Run one scenario end to end; returns the exit code (0 pass, 1 invariant, 3 threshold, 2 setup)."""
-    from .verdict_io import finish_run
-
-    if opts.target and not opts.inbox_url:
-        raise SetupError("--target needs --inbox-url")
-    accounts, accounts_args = target_accounts(opts)   # before anything starts; ([], []) for the local stack
-    target_policy, policy_source = target_preflight(sc, opts, accounts) if opts.target else ({}, "")
-    out = prepare_out(opts.out or default_out(sc))
-    t_launch = time.time()
-    phases: dict[str, float] = {}
-    white_box = opts.target is None
-    policy_file = write_toml(out / "policy.toml", sc.policy) if sc.policy else None
-    fault_plan = {"seed": sc.seed, "rules": sc.faults}
-    faults_file = write_toml(out / "faults.toml", {"seed": sc.seed}, {"rules": sc.faults})
-
-    stack: LocalStack | None = None
-    previous_plan: dict[str, Any] | None = None
-    locust: subprocess.Popen | None = None
-    nemesis: Nemesis | None = None
-    progress: Progress | None = None
-    epoch = t_launch
-    # Both signals stop the run through the same teardown, also when the shell that started us
-    # ignored SIGINT (a background job inherits SIG_IGN, and Python then installs no handler).
-    old_handlers = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        if white_box:
-            # the stack's own epoch is provisional: its clock is moved onto the run's axis at the go
-            stack = LocalStack(StackConfig(out=out, epoch=t_launch, time_scale=sc.time_scale, seed=sc.seed,
-                                           partners=sc.partners, population=sc.population,
-                                           processes=sc.processes, bugs=sc.bugs,
-                                           policy_file=policy_file, faults_file=faults_file))
-            try:
-                stack.start()
-            except StackError as exc:
-                raise SetupError(str(exc)) from None
-            portal_url, inbox_url = stack.portal_url, stack.inbox_url
-            accounts = collect.get_json(portal_url + "/_harness/accounts")
-            accounts_args = ["--accounts-url", portal_url + "/_harness/accounts"]
-        else:
-            portal_url = opts.target.rstrip("/")
-            inbox_url = opts.inbox_url.rstrip("/")
-            try:     # the inbox is someone else's: its plan is put back when the run ends
-                previous_plan = collect.get_json(inbox_url + "/api/v1/faults", timeout=10)
-            except (collect.CollectError, ValueError) as exc:
-                raise SetupError(f"--inbox-url {inbox_url}: cannot read its fault plan: {exc}") from None
-
-        argv = locust_argv(sc, host=portal_url, inbox_url=inbox_url, out=out,
-                           workers=opts.workers, target_profile=opts.target_profile, accounts_args=accounts_args)
-        (out / "command.txt").write_text(shlex.join(argv) + "\n", encoding="utf-8")
-        phases["stack_start_s"] = round(time.time() - t_launch, 3)
-        t_locust = time.time()
-        try:
-            locust = start_locust(argv, out)
-        except LoadStartError as exc:
-            write_refusal(out, sc, str(exc))
-            raise SetupError(str(exc)) from None
-        phases["locust_start_s"] = round(time.time() - t_locust, 3)
-        # Scenario time 0: everything is up, so the load begins now, whatever the start-up cost was.
-        epoch = time.time() + GO_MARGIN_S
-        align_target(stack, portal_url, inbox_url, fault_plan if (sc.faults or not white_box) else None,
-                     epoch, sc.time_scale)
-        send_go(locust, epoch)
-        current_stack = stack
-        nemesis = Nemesis(sc.nemesis, epoch=epoch, time_scale=sc.time_scale, seed=sc.seed,
-                          portal_url=lambda: current_stack.portal_url if current_stack else portal_url,
-                          kill_portal=stack.kill_portal if stack else None,
-                          restart_portal=stack.restart_portal if stack else None, accounts=accounts)
-        nemesis.start()
-        progress = Progress(sc, epoch=epoch, portal_url=(lambda: current_stack.portal_url) if stack else None,
-                            nemesis=nemesis, quiet=opts.quiet, client_history=out / "client-history.jsonl")
-        progress.start()
-        wait_locust(locust, sc.wall_duration + 180)
-        phases["locust_s"] = round(time.time() - t_locust, 3)
-        t_collect = time.time()
-        nemesis.stop()
-        progress.stop()
-        if stack and stack.portal and not stack.portal.alive():
-            stack.restart_portal()  # a kill at the very end: the log is still in the database
-        # Let the outbox drain what is still queued before reading the histories.
-        if stack:
-            _drain_outbox(stack.portal_url, sc.time_scale)
-        portal_lines = without_alignment(collect.portal_events(portal_url), epoch) if white_box else []
-        # the inbox's own axis (and, for a target's inbox, its own past) onto the run's axis
-        inbox_lines = target_inbox.restamp(collect.inbox_deliveries(inbox_url), epoch, sc.time_scale,
-                                           since_wall=t_launch)
-        phases["drain_and_collect_s"] = round(time.time() - t_collect, 3)
-    except KeyboardInterrupt:
-        print("interrupted: stopping the stack", file=sys.stderr)
-        return 130
-    except (collect.CollectError, LoadStartError) as exc:
-        raise SetupError(str(exc)) from None
-    finally:
-        for sig, handler in old_handlers.items():
-            signal.signal(sig, handler)
-        if progress:
-            progress.stop()
-        if nemesis:
-            nemesis.stop()
-        stop_locust(locust)
-        if stack:
-            stack.stop()
-        if previous_plan is not None:
-            try:
-                put_faults(inbox_url, previous_plan)
-            except LoadStartError as exc:
-                print(f"mfa-harness: warning: the inbox's earlier fault plan was not restored: {exc}",
-                      file=sys.stderr)
-
-    client_lines = collect.read_jsonl(out / "client-history.jsonl")
-    nemesis_lines = fault_window_lines(sc.faults, epoch, sc.time_scale, sc.duration) + nemesis.lines
-    history = collect.merge(portal_lines, inbox_lines, client_lines, nemesis_lines)
-    collect.write_jsonl(out / "history.jsonl", history)
-    summary = _read_summary(out / "locust-summary.json")
-    run_info = {
-        "scenario": sc.name, "scenario_file": str(sc.path), "seed": sc.seed, "time_scale": sc.time_scale,
-        "duration": sc.duration, "epoch": epoch, "white_box": white_box, "policy": {**sc.policy, **target_policy},
-        **({"policy_source": policy_source} if policy_source else {}),
-        "partners": sc.partners, "population": sc.population,
-        "fault_plan": fault_plan, "nemesis": [vars(s) for s in sc.nemesis], "bugs": sc.bugs,
-        "expected": sc.expected, "strict": opts.strict, "accounts": accounts, "users": sc.users,
-        **({"max_error_share": opts.max_error_share} if opts.max_error_share is not None else {}),
-        "workers": opts.workers, "processes": sc.processes, "locust_exit": locust.returncode if locust else None,
-        "thresholds": (summary or {}).get("thresholds", {}), "thresholds_asked": sc.thresholds,
-        "load": load_facts(summary, sc, opts.workers),
-        "nemesis_errors": nemesis.errors if nemesis else [],
-        "command": shlex.join(sys.argv), "portal_restarts": stack.restarts if stack else 0,
-        "phases": phases,
-    }
-    (out / "run.json").write_text(json.dumps(run_info, indent=2), encoding="utf-8")
-    return finish_run(out, history, run_info, quiet=opts.quiet)
-
-
-def prepare_out(out: Path) -> Path:
-    """The run folder and its logs/, or SetupError in one line (an existing file, /proc, no permission)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "logs").mkdir(exist_ok=True)
-        probe = out / ".mfa-harness-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except FileExistsError:
-        raise SetupError(f"--out {out}: exists and is not a folder") from None
-    except OSError as exc:
-        raise SetupError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
-    return out
 
 
 def write_refusal(out: Path, sc: Scenario, reason: str) -> None:
@@ -397,32 +273,8 @@ def write_refusal(out: Path, sc: Scenario, reason: str) -> None:
     write_junit(verdict, out / "junit.xml")
 
 
-def load_facts(summary: dict[str, Any] | None, sc: Scenario, workers: int) -> dict[str, Any]:
-    """What the load actually did, from Locust's summary: users asked and reached, workers, early stop."""
-    run = (summary or {}).get("run") or {}
-    return {"users_asked": sc.users, "users_peak": run.get("users_peak"),
-            "workers_asked": workers, "workers_reported": len((summary or {}).get("workers_reported") or []),
-            "run_time_asked_s": run.get("run_time_asked_s"), "run_time_s": run.get("run_time_s"),
-            "stopped_early": run.get("stopped_early"), "allow_partial": sc.allow_partial}
-
-
 def _read_summary(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _drain_outbox(portal_url: str, time_scale: float, max_wait_s: float = 20.0) -> None:
-    """Wait (bounded) until the portal has an outcome for every queued mail, watching its events."""
-    deadline = time.time() + max_wait_s
-    while time.time() < deadline:
-        try:
-            events = collect.portal_events(portal_url)
-        except collect.CollectError:
-            return
-        queued = {e["outbox_id"] for e in events if e.get("event") == "email_queued"}
-        done = {e["outbox_id"] for e in events if e.get("event") in ("email_sent", "email_failed")}
-        if queued <= done:
-            return
-        time.sleep(0.5)  # bounded re-read of the portal's log; no event stream to await here

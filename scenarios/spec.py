@@ -343,9 +343,7 @@ def load(name_or_path: str | Path) -> Scenario:
         try:                                # the inbox's own rule parser: what it would refuse at start-up
             parse_rule(rule, i, "faults")
         except PlanError as exc:
-            named = re.search(r"'(\w+)'|unknown field\(s\) (\w+)", str(exc).split(": ", 2)[-1])
-            line = _block_line(text, "faults", i, (named.group(1) or named.group(2)) if named else None)
-            raise ScenarioError(f"{path}:{line}: {exc}") from None
+            raise ScenarioError(f"{path}:{_block_line(text, 'faults', i, exc.field('field'))}: {exc}") from None
         _check_window(path, text, i, rule, sc.duration)
     sc.faults = [dict(r) for r in faults]
 

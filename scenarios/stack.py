@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from mfa_harness.errors import ERROR_LINE_ENV, StartError, from_line
 
-class StackError(RuntimeError):
-    """A child process did not start: its own one-line error when it printed one, else its log's end."""
 
-    def __init__(self, message: str, *, child: str = "", reason: str = ""):
-        super().__init__(message)
-        self.child, self.reason = child, reason
+class StackError(StartError):
+    """A child of the stack did not start: `child`, and `reason` and `cause` (its error line's fields:
+    `listener`, `port`...) when it said why, else its log's end in the message."""
 
 
 @dataclass
@@ -69,15 +68,6 @@ def _tail(path: Path, n: int = 12) -> str:
     return "\n".join(lines[-n:])
 
 
-def _own_error(tail: str) -> str:
-    """The child's last `...: error: why` line (port in use, bad option), without its program prefix."""
-    for line in reversed(tail.splitlines()):
-        head, sep, why = line.partition(": error: ")
-        if sep and " " not in head.strip().removeprefix("python -m "):
-            return why.strip()
-    return ""
-
-
 def _kill_session(proc: subprocess.Popen) -> None:
     """SIGKILL a child started in its own session, with whatever it forked (Locust's workers)."""
     try:
@@ -86,24 +76,18 @@ def _kill_session(proc: subprocess.Popen) -> None:
         pass
 
 
-def _harness_error(tail: str) -> str:
-    """The last `mfa-harness: why` line a child printed before exiting (Locust's setup refusals)."""
-    for line in reversed(tail.splitlines()):
-        if line.startswith("mfa-harness: "):
-            return line.removeprefix("mfa-harness: ").strip()
-    return ""
-
-
 def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 60.0,
                 env: dict[str, str] | None = None, stdin_pipe: bool = False) -> Child:
     """Start `argv`, stderr to `log_path`, and wait for its JSON ready line on stdout (`stdin_pipe`:
-    keep a pipe to its stdin, for a child that waits for a go line after its ready line)."""
+    keep a pipe to its stdin, for a child that waits for a go line after its ready line). A child that
+    cannot start says why with a JSON error line (mfa_harness.errors): a StackError with its fields."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log,
                             stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
-                            env=env, start_new_session=True)
+                            env={**(os.environ if env is None else env), ERROR_LINE_ENV: "1"}, start_new_session=True)
     found: dict[str, Any] = {}
+    failed: dict[str, Any] = {}
     done = threading.Event()
 
     def read_ready() -> None:
@@ -118,6 +102,8 @@ def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 
                 if "ready" in obj and not found:
                     found.update(obj)
                     done.set()
+                elif from_line(obj) and not failed:
+                    failed.update(obj)
             log.write(raw)
             log.flush()
         done.set()
@@ -135,12 +121,18 @@ def start_child(name: str, argv: list[str], log_path: Path, *, timeout: float = 
             _kill_session(proc)
         proc.wait(timeout=30)
         log.close()
-        tail = _tail(log_path)
-        reason = _own_error(tail) or _harness_error(tail)
-        if reason:
-            raise StackError(f"{name} did not start: {reason} (log {log_path})", child=name, reason=reason)
-        raise StackError(f"{name} did not become ready (exit {proc.returncode}); log {log_path}:\n{tail}", child=name)
+        raise _start_error(name, failed, proc.returncode, log_path)
     return Child(name=name, proc=proc, ready=found, log_path=log_path, argv=argv, _log=log)
+
+
+def _start_error(name: str, failed: dict[str, Any], code: int | None, log_path: Path) -> StackError:
+    """Why a child did not start: its own error line (with its fields), else its exit code and log's end."""
+    said = from_line(failed)
+    if said is not None:
+        return StackError(f"{name} did not start: {said.message} (log {log_path})", child=name,
+                          reason=said.message, cause=said.fields, log=str(log_path))
+    return StackError(f"{name} did not become ready (exit {code}); log {log_path}:\n{_tail(log_path)}",
+                      child=name, log=str(log_path), exit=code)
 
 
 @dataclass

@@ -12,9 +12,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from mfa_harness.errors import SetupError
 
-class TargetInboxError(ValueError):
-    """The inbox's clock cannot carry this scenario's fault windows; the message says why."""
+
+class TargetInboxError(SetupError):
+    """The inbox's clock cannot carry this scenario's fault windows: `inbox_time_scale` (None when it does
+    not report its clock) and `time_scale` (the scenario's)."""
 
 
 def inbox_offset(info: dict[str, Any], epoch: float, time_scale: float) -> float:
@@ -22,11 +25,11 @@ def inbox_offset(info: dict[str, Any], epoch: float, time_scale: float) -> float
     inbox_epoch, inbox_scale = info.get("Epoch"), info.get("TimeScale")
     if not isinstance(inbox_epoch, int | float) or not isinstance(inbox_scale, int | float):
         raise TargetInboxError("the inbox does not report its clock (Epoch, TimeScale in /api/v1/info); "
-                               "timed faults need the harness inbox (python -m fake_smtp)")
+                               "timed faults need the harness inbox (python -m fake_smtp)", time_scale=time_scale)
     if abs(float(inbox_scale) - time_scale) > 1e-9 * max(1.0, time_scale):
         raise TargetInboxError(f"the inbox runs at time scale {inbox_scale:g} and the scenario at {time_scale:g}: "
                                f"start the inbox with --time-scale {time_scale:g} or run with --time-scale "
-                               f"{inbox_scale:g}")
+                               f"{inbox_scale:g}", inbox_time_scale=float(inbox_scale), time_scale=time_scale)
     return (epoch - float(inbox_epoch)) * time_scale
 
 

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import collect
-from .stack import LocalStack, StackConfig
+from .stack import StackConfig
+from .targets import LocalTarget
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "locustfile.py"
 # The README's "Load tests on their own" example; `up` prints it with its own URLs, time scale and users.
@@ -103,26 +103,26 @@ def credentials_table(portal_url: str, inbox_url: str, accounts: list[dict[str, 
 def up(*, out: Path, seed: int, partners: int, time_scale: float, bugs: list[str],
        policy_file: Path | None, password_profile: str = "cheap", portal_port: int = 0,
        inbox_http_port: int = 0, smtp_port: int = 0) -> int:
-    """Start the stack and wait for Ctrl-C (0); 1 when a child dies; raises StackError when one cannot start."""
+    """Start the stack and wait for Ctrl-C (0); 1 when a child dies; raises StartError when one cannot start."""
     out.mkdir(parents=True, exist_ok=True)
-    stack = LocalStack(StackConfig(out=out, epoch=time.time(), time_scale=time_scale, seed=seed,
-                                   partners=partners, bugs=bugs, policy_file=policy_file,
-                                   password_profile=password_profile, portal_port=portal_port,
-                                   inbox_http_port=inbox_http_port, smtp_port=smtp_port))
+    target = LocalTarget(StackConfig(out=out, epoch=time.time(), time_scale=time_scale, seed=seed,
+                                     partners=partners, bugs=bugs, policy_file=policy_file,
+                                     password_profile=password_profile, portal_port=portal_port,
+                                     inbox_http_port=inbox_http_port, smtp_port=smtp_port))
     stop = threading.Event()
     old = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        stack.start()
-        accounts = collect.get_json(stack.portal_url + "/_harness/accounts")
-        print(credentials_table(stack.portal_url, stack.inbox_url, accounts, time_scale, password_profile), flush=True)
+        target.start()
+        print(credentials_table(target.portal_url, target.inbox_url, target.accounts, time_scale, password_profile),
+              flush=True)
         while not stop.wait(1.0):
-            for child in (stack.portal, stack.inbox):
+            for child in (target.stack.portal, target.stack.inbox):
                 if child is not None and not child.alive():
                     print(f"{child.name} exited ({child.proc.returncode}); see {child.log_path}", flush=True)
                     return 1
         print("stopping", flush=True)
         return 0
     finally:
-        stack.stop()
+        target.stop()
         for s, handler in old.items():
             signal.signal(s, handler)

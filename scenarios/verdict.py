@@ -80,8 +80,9 @@ def normalize_thresholds(thresholds: Any) -> dict[str, dict[str, Any]]:
 
 def build_verdict(*, scenario: str, seed: Any, time_scale: Any, invariants: dict[str, dict[str, Any]],
                   thresholds: Any, metrics: dict[str, Any], faults: list[Any], bugs: list[str],
-                  expected: dict[str, Any], strict: bool = False) -> dict[str, Any]:
-    """Assemble verdict.json; `passed` is invariants as expected and every threshold met."""
+                  expected: dict[str, Any], strict: bool = False, problems: list[str] | None = None) -> dict[str, Any]:
+    """Assemble verdict.json; `passed` is invariants as expected, every threshold met and no `problems`
+    (why the run did less than asked; the caller records them)."""
     must_fail = expected_invalid(expected)
     checked: dict[str, dict[str, Any]] = {}
     unknown, unexpected_invalid, not_shown = [], [], []
@@ -111,7 +112,7 @@ def build_verdict(*, scenario: str, seed: Any, time_scale: Any, invariants: dict
         "scenario": scenario,
         "seed": seed,
         "time_scale": time_scale,
-        "passed": invariants_ok and thresholds_ok,
+        "passed": invariants_ok and thresholds_ok and not problems,
         "invariants_as_expected": invariants_ok,
         "thresholds_passed": thresholds_ok,
         "invariants": checked,

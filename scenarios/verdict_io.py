@@ -11,15 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mfa_harness.errors import EXIT_INVARIANT, EXIT_OK, EXIT_SETUP, EXIT_THRESHOLD
 from scenarios.checker import CheckContext, check
 
 from .junit import write_junit
 from .metrics import flow_metrics
 from .report import write_report
+from .run_record import RunRecord
 from .server_answers import DEFAULT_MAX_ERROR_SHARE, error_share_problem, server_answers
 from .verdict import build_verdict, threshold_text
-
-EXIT_OK, EXIT_INVARIANT, EXIT_SETUP, EXIT_THRESHOLD = 0, 1, 2, 3
 
 
 def effective_policy(history: list[dict[str, Any]], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -35,11 +35,17 @@ def effective_policy(history: list[dict[str, Any]], overrides: dict[str, Any]) -
 LOCUST_RAN = (0, 1, 3)
 
 
-def run_problems(run_info: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+def as_record(run: RunRecord | dict[str, Any]) -> RunRecord:
+    """A run record, from run.json's dict (or part of one) when that is what was given."""
+    return run if isinstance(run, RunRecord) else RunRecord.from_json(run)
+
+
+def run_problems(run: RunRecord | dict[str, Any], metrics: dict[str, Any]) -> list[str]:
     """Why a run did less than its scenario asked: such a run cannot pass, whatever the checker found
     in what little history there is (a misspelled option must not read as a clean bill of health)."""
+    record = as_record(run)
     problems = []
-    code = run_info.get("locust_exit")
+    code = record.locust_exit
     if code is not None and code not in LOCUST_RAN:
         problems.append(f"Locust exited with {code} (see logs/ and locust output): the load did not run as asked")
     if not (metrics.get("logins_ok") or 0) + (metrics.get("logins_failed") or 0):
@@ -47,31 +53,13 @@ def run_problems(run_info: dict[str, Any], metrics: dict[str, Any]) -> list[str]
     elif not metrics.get("logins_ok"):
         problems.append(f"no login flow succeeded ({metrics.get('logins_failed')} failed): a run where nobody "
                         "signs in is never a pass")
-    problems += load_problems(run_info.get("load") or {})
-    missing = [t for t in run_info.get("thresholds_asked", []) if t not in (run_info.get("thresholds") or {})]
+    problems += record.load.problems() if record.load else []
+    missing = [t for t in record.thresholds_asked if t not in record.thresholds]
     if missing:
         problems.append(f"threshold(s) not evaluated (no Locust summary): {', '.join(missing)}")
-    errors = run_info.get("nemesis_errors") or []
-    if errors:
-        problems.append(f"{len(errors)} scheduled nemesis action(s) failed, first: {errors[0]}")
-    return problems
-
-
-def load_problems(load: dict[str, Any]) -> list[str]:
-    """A load smaller or shorter than asked (workers lost, Locust stopped early) is a problem unless
-    the scenario says `[load] allow_partial = true`."""
-    if not load or load.get("allow_partial"):
-        return []
-    problems = []
-    asked, peak = load.get("users_asked"), load.get("users_peak")
-    if isinstance(asked, int) and isinstance(peak, int) and peak < asked:
-        problems.append(f"only {peak} of {asked} users ran at the peak")
-    workers, reported = load.get("workers_asked") or 0, load.get("workers_reported") or 0
-    if workers and reported < workers:
-        problems.append(f"only {reported} of {workers} Locust workers reported their results")
-    if load.get("stopped_early"):
-        problems.append(f"Locust stopped early: after {load.get('run_time_s')} of "
-                        f"{load.get('run_time_asked_s')} wall seconds ({load['stopped_early']})")
+    if record.nemesis_errors:
+        problems.append(f"{len(record.nemesis_errors)} scheduled nemesis action(s) failed, "
+                        f"first: {record.nemesis_errors[0]}")
     return problems
 
 
@@ -89,48 +77,51 @@ def exit_code(verdict: dict[str, Any]) -> int:
     return EXIT_INVARIANT
 
 
-def compute_verdict(history: list[dict[str, Any]], run_info: dict[str, Any]) -> dict[str, Any]:
-    ctx = CheckContext(policy=effective_policy(history, run_info.get("policy", {})),
-                       white_box=bool(run_info.get("white_box", True)),
-                       time_scale=float(run_info.get("time_scale", 1.0)),
-                       fault_plan=run_info.get("fault_plan", {}), bugs=list(run_info.get("bugs", [])),
-                       accounts=run_info.get("accounts") or None)
+def compute_verdict(history: list[dict[str, Any]], run: RunRecord | dict[str, Any]) -> dict[str, Any]:
+    """The verdict of a run's history: invariants, thresholds, metrics and the run's problems; `passed`
+    is decided once, in build_verdict, from all three."""
+    record = as_record(run)
+    ctx = CheckContext(policy=effective_policy(history, record.policy), white_box=bool(record.white_box),
+                       time_scale=float(record.time_scale), fault_plan=record.fault_plan, bugs=list(record.bugs),
+                       accounts=record.accounts or None)
     timings: dict[str, float] = {}
     invariants = check(history, ctx, timings)
     metrics = flow_metrics(history)
-    thresholds = dict(run_info.get("thresholds") or {})
-    for expr in run_info.get("thresholds_asked") or []:       # always present, evaluated or not
+    thresholds = dict(record.thresholds)
+    for expr in record.thresholds_asked:       # always present, evaluated or not
         thresholds.setdefault(expr, {"passed": False, "value": None,
                                      "note": "not evaluated: Locust wrote no summary"})
-    verdict = build_verdict(
-        scenario=run_info.get("scenario", "?"), seed=run_info.get("seed"), time_scale=run_info.get("time_scale"),
-        invariants=invariants, thresholds=thresholds, metrics=metrics,
-        faults=run_info.get("fault_plan", {}).get("rules", []) + run_info.get("nemesis", []),
-        bugs=run_info.get("bugs", []), expected=run_info.get("expected", {"violations": 0}),
-        strict=bool(run_info.get("strict", False)),
-    )
-    if run_info.get("nemesis_errors"):
-        verdict["nemesis_errors"] = run_info["nemesis_errors"]
-    verdict["problems"] = run_problems(run_info, metrics)
-    verdict["server_answers"] = answers = server_answers(history)
-    too_many = error_share_problem(answers, float(run_info.get("max_error_share", DEFAULT_MAX_ERROR_SHARE)))
+    answers = server_answers(history)
+    problems = run_problems(record, metrics)
+    max_share = DEFAULT_MAX_ERROR_SHARE if record.max_error_share is None else record.max_error_share
+    too_many = error_share_problem(answers, float(max_share))
     if too_many:
-        verdict["problems"].append(too_many)
-    if verdict["problems"]:
-        verdict["passed"] = False
-    verdict["reproduce"] = run_info.get("command", "")
-    verdict["load"] = run_info.get("load") or {}
+        problems.append(too_many)
+    verdict = build_verdict(
+        scenario=record.scenario, seed=record.seed, time_scale=record.time_scale,
+        invariants=invariants, thresholds=thresholds, metrics=metrics,
+        faults=record.fault_plan.get("rules", []) + record.nemesis,
+        bugs=record.bugs, expected=record.expected, strict=record.strict, problems=problems,
+    )
+    if record.nemesis_errors:
+        verdict["nemesis_errors"] = record.nemesis_errors
+    verdict["problems"] = problems
+    verdict["server_answers"] = answers
+    verdict["reproduce"] = record.command
+    verdict["load"] = record.load.to_json() if record.load else {}
     verdict["timings"] = {"check_s": {k: round(v, 6) for k, v in timings.items()},
-                          "load_wall_s": (run_info.get("phases") or {}).get("locust_s")}
+                          "load_wall_s": record.phases.get("locust_s")}
     return verdict
 
 
-def finish_run(out: Path, history: list[dict[str, Any]], run_info: dict[str, Any], *, quiet: bool = False) -> int:
+def finish_run(out: Path, history: list[dict[str, Any]], run: RunRecord | dict[str, Any], *,
+               quiet: bool = False) -> int:
     """Write verdict.json, junit.xml and report.html into `out`; print the outcome; exit code."""
-    verdict = compute_verdict(history, run_info)
+    record = as_record(run)
+    verdict = compute_verdict(history, record)
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2, default=str), encoding="utf-8")
     write_junit(verdict, out / "junit.xml")
-    write_report(verdict, history, out / "report.html", load_end=run_info.get("duration"))
+    write_report(verdict, history, out / "report.html", load_end=record.duration)
     code = exit_code(verdict)
     if not quiet:
         print_summary(verdict, out, code)
@@ -169,7 +160,7 @@ def check_dir(run_dir: Path, *, strict: bool | None = None, quiet: bool = False)
     if not info_path.is_file() or not hist_path.is_file():
         print(f"mfa-harness: {run_dir} is not a finished run (needs run.json and history.jsonl)", file=sys.stderr)
         return EXIT_SETUP
-    run_info = json.loads(info_path.read_text(encoding="utf-8"))
+    record = RunRecord.from_json(json.loads(info_path.read_text(encoding="utf-8")))
     if strict is not None:
-        run_info["strict"] = strict
-    return finish_run(run_dir, read_jsonl(hist_path), run_info, quiet=quiet)
+        record.strict = strict
+    return finish_run(run_dir, read_jsonl(hist_path), record, quiet=quiet)

@@ -9,19 +9,29 @@ import argparse
 import sys
 from typing import NoReturn
 
+from mfa_harness.errors import tell_parent
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad option as one line and exits 2."""
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message}\n")
+        tell_parent(message)
         sys.exit(2)
 
 
-def fail(message: str) -> NoReturn:
-    """One line on stderr, exit 2."""
-    sys.stderr.write(f"python -m server: error: {message}\n")
+def fail(message: str, **fields: object) -> NoReturn:
+    """One line on stderr, one JSON error line on stdout for a parent (with `fields`), exit 2."""
+    say_error(message, **fields)
     sys.exit(2)
+
+
+def say_error(message: str, **fields: object) -> None:
+    """A start-up error: one line on stderr for a person, one JSON line on stdout for the parent
+    waiting for the ready line (mfa_harness.errors; `fields` such as listener and port)."""
+    sys.stderr.write(f"python -m server: error: {message}\n")
+    tell_parent(message, **fields)
 
 
 def positive_float(text: str) -> float:

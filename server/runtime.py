@@ -25,6 +25,7 @@ import tornado.netutil
 from argon2.exceptions import HashingError
 
 from .app import make_app
+from .cli import say_error
 from .clock import ScenarioClock
 from .hosts import host_rule, listening_url
 from .outbox import Outbox
@@ -125,7 +126,7 @@ def serve(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db: st
         passwords = Passwords(args.password_profile, policy=policy)
     except (HashingError, MemoryError) as exc:  # e.g. more password memory than this machine gives
         params = describe(args.password_profile, argon2_parameters(args.password_profile, policy))
-        sys.stderr.write(f"python -m server: error: cannot hash passwords with profile {params}: {exc}\n")
+        say_error(f"cannot hash passwords with profile {params}: {exc}")
         return 2
     log.info("password profile: %s", passwords.describe())
     if bugs:
@@ -133,13 +134,14 @@ def serve(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db: st
     try:
         store, _, _ = prepare_store(db, args, passwords)
     except Exception as exc:  # unusable database path: one clear line, exit 2
-        sys.stderr.write(f"python -m server: error: cannot open database {db}: {exc}\n")
+        say_error(f"cannot open database {db}: {exc}")
         return 2
     try:
         sockets = tornado.netutil.bind_sockets(args.port, address=args.host, family=socket.AF_INET
                                                if ":" not in args.host else socket.AF_UNSPEC)
     except OSError as exc:
-        sys.stderr.write(f"python -m server: error: cannot listen on {args.host}:{args.port}: {exc.strerror}\n")
+        say_error(f"cannot listen on {args.host}:{args.port}: {exc.strerror}", listener="http", host=args.host,
+                  port=args.port)
         return 2
     host, port = sockets[0].getsockname()[:2]
     args.public_url = args.public_url or listening_url(host, port)
@@ -201,7 +203,7 @@ def supervise(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db
             os.close(fd)
             pipes.remove(fd)
     if (pipes or failed) and not stopping:
-        sys.stderr.write("python -m server: error: portal workers did not become ready (see the log above)\n")
+        say_error("portal workers did not become ready (see the log above)")
         on_signal(signal.SIGTERM, None)
         for pid in list(children):
             os.waitpid(pid, 0)

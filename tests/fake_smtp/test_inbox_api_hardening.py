@@ -12,7 +12,8 @@ from collections.abc import Callable
 import pytest
 from fake_smtp_helpers import InboxProcess
 
-from fake_smtp.faults import MAX_SECONDS, FaultEngine, parse_plan
+from fake_smtp.fault_engine import FaultEngine
+from fake_smtp.faults import MAX_SECONDS, parse_plan
 
 SCRIPT = "<script>fetch('/api/v1/messages').then(r=>r.text()).then(t=>alert(t))</script>"
 
@@ -82,6 +83,14 @@ def test_405_names_the_allowed_methods(inbox: InboxProcess) -> None:
     assert status == 405 and headers["allow"] == "GET, PUT, DELETE"
     status, headers, _ = _raw(inbox, "POST", "/livez", inbox.url.removeprefix("http://"))
     assert status == 405 and headers["allow"] == "GET"
+
+
+def test_errors_are_one_line_with_their_reason_phrase(inbox: InboxProcess) -> None:
+    """write_error reads the reason from the HTTPError (or the standard phrase), not tornado's private field."""
+    host = inbox.url.removeprefix("http://")
+    assert _raw(inbox, "GET", "/api/v1/message/nope", host)[::2] == (404, b"404 Message not found\n")
+    assert _raw(inbox, "GET", "/nowhere", host)[::2] == (404, b"404 Not Found\n")
+    assert _raw(inbox, "TRACE", "/api/v1/messages", host)[::2] == (405, b"405 Method Not Allowed\n")
 
 
 def test_foreign_host_headers_are_refused(inbox: InboxProcess, addr: Callable[[str], str]) -> None:

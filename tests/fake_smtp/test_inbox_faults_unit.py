@@ -6,7 +6,9 @@ import statistics
 
 import pytest
 
-from fake_smtp.faults import FaultEngine, PlanError, Refusal, parse_plan
+from fake_smtp.fault_engine import FaultEngine, Refusal
+from fake_smtp.faults import PlanError, parse_plan
+from mfa_harness.errors import SetupError
 
 
 def engine(*rules: dict, seed: int = 1) -> FaultEngine:
@@ -165,3 +167,30 @@ def test_seed_option_replaces_the_initial_plan_seed_only() -> None:
     assert e.plan.seed == 9 and e.plan.to_json()["seed"] == 9
     e.set_plan(parse_plan({"seed": 3, "rules": []}))
     assert e.plan.seed == 3
+
+
+@pytest.mark.parametrize(("plan", "rule", "kind", "field"), [
+    ({"rules": [{"kind": "delay", "distribution": "uniform", "min": 5, "max": 1}]}, 0, "delay", "max"),
+    ({"rules": [{"kind": "spam"}, {"kind": "delay", "seconds": 1, "p95": 2}]}, 1, "delay", "p95"),
+    ({"rules": [{"kind": "drop", "retry-after": 3}]}, 0, "drop", "retry-after"),
+    ({"rules": [{"kind": "tempfail", "stage": "mail", "to": "a@x"}]}, 0, "tempfail", "to"),
+    ({"rules": [{"kind": "flood"}]}, 0, None, "kind"),
+    ({"rules": [7]}, 0, None, None),
+    ({"seed": "x", "rules": []}, None, None, "seed"),
+])
+def test_a_plan_error_carries_rule_kind_and_field(plan: dict, rule: int | None, kind: str | None,
+                                                  field: str | None) -> None:
+    """Callers (the scenario-file checker) read these fields; nothing parses the message."""
+    with pytest.raises(PlanError) as err:
+        parse_plan(plan, "f.toml")
+    e = err.value
+    assert (e.source, e.rule, e.kind, e.field("field")) == ("f.toml", rule, kind, field)
+    assert str(e).startswith("f.toml") and str(e).endswith(e.reason) and e.exit_code == 2
+    assert isinstance(e, SetupError) and e.fields["reason"] == e.reason
+
+
+def test_a_chaos_error_names_the_trigger_field() -> None:
+    with pytest.raises(PlanError) as err:
+        FaultEngine().set_chaos({"Sender": {"ErrorCode": 200}})
+    assert (err.value.source, err.value.rule, err.value.field("field")) == ("chaos", None, "Sender.ErrorCode")
+    assert str(err.value).startswith("chaos: Sender.ErrorCode must be an integer 400-599")

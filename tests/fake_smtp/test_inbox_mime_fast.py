@@ -12,7 +12,7 @@ from email.utils import getaddresses
 
 import pytest
 
-from fake_smtp import mime
+from fake_smtp import mime, mime_quick
 from server.mail import code_email, new_message_id, reset_email
 
 WALL = 1_795_000_000.0
@@ -147,7 +147,7 @@ def test_fast_path_matches_stdlib_path(raw: bytes) -> None:
     got = mime.summarize(raw)
     for name in FIELDS:
         assert getattr(got, name) == getattr(expected, name), name
-    quick = mime._summarize_quick(raw) if head.isascii() else None
+    quick = mime_quick.summarize_quick(raw) if head.isascii() else None
     if quick is not None:
         for name in FIELDS:
             assert getattr(quick, name) == getattr(expected, name), name
@@ -155,7 +155,7 @@ def test_fast_path_matches_stdlib_path(raw: bytes) -> None:
 
 def test_portal_emails_take_the_fast_path() -> None:
     for raw in _portal():
-        assert mime._summarize_quick(raw) is not None
+        assert mime_quick.summarize_quick(raw) is not None
 
 
 @pytest.mark.parametrize("raw", [
@@ -165,17 +165,17 @@ def test_portal_emails_take_the_fast_path() -> None:
     _simple('From: "q" <q@x.example>\nSubject: s'),
 ])
 def test_unusual_messages_fall_back(raw: bytes) -> None:
-    assert mime._summarize_quick(raw) is None
+    assert mime_quick.summarize_quick(raw) is None
 
 
 def test_address_parser_agrees_with_getaddresses() -> None:
     for raw in _corpus():
-        split = mime._split_head(raw)
+        split = mime_quick._split_head(raw)
         if split is None:
             continue
         for name in ("from", "to"):
             values = split[0].get(name)
-            quick = mime._quick_addresses(values)
+            quick = mime_quick._quick_addresses(values)
             if quick is not None and values:
                 ref = [{"Name": d, "Address": a} for d, a in getaddresses(values) if d or a]
                 assert quick == ref

@@ -321,3 +321,25 @@ def test_evidence_counts_reach_junit_report_and_verdict(tmp_path):
     write_report(v, [], tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<th>cases checked</th>" in page and "<td>40</td>" in page
+
+
+def test_every_value_on_the_report_is_escaped_by_the_template():
+    """report.html is a template with autoescape: a hostile scenario name, problem, note (reason),
+    threshold, metric, fault window, planned fault and outcome come out as text, never as markup.
+    (Turning autoescape off in the template loader of report.py or of charts.py makes this fail.)"""
+    from scenarios.report import render_report
+
+    evil = "<script>alert(1)</script>"
+    h = History()
+    h.nemesis(5.0, "start", evil, rule=0)
+    h.flow(10.0, evil, persona=evil)
+    v = verdict(invariants(binding={**OK, "reason": evil}),
+                thresholds={evil: {"passed": False, "value": evil}}, bugs=[evil])
+    v.update(expected={"invalid": [evil]}, scenario=evil, problems=[evil], reproduce=evil, metrics={evil: evil, "x_s": evil},
+             faults=[{"kind": evil, "to": evil, evil: evil}])
+    page = render_report(v, h.lines(), load_end=60.0)
+    assert "<script" not in page.lower()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    for where in ("<h1>", "<title>mfa-harness: ", '<td class="fail">', "<li>reason: ", "<code>",
+                  '<span data-outcome="', "<th>", "<li>invalid: "):
+        assert where + escaped in page, where

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from child_pids import alive, ready_pids
+
 from scenarios.verdict_io import EXIT_INVARIANT, EXIT_SETUP, exit_code, run_problems
 
 FLOWS = {"logins_ok": 3, "logins_failed": 1}
@@ -51,6 +53,9 @@ def test_locust_refusing_its_options_fails_the_run(tmp_path: Path) -> None:
     assert verdict["passed"] is False and "loops ==" in verdict["problems"][0]
     junit = (out / "junit.xml").read_text(encoding="utf-8")
     assert 'errors="1"' in junit and "loops ==" in junit
+    # the target started before Locust refused: the one exit stack stopped it all the same
+    pids = ready_pids(out / "logs" / "portal.log", out / "logs" / "inbox.log")
+    assert len(pids) == 2 and not [p for p in pids if alive(p)]
 
 
 def test_a_run_that_did_less_than_asked_is_a_problem() -> None:

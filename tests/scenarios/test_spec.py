@@ -228,3 +228,18 @@ def test_a_shorter_duration_warns_about_windows_after_the_end(tmp_path: Path, ca
     apply_overrides(load(path), RunOptions(duration=20.0))
     err = capsys.readouterr().err
     assert f"{path}:11: faults[0].start = 30 is after the run's end (--duration 20" in err, err
+
+
+@pytest.mark.parametrize(("snippet", "line", "words"), [
+    # a field of another distribution: the fault-rule error names it (the message quotes no field)
+    ("[[faults]]\nkind = \"delay\"\nseconds = 5\nmin = 1\n", 12, "min not used with distribution fixed"),
+    # an unknown field with a hyphen: the whole name, not the part before the hyphen
+    ("[[faults]]\nkind = \"drop\"\nprobability = 0.5\nretry-after = 3\n", 12, "unknown field(s) retry-after"),
+])
+def test_a_fault_rule_mistake_points_at_the_field_the_inbox_names(tmp_path: Path, snippet: str, line: int,
+                                                                   words: str) -> None:
+    path = write(tmp_path, GOOD + "\n" + snippet)
+    with pytest.raises(ScenarioError) as err:
+        load(path)
+    msg = str(err.value)
+    assert words in msg and msg.startswith(f"{path}:{line}: faults: rules[0]"), msg
