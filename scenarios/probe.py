@@ -22,6 +22,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
 from loadtests.inbox_client import InboxClient, Mail, WaitError
+from loadtests.persona_registry import NEEDS
 from loadtests.portal_client import PortalClient, PortalResult
 from loadtests.profile import TargetProfile
 from loadtests.redirects import LoopWatch
@@ -271,11 +272,6 @@ def time_problem(profile: TargetProfile, time_scale: float) -> str | None:
             "policy.clock_scale (\"harness\": the target follows the harness's clock)")
 
 
-# Personas whose whole point is a feature a portal may lack (`paths.X = "none"`). Others that only
-# sometimes use one (patient/impatient resend when no code came) skip that behaviour instead.
-NEEDS = {"resend-stormer": ("resend",), "resend-mixer": ("resend",),
-         "affiliate": ("affiliate_login", "affiliate_dashboard"),
-         "forgot-password": ("forgot_password", "reset_password")}
 
 
 def feature_problem(profile: TargetProfile, personas: dict[str, float]) -> str | None:
