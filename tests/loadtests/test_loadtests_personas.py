@@ -4,6 +4,7 @@ the one reading of a portal answer that every client step shares."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -108,3 +109,10 @@ def test_a_distributed_run_spawns_the_probing_personas_on_its_workers(stack: Sta
     assert run.code == 0, run.log[-3000:]
     flows = {line["persona"] for line in run.history() if line["op"] == "flow"}
     assert flows == {"protected-visitor", "careful"}, run.log[-3000:]
+
+
+def test_the_readme_names_every_persona() -> None:
+    text = (REPO / "loadtests" / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Personas"):text.index("### Adding a persona")]
+    missing = [n for n in PERSONA_NAMES if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", section)]
+    assert not missing, f"loadtests/README.md 'Personas' does not name {missing}"
