@@ -37,4 +37,3 @@ PERSONAS: dict[str, PersonaInfo] = {name: _info(cls) for name, cls in PERSONA_CL
 PERSONA_NAMES: tuple[str, ...] = tuple(PERSONAS)
 NEEDS: dict[str, tuple[str, ...]] = {name: p.needs for name, p in PERSONAS.items() if p.needs}
 AFFILIATE_PERSONAS: frozenset[str] = frozenset(name for name, p in PERSONAS.items() if p.kind == "affiliate")
-PROBER_PERSONAS: tuple[str, ...] = tuple(name for name, p in PERSONAS.items() if p.kind == "prober")
