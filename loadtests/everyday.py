@@ -154,10 +154,7 @@ class SecondTab(Persona):
 
     name = "second-tab"
 
-    def partner_flow(self, fs: FlowState) -> str:
-        stopped = self.sign_in(fs)
-        if stopped:
-            return stopped
+    def challenged(self, fs: FlowState) -> str:
         first_page, first_ref = fs.verify_page, fs.ref
         first = self.s.read_code(fs, self.s.code_timeout, ref=first_ref)
         stopped = self.sign_in(fs)                      # the second tab
@@ -192,10 +189,7 @@ class ResendStormer(Persona):
     needs = ("resend",)
     storm = 6
 
-    def partner_flow(self, fs: FlowState) -> str:
-        stopped = self.sign_in(fs)
-        if stopped:
-            return stopped
+    def challenged(self, fs: FlowState) -> str:
         refused = 0
         for _ in range(self.storm):
             if not self.s.resend(fs):
@@ -212,10 +206,7 @@ class CodeGuesser(Persona):
     name = "code-guesser"
     max_guesses = 8
 
-    def partner_flow(self, fs: FlowState) -> str:
-        stopped = self.sign_in(fs)
-        if stopped:
-            return stopped
+    def challenged(self, fs: FlowState) -> str:
         guesses = (decisions.random_code(self.rng) for _ in range(self.max_guesses))
         return self.settle(fs, self.first_that_is_not_wrong(fs, guesses))
 
@@ -243,10 +234,7 @@ class DirectUrl(Persona):
 
     name = "direct-url"
 
-    def partner_flow(self, fs: FlowState) -> str:
-        stopped = self.sign_in(fs)
-        if stopped:
-            return stopped
+    def challenged(self, fs: FlowState) -> str:
         self.s.access_account(fs)
         fs.last_page = fs.verify_page
         return self.code_and_verify(fs)

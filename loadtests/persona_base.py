@@ -79,7 +79,11 @@ class Persona:
         return self.partner_flow(fs)
 
     def partner_flow(self, fs: FlowState) -> str:
-        return self.sign_in(fs) or self.code_and_verify(fs)
+        return self.sign_in(fs) or self.challenged(fs)
+
+    def challenged(self, fs: FlowState) -> str:
+        """The rest of the flow once signing in brought the code page: read the code and type it."""
+        return self.code_and_verify(fs)
 
     def sign_in(self, fs: FlowState) -> str | None:
         """Sign in: None when a code page came (the flow goes on), else the flow's outcome."""

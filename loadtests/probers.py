@@ -39,10 +39,7 @@ class ResendMixer(Prober):
     programs = ("reseller", "agency")
     needs = ("resend",)
 
-    def partner_flow(self, fs: FlowState) -> str:
-        stopped = self.sign_in(fs)
-        if stopped:
-            return stopped
+    def challenged(self, fs: FlowState) -> str:
         first = self.get_code(fs)
         if first is None:
             return "no_code"
@@ -72,10 +69,7 @@ class Replayer(Prober):
     name = "replayer"
     programs = ("agency", "reseller")
 
-    def partner_flow(self, fs: FlowState) -> str:
-        stopped = self.sign_in(fs)
-        if stopped:
-            return stopped
+    def challenged(self, fs: FlowState) -> str:
         used = self.get_code(fs)
         if used is None:
             return "no_code"
@@ -110,10 +104,7 @@ class SessionReuser(Prober):
     name = "session-reuser"
     programs = ("reseller", "agency")
 
-    def partner_flow(self, fs: FlowState) -> str:
-        stopped = self.sign_in(fs)
-        if stopped:
-            return stopped
+    def challenged(self, fs: FlowState) -> str:
         mail = self.get_code(fs)
         if mail is None:
             return "no_code"
@@ -145,10 +136,7 @@ class ProtectedVisitor(Prober):
         paths = [p.paths["account"], *([p.paths["my_account"]] if "my_account" in p.paths else []), *listed]
         return list(dict.fromkeys(str(x) for x in paths))
 
-    def partner_flow(self, fs: FlowState) -> str:
-        stopped = self.sign_in(fs)
-        if stopped:
-            return stopped
+    def challenged(self, fs: FlowState) -> str:
         for path in self.protected_paths():
             self.s.visit(path)
         fs.last_page = fs.verify_page
