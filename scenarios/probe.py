@@ -272,8 +272,6 @@ def time_problem(profile: TargetProfile, time_scale: float) -> str | None:
             "policy.clock_scale (\"harness\": the target follows the harness's clock)")
 
 
-
-
 def feature_problem(profile: TargetProfile, personas: dict[str, float]) -> str | None:
     """The scenario's personas that need a feature the profile says the portal lacks, or None."""
     missing = [f"{name} needs {feature}" for name, weight in personas.items() if weight
