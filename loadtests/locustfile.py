@@ -5,24 +5,7 @@ Harness options: see `loadtests/README.md` ("Options"; each also reads LOCUST_<N
 """
 
 from loadtests import runtime, webui
-from loadtests.personas import (  # noqa: F401  (Locust picks up the user classes from this module)
-    Affiliate,
-    Careful,
-    CodeGuesser,
-    CookieLess,
-    DirectUrl,
-    DoubleSubmit,
-    ForgotPassword,
-    Hasty,
-    Impatient,
-    Patient,
-    Reseller,
-    ResendStormer,
-    SecondTab,
-    SlowTyper,
-    SpamChecker,
-    TypoProne,
-)
+from loadtests.personas import *  # noqa: F403  (Locust picks up the user classes from this module)
 
 runtime.register()
 webui.register()      # the web UI's "MFA" tab (after the runtime: it taps the harness's history)

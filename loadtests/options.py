@@ -51,9 +51,9 @@ def _checked(check: Callable[[str], Any]) -> Callable[[str], str]:
 
 
 def _check_personas(text: str) -> None:
-    from .personas import PERSONAS
+    from .persona_registry import PERSONA_NAMES
 
-    parse_personas(text, list(PERSONAS))
+    parse_personas(text, list(PERSONA_NAMES))
 
 
 def _check_threshold(text: str) -> None:

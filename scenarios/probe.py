@@ -22,6 +22,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
 from loadtests.inbox_client import InboxClient, Mail, WaitError
+from loadtests.persona_registry import NEEDS
 from loadtests.portal_client import PortalClient, PortalResult
 from loadtests.profile import TargetProfile
 from loadtests.redirects import LoopWatch
@@ -269,13 +270,6 @@ def time_problem(profile: TargetProfile, time_scale: float) -> str | None:
     return (f"--time-scale {time_scale:g} with --target: the profile {profile.name} {said}; the target's "
             f"clock runs at its own pace, so run at --time-scale {clock if clock is not None else 1} or declare "
             "policy.clock_scale (\"harness\": the target follows the harness's clock)")
-
-
-# Personas whose whole point is a feature a portal may lack (`paths.X = "none"`). Others that only
-# sometimes use one (patient/impatient resend when no code came) skip that behaviour instead.
-NEEDS = {"resend-stormer": ("resend",), "resend-mixer": ("resend",),
-         "affiliate": ("affiliate_login", "affiliate_dashboard"),
-         "forgot-password": ("forgot_password", "reset_password")}
 
 
 def feature_problem(profile: TargetProfile, personas: dict[str, float]) -> str | None:

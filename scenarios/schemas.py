@@ -65,7 +65,7 @@ def _policy() -> dict[str, Any]:
 
 def scenario_schema() -> dict[str, Any]:
     """A scenario TOML file (scenarios/README.md)."""
-    from loadtests.persona_names import PERSONA_NAMES
+    from loadtests.persona_registry import PERSONA_NAMES
     from scenarios.checker import INVARIANTS
     from server.population import PROGRAMS
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from fake_smtp.faults import PlanError, parse_rule
 from loadtests.options import MAX_TIME_SCALE
-from loadtests.persona_names import PERSONA_NAMES
+from loadtests.persona_registry import PERSONA_NAMES
 from loadtests.thresholds import ThresholdError
 from loadtests.thresholds import parse as parse_threshold
 from scenarios.checker import INVARIANT_NAMES

@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from loadtests.persona_registry import AFFILIATE_PERSONAS
+
 from .stack import StackConfig
 from .targets import LocalTarget
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "loadtests" / "locustfile.py"
 # The README's "Load tests on their own" example; `up` prints it with its own URLs, time scale and users.
 LOCUST_USERS, LOCUST_PERSONAS = 50, {"careful": 3, "hasty": 1, "affiliate": 1}
-AFFILIATE_PERSONAS = {"affiliate"}
 
 
 def locustfile_arg(cwd: Path | None = None) -> str:

@@ -120,7 +120,9 @@ def test_replayer_catches_codes_that_repeat_across_logins(make_stack: Any) -> No
     run = stack.locust(users=2, run_time=12, personas="replayer=2")
     history = run.history()
     replays = [d for v, d in pairs(by_persona(history)["replayer"], "verify") if v.get("source") == "replay"]
-    assert len(replays) >= 2 and all(d["type"] == "ok" for d in replays)
+    # the run may stop while a replay is in flight (`info` "stopped"): every replay answered was accepted
+    answered = [d for d in replays if d["value"].get("reason") != "stopped"]
+    assert len(answered) >= 2 and all(d["type"] == "ok" for d in answered), answered
     verdict = black_box(stack, history)
     assert verdict["single_use"]["valid"] is False and verdict["single_use"]["code_repeats"]["repeats"] >= 2
     timed = CheckContext(white_box=False, accounts=None, policy={"codes_repeat": True})
