@@ -189,10 +189,10 @@ def test_lock_committed_during_the_password_check_still_refuses():
     try:
         partners = {a["program"]: store.partner(a["partner_id"]) for a in store.accounts()}
         for partner in partners.values():
-            store.set_locked(partner["id"], True, "test")
+            store.set_locked(partner.id, True, "test")
         assert portal.start_challenge(partners["agency"], None).ok is False
-        assert store.q1("SELECT COUNT(*) AS n FROM challenges")["n"] == 0
-        assert store.q1("SELECT COUNT(*) AS n FROM sessions")["n"] == 0
+        assert store.conn.execute("SELECT COUNT(*) FROM challenges").fetchone()[0] == 0
+        assert store.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
         reasons = [e["reason"] for e in store.events_after(0) if e["event"] == "login_failed"]
         assert reasons == ["locked"]
     finally:
