@@ -73,8 +73,8 @@ class AccountQueries(StoreCore):
     # ---- support actions and password changes ------------------------------------------
     def set_password(self, partner_id: int, password_hash: str, plaintext_for_harness: str | None, via: str) -> None:
         with self.tx():
-            self._execute("UPDATE partners SET password_hash = ?, seed_password = ?, login_failures = 0,"
-                          " last_failure_st = NULL WHERE id = ?", (password_hash, plaintext_for_harness, partner_id))
+            self._execute("UPDATE partners SET password_hash = ?, seed_password = ? WHERE id = ?",
+                          (password_hash, plaintext_for_harness, partner_id))
             self.forget_account_limits(partner_id)
             voided = self.void_reset_tokens(partner_id)
             self.event("password_changed", partner_id=partner_id, via=via, reset_links_voided=voided)
@@ -118,8 +118,7 @@ class AccountQueries(StoreCore):
             was_locked = bool(row.locked)
             if locked:
                 return self._lock_partner(partner_id, via, was_locked)
-            self._execute("UPDATE partners SET locked = 0, login_failures = 0, last_failure_st = NULL WHERE id = ?",
-                          (partner_id,))
+            self._execute("UPDATE partners SET locked = 0 WHERE id = ?", (partner_id,))
             self.forget_account_limits(partner_id)
             self.event("account_unlocked", partner_id=partner_id, via=via, was_locked=was_locked)
             return {"partner_id": partner_id, "locked": False, "was_locked": was_locked, "challenges": [],

@@ -19,13 +19,12 @@ from .mail import code_email, new_message_id, validate_address
 from .outbox import Outbox
 from .passwords import Passwords
 from .policy import Policy
-from .recovery import PasswordRecovery, password_problem
+from .recovery import PasswordRecovery
 from .rows import Challenge, Code, Partner, Session
 from .storage import Store, session_tag, sid_hash
 from .throttles import UNTRUSTED
 
 REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-__all__ = ["Portal", "password_problem", "sid_hash"]
 
 
 @dataclass

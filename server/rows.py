@@ -19,8 +19,6 @@ class Partner(NamedTuple):
     notification_email: str
     team: str | None
     locked: int
-    login_failures: int
-    last_failure_st: float | None
 
 
 class Challenge(NamedTuple):

@@ -14,9 +14,7 @@ CREATE TABLE IF NOT EXISTS partners (
     seed_password TEXT,
     notification_email TEXT NOT NULL,
     team TEXT,
-    locked INTEGER NOT NULL DEFAULT 0,
-    login_failures INTEGER NOT NULL DEFAULT 0,
-    last_failure_st REAL
+    locked INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS challenges (
     id INTEGER PRIMARY KEY,
