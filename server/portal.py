@@ -145,13 +145,13 @@ class Portal(PasswordRecovery):
         return code_id
 
     def _guess_budget(self, partner_id: int, now: float) -> core.Budget:
-        return core.guess_budget(self.store.failed_code_times(partner_id, now - core.HOUR),
-                                 self.store.unanswered_wrong_codes(partner_id), now, self.policy, self.bugs)
+        failed, unanswered = self.store.wrong_codes(partner_id, now - core.HOUR)
+        return core.guess_budget(failed, unanswered, now, self.policy, self.bugs)
 
     def _login_budget(self, partner_id: int, now: float) -> core.Budget:
-        return core.login_code_budget(self.store.unused_code_times(partner_id, now - core.HOUR),
-                                      self.store.failed_code_times(partner_id, now - core.HOUR),
-                                      self.store.unanswered_wrong_codes(partner_id), now, self.policy, self.bugs)
+        failed, unanswered = self.store.wrong_codes(partner_id, now - core.HOUR)
+        return core.login_code_budget(self.store.unused_code_times(partner_id, now - core.HOUR), failed, unanswered,
+                                      now, self.policy, self.bugs)
 
     def _password_ok(self, partner: Partner, bucket: str | None, device: str | None) -> None:
         """Inside the login's transaction: the bucket's failures end, the device is trusted."""
@@ -269,54 +269,62 @@ class Portal(PasswordRecovery):
             with self.store.tx():
                 return self._verify_fail(None, "no_challenge", None, 0)
         digest = self.code_hmac("".join(code.split()))
-        # Decide inside the write transaction: concurrent wrong codes are counted one by one,
-        # so the attempt limit holds however many guesses arrive at once.
-        with self.store.tx():
-            ch = self.store.challenge(ch.id)
-            partner = self.store.partner(ch.partner_id)
-            if "code-not-bound" in self.bugs:
-                candidates = self.store.codes_of_partner(partner.id)
-            else:
-                candidates = self.store.codes_of_challenge(ch.id)
-            matches = [self._code_state(r) for r in candidates if hmac.compare_digest(r.code_hmac, digest)]
-            now = self.clock.now()
-            budget = self._guess_budget(partner.id, now)
-            decision = core.decide_verify(self._challenge_state(ch), matches, now, self.policy, self.bugs, budget)
-            if not decision.ok:
-                attempts = ch.wrong_attempts + (1 if decision.count_wrong else 0)
-                if decision.count_wrong:
-                    self.store.count_wrong_attempt(partner.id, ch.id, now)
-                if decision.kill and ch.status == "pending":
-                    self.store.end_challenge(ch.id, "expired" if decision.reason == "challenge_dead" else "dead")
-                cap = {"cap": decision.cap} if decision.cap else {}
-                return self._verify_fail(ch.id, decision.reason, decision.code_id, attempts, **cap)
-        code_row = next(r for r in candidates if r.id == decision.code_id)
-        return await self._consume(sess, ch, partner, code_row)
-
-    async def _consume(self, sess: Session, ch: Challenge, partner: Partner, code_row: Code) -> VerifyResult:
-        """Mark the code used and the challenge done exactly once, then open the session."""
-        now = self.clock.now()
-        store = self.store
-        if "race-on-verify" in self.bugs:
-            await asyncio.sleep(0.1)  # the planted race: the check above is stale by now
-            with store.tx():
-                store.consume_code_unchecked(code_row.id, ch.id, now)
-                store.delete_session(sess.sid_hash)
-                return self._verified(ch, partner, code_row)
-        if "code-reuse" in self.bugs:
-            with store.tx():  # nothing is consumed: code, challenge and pending login stay usable
-                return self._verified(ch, partner, code_row)
+        # Decide and consume inside one write transaction: concurrent wrong codes are counted one
+        # by one, so the attempt limit holds however many guesses arrive at once, and a right code
+        # opens one session (the conditional updates of `_consume` stay the guarantee).
         try:
-            with store.tx():
-                if not store.consume_code(code_row.id, now):
-                    raise _Abort("used")
-                if not store.complete_challenge(ch.id):
-                    raise _Abort("no_challenge")
-                store.delete_session(sess.sid_hash)
-                return self._verified(ch, partner, code_row)
-        except _Abort as abort:
-            with store.tx():
+            with self.store.tx():
+                ch = self.store.challenge(ch.id)
+                partner = self.store.partner(ch.partner_id)
+                now = self.clock.now()
+                candidates, decision = self._decide_verify(ch, partner, digest, now)
+                if not decision.ok:
+                    return self._reject(ch, partner, decision, now)
+                code_row = next(r for r in candidates if r.id == decision.code_id)
+                if "race-on-verify" not in self.bugs:
+                    return self._consume(sess, ch, partner, code_row)
+        except _Abort as abort:  # the whole transaction rolled back: only the refusal is logged
+            with self.store.tx():
                 return self._verify_fail(ch.id, abort.reason, code_row.id, ch.wrong_attempts)
+        now = self.clock.now()
+        await asyncio.sleep(0.1)  # the planted race: the check above is stale by now
+        with self.store.tx():
+            self.store.consume_code_unchecked(code_row.id, ch.id, now)
+            self.store.delete_session(sess.sid_hash)
+            return self._verified(ch, partner, code_row)
+
+    def _decide_verify(self, ch: Challenge, partner: Partner, digest: str,
+                       now: float) -> tuple[list[Code], core.VerifyDecision]:
+        """(the codes that may open `ch`, the decision on the submitted code's HMAC `digest`)."""
+        if "code-not-bound" in self.bugs:
+            candidates = self.store.codes_of_partner(partner.id)
+        else:
+            candidates = self.store.codes_of_challenge(ch.id)
+        matches = [self._code_state(r) for r in candidates if hmac.compare_digest(r.code_hmac, digest)]
+        budget = self._guess_budget(partner.id, now)
+        return candidates, core.decide_verify(self._challenge_state(ch), matches, now, self.policy, self.bugs, budget)
+
+    def _reject(self, ch: Challenge, partner: Partner, decision: core.VerifyDecision, now: float) -> VerifyResult:
+        """Inside the verify's transaction: count a wrong code, end the challenge if it dies, log why."""
+        attempts = ch.wrong_attempts + (1 if decision.count_wrong else 0)
+        if decision.count_wrong:
+            self.store.count_wrong_attempt(partner.id, ch.id, now)
+        if decision.kill and ch.status == "pending":
+            self.store.end_challenge(ch.id, "expired" if decision.reason == "challenge_dead" else "dead")
+        cap = {"cap": decision.cap} if decision.cap else {}
+        return self._verify_fail(ch.id, decision.reason, decision.code_id, attempts, **cap)
+
+    def _consume(self, sess: Session, ch: Challenge, partner: Partner, code_row: Code) -> VerifyResult:
+        """Inside the verify's transaction: mark the code used and the challenge done exactly once,
+        then open the session; `_Abort` (the transaction rolls back) if another request was first."""
+        if "code-reuse" in self.bugs:  # nothing is consumed: code, challenge and pending login stay usable
+            return self._verified(ch, partner, code_row)
+        if not self.store.consume_code(code_row.id, self.clock.now()):
+            raise _Abort("used")
+        if not self.store.complete_challenge(ch.id):
+            raise _Abort("no_challenge")
+        self.store.delete_session(sess.sid_hash)
+        return self._verified(ch, partner, code_row)
 
     def _verified(self, ch: Challenge, partner: Partner, code_row: Code) -> VerifyResult:
         self.store.answer_wrong_codes(partner.id)

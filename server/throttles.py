@@ -22,17 +22,13 @@ class ThrottleQueries(StoreCore):
         return [r[0] for r in self._fetch_all("SELECT issued_st FROM codes WHERE partner_id = ? AND issued_st > ?"
                                                " AND used_st IS NULL", (partner_id, since))]
 
-    def failed_code_times(self, partner_id: int, since: float) -> list[float]:
-        """When wrong codes were entered after `since` on the account's sign-ins that did not succeed."""
-        return [r[0] for r in self._fetch_all("SELECT w.st FROM wrong_codes w JOIN challenges c ON c.id = w.challenge_id"
-                                        " WHERE w.partner_id = ? AND w.st > ? AND c.status != 'done'",
-                                        (partner_id, since))]
-
-    def unanswered_wrong_codes(self, partner_id: int) -> int:
-        """Wrong codes on failed sign-ins since the account's last successful one."""
-        row = self._fetch_one("SELECT COUNT(*) AS n FROM wrong_codes w JOIN challenges c ON c.id = w.challenge_id"
-                      " WHERE w.partner_id = ? AND w.answered = 0 AND c.status != 'done'", (partner_id,))
-        return int(row[0])
+    def wrong_codes(self, partner_id: int, since: float) -> tuple[list[float], int]:
+        """The account's wrong codes on sign-ins that did not succeed, in one read of the join:
+        (when those after `since` were entered, how many came since its last successful sign-in)."""
+        rows = self._fetch_all("SELECT w.st, w.answered FROM wrong_codes w JOIN challenges c ON c.id = w.challenge_id"
+                               " WHERE w.partner_id = ? AND c.status != 'done' AND (w.st > ? OR w.answered = 0)",
+                               (partner_id, since))
+        return [st for st, _ in rows if st > since], sum(1 for _, answered in rows if not answered)
 
     def add_wrong_code(self, partner_id: int, challenge_id: int, now: float) -> None:
         self._execute("INSERT INTO wrong_codes (partner_id, challenge_id, st) VALUES (?, ?, ?)",
