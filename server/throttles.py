@@ -20,7 +20,7 @@ class ThrottleQueries(StoreCore):
     def unused_code_times(self, partner_id: int, since: float) -> list[float]:
         """Issue times of the account's codes after `since` that nobody used (voided ones count)."""
         return [r[0] for r in self._fetch_all("SELECT issued_st FROM codes WHERE partner_id = ? AND issued_st > ?"
-                                               " AND used_st IS NULL", (partner_id, since))]
+                                              " AND used_st IS NULL", (partner_id, since))]
 
     def wrong_codes(self, partner_id: int, since: float) -> tuple[list[float], int]:
         """The account's wrong codes on sign-ins that did not succeed, in one read of the join:
@@ -32,7 +32,7 @@ class ThrottleQueries(StoreCore):
 
     def add_wrong_code(self, partner_id: int, challenge_id: int, now: float) -> None:
         self._execute("INSERT INTO wrong_codes (partner_id, challenge_id, st) VALUES (?, ?, ?)",
-               (partner_id, challenge_id, now))
+                      (partner_id, challenge_id, now))
 
     def answer_wrong_codes(self, partner_id: int) -> None:
         """A successful sign-in: earlier wrong codes no longer count towards the freeze."""
@@ -42,13 +42,13 @@ class ThrottleQueries(StoreCore):
     def password_failures(self, partner_id: int, client: str) -> tuple[int, float | None]:
         """(failures, time of the last one) of one (account, client) bucket."""
         row = self._fetch_one("SELECT failures, last_st FROM password_failures WHERE partner_id = ? AND client = ?",
-                      (partner_id, client))
+                              (partner_id, client))
         return (0, None) if row is None else (int(row[0]), float(row[1]))
 
     def add_password_failure(self, partner_id: int, client: str, now: float) -> None:
         self._execute("INSERT INTO password_failures (partner_id, client, failures, last_st) VALUES (?, ?, 1, ?)"
-               " ON CONFLICT (partner_id, client) DO UPDATE SET failures = failures + 1, last_st = excluded.last_st",
-               (partner_id, client, now))
+                      " ON CONFLICT (partner_id, client) DO UPDATE SET failures = failures + 1, last_st = excluded.last_st",
+                      (partner_id, client, now))
 
     def clear_password_failures(self, partner_id: int, client: str | None = None) -> None:
         """Forget one bucket's failures (a success), or all of the account's (client None)."""
@@ -59,11 +59,11 @@ class ThrottleQueries(StoreCore):
 
     def is_trusted_device(self, partner_id: int, device_hash: str) -> bool:
         return self._fetch_one("SELECT 1 FROM trusted_devices WHERE partner_id = ? AND device_hash = ?",
-                       (partner_id, device_hash)) is not None
+                               (partner_id, device_hash)) is not None
 
     def trust_device(self, partner_id: int, device_hash: str, now: float) -> None:
         self._execute("INSERT OR IGNORE INTO trusted_devices (partner_id, device_hash, st) VALUES (?, ?, ?)",
-               (partner_id, device_hash, now))
+                      (partner_id, device_hash, now))
 
     def forget_account_limits(self, partner_id: int) -> None:
         """A new password or an unlock: password failures and the code-guessing count start over."""
@@ -86,7 +86,7 @@ class ThrottleQueries(StoreCore):
     def add_reset_request(self, now: float, client: str, partner_id: int | None, token_hash: str | None,
                           refused: bool = False) -> None:
         self._execute("INSERT INTO reset_requests (st, client, partner_id, token_hash, refused) VALUES (?, ?, ?, ?, ?)",
-               (now, client, partner_id, token_hash, int(refused)))
+                      (now, client, partner_id, token_hash, int(refused)))
 
     def void_reset_tokens(self, partner_id: int) -> int:
         """Every unused reset link of the partner stops working (its password just changed)."""
