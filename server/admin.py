@@ -89,7 +89,7 @@ def set_notification_email(store: Store, args: argparse.Namespace, address: str)
     if old is None:
         fail(f"no partner with id {args.partner_id}")
     voided = store.set_notification_email(args.partner_id, address)
-    return {"partner_id": args.partner_id, "old": old["notification_email"], "new": address, "voided": voided}
+    return {"partner_id": args.partner_id, "old": old.notification_email, "new": address, "voided": voided}
 
 
 def set_locked(store: Store, args: argparse.Namespace) -> dict[str, Any]:

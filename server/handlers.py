@@ -174,15 +174,15 @@ class PartnerLoginHandler(BaseHandler):
 
 class VerifyHandler(BaseHandler):
     def _render(self, ch, status: int = 200, error: str | None = None, error_text: str | None = None) -> None:
-        partner = self.portal.store.partner(ch["partner_id"]) if ch else None
-        live = ch is not None and ch["status"] == "pending"
+        partner = self.portal.store.partner(ch.partner_id) if ch else None
+        live = ch is not None and ch.status == "pending"
         remaining = self.portal.code_remaining(ch) if live else None
         preview = self.portal.resend_preview(ch) if live else None
         wait = None  # wall seconds until "Send another code" is accepted again, shown in the form
         if preview is not None and preview.reason in ("cooldown", "account_cap"):
             wait = max(1, math.ceil(self.portal.clock.to_wall_seconds(preview.retry_after)))
         self.page("partner_verify.html", "partner-verify", "Enter your code", status=status, error=error,
-                  error_text=error_text, ref=ch["ref"] if ch else None, remaining=remaining, resend_wait=wait,
+                  error_text=error_text, ref=ch.ref if ch else None, remaining=remaining, resend_wait=wait,
                   resend_wait_text=wait_text(wait) if wait else "",
                   resend_capped=preview is not None and preview.reason == "challenge_cap",
                   masked=mask(self.portal.recipient_for(partner)) if partner else None)
@@ -240,7 +240,7 @@ class ResendHandler(VerifyHandler):
         if result.reason == "no_challenge" or ch is None:
             self._render(None, status=400, error="no_challenge")
             return
-        self._render(ch, status=400, error="too_many" if ch["status"] == "dead" else "expired")
+        self._render(ch, status=400, error="too_many" if ch.status == "dead" else "expired")
 
 
 class AccountBase(BaseHandler):
@@ -252,13 +252,13 @@ class AccountBase(BaseHandler):
         """(session row, mfa passed) or None after sending the right redirect."""
         sess = self.portal.full_session(self.auth_cookie(SESSION_COOKIE))
         if sess is not None:
-            if sess["program"] == "affiliate":
+            if sess.program == "affiliate":
                 self.see_other("/affiliate/dashboard")
                 return None
-            return sess, bool(sess["mfa"]), self.auth_cookie(SESSION_COOKIE)
+            return sess, bool(sess.mfa), self.auth_cookie(SESSION_COOKIE)
         pending_sid = self.auth_cookie(PENDING_COOKIE)
         psess, ch = self.portal.pending(pending_sid)
-        if psess is not None and ch is not None and ch["status"] == "pending":
+        if psess is not None and ch is not None and ch.status == "pending":
             if self.allow_pending_bypass and "mfa-bypass" in self.portal.bugs:
                 return psess, False, pending_sid
             self.see_other("/partner/verify")
@@ -268,7 +268,7 @@ class AccountBase(BaseHandler):
 
     def served(self, sess, mfa: bool, sid: str) -> None:
         with self.portal.store.tx():
-            self.portal.store.event("account_served", session=session_tag(sid), partner_id=sess["partner_id"],
+            self.portal.store.event("account_served", session=session_tag(sid), partner_id=sess.partner_id,
                                     mfa=mfa, path=self.request.path)
 
 
@@ -280,7 +280,7 @@ class AccountHandler(AccountBase):
         if who is None:
             return
         sess, mfa, sid = who
-        partner = self.portal.store.partner(sess["partner_id"])
+        partner = self.portal.store.partner(sess.partner_id)
         self.served(sess, mfa, sid)
         self.page("partner_account.html", "partner-account", "Your partner account", partner=partner)
 
@@ -297,16 +297,16 @@ class MyAccountHandler(AccountBase):
             return
         sess, mfa, sid = who
         self.served(sess, mfa, sid)
-        self._show(self.portal.store.partner(sess["partner_id"]))
+        self._show(self.portal.store.partner(sess.partner_id))
 
     async def post(self) -> None:
         who = self.signed_in()
         if who is None:
             return
         sess, mfa, sid = who
-        problem = await self.portal.change_password(sess["partner_id"], self.arg("current_password"),
+        problem = await self.portal.change_password(sess.partner_id, self.arg("current_password"),
                                                     self.arg("new_password"))
-        partner = self.portal.store.partner(sess["partner_id"])
+        partner = self.portal.store.partner(sess.partner_id)
         self.served(sess, mfa, sid)
         if problem:
             self._show(partner, status=400, error="bad_request", problem=problem)
@@ -342,10 +342,10 @@ class AffiliateLoginHandler(BaseHandler):
 class AffiliateDashboardHandler(BaseHandler):
     def get(self) -> None:
         sess = self.portal.full_session(self.auth_cookie(SESSION_COOKIE))
-        if sess is None or sess["program"] != "affiliate":
+        if sess is None or sess.program != "affiliate":
             self.see_other("/affiliate/login")
             return
-        partner = self.portal.store.partner(sess["partner_id"])
+        partner = self.portal.store.partner(sess.partner_id)
         self.page("affiliate_dashboard.html", "affiliate-dashboard", "Affiliate dashboard", partner=partner)
 
 

@@ -21,6 +21,7 @@ import aiosmtplib
 from .clock import ScenarioClock
 from .mail import FROM_ADDRESS
 from .policy import Policy
+from .rows import Mail
 from .storage import Store
 
 log = logging.getLogger("portal.outbox")
@@ -75,39 +76,17 @@ class Outbox:
 
     def release_dead_claims(self) -> None:
         """Give back rows claimed by processes that no longer exist (kill -9)."""
-        rows = self.store.q("SELECT id, claimed_by FROM outbox WHERE state = 'sending' AND claimed_by != ?",
-                            (self.pid,))
-        dead = [r["id"] for r in rows if r["claimed_by"] is None or not _pid_alive(r["claimed_by"])]
+        dead = [outbox_id for outbox_id, pid in self.store.mail_claims(except_pid=self.pid)
+                if pid is None or not _pid_alive(pid)]
         if dead:
-            with self.store.tx():
-                for outbox_id in dead:
-                    self.store.x("UPDATE outbox SET state = 'queued', claimed_by = NULL WHERE id = ? AND state = 'sending'",
-                                 (outbox_id,))
+            self.store.release_claims(dead)
 
-    def claim(self, limit: int) -> list[dict]:
+    def claim(self, limit: int) -> list[Mail]:
         """Atomically take up to `limit` due rows for this process."""
         if limit <= 0:
             return []
         wall = self.clock.wall()
-        claim_until = wall + self.policy.smtp_timeout * 3 + 5
-        due = self.store.q1("SELECT 1 FROM outbox WHERE (state = 'queued' AND next_wall <= ?)"
-                            " OR (state = 'sending' AND claim_until_wall < ?) LIMIT 1", (wall, wall))
-        if due is None:  # a plain read: idle polls never take the database write lock
-            return []
-        with self.store.tx():
-            rows = self.store.q("SELECT * FROM outbox WHERE (state = 'queued' AND next_wall <= ?)"
-                                " OR (state = 'sending' AND claim_until_wall < ?) ORDER BY id LIMIT ?",
-                                (wall, wall, limit))
-            claimed = []
-            for r in rows:
-                cur = self.store.x("UPDATE outbox SET state = 'sending', claimed_by = ?, claim_until_wall = ?,"
-                                   " attempts = attempts + 1 WHERE id = ? AND state = ?",
-                                   (self.pid, claim_until, r["id"], r["state"]))
-                if cur.rowcount == 1:
-                    row = dict(r)
-                    row["attempts"] += 1
-                    claimed.append(row)
-        return claimed
+        return self.store.claim_due_mail(self.pid, wall, wall + self.policy.smtp_timeout * 3 + 5, limit)
 
     async def run(self) -> None:
         """Poll-and-send loop; ends when `stop()` is called."""
@@ -136,50 +115,49 @@ class Outbox:
         if self._active:
             await asyncio.wait(list(self._active), timeout=self.policy.smtp_timeout + 1)
 
-    async def _deliver(self, row: dict) -> None:
+    async def _deliver(self, row: Mail) -> None:
         try:
             await self._deliver_inner(row)
         finally:
             self.wake()
 
-    async def _deliver_inner(self, row: dict) -> None:
+    async def _deliver_inner(self, row: Mail) -> None:
         store = self.store
-        base = {"outbox_id": row["id"], "message_id": row["message_id"]}
-        final = {**base, "recipient": row["recipient"], "code_id": row["code_id"]}
-        if self.clock.now() >= row["deadline_st"]:
+        base = {"outbox_id": row.id, "message_id": row.message_id}
+        final = {**base, "recipient": row.recipient, "code_id": row.code_id}
+        if self.clock.now() >= row.deadline_st:
             with store.tx():
-                store.x("UPDATE outbox SET state = 'failed', raw = NULL WHERE id = ?", (row["id"],))
+                store.mark_mail_failed(row.id)
                 store.event("email_failed", **final, reason="expired")
             return
         try:
-            await aiosmtplib.send(row["raw"], sender=SENDER, recipients=[row["recipient"]], hostname=self.smtp_host,
+            await aiosmtplib.send(row.raw, sender=SENDER, recipients=[row.recipient], hostname=self.smtp_host,
                                   port=self.smtp_port, timeout=self.policy.smtp_timeout, start_tls=False,
                                   use_tls=False)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             result, code, detail = classify(exc)
         else:
             with store.tx():
-                store.x("UPDATE outbox SET state = 'sent', raw = NULL WHERE id = ?", (row["id"],))
-                store.event("email_attempt", **base, attempt=row["attempts"], result="sent", smtp_code=250, detail="accepted")
+                store.mark_mail_sent(row.id)
+                store.event("email_attempt", **base, attempt=row.attempts, result="sent", smtp_code=250, detail="accepted")
                 store.event("email_sent", **final)
             return
         now = self.clock.now()
-        backoff = min(self.policy.smtp_backoff_max, self.policy.smtp_backoff_initial * 2 ** (row["attempts"] - 1))
+        backoff = min(self.policy.smtp_backoff_max, self.policy.smtp_backoff_initial * 2 ** (row.attempts - 1))
         if result == "permfail":
             reason = "permanent"
         elif result == "tempfail" and "outbox-no-retry" in self.bugs:
             reason = "permanent"
-        elif now + backoff >= row["deadline_st"]:
+        elif now + backoff >= row.deadline_st:
             reason = "expired"
         else:
             reason = None
         with store.tx():
-            store.event("email_attempt", **base, attempt=row["attempts"], result=result, smtp_code=code,
+            store.event("email_attempt", **base, attempt=row.attempts, result=result, smtp_code=code,
                         detail=str(detail)[:200])
             if reason is None:
                 next_wall = self.clock.wall() + max(0.02, self.clock.to_wall_seconds(backoff))
-                store.x("UPDATE outbox SET state = 'queued', claimed_by = NULL, next_wall = ? WHERE id = ?",
-                        (next_wall, row["id"]))
+                store.retry_mail(row.id, next_wall)
             else:
-                store.x("UPDATE outbox SET state = 'failed', raw = NULL WHERE id = ?", (row["id"],))
+                store.mark_mail_failed(row.id)
                 store.event("email_failed", **final, reason=reason)

@@ -28,7 +28,7 @@ class PasswordRecovery:
     async def change_password(self, partner_id: int, current: str, new: str) -> str | None:
         """None on success, else a user-facing problem."""
         partner = self.store.partner(partner_id)
-        if not await self.passwords.verify(partner["password_hash"], current):
+        if not await self.passwords.verify(partner.password_hash, current):
             return "The current password is not correct."
         problem = password_problem(new)
         if problem:
@@ -44,7 +44,7 @@ class PasswordRecovery:
         account before is exempt, so repeated requests by someone else cannot keep the owner
         from a link) and requests without a used link per client address."""
         partner = self.store.partner_by_username(username) if username else None
-        pid = partner["id"] if partner else None
+        pid = partner.id if partner else None
         now = self.clock.now()
         with self.store.tx():
             trusted = partner is not None and device is not None and self.store.is_trusted_device(pid, sid_hash(device))
@@ -63,9 +63,9 @@ class PasswordRecovery:
             token = secrets.token_urlsafe(32)
             expires = now + self.policy.reset_token_lifetime
             message_id = new_message_id()
-            recipient = partner["notification_email"]
+            recipient = partner.notification_email
             raw = reset_email(recipient, message_id, f"{self.public_url}/partner/reset-password?token={token}",
-                              partner["username"], self.policy.reset_token_lifetime / 60.0, self.clock.wall())
+                              partner.username, self.policy.reset_token_lifetime / 60.0, self.clock.wall())
             self.store.add_reset_token(sid_hash(token), pid, expires)
             self.store.add_reset_request(now, client, pid, sid_hash(token))
             self.store.enqueue_mail(message_id, recipient, "reset", None, raw, expires)
@@ -76,7 +76,7 @@ class PasswordRecovery:
         if not token:
             return False
         row = self.store.reset_token(sid_hash(token))
-        return row is not None and row["used_st"] is None and row["expires_st"] > self.clock.now()
+        return row is not None and row.used_st is None and row.expires_st > self.clock.now()
 
     async def reset_password(self, token: str, new: str, device: str | None = None) -> str | None:
         """None on success; 'bad_token' or a password problem otherwise.
@@ -94,16 +94,16 @@ class PasswordRecovery:
             if not self.store.use_reset_token(sid_hash(token), self.clock.now()):
                 return "bad_token"
             row = self.store.reset_token(sid_hash(token))
-            self.store.set_password(row["partner_id"], hashed, new if self.harness else None, "reset")
-            self.store.x("DELETE FROM sessions WHERE partner_id = ?", (row["partner_id"],))
+            self.store.set_password(row.partner_id, hashed, new if self.harness else None, "reset")
+            self.store.end_sessions(row.partner_id)
             if device:
-                self.store.trust_device(row["partner_id"], sid_hash(device), self.clock.now())
+                self.store.trust_device(row.partner_id, sid_hash(device), self.clock.now())
         return None
 
     def session_after_reset(self, token: str) -> str:
         """Planted bug mfa-bypass-after-reset only: a full session, without MFA, for the reset's account."""
         row = self.store.reset_token(sid_hash(token))
-        partner = self.store.partner(row["partner_id"])
+        partner = self.store.partner(row.partner_id)
         with self.store.tx():
             return self._create_session(partner, "full", None, False,
                                         self.clock.now() + self.policy.session_lifetime)

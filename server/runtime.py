@@ -1,8 +1,9 @@
 """Process wiring: prepare the database, bind sockets, fork workers, run, stop on SIGTERM.
 
 The parent prepares the shared state (schema, secrets, seeded accounts) and binds the
-listening socket before forking, so every worker accepts on the same port. Workers die with
-the parent (PR_SET_PDEATHSIG), so a `kill -9` of the printed pid frees the port.
+listening socket before forking (`tornado.process.fork_processes`), so every worker accepts on
+the same port. Workers die with the parent (PR_SET_PDEATHSIG), so a `kill -9` of the printed
+pid frees the port; a SIGTERM stops them gracefully first (`supervise`).
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ import select
 import signal
 import socket
 import sys
+import threading
 import time
+from typing import NoReturn
 
 import tornado.httpserver
 import tornado.netutil
+import tornado.process
 from argon2.exceptions import HashingError
 
 from .app import make_app
@@ -61,8 +65,8 @@ def prepare_store(path: str, args: argparse.Namespace, passwords: Passwords) -> 
 
 async def run_worker(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db: str,
                      sockets: list[socket.socket], epoch: float, passwords: Passwords,
-                     store: Store | None, ready_fd: int | None) -> int:
-    """One serving process: HTTP server + outbox sender until SIGTERM/SIGINT."""
+                     store: Store | None, link: SupervisorLink | None) -> int:
+    """One serving process: HTTP server + outbox sender until SIGTERM/SIGINT (or its supervisor stops)."""
     if store is None:
         store = Store(db)
     clock = ScenarioClock(epoch, args.time_scale, store.clock_offset)
@@ -89,12 +93,9 @@ async def run_worker(args: argparse.Namespace, policy: Policy, bugs: frozenset[s
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if ready_fd is not None:
-        try:
-            os.write(ready_fd, b"r")
-        except OSError:
-            log.info("supervisor no longer waits for readiness (restarted worker)")
-        os.close(ready_fd)
+    if link is not None:
+        link.stop_with_supervisor(loop, stop)
+        link.say_ready()
     else:
         announce(sockets)
     await stop.wait()
@@ -154,76 +155,132 @@ def serve(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db: st
     return supervise(args, policy, bugs, db, sockets, epoch)
 
 
+class _Stop(BaseException):
+    """Raised by the supervisor's SIGTERM/SIGINT handler: leaves `fork_processes`' wait loop."""
+
+
+class SupervisorLink:
+    """A worker's two pipes to its supervisor: `ready` (one byte when it serves) and `lifeline`
+    (never written: end of file means the supervisor is stopping, or gone)."""
+
+    def __init__(self, ready_fd: int, lifeline_fd: int) -> None:
+        self.ready_fd, self.lifeline_fd = ready_fd, lifeline_fd
+
+    def say_ready(self) -> None:
+        try:
+            os.write(self.ready_fd, b"r")
+        except OSError:
+            log.info("the supervisor is gone")
+        os.close(self.ready_fd)
+
+    def stop_with_supervisor(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        def on_lifeline() -> None:
+            if not os.read(self.lifeline_fd, 1):
+                loop.remove_reader(self.lifeline_fd)
+                stop.set()
+
+        loop.add_reader(self.lifeline_fd, on_lifeline)
+
+
+class ReadinessWatcher(threading.Thread):
+    """The supervisor's thread that prints the one ready line once every worker has said so.
+
+    A thread because `fork_processes` keeps the supervisor's main thread in its wait loop. If the
+    workers are not all ready in time, it says so and stops the supervisor (exit 1)."""
+
+    def __init__(self, ready_fd: int, count: int, sockets: list[socket.socket], timeout: float = 120.0) -> None:
+        super().__init__(name="portal-readiness", daemon=True)
+        self.ready_fd, self.count, self.sockets, self.timeout = ready_fd, count, sockets, timeout
+        self.stopping = threading.Event()
+        self.failed = False
+
+    def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        ready = 0
+        while ready < self.count and not self.stopping.is_set() and time.monotonic() < deadline:
+            readable, _, _ = select.select([self.ready_fd], [], [], 0.5)
+            if readable:
+                ready += len(os.read(self.ready_fd, self.count - ready))
+        if self.stopping.is_set():
+            return
+        if ready < self.count:
+            self.failed = True
+            say_error("portal workers did not become ready (see the log above)")
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        announce(self.sockets)
+
+
 def supervise(args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db: str,
               sockets: list[socket.socket], epoch: float) -> int:
-    """Fork `--processes` workers, announce when all are ready, restart crashed ones, stop on TERM."""
-    children: dict[int, int] = {}
+    """Pre-fork `--processes` workers with `tornado.process.fork_processes`; stop them all on TERM/INT.
+
+    Tornado forks the workers and restarts one that dies abnormally (a signal such as kill -9,
+    or a non-zero exit), up to 100 times. Two things it does not do are added here:
+
+    - readiness: its parent never returns from the wait loop, so a `ReadinessWatcher` thread
+      prints the ready line once every worker serves (clients wait for that line, and its pid,
+      the supervisor's, is the one to kill);
+    - a graceful stop: its parent has no stop at all (a SIGTERM would kill it alone, and the
+      workers would die by PR_SET_PDEATHSIG's SIGKILL mid-request, their outbox senders cut).
+      The signal handler raises `_Stop` out of the wait loop, the supervisor closes the
+      lifeline pipe, every worker stops as on its own SIGTERM, and the supervisor reaps them
+      all before it exits 0.
+
+    Exit 1 when the workers do not become ready or Tornado gives up restarting them.
+    """
+    supervisor = os.getpid()
+    ready_r, ready_w = os.pipe()  # both stay open in the supervisor: a restarted worker inherits them
+    lifeline_r, lifeline_w = os.pipe()
     stopping = False
 
-    def spawn(slot: int) -> tuple[int, int]:
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            _die_with_parent()
-            if os.getppid() == 1:
-                os._exit(0)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            code = 1
-            try:
-                code = asyncio.run(run_worker(args, policy, bugs, db, sockets, epoch,
-                                              Passwords(args.password_profile, policy=policy), None, w))
-            except BaseException:
-                logging.getLogger("portal").exception("worker failed")
-            finally:
-                os._exit(code)
-        os.close(w)
-        children[pid] = slot
-        return pid, r
-
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        if os.getpid() != supervisor:  # a worker signalled before it installed its own handlers
+            os._exit(0)
+        if not stopping:  # once stopping, a second signal changes nothing
+            raise _Stop(signum)
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    pipes = [spawn(slot)[1] for slot in range(args.processes)]
-    deadline = time.monotonic() + 120
-    failed = False
-    while pipes and time.monotonic() < deadline and not stopping and not failed:
-        readable, _, _ = select.select(pipes, [], [], 1.0)
-        for fd in readable:
-            failed = failed or os.read(fd, 1) != b"r"  # EOF: the worker died before it was ready
-            os.close(fd)
-            pipes.remove(fd)
-    if (pipes or failed) and not stopping:
-        say_error("portal workers did not become ready (see the log above)")
-        on_signal(signal.SIGTERM, None)
-        for pid in list(children):
-            os.waitpid(pid, 0)
-        return 1
-    if not stopping:
-        announce(sockets)
-    restarts = 0
-    while children:
+    watcher = ReadinessWatcher(ready_r, args.processes, sockets)
+    code = 0
+    try:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        watcher.start()
+        tornado.process.fork_processes(args.processes, max_restarts=100)
+    except _Stop:
+        stopping = True
+        code = 1 if watcher.failed else 0
+    except RuntimeError as exc:  # "Too many child restarts, giving up"
+        stopping = True
+        say_error(f"portal workers keep failing ({exc}; see the log above)")
+        code = 1
+    else:  # in a worker
+        os.close(ready_r)
+        os.close(lifeline_w)
+        run_forked_worker(supervisor, args, policy, bugs, db, sockets, epoch, SupervisorLink(ready_w, lifeline_r))
+    stopping = True
+    watcher.stopping.set()
+    os.close(lifeline_w)  # every worker stops on this end of file
+    while True:
         try:
-            pid, status = os.wait()
+            os.wait()
         except ChildProcessError:
-            break
-        except InterruptedError:
-            continue
-        slot = children.pop(pid, None)
-        if slot is None or stopping:
-            continue
-        if restarts < 100:
-            restarts += 1
-            log.warning("worker %d exited (status %d); restarting", pid, status)
-            _, r = spawn(slot)
-            os.close(r)
-    return 0
+            return code
+
+
+def run_forked_worker(supervisor: int, args: argparse.Namespace, policy: Policy, bugs: frozenset[str], db: str,
+                      sockets: list[socket.socket], epoch: float, link: SupervisorLink) -> NoReturn:
+    """A worker's whole life after the fork; it never returns into the supervisor's code."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _die_with_parent()
+    if os.getppid() != supervisor:  # the supervisor died before PR_SET_PDEATHSIG took effect
+        os._exit(0)
+    code = 1
+    try:
+        code = asyncio.run(run_worker(args, policy, bugs, db, sockets, epoch,
+                                      Passwords(args.password_profile, policy=policy), None, link))
+    except BaseException:
+        log.exception("worker failed")
+    finally:
+        os._exit(code)

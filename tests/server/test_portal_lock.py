@@ -165,17 +165,22 @@ def test_admin_lock_bad_input_is_one_line_and_writes_nothing(tmp_path, portal_db
 
 
 def test_admin_lock_sets_the_column_and_unlock_clears_failures(portal_db):
+    failures = "SELECT partner_id, client, failures FROM password_failures ORDER BY partner_id, client"
     with closing(sqlite3.connect(portal_db)) as conn, conn:
-        conn.execute("UPDATE partners SET login_failures = 7, last_failure_st = 5 WHERE id = 2")
+        conn.executemany("INSERT INTO password_failures (partner_id, client, failures, last_st) VALUES (?, ?, ?, 5)",
+                         [(2, "*", 7), (2, "device:ab", 3), (3, "*", 4)])
+        conn.execute("INSERT INTO wrong_codes (partner_id, challenge_id, st) VALUES (2, 1, 5)")
     assert admin("lock", "2", "--db", str(portal_db)).returncode == 0
     assert admin("lock", "2", "--db", str(portal_db)).returncode == 0
     with closing(sqlite3.connect(portal_db)) as conn:
-        assert conn.execute("SELECT locked, login_failures FROM partners WHERE id = 2").fetchone() == (1, 7)
+        assert conn.execute("SELECT locked FROM partners WHERE id = 2").fetchone() == (1,)
+        assert conn.execute(failures).fetchall() == [(2, "*", 7), (2, "device:ab", 3), (3, "*", 4)]
     run = admin("unlock", "2", "--db", str(portal_db))
     assert run.returncode == 0 and json.loads(run.stdout)["was_locked"] is True
     with closing(sqlite3.connect(portal_db)) as conn:
-        row = conn.execute("SELECT locked, login_failures, last_failure_st FROM partners WHERE id = 2").fetchone()
-        assert row == (0, 0, None)
+        assert conn.execute("SELECT locked FROM partners WHERE id = 2").fetchone() == (0,)
+        assert conn.execute(failures).fetchall() == [(3, "*", 4)]  # every bucket of the account, no other's
+        assert conn.execute("SELECT COUNT(*) FROM wrong_codes WHERE partner_id = 2").fetchone() == (0,)
         assert conn.execute("SELECT locked FROM partners WHERE id != 2").fetchall() == [(0,), (0,)]
 
 
@@ -189,10 +194,10 @@ def test_lock_committed_during_the_password_check_still_refuses():
     try:
         partners = {a["program"]: store.partner(a["partner_id"]) for a in store.accounts()}
         for partner in partners.values():
-            store.set_locked(partner["id"], True, "test")
+            store.set_locked(partner.id, True, "test")
         assert portal.start_challenge(partners["agency"], None).ok is False
-        assert store.q1("SELECT COUNT(*) AS n FROM challenges")["n"] == 0
-        assert store.q1("SELECT COUNT(*) AS n FROM sessions")["n"] == 0
+        assert store.conn.execute("SELECT COUNT(*) FROM challenges").fetchone()[0] == 0
+        assert store.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
         reasons = [e["reason"] for e in store.events_after(0) if e["event"] == "login_failed"]
         assert reasons == ["locked"]
     finally:
