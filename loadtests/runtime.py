@@ -19,9 +19,10 @@ from locust import events
 
 from . import options as options_mod
 from . import thresholds as thresholds_mod
+from .distributed import MSG_CONFIG, MSG_FLUSH, MSG_HISTORY, forked_by_master
 from .harness import ENV_ATTR, Harness, SideStats, harness_of
 from .profile import ProfileError, load_profile
-from .roles import MSG_CONFIG, MSG_FLUSH, MSG_HISTORY, forked_by_master, role_for
+from .roles import role_for
 from .run_end import EXIT_FAILURES, EXIT_SETUP, fail_setup, sort_history_file
 
 __all__ = ["EXIT_FAILURES", "EXIT_SETUP", "MSG_CONFIG", "MSG_FLUSH", "MSG_HISTORY", "Harness", "SideStats",
