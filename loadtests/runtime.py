@@ -29,9 +29,7 @@ __all__ = ["EXIT_FAILURES", "EXIT_SETUP", "MSG_CONFIG", "MSG_FLUSH", "MSG_HISTOR
            "apply_weights", "forked_by_master", "harness", "on_init", "register", "sort_history_file"]
 
 
-def harness(environment: Any) -> Harness:
-    """The harness of a Locust environment (what a user reaches as `self.h`)."""
-    return harness_of(environment)
+harness = harness_of      # `runtime.harness(environment)`: what a persona reaches as `self.h`
 
 
 def apply_weights(environment: Any, weights: dict[str, float], personas: dict[str, type]) -> None:
