@@ -2,9 +2,11 @@
 
 Every operation is an `invoke` line and exactly one completion (`ok`, `fail` or `info`);
 a timeout or connection error is `info` (outcome unknown), and so is an operation cut short
-by the end of the test. A line is encoded once, here; sinks move the encoded text around:
-straight to a file in a standalone run, in batches to the master over Locust's messaging on
-a worker, and from those messages into the one file on the master.
+by the end of the test. A line is encoded once, here, and handed to the history's listeners:
+its sink (straight to a file in a standalone run, in batches to the master over Locust's
+messaging on a worker, and from those messages into the one file on the master), plus any
+reader that registers with `add_listener` (the web UI's live MFA tab). Nobody wraps a sink's
+`write` to see the lines.
 """
 
 from __future__ import annotations
@@ -81,10 +83,6 @@ class FileSink(Sink):
             self._fh.write(line + "\n")
             self.lines += 1
 
-    def write_many(self, lines: list[str]) -> None:
-        for line in lines:
-            self.write(line)
-
     def flush(self, final: bool = False) -> None:
         if self._fh is not None:
             self._fh.flush()
@@ -117,20 +115,48 @@ class BatchSink(Sink):
             self.sent += len(lines)
 
 
+Listener = Callable[[str], None]
+
+
 class History:
-    """Encodes client lines with the common fields (`src`, `wall`, `st`) and hands them to a sink."""
+    """Encodes client lines with the common fields (`src`, `wall`, `st`) and hands them to its listeners.
+
+    The sink is the first listener, and the one whose `flush`/`close` the run's end calls; other
+    listeners (`add_listener`) only read lines. Assigning `sink` swaps the sink's listener.
+    """
 
     def __init__(self, timebase: Timebase, sink: Sink | None = None) -> None:
         self.timebase = timebase
+        self._sink: Sink = Sink()
+        self.listeners: list[Listener] = []
         self.sink = sink or Sink()
         self.count = 0
+
+    @property
+    def sink(self) -> Sink:
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink: Sink) -> None:
+        self.listeners = [fn for fn in self.listeners if getattr(fn, "__self__", None) is not self._sink]
+        self._sink = sink
+        self.listeners.insert(0, sink.write)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(line)` with every encoded line from now on (the sink's own write comes first)."""
+        self.listeners.append(listener)
+
+    def publish(self, line: str) -> None:
+        """Hand one encoded line to every listener and count it (own lines, or a worker's on the master)."""
+        for listener in self.listeners:
+            listener(line)
+        self.count += 1
 
     def emit(self, type_: str, op: str, value: dict[str, Any] | None, *, proc: str, flow: str | None,
              persona: str, user: str, wall: float) -> None:
         line = {"src": "client", "wall": round(wall, 6), "st": round(self.timebase.st(wall), 6), "type": type_,
                 "proc": proc, "flow": flow, "persona": persona, "user": user, "op": op, "value": value or {}}
-        self.sink.write(encode_line(line))
-        self.count += 1
+        self.publish(encode_line(line))
 
 
 class Operation:

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import gevent
-from locust.runners import MasterRunner
 
 USERS_SAMPLE_INTERVAL = 0.2   # wall seconds between samples of the running user count
 EARLY_STOP_SLACK_S = 2.0      # wall seconds a run may end before its --run-time without counting as early
@@ -22,8 +21,9 @@ EARLY_STOP_SLACK_S = 2.0      # wall seconds a run may end before its --run-time
 class LoadTracker:
     """Peak users and run time of one test run (on a standalone runner or a master)."""
 
-    def __init__(self, runner: Any, opts: Any) -> None:
+    def __init__(self, runner: Any, opts: Any, workers_expected: int = 0) -> None:
         self.runner, self.opts = runner, opts
+        self.workers_expected = workers_expected    # a master's --expect-workers (0 elsewhere)
         self.started: float | None = None     # wall time the load began (test_start)
         self.stopped: float | None = None     # wall time the stop began (test_stopping)
         self.users_peak = 0
@@ -57,7 +57,6 @@ class LoadTracker:
             early = f"aborted by threshold {aborted_by}"
         elif asked_time and ran is not None and ran < asked_time - max(EARLY_STOP_SLACK_S, 0.05 * asked_time):
             early = f"ran {ran:.1f} of {asked_time} wall seconds"
-        workers = int(getattr(self.opts, "expect_workers", 0) or 0) if isinstance(self.runner, MasterRunner) else 0
         return {"users_asked": getattr(self.opts, "num_users", None), "users_peak": self.users_peak,
                 "run_time_asked_s": asked_time, "run_time_s": ran, "stopped_early": early,
-                "workers_expected": workers}
+                "workers_expected": self.workers_expected}

@@ -44,13 +44,13 @@ class MfaUser(FastHttpUser):
     max_retries = 0
 
     def wait_time(self) -> float:
-        h = runtime.harness()
+        h = runtime.harness(self.environment)
         if h.arrivals is not None:
             return 0.0
         return h.timebase.wall_seconds(self.rng.uniform(*self.persona_class.pause_st))
 
     def on_start(self) -> None:
-        h = runtime.harness()
+        h = runtime.harness(self.environment)
         self.h = h
         self.rng = random.Random()
         try:

@@ -40,21 +40,6 @@ def view() -> LiveView | None:
     return _VIEW
 
 
-def tap(sink: Any, feed: Callable[[str], None]) -> None:
-    """Send every line the history sink gets to `feed` as well.
-
-    The sink object stays the same (its class matters to the end-of-run code that sorts a
-    master's file), so its `write` is wrapped on the instance.
-    """
-    write = sink.write
-
-    def tapped(line: str) -> None:
-        write(line)
-        feed(line)
-
-    sink.write = tapped
-
-
 class Refresher:
     """The background greenlet of one test run: refreshes every REFRESH_S, and once more at the end."""
 
@@ -92,12 +77,12 @@ def _thread_check(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def install(environment: Any, web_ui: Any, harness: Any) -> LiveView:
-    """Declare the tab, add the routes and tap the client history (the web-UI process only)."""
+    """Declare the tab, add the routes and listen to the client history (the web-UI process only)."""
     global _VIEW
     live = LiveView(portal_url=environment.host, time_scale=lambda: harness.timebase.scale,
                     run_check=_thread_check, thresholds=lambda: harness.thresholds,
                     http_total=lambda: environment.stats.total)
-    tap(harness.history.sink, live.feed)
+    harness.history.add_listener(live.feed)
     web_ui.template_args.update({
         "extended_tabs": [{"title": "MFA", "key": TAB_KEY}],
         "extended_tables": [{"key": TAB_KEY, "structure": TABLE}],
@@ -179,7 +164,7 @@ def on_init(environment: Any, web_ui: Any = None, **_: Any) -> None:
     if web_ui is None:
         return                       # headless, or a worker: no tab
     from .runtime import harness
-    install(environment, web_ui, harness())
+    install(environment, web_ui, harness(environment))
 
 
 def on_test_start(environment: Any, **_: Any) -> None:
@@ -202,7 +187,7 @@ def on_test_stop(environment: Any, **_: Any) -> None:
 
 
 def register() -> None:
-    """Attach the listeners (after `runtime.register()`: the tab taps the harness's history)."""
+    """Attach the listeners (after `runtime.register()`: the tab listens to the harness's history)."""
     events.init.add_listener(on_init)
     events.test_start.add_listener(on_test_start)
     events.test_stop.add_listener(on_test_stop)

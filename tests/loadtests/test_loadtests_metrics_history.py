@@ -99,6 +99,23 @@ def test_worker_batches_are_bounded_and_the_final_flush_always_sends() -> None:
     assert sent[2:] == [(1, True), (0, True)] and sink.sent == 7
 
 
+def test_listeners_see_every_line_after_the_sink_and_a_new_sink_replaces_the_old(tmp_path: Path) -> None:
+    """Issue 10: readers of the history (the web UI's MFA tab) register as listeners; nobody wraps
+    a sink's `write`. The sink writes first; swapping the sink keeps the other listeners."""
+    history = History(Timebase(1.0, 0.0))
+    seen: list[str] = []
+    history.add_listener(seen.append)
+    history.sink = FileSink(tmp_path / "h.jsonl")
+    with Recorder(history, "0-1", "careful", "u").op("login"):
+        pass
+    history.publish('{"relayed":1}')
+    history.sink.close()
+    written = (tmp_path / "h.jsonl").read_text(encoding="utf-8").splitlines()
+    assert written == seen and len(seen) == 3 and history.count == 3
+    assert history.listeners[0] == history.sink.write and len(history.listeners) == 2
+    assert not hasattr(FileSink, "write_many")
+
+
 def test_history_lines_are_byte_for_byte_what_json_dumps_wrote(tmp_path: Path) -> None:
     """Issue 15: the encoder built once writes exactly the documented format the old per-line dumps did."""
     from loadtests.history import FileSink, History, encode_line

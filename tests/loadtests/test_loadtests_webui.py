@@ -22,11 +22,9 @@ from typing import Any
 import pytest
 from loadtests_stack import LOCUSTFILE, REPO, Stack, free_port
 
-from loadtests import webui, webui_live
-from loadtests.history import FileSink, History, Recorder
+from loadtests import webui_live
 from loadtests.metrics import HISTOGRAMS, OUTCOMES
 from loadtests.thresholds import parse_all
-from loadtests.timebase import Timebase
 from loadtests.webui_rows import COLUMNS, sparkline
 from scenarios.checker import INVARIANTS
 
@@ -273,18 +271,6 @@ def test_login_and_delivery_p95_over_time() -> None:
     row = next(r for r in view.rows() if r["section"] == "over time" and r["item"].startswith("login"))
     assert row["p95"] == series[-1]["login_ok_p95"] and row["counted"] == "flows" and row["count"] == 15
     assert sparkline([1.0, 2.0, None, 8.0]) == "▁▂ █"
-
-
-def test_tap_sees_every_line_and_keeps_the_sink(tmp_path: Any) -> None:
-    sink = FileSink(tmp_path / "h.jsonl")
-    seen: list[str] = []
-    webui.tap(sink, seen.append)
-    history = History(Timebase(1.0, 0.0), sink)
-    with Recorder(history, "0-1", "careful", "u").op("login"):
-        pass
-    sink.close()
-    assert isinstance(history.sink, FileSink) and len(seen) == 2
-    assert (tmp_path / "h.jsonl").read_text(encoding="utf-8").splitlines() == seen
 
 
 # ---- the real locust with its web UI ------------------------------------------------------------
