@@ -35,7 +35,7 @@ for name in ("a", "b"):
 Careful.host = "http://127.0.0.1:9"          # set by Locust's spawner in a run; no request goes there
 user = Careful(envs["a"])
 user.on_start()
-user.rec.line("invoke", "probe", {"from": "a"})
+user.person.s.rec.line("invoke", "probe", {"from": "a"})   # the persona's client steps record
 for env in envs.values():
     runtime.on_test_stop(environment=env)
 print(json.dumps({name: open(f"{tmp}/{name}.jsonl").read().splitlines() for name in envs}))
