@@ -21,12 +21,13 @@ class Timebase:
     """Converts between wall time and scenario time for one run.
 
     `wall` is the source of "now" (injected so conversions can be tested without sleeping).
-    Instances compare equal when epoch and scale are equal.
+    Instances compare equal when epoch and scale are equal. Arguments are keywords only:
+    epoch and scale are both floats, and the old clocks took them in different orders.
     """
 
     __slots__ = ("epoch", "scale", "_wall")
 
-    def __init__(self, epoch: float | None = None, scale: float = 1.0,
+    def __init__(self, *, epoch: float | None = None, scale: float = 1.0,
                  wall: Callable[[], float] = time.time) -> None:
         if isinstance(scale, bool) or not isinstance(scale, int | float) or not (0 < scale < math.inf):
             raise ValueError(f"time scale must be > 0, got {scale!r}")

@@ -177,7 +177,7 @@ class Outbox:
             store.event("email_attempt", **base, attempt=row["attempts"], result=result, smtp_code=code,
                         detail=str(detail)[:200])
             if reason is None:
-                next_wall = self.clock.wall() + max(0.02, self.clock.to_wall_seconds(backoff))
+                next_wall = self.clock.wall() + max(0.02, self.clock.wall_seconds(backoff))
                 store.x("UPDATE outbox SET state = 'queued', claimed_by = NULL, next_wall = ? WHERE id = ?",
                         (next_wall, row["id"]))
             else:

@@ -51,7 +51,7 @@ def test_scenario_and_wall_axes_and_counters() -> None:
 
 def test_operations_write_invoke_then_exactly_one_completion(tmp_path: Path) -> None:
     sink = FileSink(tmp_path / "h.jsonl")
-    rec = Recorder(History(Timebase(10.0, epoch=1000.0), sink), "0-1", "careful", "ann@example.com")
+    rec = Recorder(History(Timebase(scale=10.0, epoch=1000.0), sink), "0-1", "careful", "ann@example.com")
     rec.new_flow()
     with rec.op("verify", {"code": "123456", "ref": "AB12CD34"}) as op:
         op.fail({"reason": "wrong"})

@@ -265,7 +265,7 @@ def test_tap_sees_every_line_and_keeps_the_sink(tmp_path: Any) -> None:
     sink = FileSink(tmp_path / "h.jsonl")
     seen: list[str] = []
     webui.tap(sink, seen.append)
-    history = History(Timebase(1.0, 0.0), sink)
+    history = History(Timebase(scale=1.0, epoch=0.0), sink)
     with Recorder(history, "0-1", "careful", "u").op("login"):
         pass
     sink.close()
