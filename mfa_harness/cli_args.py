@@ -16,7 +16,7 @@ from collections.abc import Callable
 from mfa_harness.durations import MAX_SECONDS, DurationError, parse_duration
 from mfa_harness.timebase import MAX_TIME_SCALE
 
-__all__ = ["duration", "integer", "non_negative_int", "number", "port", "positive_float", "positive_int",
+__all__ = ["duration", "epoch", "integer", "non_negative_int", "number", "port", "positive_float", "positive_int",
            "time_scale"]
 
 
@@ -73,6 +73,8 @@ non_negative_int = integer(0)
 positive_int = integer(1)
 time_scale = number(0.0, strict=True, maximum=MAX_TIME_SCALE)   # scenario seconds per wall second
 time_scale.__name__ = "time scale"
+epoch = number(0.0)                    # a Unix wall time (scenario time 0): finite, not before 1970
+epoch.__name__ = "epoch"
 
 
 def duration(*, positive: bool = False, maximum: float = MAX_SECONDS) -> Callable[[str], float]:
