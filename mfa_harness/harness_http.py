@@ -203,5 +203,7 @@ class InboxApi(_Api):
         return self.json("GET", "/api/v1/faults")
 
     def set_faults(self, rules: list[dict[str, Any]], seed: int | None = None) -> dict[str, Any]:
-        """Replace the fault plan; HttpError (status 400, detail saying where) for a bad plan."""
-        return self.json("PUT", "/api/v1/faults", {"seed": seed, "rules": rules})
+        """Replace the fault plan (`seed` None: the inbox's own); HttpError (status 400, its detail
+        saying which rule and field) for a bad plan."""
+        plan: dict[str, Any] = {"rules": rules} if seed is None else {"seed": seed, "rules": rules}
+        return self.json("PUT", "/api/v1/faults", plan)

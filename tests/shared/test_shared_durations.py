@@ -83,3 +83,18 @@ def test_parse_then_format_then_parse_is_stable(count: int, unit: str) -> None:
         assert count * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit] > MAX_SECONDS
         return
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("text", ["90", "1500ms", "90s", "5m", "2h", "1d"])
+def test_every_consumer_reads_the_one_syntax(text: str) -> None:
+    """Thresholds, the inbox's --max-age and mfa-harness --duration agree on what a duration is
+    (thresholds knew ms/s/m only, --duration s/m/h, the inbox s/m/h/d)."""
+    from fake_smtp.__main__ import build_parser as inbox_parser
+    from loadtests.thresholds import parse as threshold
+    from scenarios.cli import build_parser as cli_parser
+
+    seconds = parse_duration(text)
+    assert inbox_parser().parse_args(["--max-age", text]).max_age == seconds
+    assert cli_parser().parse_args(["run", "smoke", "--duration", text]).duration == seconds
+    if text != "90":                                   # a threshold on a duration needs its unit
+        assert threshold(f"flow.p95 < {text}").limit == seconds
