@@ -37,6 +37,7 @@ def test_accepts(type_: object, text: str, value: object) -> None:
 @pytest.mark.parametrize(("type_", "text", "message"), [
     (cli_args.port, "70000", "argument --x: not a port number (0-65535): '70000'"),
     (cli_args.port, "-1", "argument --x: not a port number (0-65535): '-1'"),
+    (cli_args.port, "65536", "argument --x: not a port number (0-65535): '65536'"),
     (cli_args.port, "http", "argument --x: not a port number (0-65535): 'http'"),
     (cli_args.positive_float, "0", "argument --x: must be > 0: '0'"),
     (cli_args.positive_float, "nan", "argument --x: must be > 0: 'nan'"),

@@ -12,6 +12,7 @@ from mfa_harness.durations import MAX_SECONDS, DurationError, format_duration, p
 
 @pytest.mark.parametrize(("text", "seconds"), [
     ("90", 90.0), ("90s", 90.0), ("1.5m", 90.0), ("500ms", 0.5), ("100ms", 0.1), ("2h", 7200.0),
+    ("9ms", 0.009), ("13ms", 0.013),      # divided by 1000: 9 * 0.001 is 0.009000000000000001
     ("1d", 86400.0), ("0", 0.0), ("0s", 0.0), (" 5 m ", 300.0), (".5s", 0.5), ("1e3ms", 1.0), ("+3s", 3.0),
     ("-0s", 0.0),
 ])
