@@ -69,7 +69,7 @@ class Response:
     def expect(self, *statuses: int) -> Response:
         """This response when its status is one of `statuses` (default 200), else HttpError."""
         if self.status not in (statuses or (200,)):
-            raise HttpError(self.method, self.url, self.status, self.text.strip()[:300])
+            raise HttpError(self.method, self.url, self.status, " ".join(self.text.split())[:300])  # one line
         return self
 
 

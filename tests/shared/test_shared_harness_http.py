@@ -61,6 +61,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif url.path == "/hang-up":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+        elif url.path == "/crash":
+            self._send(500, b"<html>\n<h1>Internal error</h1>\n</html>\n", "text/html")
         else:
             self._send(404, b"no such page", "text/plain")
 
@@ -132,6 +134,9 @@ def test_an_unexpected_status_or_body_is_a_clear_error(server: tuple[str, list[A
         call_json("GET", url + "/missing")
     with pytest.raises(HttpError, match="not JSON: '<html>a login page"):
         call_json("GET", url + "/not-json")
+    with pytest.raises(HttpError) as err:
+        call_json("GET", url + "/crash")
+    assert str(err.value).endswith("answered 500 (<html> <h1>Internal error</h1> </html>)")   # one line
 
 
 def test_no_answer_is_an_error_with_no_status(server: tuple[str, list[Any]]) -> None:
