@@ -17,17 +17,16 @@ the portal's ``/_harness/accounts``).
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import threading
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from locust import FastHttpUser, events, task
 from locust.contrib.fasthttp import FastHttpSession
 
 from loadtests.cookies import OneOriginJar
+from mfa_harness.harness_http import PortalHarness
 
 XSRF = 'name="_xsrf" value="'
 REF = 'data-ref="'
@@ -53,10 +52,9 @@ def _cut(text: str, marker: str) -> str:
 def _account(host: str, affiliate: bool) -> dict[str, Any]:
     with _accounts_lock:  # the fetch yields to the other users spawning: without it each one fetched
         if not _accounts:
-            with urllib.request.urlopen(host + "/_harness/accounts", timeout=30) as resp:
-                for acc in json.loads(resp.read()):
-                    if not acc.get("locked"):
-                        _accounts.setdefault("affiliate" if acc["program"] == "affiliate" else "partner", []).append(acc)
+            for acc in PortalHarness(host).accounts():
+                if not acc.get("locked"):
+                    _accounts.setdefault("affiliate" if acc["program"] == "affiliate" else "partner", []).append(acc)
     pool = _accounts["affiliate" if affiliate else "partner"]
     return pool[next(_taken) % len(pool)]
 

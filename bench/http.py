@@ -1,4 +1,4 @@
-"""HTTP for benchmarks: blocking control calls (urllib) and a lean keep-alive client for timing.
+"""HTTP for benchmarks: a lean keep-alive client for timing (control calls use mfa_harness.harness_http).
 
 The timing client speaks just enough HTTP/1.1 (GET, Content-Length or empty bodies, one
 request at a time per connection) that its own cost is small and identical on both sides
@@ -8,24 +8,8 @@ of a latency ratio.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import urllib.request
-from typing import Any
 from urllib.parse import urlsplit
-
-
-def call(method: str, url: str, body: Any = None, timeout: float = 60.0) -> bytes:
-    """One blocking request; JSON body when given; raises on HTTP errors."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return resp.read()
-
-
-def get_json(url: str, timeout: float = 60.0) -> Any:
-    return json.loads(call("GET", url, timeout=timeout))
 
 
 class HttpError(RuntimeError):

@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from typing import Any
+
+from mfa_harness.harness_http import InboxApi
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,14 +36,7 @@ class Inbox:
         assert self.proc.stdout is not None
         ready = json.loads(self.proc.stdout.readline())
         self.url, self.smtp_port = ready["url"], ready["smtp_port"]
-
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=120) as r:
-            return json.loads(r.read()) if r.status == 200 else None
-
-    def put(self, path: str, body: Any) -> None:
-        req = urllib.request.Request(self.url + path, json.dumps(body).encode(), method="PUT")
-        urllib.request.urlopen(req, timeout=60).close()
+        self.api = InboxApi(self.url, timeout=120)
 
     def rss_kib(self) -> int:
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -73,17 +67,17 @@ def kill9_lost(repo: str, n: int, delay: float | None) -> dict[str, Any]:
     try:
         inbox = Inbox(repo, "--maildir", md)
         if delay is not None:
-            inbox.put("/api/v1/faults", {"rules": [{"kind": "delay", "distribution": "fixed", "seconds": delay}]})
+            inbox.api.set_faults([{"kind": "delay", "distribution": "fixed", "seconds": delay}])
         acked = _acknowledged(inbox, n, "victim@example.com")
-        pending = inbox.get("/api/v1/info")["Pending"]
+        pending = inbox.api.info()["Pending"]
         inbox.kill9()
         again = Inbox(repo, "--maildir", md)
         deadline = time.monotonic() + (delay or 0) + 60
-        held = again.get("/api/v1/info")["Pending"]
+        held = again.api.info()["Pending"]
         while held and time.monotonic() < deadline:   # held mail comes out when its delay ends
-            again.get(f"/api/v1/wait?query=to:nobody@example.com&timeout={min(5.0, (delay or 1))}")
-            held = again.get("/api/v1/info")["Pending"]
-        visible = again.get("/api/v1/messages?limit=1")["total"]
+            again.api.wait("to:nobody@example.com", timeout=min(5.0, (delay or 1)))
+            held = again.api.info()["Pending"]
+        visible = again.api.messages(limit=1)["total"]
         again.stop()
         return {"acknowledged": acked, "held_at_kill": pending, "visible_after_restart": visible,
                 "lost": acked - visible}
@@ -104,7 +98,7 @@ def rss_many_rcpt(repo: str, messages: int = 10, rcpts: int = 10_000) -> dict[st
                 refused_total += len(refused)
         after = inbox.rss_kib()
         return {"rss_before_kib": before, "rss_after_kib": after, "added_mib": round((after - before) / 1024, 1),
-                "rcpt_refused": refused_total, "stored": inbox.get("/api/v1/messages?limit=1")["total"]}
+                "rcpt_refused": refused_total, "stored": inbox.api.messages(limit=1)["total"]}
     finally:
         inbox.stop()
 

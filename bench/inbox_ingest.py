@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import emails, procs
-from bench.http import call
 from bench.measure import Goal, Side, alternate, ratio_figure, result
 from bench.smtp_sender import blast, prepare
+from mfa_harness.harness_http import InboxApi
 
 NAME = "inbox_ingest"
 TITLE = "inbox ingest vs bare aiosmtpd handler (msg/s, 20 connections)"
@@ -57,7 +57,7 @@ def run(size: str, work: Path) -> dict[str, Any]:
         cpu[key].append((procs.group_cpu_seconds(child.proc.pid) - before) / max(1, res.sent))
         errors.extend(res.errors)
         if key == "inbox":
-            call("DELETE", child.ready["url"] + "/api/v1/messages")
+            InboxApi(child.ready["url"]).delete_messages()
         return res.rate
 
     with procs.running(bare, inbox):

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import emails, procs
-from bench.http import KeepAlive, call
+from bench.http import KeepAlive
 from bench.measure import Goal, Side, alternate, percentile, ratio_figure, result
 from bench.smtp_sender import Connection, prepare
+from mfa_harness.harness_http import InboxApi
 
 NAME = "inbox_wakeup"
 TITLE = "inbox wait wake-up (SMTP 250 -> wait answered) vs plain HTTP round trip, p99"
@@ -95,7 +96,7 @@ def run(size: str, work: Path) -> dict[str, Any]:
         nonlocal failures
         samples, bad = asyncio.run(wake_round(url, port, p.samples, i))
         failures += bad
-        call("DELETE", url + "/api/v1/messages")
+        InboxApi(url).delete_messages()
         raw["wake"].append(samples)
         return percentile(samples, 99) * 1e3
 

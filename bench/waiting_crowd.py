@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import procs
-from bench.http import call, get_json
 from bench.locust_run import LOCUSTFILE, run_locust
 from bench.measure import Goal, absolute_figure, result
+from mfa_harness.harness_http import InboxApi
 from scenarios.stack import LocalStack, StackConfig
 
 NAME = "waiting_crowd"
@@ -71,14 +71,13 @@ def run(size: str, work: Path) -> dict[str, Any]:
     try:
         stack.start()
         assert stack.portal is not None and stack.inbox is not None
-        call("PUT", stack.inbox_url + "/api/v1/faults",
-             {"seed": 1, "rules": [{"kind": "delay", "distribution": "fixed", "seconds": 3600}]})
+        inbox = InboxApi(stack.inbox_url, timeout=10)
+        inbox.set_faults([{"kind": "delay", "distribution": "fixed", "seconds": 3600}], seed=1)
         portal_pid, inbox_pid = stack.portal.proc.pid, stack.inbox.proc.pid
-        info_url = stack.inbox_url + "/api/v1/info"
         reached: list[float] = []
 
         def waiters(_pid: int) -> float:
-            return float(get_json(info_url, timeout=10)["Waiters"])
+            return float(inbox.info()["Waiters"])
 
         def crowd_held(series: list[tuple[float, dict[str, float]]]) -> bool:
             if not reached and series[-1][1].get("waiters", 0) >= p.users:

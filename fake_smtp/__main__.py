@@ -17,10 +17,9 @@ from collections.abc import Sequence
 
 from fake_smtp.app import BindError, Config, serve
 from fake_smtp.faults import Plan, PlanError, parse_plan
+from mfa_harness.cli_args import duration, epoch, non_negative_int, port, time_scale
 from mfa_harness.errors import tell_parent
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 
 
@@ -33,48 +32,11 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def duration(text: str) -> float:
-    m = _DURATION.match(text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (use e.g. 90, 30s, 10m, 2h, 1d)")
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
 def size(text: str) -> int:
     m = _SIZE.match(text)
     if not m:
         raise argparse.ArgumentTypeError(f"invalid size {text!r} (use bytes or e.g. 512k, 10m)")
     return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()]
-
-
-def port(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
-    if not 0 <= v <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {v}")
-    return v
-
-
-def positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
-    if not v > 0 or v != v or v == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return v
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,15 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smtp-port", type=port, default=1025, help="0 = let the OS choose")
     p.add_argument("--http-host", default="127.0.0.1", help="address of the inbox page and API (default 127.0.0.1)")
     p.add_argument("--http-port", type=port, default=8025, help="0 = let the OS choose")
-    p.add_argument("--time-scale", type=positive_float, default=1.0,
+    p.add_argument("--time-scale", type=time_scale, default=1.0,
                    help="scenario time runs this many times faster than wall time")
-    p.add_argument("--epoch", type=float, default=None, help="Unix wall time of scenario time 0 (default: now)")
+    p.add_argument("--epoch", type=epoch, default=None, help="Unix wall time of scenario time 0 (default: now)")
     p.add_argument("--faults", metavar="FILE", help="fault plan (TOML with [[rules]])")
     p.add_argument("--seed", type=int, default=None, help="RNG seed (overrides the plan's seed)")
     p.add_argument("--max-messages", type=non_negative_int, default=100_000,
                    help="keep at most N messages, oldest pruned first (0 = no limit)")
-    p.add_argument("--max-age", type=duration, default=0.0,
-                   help="prune messages older than this wall duration (e.g. 1h; 0 = never)")
+    p.add_argument("--max-age", type=duration(), default=0.0,
+                   help="prune messages older than this wall duration (e.g. 1h, 90m, 2d; 0 = never)")
     p.add_argument("--max-bytes", type=size, default=1024**3,
                    help="keep at most this many bytes of messages, oldest pruned first (default 1g; 0 = no limit)")
     p.add_argument("--max-message-size", type=size, default=10 * 1024 * 1024,

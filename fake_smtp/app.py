@@ -25,7 +25,6 @@ import tornado.web
 from fake_smtp.api import ROUTES, NotFoundHandler
 from fake_smtp.api_base import ApiContext
 from fake_smtp.api_mailpit import COMPAT_ROUTES
-from fake_smtp.clock import ScenarioClock
 from fake_smtp.codes import CodeExtractor
 from fake_smtp.fault_engine import FaultEngine
 from fake_smtp.faults import Plan
@@ -35,6 +34,7 @@ from fake_smtp.maildir import QUARANTINE_DIR, Maildir
 from fake_smtp.smtp_handler import InboxHandler, InboxSMTP
 from fake_smtp.store import Store
 from fake_smtp.web import WebHandler
+from mfa_harness.timebase import Timebase
 
 log = logging.getLogger("fake_smtp")
 
@@ -62,7 +62,7 @@ class Config:
 
 def build_inbox(cfg: Config, history_file: IO[str] | None = None) -> Inbox:
     """Everything but the listeners (also used by in-process tests)."""
-    clock = ScenarioClock(cfg.epoch or time.time(), cfg.time_scale)
+    clock = Timebase(epoch=cfg.epoch or time.time(), scale=cfg.time_scale)
     store = Store(cfg.max_messages, cfg.max_age, cfg.max_bytes)
     engine = FaultEngine(cfg.plan, seed=cfg.seed)
     history = DeliveryLog(clock, cfg.max_history, history_file)

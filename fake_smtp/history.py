@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, Any
 
-from fake_smtp.clock import ScenarioClock
+from mfa_harness.timebase import Timebase
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -43,7 +43,7 @@ class DeliveryLog:
     At most ``max_lines`` stay in memory (0 = no bound); the file, if any, keeps all.
     """
 
-    def __init__(self, clock: ScenarioClock, max_lines: int = 500_000, file: IO[str] | None = None,
+    def __init__(self, clock: Timebase, max_lines: int = 500_000, file: IO[str] | None = None,
                  first_seq: int = 0) -> None:
         self.clock = clock
         self.max_lines = max_lines

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fake_smtp.clock import ScenarioClock
 from fake_smtp.codes import CodeExtractor
 from fake_smtp.fault_engine import Fate, FaultEngine, Refusal
 from fake_smtp.history import DeliveryLog
@@ -24,6 +23,7 @@ from fake_smtp.maildir import Maildir
 from fake_smtp.mime import Summary, needs_worker, summarize
 from fake_smtp.restore import BadFile, stored_message
 from fake_smtp.store import Store, StoredMessage
+from mfa_harness.timebase import Timebase
 
 log = logging.getLogger("fake_smtp")
 
@@ -66,7 +66,7 @@ class Held:
 class Inbox:
     """Connects SMTP sessions, the fault engine, the store, Maildir and the history."""
 
-    def __init__(self, clock: ScenarioClock, store: Store, engine: FaultEngine, history: DeliveryLog,
+    def __init__(self, clock: Timebase, store: Store, engine: FaultEngine, history: DeliveryLog,
                  codes: CodeExtractor, maildir: Maildir | None = None,
                  id_factory: Callable[[], str] = new_id) -> None:
         self.clock = clock
@@ -176,7 +176,7 @@ class Inbox:
         buf = self._reorder.get(rule)
         if buf is None:
             loop = asyncio.get_running_loop()
-            wall_window = self.clock.wall_duration(fate.reorder_window)
+            wall_window = self.clock.wall_seconds(fate.reorder_window)
             buf = self._reorder[rule] = ReorderBuffer(release_wall=self.clock.wall() + wall_window)
             buf.handle = loop.call_at(loop.time() + wall_window, self._release_reorder, rule)
         buf.messages.append(msg)

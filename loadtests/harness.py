@@ -80,7 +80,7 @@ class Harness:
         self.thresholds = thresholds
         self.weights = weights
         self.role = role
-        self.timebase = Timebase(opts.time_scale, opts.epoch or time.time())
+        self.timebase = Timebase(scale=opts.time_scale, epoch=opts.epoch or time.time())
         self.metrics = FlowMetrics()
         self.history = History(self.timebase)
         self.inbox_event = SideStats(environment, "INBOX")
@@ -182,7 +182,7 @@ class Harness:
         """Adopt the master's `--epoch`/`--time-scale` (sent with the spawn message) on a worker."""
         epoch = float(self.opts.epoch or 0.0) or self.timebase.epoch
         if (epoch, float(self.opts.time_scale)) != (self.timebase.epoch, self.timebase.scale):
-            self.timebase = Timebase(float(self.opts.time_scale), epoch)
+            self.timebase = Timebase(scale=float(self.opts.time_scale), epoch=epoch)
             self.history.timebase = self.timebase
 
     def live_metrics(self) -> FlowMetrics:

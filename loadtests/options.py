@@ -12,7 +12,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from mfa_harness import cli_args
 from mfa_harness.errors import tell_parent
+from mfa_harness.timebase import MAX_TIME_SCALE
 
 DEFAULT_CODE_TIMEOUT = 300.0     # scenario seconds a user waits for a code before giving up
 DEFAULT_LOOP_WINDOW = 60.0       # scenario seconds after a verify in which the login form means "loop"
@@ -20,23 +22,6 @@ DEFAULT_LOOP_WINDOW = 60.0       # scenario seconds after a verify in which the 
 
 class OptionsError(ValueError):
     """A harness option with a value that cannot be used."""
-
-
-MAX_TIME_SCALE = 10_000.0        # beyond this a wall second holds hours: sleeps and timeouts lose all meaning
-
-
-def _number(minimum: float, strict: bool, maximum: float = math.inf) -> Callable[[str], float]:
-    def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-        if value < minimum or (strict and value == minimum) or value != value:
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum:g}, got {text}")
-        if value > maximum or value == math.inf:
-            raise argparse.ArgumentTypeError(f"must be <= {maximum:g}, got {text}")
-        return value
-    return convert
 
 
 def _checked(check: Callable[[str], Any]) -> Callable[[str], str]:
@@ -109,9 +94,9 @@ def _declare(parser: Any) -> None:
                    "(default: HOST/_harness/accounts)", include_in_web_ui=True)
     g.add_argument("--accounts-file", default="", help="accounts as CSV or JSON instead of --accounts-url",
                    include_in_web_ui=True)
-    g.add_argument("--time-scale", type=_number(0.0, strict=True, maximum=MAX_TIME_SCALE), default=1.0, help="scenario time runs this many times faster "
+    g.add_argument("--time-scale", type=cli_args.time_scale, default=1.0, help="scenario time runs this many times faster "
                    "than wall time", include_in_web_ui=True)
-    g.add_argument("--epoch", type=float, default=0.0, help="Unix wall time of scenario time 0 "
+    g.add_argument("--epoch", type=cli_args.epoch, default=0.0, help="Unix wall time of scenario time 0 "
                    "(default: when Locust starts)", include_in_web_ui=True)
     g.add_argument("--await-go", action="store_true", default=False, help="print a JSON ready line once set up "
                    "(workers connected, inbox and portal answered) and wait for a JSON line {\"epoch\": T} on stdin; "
@@ -130,18 +115,18 @@ def _declare(parser: Any) -> None:
                    include_in_web_ui=True)
     g.add_argument("--personas", type=_checked(_check_personas), default="", help="user-class weights by persona name, e.g. "
                    "\"careful=3,hasty=1,affiliate=1\"", include_in_web_ui=True)
-    g.add_argument("--arrival-rate", type=_number(0.0, strict=False), default=0.0, help="open model: login flows start as a Poisson "
+    g.add_argument("--arrival-rate", type=cli_args.number(0.0), default=0.0, help="open model: login flows start as a Poisson "
                    "process with this many arrivals per scenario second (0 = Locust's closed model)",
                    include_in_web_ui=True)
-    g.add_argument("--code-timeout", type=_number(0.0, strict=True), default=DEFAULT_CODE_TIMEOUT, help="scenario seconds a user "
-                   "waits for a code before the flow ends as no_code", include_in_web_ui=True)
+    g.add_argument("--code-timeout", type=cli_args.duration(positive=True), default=DEFAULT_CODE_TIMEOUT, help="scenario time a "
+                   "user waits for a code before the flow ends as no_code (e.g. 300, 5m)", include_in_web_ui=True)
     g.add_argument("--fresh-connections", action="store_true", default=False, help="open a new connection "
                    "for every portal request (Connection: close), as behind a load balancer that spreads one "
                    "browser's requests over several portal processes", include_in_web_ui=True)
     g.add_argument("--seed", type=int, default=None, help="seed of every simulated user's decisions "
                    "(each user draws from its own generator seeded by this, its persona and its account), so a "
                    "run's choices repeat; unset = fresh randomness", include_in_web_ui=True)
-    g.add_argument("--loop-window", type=_number(0.0, strict=False), default=DEFAULT_LOOP_WINDOW, help="scenario seconds after a "
+    g.add_argument("--loop-window", type=cli_args.duration(), default=DEFAULT_LOOP_WINDOW, help="scenario time (e.g. 60, 1m) after a "
                    "successful verify in which landing on the login form counts as a login loop",
                    include_in_web_ui=True)
 

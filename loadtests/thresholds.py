@@ -3,8 +3,8 @@
 Parsed when Locust starts (a bad expression stops the run before any load, with a message
 saying what is wrong) and when `mfa-harness` reads a scenario file, and evaluated at the end
 against the merged flow metrics and Locust's request stats. Durations need a unit (`ms`, `s`,
-`m`); flow durations are scenario time, `*_wall` metrics and `http.*` are wall time. A failed
-threshold makes Locust exit with 3.
+`m`, `h`, `d`: the project's one duration syntax, `mfa_harness.durations`); flow durations
+are scenario time, `*_wall` metrics and `http.*` are wall time. A failed threshold makes Locust exit with 3.
 
 One name per metric: `flow.*` is every login flow (any outcome, timeouts included), `login_ok.*`
 the successful ones. The old `login.*` / `login_wall.*` meant every flow and still work as
@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mfa_harness.durations import UNIT_NAMES, UNITS, to_seconds
+
 from .metrics import HISTOGRAMS, OUTCOMES, FlowMetrics
 
 EXIT_THRESHOLD = 3
@@ -29,8 +31,8 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq,
     "!=": operator.ne,
 }
-UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
-_EXPR = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*(<=|>=|==|!=|<|>)\s*([-+]?\d+(?:\.\d+)?)\s*(ms|s|m|%)?\s*$")
+_UNIT = "|".join(sorted(UNITS, key=len, reverse=True)) + "|%"     # longest first: `ms` before `m`
+_EXPR = re.compile(rf"^\s*([A-Za-z_][\w.]*?)\s*(<=|>=|==|!=|<|>)\s*([-+]?\d+(?:\.\d+)?)\s*({_UNIT})?\s*$")
 _SHAPE = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*([^\w\s.+-]+)\s*([-+]?\d[\w.%]*)\s*$")
 _AGG = re.compile(r"^(p\d+(?:\.\d+)?|avg|min|max|count)$")
 HTTP_AGGS = ("fail_ratio", "rps", "count", "failures", "avg", "min", "max")
@@ -124,9 +126,9 @@ def parse(expr: str) -> Threshold:
         if shape and shape.group(2) not in OPS:
             raise ThresholdError(f"threshold {expr!r}: unknown operator {shape.group(2)!r} "
                                  f"(use one of {' '.join(OPS)})")
-        if shape and not re.fullmatch(r"[-+]?\d+(?:\.\d+)?(ms|s|m|%)?", shape.group(3)):
+        if shape and not re.fullmatch(rf"[-+]?\d+(?:\.\d+)?({_UNIT})?", shape.group(3)):
             raise ThresholdError(f"threshold {expr!r}: cannot read {shape.group(3)!r} as a number with an "
-                                 "optional unit (ms, s, m or %)")
+                                 f"optional unit ({UNIT_NAMES.replace(' or ', ', ')} or %)")
         raise ThresholdError(f"cannot read threshold {expr!r}: expected METRIC OP NUMBER[UNIT], "
                              "e.g. \"flow.p95 < 8s\" or \"loops == 0\"")
     written, op, number, unit = m.groups()
@@ -135,8 +137,8 @@ def parse(expr: str) -> Threshold:
     limit = float(number)
     if kind == "duration":
         if unit in (None, "%"):
-            raise ThresholdError(f"threshold {expr!r}: {metric} is a duration, give a unit (ms, s or m)")
-        limit *= UNITS[unit]
+            raise ThresholdError(f"threshold {expr!r}: {metric} is a duration, give a unit ({UNIT_NAMES})")
+        limit = to_seconds(limit, unit)
     elif unit == "%":
         if kind != "ratio":
             raise ThresholdError(f"threshold {expr!r}: % only applies to rates and ratios")

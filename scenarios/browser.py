@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import http.client
 import http.cookiejar
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
+
+from mfa_harness.harness_http import InboxApi
 
 
 class _PageParser(HTMLParser):
@@ -157,41 +158,24 @@ class Portal(Browser):
         return self.request("POST", "/logout", dict(page.hidden))
 
 
-def http_json(method: str, url: str, body: Any = None, timeout: float = 60.0) -> tuple[int, Any]:
-    """A JSON request; returns (status, parsed body or None)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw, status = resp.read(), resp.status
-    except urllib.error.HTTPError as err:
-        raw, status = err.read(), err.code
-    except http.client.RemoteDisconnected:
-        return 0, None
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode("utf-8", "replace")
-
-
 class Inbox:
-    """The inbox's API as a test needs it: wait for the next code, optionally for one reference."""
+    """The inbox's API as a test needs it: wait for the next code, optionally for one reference.
+
+    `api` is the project's inbox client (mfa_harness.harness_http.InboxApi) for everything else.
+    """
 
     def __init__(self, url: str):
-        self.url = url.rstrip("/")
+        self.api = InboxApi(url)
+        self.url = self.api.url
         self.last_seq = 0
 
     def wait(self, query: str = "", *, after: int | None = None, timeout: float = 30.0,
              folder: str = "inbox") -> dict[str, Any] | None:
-        after = self.last_seq if after is None else after
-        qs = urllib.parse.urlencode({"query": query, "after": after, "timeout": timeout, "folder": folder})
-        status, body = http_json("GET", f"{self.url}/api/v1/wait?{qs}", timeout=timeout + 30)
-        if status == 204:
-            return None
-        if status != 200:
-            raise RuntimeError(f"inbox wait answered {status}: {body}")
-        self.last_seq = max(self.last_seq, int(body["Seq"]))
+        """The first message matching `query` after `after` (default: the last one seen); None at
+        the timeout; HttpError (a RuntimeError) for any other answer."""
+        body = self.api.wait(query, after=self.last_seq if after is None else after, timeout=timeout, folder=folder)
+        if body is not None:
+            self.last_seq = max(self.last_seq, int(body["Seq"]))
         return body
 
     def wait_code(self, to: str, *, ref: str | None = None, after: int | None = None,
@@ -203,4 +187,4 @@ class Inbox:
         return str(msg["Code"])
 
     def messages(self) -> list[dict[str, Any]]:
-        return http_json("GET", f"{self.url}/api/v1/messages?limit=1000")[1]["messages"]
+        return self.api.messages(limit=1000)["messages"]

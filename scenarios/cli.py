@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mfa_harness import cli_args
 from mfa_harness.errors import EXIT_GATE, EXIT_SETUP, HarnessError, OptionError, SetupError, StartError
 
 from . import bugmap
@@ -21,37 +22,6 @@ from .spec import MAX_DURATION, MAX_TIME_SCALE, MAX_USERS, ScenarioError, catalo
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         self.exit(EXIT_SETUP, f"mfa-harness: error: {message}\n")
-
-
-def _positive(kind: type, maximum: float | None = None) -> Any:
-    """An argparse type: a number of `kind` greater than zero (and at most `maximum`), with a
-    one-line message otherwise."""
-    def convert(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-        if maximum is not None and not value <= maximum:
-            raise argparse.ArgumentTypeError(f"must be <= {maximum:g}: {text!r}")
-        return value
-    return convert
-
-
-_positive_float, _positive_int = _positive(float), _positive(int)
-_time_scale, _users = _positive(float, MAX_TIME_SCALE), _positive(int, MAX_USERS)
-
-
-def _port(text: str) -> int:
-    """An argparse type: a TCP port, 0 meaning a free one chosen by the OS."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number (0-65535): {text!r}")
-    return value
 
 
 UP_ACCOUNTS = 100    # `up`'s default: the README's `locust ... -u 50` finds an account for every user
@@ -81,16 +51,6 @@ def _start_failure(exc: HarnessError) -> str:
     flag = LISTENER_FLAGS.get((exc.child, exc.cause.get("listener")))
     hint = f" (choose another {flag}, or 0 for a free one)" if flag else ""
     return f"{exc.child} did not start: {exc.reason}{hint}"
-
-
-def _duration(text: str) -> float:
-    """Scenario seconds: `90`, `90s`, `5m`, `1h`."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    num, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
-    seconds = _positive_float(num) * units[unit]
-    if not seconds <= MAX_DURATION:
-        raise argparse.ArgumentTypeError(f"must be <= {MAX_DURATION:g} scenario seconds: {text!r}")
-    return seconds
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,13 +91,14 @@ def _add_run_parser(sub: Any) -> None:
     r = sub.add_parser("run", help="run a scenario end to end and check it")
     r.add_argument("scenario", help="catalogue name or path to a scenario TOML file")
     r.add_argument("--out", type=Path, help="output folder (default runs/<time>-<scenario>)")
-    r.add_argument("--time-scale", type=_time_scale,
+    r.add_argument("--time-scale", type=cli_args.time_scale,
                    help=f"scenario seconds per wall second (default: the scenario file's; at most {MAX_TIME_SCALE:g})")
-    r.add_argument("--duration", type=_duration, help="scenario time, e.g. 300, 5m (at most a week)")
-    r.add_argument("--users", type=_users,
+    r.add_argument("--duration", type=cli_args.duration(positive=True, maximum=MAX_DURATION),
+                   help="scenario time, e.g. 300, 90s, 5m, 2h (at most 7d)")
+    r.add_argument("--users", type=cli_args.integer(1, maximum=MAX_USERS),
                    help=f"concurrent Locust users (default: the scenario file's; at most {MAX_USERS})")
     r.add_argument("--seed", type=int, help="seed of accounts, user decisions and faults (default: the file's)")
-    r.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
+    r.add_argument("--workers", type=cli_args.non_negative_int, default=0, help="Locust worker processes (0: one process)")
     r.add_argument("--bug", action="append", default=[], metavar="NAME",
                    help="planted portal bug; the run then passes only if the checker catches it")
     r.add_argument("--target", help="URL of an already running portal (black-box checks only)")
@@ -148,7 +109,7 @@ def _add_run_parser(sub: Any) -> None:
                      help="accounts for --target as CSV or JSON (default: TARGET/_harness/accounts, if it answers)")
     acc.add_argument("--accounts-url", metavar="URL", help="URL answering the accounts as JSON (with --target)")
     r.add_argument("--strict", action="store_true", help="an unknown invariant verdict fails the run")
-    r.add_argument("--max-error-share", type=float, default=None, metavar="SHARE",
+    r.add_argument("--max-error-share", type=cli_args.number(0.0, maximum=1.0), default=None, metavar="SHARE",
                    help="largest share of portal steps answered 5xx or with an unclassified page for a run "
                         "to pass (default 0.05)")
     r.add_argument("--quiet", action="store_true", help="no progress or summary output")
@@ -159,19 +120,19 @@ def _add_up_parser(sub: Any) -> None:
     u = sub.add_parser("up", help="start portal and inbox for a person at a browser; Ctrl-C stops")
     u.add_argument("--out", type=Path, help="run folder (default runs/<time>-up)")
     u.add_argument("--seed", type=int, default=1, help="Faker seed of the seeded accounts (default 1)")
-    u.add_argument("--partners", type=_positive_int, default=UP_ACCOUNTS,
+    u.add_argument("--partners", type=cli_args.positive_int, default=UP_ACCOUNTS,
                    help=f"how many accounts to seed (default {UP_ACCOUNTS}: enough for the printed Locust "
                    "command's users, each of which takes its own account)")
-    u.add_argument("--time-scale", type=_time_scale, default=1.0,
+    u.add_argument("--time-scale", type=cli_args.time_scale, default=1.0,
                    help="scenario seconds per wall second: 30 makes the 5-minute code expiry 10 s (default 1)")
     u.add_argument("--password-profile", choices=("cheap", "default"), default="cheap",
                    help="Argon2 cost of the seeded passwords: 'cheap' (default here, for load tests) or "
                    "'default' (the production cost, ~0.1-7 s per login under load)")
     u.add_argument("--policy", type=Path, help="portal policy overrides (TOML)")
     u.add_argument("--bug", action="append", default=[], metavar="NAME", help="planted portal bug")
-    u.add_argument("--portal-port", type=_port, default=0, help="portal HTTP port (default 0: a free one)")
-    u.add_argument("--inbox-http-port", type=_port, default=0, help="inbox page and API port (default 0: a free one)")
-    u.add_argument("--smtp-port", type=_port, default=0, help="inbox SMTP port (default 0: a free one)")
+    u.add_argument("--portal-port", type=cli_args.port, default=0, help="portal HTTP port (default 0: a free one)")
+    u.add_argument("--inbox-http-port", type=cli_args.port, default=0, help="inbox page and API port (default 0: a free one)")
+    u.add_argument("--smtp-port", type=cli_args.port, default=0, help="inbox SMTP port (default 0: a free one)")
 
 
 def _version() -> str:

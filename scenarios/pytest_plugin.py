@@ -24,7 +24,10 @@ from typing import Any
 
 import pytest
 
-from .browser import Inbox, Portal, http_json
+from mfa_harness.harness_http import HttpError, PortalHarness
+from mfa_harness.timebase import Timebase
+
+from .browser import Inbox, Portal
 from .stack import LocalStack, StackConfig
 
 SCOPES = ("function", "module", "session")
@@ -127,13 +130,12 @@ class MfaInbox(Inbox):
         Windows (`start`/`end`) are scenario seconds of the stack's clock; a bad rule raises
         ValueError with the inbox's one-line reason.
         """
-        plan: dict[str, Any] = {"rules": list(rules)}
-        if seed is not None:
-            plan["seed"] = seed
-        status, body = http_json("PUT", f"{self.url}/api/v1/faults", plan)
-        if status != 200:
-            raise ValueError(f"inbox refused the fault plan ({status}): {body}")
-        return body
+        try:
+            return self.api.set_faults(list(rules), seed)
+        except HttpError as exc:
+            if exc.status is None:
+                raise
+            raise ValueError(f"inbox refused the fault plan ({exc.status}): {exc.detail}") from None
 
     def clear_faults(self) -> None:
         """No faults: mail is delivered at once again."""
@@ -141,21 +143,29 @@ class MfaInbox(Inbox):
 
     def faults(self) -> dict[str, Any]:
         """The current plan, `{"seed": ..., "rules": [...]}`."""
-        return http_json("GET", f"{self.url}/api/v1/faults")[1]
+        return self.api.faults()
 
 
 class MfaClock:
-    """Moves the portal's scenario clock forward (harness endpoint)."""
+    """Moves the portal's scenario clock forward (harness endpoint).
 
-    def __init__(self, portal_url: str):
+    `timebase` is the stack's conversion between wall and scenario time (mfa_harness.timebase),
+    before any jump; `now()` asks the portal, jumps included.
+    """
+
+    def __init__(self, portal_url: str, timebase: Timebase | None = None):
         self.portal_url = portal_url
+        self.timebase = timebase or Timebase()
+        self._harness = PortalHarness(portal_url)
 
     def advance(self, seconds: float) -> float:
-        """Jump `seconds` of scenario time ahead; returns the clock's total offset in seconds."""
-        status, body = http_json("POST", self.portal_url + "/_harness/clock", {"advance": seconds})
-        if status != 200:
-            raise RuntimeError(f"clock advance refused: {status} {body}")
-        return float(body["offset"])
+        """Jump `seconds` of scenario time ahead; returns the clock's total offset in seconds.
+        HttpError (a RuntimeError) when the portal refuses."""
+        return self._harness.advance_clock(seconds)
+
+    def now(self) -> float:
+        """The portal's scenario time now, clock jumps included."""
+        return float(self._harness.clock()["st"])
 
 
 Clock = MfaClock          # the name before 0.2
@@ -186,9 +196,7 @@ def mfa_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
                                    partners=12, bugs=bugs, policy_file=_policy_toml(tmp, overrides)))
     try:
         stack.start()
-        status, accounts = http_json("GET", stack.portal_url + "/_harness/accounts")
-        assert status == 200, accounts
-        yield MfaStack(stack.portal_url, stack.inbox_url, accounts, stack)
+        yield MfaStack(stack.portal_url, stack.inbox_url, PortalHarness(stack.portal_url).accounts(), stack)
     finally:
         stack.stop()
 
@@ -210,8 +218,8 @@ def mfa_inbox(request: pytest.FixtureRequest, mfa_stack: MfaStack) -> Iterator[M
     spams mail. It sees only mail that arrives during this test; faults set by the test, or by its
     `mfa_inbox_faults(...)` marker, are cleared afterwards."""
     inbox = MfaInbox(mfa_stack.inbox_url)
-    status, info = http_json("GET", f"{inbox.url}/api/v1/info")
-    inbox.last_seq = int(info.get("Seq") or 0) if status == 200 and isinstance(info, dict) else 0
+    info = inbox.api.info()
+    inbox.last_seq = int(info.get("Seq") or 0) if isinstance(info, dict) else 0
     marker = request.node.get_closest_marker("mfa_inbox_faults")
     if marker is not None:
         inbox.set_faults(*marker.args, seed=marker.kwargs.get("seed"))
@@ -225,4 +233,5 @@ def mfa_inbox(request: pytest.FixtureRequest, mfa_stack: MfaStack) -> Iterator[M
 @pytest.fixture
 def mfa_clock(mfa_stack: MfaStack) -> MfaClock:
     """The portal's scenario clock: `.advance(301)` makes a 5-minute code expire at once."""
-    return MfaClock(mfa_stack.portal_url)
+    cfg = mfa_stack.stack.cfg
+    return MfaClock(mfa_stack.portal_url, Timebase(epoch=cfg.epoch, scale=cfg.time_scale))

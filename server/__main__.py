@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from mfa_harness.cli_args import epoch, non_negative_int, port, time_scale
+
 from . import bugs as bugmod
-from .cli import OneLineParser, fail, non_negative_int, port_number, positive_float
+from .cli import OneLineParser, fail
 from .hosts import PublicUrlError, parse_public_url
 from .passwords import argon2_parameters
 from .policy import Policy, PolicyError, load_policy
@@ -23,19 +25,19 @@ from .seeding import seed_choice
 def server_parser() -> OneLineParser:
     p = OneLineParser(prog="python -m server", description="Reference partner portal with email-code MFA.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback)")
-    p.add_argument("--port", type=port_number, default=8080, help="HTTP port (default 8080; 0: a free one, shown in the ready line)")
+    p.add_argument("--port", type=port, default=8080, help="HTTP port (default 8080; 0: a free one, shown in the ready line)")
     p.add_argument("--db", default=None, help="SQLite file (default: runs/portal-<time>/portal.db); :memory: allowed")
     p.add_argument("--smtp-host", default="127.0.0.1", help="SMTP server the codes are sent through (default 127.0.0.1)")
-    p.add_argument("--smtp-port", type=port_number, default=1025, help="its port (default 1025, the fake_smtp inbox)")
+    p.add_argument("--smtp-port", type=port, default=1025, help="its port (default 1025, the fake_smtp inbox)")
     p.add_argument("--partners", type=non_negative_int, default=20, help="seed this many Faker accounts")
     p.add_argument("--seed", type=int, default=None,
                    help="seed of the Faker accounts (harness default 1; without --harness: a generated secret)")
     p.add_argument("--mix", default=None, metavar="PROGRAM=W,...",
                    help="program weights of the seeded accounts (default agency=0.5,reseller=0.3,affiliate=0.2)")
     p.add_argument("--team-size", default=None, metavar="MIN-MAX", help="members per agency team (default 2-4)")
-    p.add_argument("--time-scale", type=positive_float, default=1.0,
+    p.add_argument("--time-scale", type=time_scale, default=1.0,
                    help="scenario seconds per wall second: 30 makes the 5-minute code expiry 10 s (default 1)")
-    p.add_argument("--epoch", type=float, default=None, help="Unix wall time of scenario time 0 (default: now)")
+    p.add_argument("--epoch", type=epoch, default=None, help="Unix wall time of scenario time 0 (default: now)")
     p.add_argument("--processes", type=non_negative_int, default=1,
                    help="pre-forked portal processes sharing the port and the SQLite file (default 1)")
     p.add_argument("--policy", default=None, help="TOML file overriding the MFA policy")

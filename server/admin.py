@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cli import OneLineParser, fail, positive_float
+from mfa_harness.cli_args import epoch, time_scale
+
+from .cli import OneLineParser, fail
 from .storage import Store
 
 SQLITE_INT_MAX = 2 ** 63 - 1
@@ -46,8 +48,8 @@ def admin_parser() -> OneLineParser:
     action("unlock", "let a locked partner sign in again (also clears its password-failure count)")
     for s in sub.choices.values():
         s.add_argument("--db", required=True, help="the portal's SQLite file")
-        s.add_argument("--time-scale", type=positive_float, default=1.0, help="the portal's time scale (default 1)")
-        s.add_argument("--epoch", type=float, default=None, help="the portal's scenario time 0 (default: now)")
+        s.add_argument("--time-scale", type=time_scale, default=1.0, help="the portal's time scale (default 1)")
+        s.add_argument("--epoch", type=epoch, default=None, help="the portal's scenario time 0 (default: now)")
     return p
 
 

@@ -1,5 +1,7 @@
 """Command-line helpers shared by `python -m server` and `python -m server admin`.
 
+The argparse types (ports, numbers, time scales) are the project's, in `mfa_harness.cli_args`.
+
 Errors a user can cause are one line on stderr and exit 2, never a traceback.
 """
 
@@ -33,32 +35,3 @@ def say_error(message: str, **fields: object) -> None:
     sys.stderr.write(f"python -m server: error: {message}\n")
     tell_parent(message, **fields)
 
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0: {text!r}")
-    return value
-
-
-def port_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from exc
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range: {value}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {value}")
-    return value

@@ -108,7 +108,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def refused_login(self, template: str, page: str, title: str, refused, **kw: Any) -> None:
         """429 on the login form: the password was right, but no code may be sent now."""
-        wall = max(1, math.ceil(self.portal.clock.to_wall_seconds(refused.retry_after)))
+        wall = max(1, math.ceil(self.portal.clock.wall_seconds(refused.retry_after)))
         self.set_header("Retry-After", str(wall))
         self.set_header("X-Retry-After-Scenario", f"{refused.retry_after:.3f}")
         if refused.reason == "guess_freeze":
@@ -180,7 +180,7 @@ class VerifyHandler(BaseHandler):
         preview = self.portal.resend_preview(ch) if live else None
         wait = None  # wall seconds until "Send another code" is accepted again, shown in the form
         if preview is not None and preview.reason in ("cooldown", "account_cap"):
-            wait = max(1, math.ceil(self.portal.clock.to_wall_seconds(preview.retry_after)))
+            wait = max(1, math.ceil(self.portal.clock.wall_seconds(preview.retry_after)))
         self.page("partner_verify.html", "partner-verify", "Enter your code", status=status, error=error,
                   error_text=error_text, ref=ch.ref if ch else None, remaining=remaining, resend_wait=wait,
                   resend_wait_text=wait_text(wait) if wait else "",
@@ -228,7 +228,7 @@ class ResendHandler(VerifyHandler):
             self.see_other("/partner/verify")
             return
         if result.reason in ("cooldown", "challenge_cap", "account_cap"):
-            wall = max(1, math.ceil(self.portal.clock.to_wall_seconds(result.retry_after)))
+            wall = max(1, math.ceil(self.portal.clock.wall_seconds(result.retry_after)))
             self.set_header("Retry-After", str(wall))
             self.set_header("X-Retry-After-Scenario", f"{result.retry_after:.3f}")
             if result.reason == "challenge_cap":

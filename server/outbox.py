@@ -156,7 +156,7 @@ class Outbox:
             store.event("email_attempt", **base, attempt=row.attempts, result=result, smtp_code=code,
                         detail=str(detail)[:200])
             if reason is None:
-                next_wall = self.clock.wall() + max(0.02, self.clock.to_wall_seconds(backoff))
+                next_wall = self.clock.wall() + max(0.02, self.clock.wall_seconds(backoff))
                 store.retry_mail(row.id, next_wall)
             else:
                 store.mark_mail_failed(row.id)

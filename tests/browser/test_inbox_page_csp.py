@@ -4,18 +4,17 @@ is refused on it, while a script inside a mail's HTML never runs, shown through 
 
 from __future__ import annotations
 
-import json
 import re
 import smtplib
-import urllib.request
 from email.message import EmailMessage
 
 from playwright.sync_api import expect
 
+from mfa_harness.harness_http import InboxApi
+
 
 def _send(inbox_url: str, to: str, subject: str, html: str | None = None) -> None:
-    with urllib.request.urlopen(inbox_url + "/api/v1/info", timeout=30) as resp:
-        smtp = json.loads(resp.read())["SMTP"]
+    smtp = InboxApi(inbox_url).info()["SMTP"]
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = "portal@example.com", to, subject
     msg.set_content("Your verification code is: 482913\n")

@@ -14,28 +14,14 @@ import smtplib
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from mfa_harness.harness_http import WAIT_MARGIN, InboxApi, Response
 
 READY_TIMEOUT = 30.0
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
 
 
 @dataclass
@@ -46,17 +32,16 @@ class InboxProcess:
     smtp_port: int
     ready: dict[str, Any]
 
+    @property
+    def api(self) -> InboxApi:
+        """The project's inbox client (mfa_harness.harness_http) on this process."""
+        return InboxApi(self.url, timeout=60.0)
+
     def request(self, method: str, path: str, body: Any = None, timeout: float = 60.0,
                 raw_body: bytes | None = None) -> Response:
-        data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return Response(r.status, r.read(), dict(r.headers))
-        except urllib.error.HTTPError as e:
-            return Response(e.code, e.read(), dict(e.headers))
+        """Any status is an answer; `raw_body` is sent as JSON too (malformed-body tests)."""
+        headers = {"Content-Type": "application/json"} if raw_body is not None else None
+        return self.api.request(method, path, body, timeout=timeout, raw_body=raw_body, headers=headers)
 
     def get(self, path: str, timeout: float = 60.0) -> Response:
         return self.request("GET", path, timeout=timeout)
@@ -67,20 +52,19 @@ class InboxProcess:
         return r.json()
 
     def put_faults(self, rules: list[dict[str, Any]], seed: int | None = 1) -> None:
-        r = self.request("PUT", "/api/v1/faults", {"seed": seed, "rules": rules})
-        assert r.status == 200, r.body
+        self.api.set_faults(rules, seed)
 
     def deliveries(self, after: int = 0) -> list[dict[str, Any]]:
-        text = self.get(f"/api/v1/deliveries?after={after}").text
-        return [json.loads(line) for line in text.splitlines() if line]
+        return self.api.deliveries(after)
 
     def last_event(self) -> int:
         lines = self.deliveries()
         return lines[-1]["seq_event"] if lines else 0
 
     def wait(self, query: str, after: int = 0, timeout: float = 30, folder: str = "inbox") -> Response:
+        """The raw long-poll answer (tests look at 204s and 400s too; InboxApi.wait is the parsed one)."""
         qs = urllib.parse.urlencode({"query": query, "after": after, "timeout": timeout, "folder": folder})
-        return self.get(f"/api/v1/wait?{qs}", timeout=timeout + 30)
+        return self.get(f"/api/v1/wait?{qs}", timeout=timeout + WAIT_MARGIN)
 
     def smtp(self, timeout: float = 30.0) -> smtplib.SMTP:
         return smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=timeout)

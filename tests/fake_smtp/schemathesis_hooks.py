@@ -17,27 +17,23 @@ Three adjustments, each keeping every generated case on the side (valid / invali
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import smtplib
-import urllib.request
 from email.message import EmailMessage
 from typing import Any
 
 import schemathesis
 
 from fake_smtp.faults import MAX_SECONDS
+from mfa_harness.harness_http import call_json
 
 MAX_TEST_WAIT = 0.2
 VALID_ID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _call(method: str, path: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(os.environ["FAKE_SMTP_URL"] + path, data=data, method=method)
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
+    return call_json(method, os.environ["FAKE_SMTP_URL"] + path, body)
 
 
 def _sample_mail() -> EmailMessage:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import json
 
-from fake_smtp.clock import ScenarioClock
 from fake_smtp.history import DeliveryLog
+from mfa_harness.timebase import Timebase
 
 
-def clock() -> ScenarioClock:
-    return ScenarioClock(epoch=1000.0, scale=10.0, wall=lambda: 1002.5)
+def clock() -> Timebase:
+    return Timebase(epoch=1000.0, scale=10.0, wall=lambda: 1002.5)
 
 
 def test_lines_carry_contract_fields_and_scenario_time() -> None:

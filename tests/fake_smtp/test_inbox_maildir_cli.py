@@ -110,8 +110,12 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
-    (["--smtp-port", "70000"], "port must be 0-65535"),
-    (["--time-scale", "0"], "must be a number > 0"),
+    (["--smtp-port", "70000"], "not a port number (0-65535)"),
+    (["--time-scale", "0"], "must be > 0"),
+    (["--time-scale", "1e308"], "must be <= 10000"),
+    (["--epoch", "nan"], "--epoch: must be >= 0"),
+    (["--max-age=-1h"], "duration must be >= 0"),
+    (["--max-age", "5y"], "unknown unit 'y'"),
     (["--max-age", "soon"], "invalid duration"),
     (["--max-message-size", "big"], "invalid size"),
     (["--code-regex", "("], "--code-regex: invalid regular expression"),

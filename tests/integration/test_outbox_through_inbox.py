@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from scenarios.browser import Inbox, Portal, http_json
-from scenarios.collect import inbox_deliveries, portal_events
+from mfa_harness.harness_http import InboxApi, PortalHarness
+from scenarios.browser import Inbox, Portal
 from scenarios.runner import write_toml
 from scenarios.stack import LocalStack, StackConfig
 
@@ -26,7 +26,7 @@ def test_outbox_retries_through_outage_and_tempfail(tmp_path: Path) -> None:
                                    faults_file=faults))
     try:
         stack.start()
-        _, accounts = http_json("GET", stack.portal_url + "/_harness/accounts")
+        accounts = PortalHarness(stack.portal_url).accounts()
         user = next(a for a in accounts if a["program"] == "reseller")
         browser = Portal(stack.portal_url)
         page = browser.login(user["username"], user["password"])
@@ -34,12 +34,12 @@ def test_outbox_retries_through_outage_and_tempfail(tmp_path: Path) -> None:
         code = Inbox(stack.inbox_url).wait_code(user["notification_email"], ref=page.ref, timeout=60)
         assert browser.verify(code).page == "partner-account"
 
-        events = portal_events(stack.portal_url)
+        events = PortalHarness(stack.portal_url).all_events()
         attempts = [e for e in events if e["event"] == "email_attempt"]
         assert [a["result"] for a in attempts][-1] == "sent"
         assert any(a["result"] != "sent" for a in attempts), attempts  # retried through the faults
         assert sum(e["event"] == "email_sent" for e in events) == 1
-        refused = [d for d in inbox_deliveries(stack.inbox_url) if d["event"] == "refused"]
+        refused = [d for d in InboxApi(stack.inbox_url).all_deliveries() if d["event"] == "refused"]
         assert {d["fault"] for d in refused} == {"outage", "tempfail"}, refused
     finally:
         stack.stop()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.browser import http_json
+from mfa_harness.harness_http import InboxApi, PortalHarness
 from scenarios.cli import main
 from scenarios.runner import RunOptions, target_accounts
 from scenarios.stack import LocalStack, StackConfig
@@ -57,8 +57,8 @@ def no_accounts_portal() -> Iterator[str]:
 
 
 def _accounts_file(stack: LocalStack, path: Path) -> Path:
-    status, accounts = http_json("GET", stack.portal_url + "/_harness/accounts")
-    assert status == 200 and accounts
+    accounts = PortalHarness(stack.portal_url).accounts()
+    assert accounts
     path.write_text(json.dumps(accounts), encoding="utf-8")
     return path
 
@@ -159,8 +159,7 @@ def test_fault_windows_are_on_the_runs_time_axis(tmp_path: Path) -> None:
                                "--inbox-url", s.inbox_url, "--accounts-file", str(accounts), "--out", str(run_dir),
                                "--quiet"], capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
         assert (run_dir / "verdict.json").exists(), proc.stderr[-2000:]
-        status, plan = http_json("GET", s.inbox_url + "/api/v1/faults")
-        assert status == 200 and plan["rules"] == []                   # the inbox's own plan is back
+        assert InboxApi(s.inbox_url).faults()["rules"] == []                   # the inbox's own plan is back
     finally:
         s.stop()
     history = [json.loads(line) for line in (run_dir / "history.jsonl").read_text().splitlines()]

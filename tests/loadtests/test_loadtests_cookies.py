@@ -67,15 +67,16 @@ def test_the_jar_sends_stores_deletes_and_blocks() -> None:
 
 
 CLIENT = r"""
-import json, sys, urllib.request
+import json, sys
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from loadtests.portal_client import PortalClient
 from loadtests.profile import load_profile
 from loadtests.redirects import LoopWatch
+from mfa_harness.harness_http import PortalHarness
 
 portal = sys.argv[1]
-accounts = json.load(urllib.request.urlopen(portal + "/_harness/accounts", timeout=30))
+accounts = PortalHarness(portal).accounts()
 aff = next(a for a in accounts if a["program"] == "affiliate")
 env = Environment()
 session = FastHttpSession(portal, request_event=env.events.request, user=None)

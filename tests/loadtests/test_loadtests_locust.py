@@ -15,12 +15,13 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
 from loadtests_stack import LOCUSTFILE, REPO, Stack, free_port
+
+from mfa_harness.harness_http import InboxApi, PortalHarness
 
 ALL = ("careful=1,hasty=1,reseller=1,affiliate=1,patient=1,impatient=1,spam-checker=1,slow-typer=1,"
        "typo-prone=1,second-tab=1,cookie-less=1,resend-stormer=1,code-guesser=1,forgot-password=1,direct-url=1,"
@@ -57,10 +58,7 @@ def check_well_formed(history: list[dict[str, Any]]) -> None:
 
 
 def put_faults(inbox_url: str, rules: list[dict[str, Any]]) -> None:
-    req = urllib.request.Request(inbox_url + "/api/v1/faults", data=json.dumps({"seed": 1, "rules": rules}).encode(),
-                                 method="PUT", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        assert resp.status == 200
+    InboxApi(inbox_url).set_faults(rules, seed=1)
 
 
 def test_every_persona_records_the_outcome_it_should(stack: Stack) -> None:
@@ -163,11 +161,6 @@ def steps(lines: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
     return [(line["op"], line["type"], line["value"]) for line in lines if line["type"] != "invoke"]
 
 
-def get_json_lines(url: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        return [json.loads(line) for line in resp.read().decode().splitlines() if line.strip()]
-
-
 def test_spam_checker_finds_the_codes_the_inbox_put_in_spam(stack: Stack) -> None:
     """Half the mail goes to spam: the spam checker waits its 60 scenario seconds in the inbox,
     then finds the code in the spam folder and gets in; a code in the inbox is taken at once."""
@@ -176,7 +169,7 @@ def test_spam_checker_finds_the_codes_the_inbox_put_in_spam(stack: Stack) -> Non
     assert run.code == 0, run.log[-3000:]
     history = run.history()
     check_well_formed(sorted(history, key=lambda line: line["wall"]))
-    spammed = {d["message_id"] for d in get_json_lines(stack.inbox.url + "/api/v1/deliveries") if d["event"] == "spam"}
+    spammed = {d["message_id"] for d in InboxApi(stack.inbox.url).deliveries() if d["event"] == "spam"}
     found_in: Counter[str] = Counter()
     for flow, lines in by_flow(history).items():
         if ended(lines) is None:
@@ -215,8 +208,7 @@ def test_typo_prone_hasty_and_reseller_keep_to_their_contracts(stack: Stack) -> 
     assert run.code == 0, run.log[-3000:]
     history = run.history()
     check_well_formed(sorted(history, key=lambda line: line["wall"]))
-    with urllib.request.urlopen(stack.portal.url + "/_harness/accounts", timeout=30) as resp:
-        accounts = {a["username"]: a for a in json.loads(resp.read())}
+    accounts = {a["username"]: a for a in PortalHarness(stack.portal.url).accounts()}
     flows = by_flow(history)
     persona_of = {flow: lines[0]["persona"] for flow, lines in flows.items()}
     login_ref = {flow: v["ref"] for flow, lines in flows.items()
@@ -354,9 +346,9 @@ class Watch:
 
     def poll(self) -> None:
         after = self.events[-1]["id"] if self.events else 0
-        self.events += get_json_lines(f"{self.stack.portal.url}/_harness/events?after={after}&limit=10000")
+        self.events += PortalHarness(self.stack.portal.url).events(after, limit=10000)
         after = self.deliveries[-1]["seq_event"] if self.deliveries else 0
-        self.deliveries += get_json_lines(f"{self.stack.inbox.url}/api/v1/deliveries?after={after}")
+        self.deliveries += InboxApi(self.stack.inbox.url).deliveries(after)
 
     def of(self, event: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["event"] == event]
@@ -399,8 +391,7 @@ def test_a_worker_stopped_mid_run_loses_no_history(stack: Stack) -> None:
     portal saw from its users; the other worker carries on and the run ends normally."""
     # every code is held 120 scenario seconds (2 s wall): at any moment most users wait for one
     put_faults(stack.inbox.url, [{"kind": "delay", "distribution": "fixed", "seconds": 120}])
-    with urllib.request.urlopen(stack.portal.url + "/_harness/accounts", timeout=30) as resp:
-        accounts = json.loads(resp.read())
+    accounts = PortalHarness(stack.portal.url).accounts()
     # the accounts each worker takes: positions rank, rank + 2, ... (loadtests/accounts.py)
     rank_of = {a["partner_id"]: i % 2 for i, a in enumerate(accounts)}
     running = stack.start_locust("--processes", "2", users=8, run_time=10, personas="careful=1", name="worker-stop")
@@ -481,8 +472,7 @@ def test_a_worker_stopped_mid_run_loses_no_history(stack: Stack) -> None:
 def test_planted_bugs_show_up_in_the_client_history(make_stack: Any) -> None:
     """Against a broken portal the same personas record what went wrong, and `loops == 0` fails."""
     stack = make_stack("loop-after-verify", "affiliate-challenged", "mfa-bypass")
-    with urllib.request.urlopen(stack.portal.url + "/_harness/accounts", timeout=30) as resp:
-        accounts = json.loads(resp.read())
+    accounts = PortalHarness(stack.portal.url).accounts()
     accounts_csv = stack.workdir / "accounts.csv"                  # this run reads its accounts from a CSV file
     with open(accounts_csv, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, ["partner_id", "program", "username", "password", "notification_email", "team", "locked"])

@@ -51,7 +51,7 @@ def test_scenario_and_wall_axes_and_counters() -> None:
 
 def test_operations_write_invoke_then_exactly_one_completion(tmp_path: Path) -> None:
     sink = FileSink(tmp_path / "h.jsonl")
-    rec = Recorder(History(Timebase(10.0, epoch=1000.0), sink), "0-1", "careful", "ann@example.com")
+    rec = Recorder(History(Timebase(scale=10.0, epoch=1000.0), sink), "0-1", "careful", "ann@example.com")
     rec.new_flow()
     with rec.op("verify", {"code": "123456", "ref": "AB12CD34"}) as op:
         op.fail({"reason": "wrong"})
@@ -102,7 +102,7 @@ def test_worker_batches_are_bounded_and_the_final_flush_always_sends() -> None:
 def test_listeners_see_every_line_after_the_sink_and_a_new_sink_replaces_the_old(tmp_path: Path) -> None:
     """Issue 10: readers of the history (the web UI's MFA tab) register as listeners; nobody wraps
     a sink's `write`. The sink writes first; swapping the sink keeps the other listeners."""
-    history = History(Timebase(1.0, 0.0))
+    history = History(Timebase(scale=1.0, epoch=0.0))
     seen: list[str] = []
     history.add_listener(seen.append)
     history.sink = FileSink(tmp_path / "h.jsonl")

@@ -5,15 +5,13 @@ calls the right invariant invalid)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections import defaultdict
 from typing import Any
 
 from loadtests_stack import Stack
 
+from mfa_harness.harness_http import InboxApi, PortalHarness
 from scenarios.checker import CheckContext, check
-from scenarios.collect import inbox_deliveries
 
 PROBERS = "resend-mixer=1,replayer=1,session-reuser=1,protected-visitor=1"
 
@@ -40,9 +38,8 @@ def pairs(lines: list[dict[str, Any]], op: str) -> list[tuple[dict[str, Any], di
 
 def black_box(stack: Stack, history: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The checker as a --target run would use it: no portal events."""
-    with urllib.request.urlopen(stack.portal.url + "/_harness/accounts", timeout=30) as resp:
-        accounts = json.loads(resp.read())
-    lines = sorted(history + inbox_deliveries(stack.inbox.url), key=lambda line: line["wall"])
+    accounts = PortalHarness(stack.portal.url).accounts()
+    lines = sorted(history + InboxApi(stack.inbox.url).all_deliveries(), key=lambda line: line["wall"])
     return check(lines, CheckContext(white_box=False, accounts=accounts, time_scale=stack.time_scale))
 
 
@@ -126,5 +123,5 @@ def test_replayer_catches_codes_that_repeat_across_logins(make_stack: Any) -> No
     verdict = black_box(stack, history)
     assert verdict["single_use"]["valid"] is False and verdict["single_use"]["code_repeats"]["repeats"] >= 2
     timed = CheckContext(white_box=False, accounts=None, policy={"codes_repeat": True})
-    lines = sorted(history + inbox_deliveries(stack.inbox.url), key=lambda line: line["wall"])
+    lines = sorted(history + InboxApi(stack.inbox.url).all_deliveries(), key=lambda line: line["wall"])
     assert check(lines, timed)["single_use"]["valid"] is True     # a time-based-code policy allows repeats

@@ -87,7 +87,10 @@ def test_clock_fixture_expires_a_code(mfa_stack, mfa_portal, mfa_inbox, mfa_cloc
     user = mfa_stack.accounts_of("reseller")[0]
     ref = mfa_portal.login(user["username"], user["password"]).ref
     code = mfa_inbox.wait_code(user["notification_email"], ref=ref)
-    mfa_clock.advance(301)
+    before = mfa_clock.now()
+    assert mfa_clock.advance(301) >= 301
+    assert mfa_clock.now() - before >= 301                  # the portal's clock, jump included
+    assert mfa_clock.timebase.st() < before + 60            # the stack's clock without the jump
     assert mfa_portal.verify(code).reason == "expired"
     assert mfa_portal.account().page != "partner-account"
 

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from server.cli import OneLineParser, non_negative_int, port_number, positive_float
+from mfa_harness.cli_args import non_negative_int, port, positive_float
+from server.cli import OneLineParser
 
 TEAM = "team-a"
 TEAM_ADDRESS = "team-a@agency.example"
@@ -80,9 +81,9 @@ def _password(rng: random.Random) -> str:
 def site_parser(prog: str, description: str, partners: int = 8, affiliates: int = 2) -> OneLineParser:
     """The options every site takes; a site adds its own library settings."""
     p = OneLineParser(prog=prog, description=description)
-    p.add_argument("--port", type=port_number, default=0, help="port on 127.0.0.1 (default 0: a free one)")
+    p.add_argument("--port", type=port, default=0, help="port on 127.0.0.1 (default 0: a free one)")
     p.add_argument("--smtp-host", default="127.0.0.1")
-    p.add_argument("--smtp-port", type=port_number, required=True, help="the inbox's SMTP port")
+    p.add_argument("--smtp-port", type=port, required=True, help="the inbox's SMTP port")
     p.add_argument("--db", type=Path, required=True, help="SQLite file (its folder is created)")
     p.add_argument("--accounts-out", type=Path, required=True, help="write the seeded accounts here (JSON)")
     p.add_argument("--seed", type=int, default=1, help="seed of the accounts' passwords")
