@@ -1,9 +1,15 @@
-"""Which tests are pure (no process, no socket): the fast tier's rule, read from the code.
+"""The fast tier: `pytest -m fast` runs the pure tests (no process, no socket) in seconds.
+
+A pytest plugin of this repository (pyproject: `pythonpath = ["tests/fast"]`, `-p fast_tier`).
+Nobody marks a test `fast` by hand: a test is in the tier when nothing it can reach starts a
+process or opens a socket, it carries no `slow` marker and it is not a Hypothesis test.
 
 `Purity` decides per collected test, after import: the test function, its class, its fixtures
 and, transitively, the project's functions and classes they name must not reach `IMPURE`
 (a process, a socket, an HTTP or SMTP client or server, Locust, a browser). It reads names, not
 behaviour, so it is conservative: a test that names `cli.main` is out even if it only lists.
+The reading is checked while the test runs: a fast test that starts a process or opens a
+socket fails (`no_process_no_socket`), naming what it did, so the tier stays pure.
 
 `may_hold_pure_tests` is the same rule read from a test file's syntax before it is imported, so
 that `pytest -m fast` does not pay for importing the files that cannot hold a pure test; it
@@ -14,15 +20,22 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import functools
 import importlib
 import inspect
+import os
+import socket
+import subprocess
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
 INSTALLED = ("site-packages", "/.venv/", "/.tox/")
 IMPURE = ("subprocess", "multiprocessing", "concurrent.futures.process", "socket", "socketserver", "ssl",
           "http.client", "http.server", "urllib.request", "smtplib", "aiosmtplib", "aiosmtpd.controller",
@@ -32,6 +45,7 @@ IMPURE = ("subprocess", "multiprocessing", "concurrent.futures.process", "socket
 IMPURE_CALLS = frozenset({"fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen",
                           "execv", "execve", "execvp", "spawnv", "spawnve"})    # os.*
 NOT_PURE_MARKERS = ("slow",)
+GUARD = "_fast_tier_stays_pure"     # the autouse fixture at the end, which every test uses
 
 
 def impure_module(name: str) -> bool:
@@ -107,8 +121,8 @@ class Purity:
         return None
 
 
-def impurity(item: Any, purity: Purity, guard: str) -> str | None:
-    """Why a collected test is not in the fast tier, or None when it is (`guard`: a fixture to skip)."""
+def impurity(item: Any, purity: Purity) -> str | None:
+    """Why a collected test is not in the fast tier, or None when it is."""
     for marker in NOT_PURE_MARKERS:
         if item.get_closest_marker(marker):
             return f"marked {marker}"
@@ -122,9 +136,38 @@ def impurity(item: Any, purity: Purity, guard: str) -> str | None:
         return why
     for name, defs in item._fixtureinfo.name2fixturedefs.items():
         for fixturedef in defs:
-            if name != guard and in_repo(fixturedef.func) and (why := purity.reason(fixturedef.func)):
+            if name != GUARD and in_repo(fixturedef.func) and (why := purity.reason(fixturedef.func)):
                 return f"fixture {name} -> {why}"
     return None
+
+
+class NotPure(AssertionError):
+    """A test of the fast tier started a process or opened a socket."""
+
+
+def _refuse(what: str):
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NotPure(f"a fast-tier test must not {what}; if it needs to, it does not belong in the tier "
+                      "(tests/fast_tier.py says how the tier is chosen)")
+    return refuse
+
+
+@contextlib.contextmanager
+def no_process_no_socket() -> Iterator[None]:
+    """Inside, starting a process or binding/connecting a socket raises NotPure."""
+    saved = [(subprocess.Popen, "_execute_child"), (socket.socket, "bind"), (socket.socket, "connect")]
+    saved += [(os, name) for name in ("fork", "posix_spawn", "posix_spawnp", "system") if hasattr(os, name)]
+    own = [(owner, name, owner.__dict__.get(name)) for owner, name in saved]   # None: inherited
+    try:
+        for owner, name in saved:
+            setattr(owner, name, _refuse(f"call {getattr(owner, '__name__', owner)}.{name}"))
+        yield
+    finally:
+        for owner, name, original in own:
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
 
 # --- before import: the same rule on a test file's syntax -------------------------------------
@@ -213,3 +256,40 @@ def may_hold_pure_tests(path: Path) -> bool:
         if not _not_pure_by_decorator(test) and not (_refs(test) & impure) and not (params & fixtures):
             return True
     return False
+
+
+# --- the plugin's hooks ----------------------------------------------------------------------
+
+def _fast_only(config: pytest.Config) -> bool:
+    return (config.option.markexpr or "").strip() == "fast"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m fast`, a test file none of whose tests can be pure is not even imported, nor a
+    folder without such a file (nor, then, its conftest.py: the browser tests need Playwright)."""
+    if not _fast_only(config):
+        return None
+    if collection_path.is_dir():
+        files: Iterator[Path] = collection_path.rglob("test_*.py")
+    elif collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        files = iter([collection_path])
+    else:
+        return None
+    return True if not any(may_hold_pure_tests(f) for f in files) else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    purity = Purity()
+    for item in items:
+        if impurity(item, purity) is None:
+            item.add_marker(pytest.mark.fast)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_stays_pure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """While a fast test runs, starting a process or opening a socket fails it."""
+    if not request.node.get_closest_marker("fast"):
+        yield
+        return
+    with no_process_no_socket():
+        yield
