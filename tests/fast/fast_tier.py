@@ -181,10 +181,14 @@ def _is_fixture(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return any("fixture" in ast.unparse(d) for d in node.decorator_list)
 
 
+def _names_a_marker(expr: ast.AST) -> bool:
+    """`pytest.mark.slow` (not the word inside a string), or Hypothesis' `given`."""
+    return any(isinstance(n, ast.Attribute) and n.attr in NOT_PURE_MARKERS for n in ast.walk(expr))
+
+
 def _not_pure_by_decorator(node: ast.AST) -> bool:
-    decorators = getattr(node, "decorator_list", [])
-    return any(any(m in ast.unparse(d) for m in NOT_PURE_MARKERS) or ast.unparse(d).startswith("given")
-               for d in decorators)
+    targets = [d.func if isinstance(d, ast.Call) else d for d in getattr(node, "decorator_list", [])]
+    return any(_names_a_marker(t) or ast.unparse(t).split(".")[-1] == "given" for t in targets)
 
 
 @functools.cache
@@ -239,7 +243,7 @@ def may_hold_pure_tests(path: Path) -> bool:
     """False when no test of the file can be pure: each reads an impure name or fixture, or is marked."""
     impure, defs = _module_facts(path)
     marks = defs.get("pytestmark")
-    if marks is not None and any(m in ast.unparse(marks) for m in NOT_PURE_MARKERS):
+    if marks is not None and _names_a_marker(marks):
         return False
     fixtures = _impure_fixtures(path)
     tests: list[tuple[ast.AST, ast.AST | None]] = []

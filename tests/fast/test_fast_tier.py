@@ -38,6 +38,10 @@ def test_purity_follows_names_through_the_projects_code() -> None:
     ("def test_a():\n    assert 1 + 1 == 2\n", True),
     ("import subprocess\n\ndef run():\n    subprocess.run(['true'])\n\ndef test_a():\n    run()\n", False),
     ("import pytest\n\n@pytest.mark.slow\ndef test_a():\n    pass\n", False),
+    ("import pytest\n\npytestmark = [pytest.mark.slow]\n\ndef test_a():\n    pass\n", False),
+    ("import pytest\n\n@pytest.mark.parametrize('x', ['pytest.mark.slow'])\ndef test_a(x):\n    pass\n", True),
+    ("from hypothesis import given, strategies\n\n@given(strategies.integers())\ndef test_a(n):\n    pass\n",
+     False),
     ("import pytest\nimport socket\n\n@pytest.fixture\ndef port():\n    return socket.socket()\n\n"
      "def test_a(port):\n    pass\n\ndef test_b():\n    pass\n", True),      # test_b needs no socket
     ("from tornado.testing import AsyncHTTPTestCase\n\nclass T(AsyncHTTPTestCase):\n"
