@@ -1,7 +1,7 @@
 """JSON Schemas of what users write and read: scenario files, target profiles and verdict.json.
 
 Built from the registries the parsers use (personas, invariants, policy keys, fault kinds,
-profile keys), so a schema names exactly what the harness accepts; the shipped copies in
+nemesis actions, profile keys), so a schema names exactly what the harness accepts; the shipped copies in
 `scenarios/schemas/*.schema.json` are these, written by `python -m scenarios.schemas` (a test
 keeps them equal). Editors use them to complete and check files: taplo reads a
 `#:schema PATH` first line in TOML, VS Code's `json.schemas` setting maps verdict.json.
@@ -49,6 +49,28 @@ def _fault_rule() -> dict[str, Any]:
     return {"description": "an inbox fault rule (fake_smtp/README.md, 'Fault plan')", "oneOf": variants}
 
 
+def _nemesis_step() -> dict[str, Any]:
+    """One variant per nemesis action, from its class's fields (scenarios/nemesis.py)."""
+    from dataclasses import MISSING
+
+    from .nemesis import ACTIONS
+
+    kinds = {float: NUMBER, int: {"type": "integer"}, str: STRING}
+    variants = []
+    for name, cls in ACTIONS.items():
+        props: dict[str, Any] = {"action": {"const": name}}
+        for f in cls.settings():
+            meta = f.metadata
+            prop = {"enum": list(meta["choices"])} if meta["choices"] else dict(kinds[cls.types()[f.name]])
+            if meta["minimum"] is not None:
+                prop["minimum"] = meta["minimum"]
+            props[f.name] = {**prop, "description": meta["doc"]}
+        required = ["action"] + [f.name for f in cls.settings() if f.default is MISSING]
+        variants.append(_obj(props, required, description=(cls.__doc__ or "").strip()))
+    return {"description": "a runner action at a scenario time (scenarios/README.md, '[[nemesis]]')",
+            "oneOf": variants}
+
+
 def _policy() -> dict[str, Any]:
     from server.policy import Policy
 
@@ -69,11 +91,7 @@ def scenario_schema() -> dict[str, Any]:
     from scenarios.checker import INVARIANTS
     from server.population import PROGRAMS
 
-    from .spec import NEMESIS_ACTIONS
 
-    nemesis = _obj({"action": {"enum": list(NEMESIS_ACTIONS)}, "at": {**NUMBER, "minimum": 0},
-                    "by": NUMBER, "down_for": {**NUMBER, "minimum": 0}, "partner": STRING, "address": STRING},
-                   ["action", "at"])
     return {
         "$schema": DRAFT, "$id": "https://mfa-harness.invalid/schemas/scenario.schema.json",
         "title": "mfa-harness scenario", **_obj({
@@ -91,7 +109,7 @@ def scenario_schema() -> dict[str, Any]:
             "personas": _obj({p: {**NUMBER, "minimum": 0} for p in PERSONA_NAMES}),
             "policy": _policy(),
             "faults": {"type": "array", "items": _fault_rule()},
-            "nemesis": {"type": "array", "items": nemesis},
+            "nemesis": {"type": "array", "items": _nemesis_step()},
             "thresholds": {"type": "array", "items": {**STRING, "minLength": 1}},
             "expect": _obj({"violations": {"type": "integer"},
                             "invalid": {"type": "array", "items": {"enum": list(INVARIANTS)}}}),

@@ -24,9 +24,10 @@ from scenarios.checker.policy import CHECKER_ALIASES
 from server.policy import PolicyError, policy_from_mapping
 from server.population import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
 
+from .nemesis import NemesisAction, StepError, parse_step
+
 CATALOG_DIR = Path(__file__).parent / "catalog"
 
-NEMESIS_ACTIONS = ("clock-jump", "kill-portal", "change-notification")
 # `[policy]` takes the portal's own keys (server/policy.py), since it becomes the portal's
 # `--policy` file; the checker's names for the two lifetimes are accepted as aliases.
 POLICY_ALIASES = CHECKER_ALIASES
@@ -44,18 +45,6 @@ def did_you_mean(word: str, known: list[str] | tuple[str, ...]) -> str:
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be run; the message says file, line and what is wrong."""
-
-
-@dataclass
-class NemesisStep:
-    """One scheduled action of the runner's nemesis, at a scenario time."""
-
-    at: float
-    action: str
-    by: float = 0.0            # clock-jump: scenario seconds
-    down_for: float = 0.0      # kill-portal: scenario seconds before the restart
-    partner: str = "agency"    # change-notification: which kind of partner
-    address: str = ""          # change-notification: new address ("" = generated)
 
 
 @dataclass
@@ -77,7 +66,7 @@ class Scenario:
     personas: dict[str, float] = field(default_factory=dict)
     policy: dict[str, Any] = field(default_factory=dict)
     faults: list[dict[str, Any]] = field(default_factory=list)
-    nemesis: list[NemesisStep] = field(default_factory=list)
+    nemesis: list[NemesisAction] = field(default_factory=list)   # sorted by `at`
     thresholds: list[str] = field(default_factory=list)
     expect_invalid: list[str] = field(default_factory=list)
     bugs: list[str] = field(default_factory=list)
@@ -203,6 +192,16 @@ class _Reader:
         if unknown:
             raise self.fail(unknown[0], f"unknown key (known: {', '.join(sorted(self.used))})"
                                         + did_you_mean(unknown[0], sorted(self.used)))
+
+
+def _nemesis_step(path: Path, text: str, i: int, table: Any, duration: float) -> NemesisAction:
+    """The `i`-th `[[nemesis]]` table, checked by its action's class; an error points at the key's line."""
+    try:
+        return parse_step(table, duration)
+    except StepError as exc:
+        where = f"nemesis[{i}].{exc.key}" if exc.key else f"nemesis[{i}]"
+        hint = did_you_mean(exc.word, exc.known) if exc.word else ""
+        raise ScenarioError(f"{path}:{_block_line(text, 'nemesis', i, exc.key)}: {where}: {exc}{hint}") from None
 
 
 def _population_args(pop: _Reader) -> list[str]:
@@ -347,22 +346,8 @@ def load(name_or_path: str | Path) -> Scenario:
         _check_window(path, text, i, rule, sc.duration)
     sc.faults = [dict(r) for r in faults]
 
-    for i, step in enumerate(top.get("nemesis", list, [])):
-        nem = _Reader(path, text, step, "nemesis")
-        action = nem.get("action", str)
-        if action not in NEMESIS_ACTIONS:
-            raise nem.fail("action", f"nemesis[{i}]: unknown action {action!r} (known: {', '.join(NEMESIS_ACTIONS)})")
-        at = nem.get("at", (int, float))
-        if at is None or at < 0 or at > sc.duration:
-            raise nem.fail("at", f"nemesis[{i}]: needs 0 <= at <= duration ({sc.duration:g})")
-        sc.nemesis.append(NemesisStep(
-            at=float(at), action=action,
-            by=float(nem.get("by", (int, float), 0.0)),
-            down_for=float(nem.get("down_for", (int, float), 0.0)),
-            partner=nem.get("partner", str, "agency"),
-            address=nem.get("address", str, ""),
-        ))
-        nem.finish()
+    for i, table in enumerate(top.get("nemesis", list, [])):
+        sc.nemesis.append(_nemesis_step(path, text, i, table, sc.duration))
     sc.nemesis.sort(key=lambda s: s.at)
 
     thresholds = top.get("thresholds", list, [])

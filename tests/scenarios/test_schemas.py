@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import tomllib
 from pathlib import Path
@@ -17,6 +18,7 @@ from scenarios.verdict_io import compute_verdict
 REPO = Path(__file__).resolve().parents[2]
 
 
+@functools.cache      # checked and compiled once per schema: the tests stay in the fast tier's budget
 def validator(name: str) -> jsonschema.Draft202012Validator:
     schema = json.loads(path_of(name).read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator.check_schema(schema)
