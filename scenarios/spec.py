@@ -273,24 +273,9 @@ def catalog() -> list[Scenario]:
 def load(name_or_path: str | Path) -> Scenario:
     """Parse and validate a scenario; raises ScenarioError with file:line on any mistake."""
     path = resolve(str(name_or_path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a UTF-8 text file (a scenario is TOML)") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
+    text, data = _read_toml(path)
     top = _Reader(path, text, data)
-    for key in data:                    # before anything else: a misspelled table explains what follows
-        if key not in TOP_KEYS:
-            value = data[key]
-            kind = "table" if isinstance(value, dict) or (isinstance(value, list) and value and all(
-                isinstance(x, dict) for x in value)) else "key"
-            raise ScenarioError(f"{path}:{_table_line(text, key)}: unknown {kind} {key!r} "
-                                f"(known: {', '.join(TOP_KEYS)}){did_you_mean(key, TOP_KEYS)}")
+    _check_top_keys(path, text, data)   # before anything else: a misspelled table explains what follows
     name = top.get("name", str, path.stem)
     description = top.get("description", str)
     if not description:
@@ -307,8 +292,46 @@ def load(name_or_path: str | Path) -> Scenario:
     sc.partners = pop.get("partners", int, 40, positive=True)
     sc.population = _population_args(pop)
     pop.finish()
+    _read_load(sc, _Reader(path, text, top.get("load", dict, {}), "load"))
+    portal = _Reader(path, text, top.get("portal", dict, {}), "portal")
+    sc.processes = portal.get("processes", int, 1, positive=True)
+    portal.finish()
+    sc.personas = _read_personas(top, _Reader(path, text, top.get("personas", dict, {}), "personas"))
+    sc.policy = _portal_policy(_Reader(path, text, top.get("policy", dict, {}), "policy"))
+    sc.faults = _read_faults(path, text, top.get("faults", list, []), sc.duration)
+    for i, table in enumerate(top.get("nemesis", list, [])):
+        sc.nemesis.append(_nemesis_step(path, text, i, table, sc.duration))
+    sc.nemesis.sort(key=lambda s: s.at)
+    sc.thresholds = _read_thresholds(path, text, top)
+    sc.expect_invalid = _read_expect(_Reader(path, text, top.get("expect", dict, {}), "expect"))
+    top.finish()
+    return sc
 
-    load_t = _Reader(path, text, top.get("load", dict, {}), "load")
+
+def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file (a scenario is TOML)") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _check_top_keys(path: Path, text: str, data: dict[str, Any]) -> None:
+    for key in data:
+        if key not in TOP_KEYS:
+            value = data[key]
+            kind = "table" if isinstance(value, dict) or (isinstance(value, list) and value and all(
+                isinstance(x, dict) for x in value)) else "key"
+            raise ScenarioError(f"{path}:{_table_line(text, key)}: unknown {kind} {key!r} "
+                                f"(known: {', '.join(TOP_KEYS)}){did_you_mean(key, TOP_KEYS)}")
+
+
+def _read_load(sc: Scenario, load_t: _Reader) -> None:
     sc.users = int(load_t.bounded("users", load_t.get("users", int, 10, positive=True), MAX_USERS))
     sc.spawn_rate = float(load_t.get("spawn_rate", (int, float), sc.users, positive=True))
     rate = load_t.get("arrival_rate", (int, float), None, positive=True)
@@ -317,25 +340,21 @@ def load(name_or_path: str | Path) -> Scenario:
     sc.allow_partial = bool(load_t.get("allow_partial", bool, False))
     load_t.finish()
 
-    portal = _Reader(path, text, top.get("portal", dict, {}), "portal")
-    sc.processes = portal.get("processes", int, 1, positive=True)
-    portal.finish()
 
-    personas = top.get("personas", dict, {})
+def _read_personas(top: _Reader, table: _Reader) -> dict[str, float]:
+    personas = table.data
     for key, weight in personas.items():
         if key not in PERSONA_NAMES:
-            raise _Reader(path, text, personas, "personas").fail(
-                key, f"unknown persona (known: {', '.join(sorted(PERSONA_NAMES))})"
-                     + did_you_mean(key, sorted(PERSONA_NAMES)))
+            raise table.fail(key, f"unknown persona (known: {', '.join(sorted(PERSONA_NAMES))})"
+                                  + did_you_mean(key, sorted(PERSONA_NAMES)))
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise _Reader(path, text, personas, "personas").fail(key, f"weight must be a number >= 0, got {weight!r}")
+            raise table.fail(key, f"weight must be a number >= 0, got {weight!r}")
     if not personas or not any(personas.values()):
         raise top.fail("personas", "at least one persona with a weight > 0 is required")
-    sc.personas = {k: float(v) for k, v in personas.items()}
+    return {k: float(v) for k, v in personas.items()}
 
-    sc.policy = _portal_policy(_Reader(path, text, top.get("policy", dict, {}), "policy"))
 
-    faults = top.get("faults", list, [])
+def _read_faults(path: Path, text: str, faults: list[Any], duration: float) -> list[dict[str, Any]]:
     for i, rule in enumerate(faults):
         if not isinstance(rule, dict) or "kind" not in rule:
             raise ScenarioError(f"{path}:{_block_line(text, 'faults', i, 'kind')}: faults[{i}]: each [[faults]] needs a kind")
@@ -343,13 +362,11 @@ def load(name_or_path: str | Path) -> Scenario:
             parse_rule(rule, i, "faults")
         except PlanError as exc:
             raise ScenarioError(f"{path}:{_block_line(text, 'faults', i, exc.field('field'))}: {exc}") from None
-        _check_window(path, text, i, rule, sc.duration)
-    sc.faults = [dict(r) for r in faults]
+        _check_window(path, text, i, rule, duration)
+    return [dict(r) for r in faults]
 
-    for i, table in enumerate(top.get("nemesis", list, [])):
-        sc.nemesis.append(_nemesis_step(path, text, i, table, sc.duration))
-    sc.nemesis.sort(key=lambda s: s.at)
 
+def _read_thresholds(path: Path, text: str, top: _Reader) -> list[str]:
     thresholds = top.get("thresholds", list, [])
     if not all(isinstance(t, str) and t.strip() for t in thresholds):
         raise top.fail("thresholds", "must be a list of expressions such as \"flow.p95 < 8s\"")
@@ -361,9 +378,10 @@ def load(name_or_path: str | Path) -> Scenario:
         if parsed.deprecated:
             print(f"mfa-harness: warning: {path}:{_value_line(text, 'thresholds', expr)}: {parsed.deprecated}",
                   file=sys.stderr)
-    sc.thresholds = list(thresholds)
+    return list(thresholds)
 
-    expect = _Reader(path, text, top.get("expect", dict, {}), "expect")
+
+def _read_expect(expect: _Reader) -> list[str]:
     violations = expect.get("violations", int, 0)
     invalid = expect.get("invalid", list, [])
     for inv in invalid:
@@ -371,7 +389,5 @@ def load(name_or_path: str | Path) -> Scenario:
             raise expect.fail("invalid", f"unknown invariant {inv!r} (known: {', '.join(INVARIANT_NAMES)})")
     if violations != 0 and not invalid:
         raise expect.fail("violations", "only 0 is meaningful; list expected failures in expect.invalid")
-    sc.expect_invalid = list(invalid)
     expect.finish()
-    top.finish()
-    return sc
+    return list(invalid)
