@@ -7,6 +7,6 @@ invariants come out invalid.
 
 from __future__ import annotations
 
-from server.bugs import PLANTED_BUGS, PlantedBug
+from mfa_harness.server.bugs import PLANTED_BUGS, PlantedBug
 
 __all__ = ["PLANTED_BUGS", "PlantedBug"]

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from mfa_harness.checker.jsonlines import gc_paused, loads, loads_lines
 from mfa_harness.errors import SetupError
-from scenarios.checker.jsonlines import gc_paused, loads, loads_lines
 
 
 class CollectError(SetupError):

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar, dataclass_transform
 
-from server.mail import AddressError, validate_address
-from server.population import PROGRAMS
+from mfa_harness.server.mail import AddressError, validate_address
+from mfa_harness.server.population import PROGRAMS
 
 ACTIONS: dict[str, type[NemesisAction]] = {}   # action name -> class; filled by subclassing NemesisAction
 TOML_TYPES: dict[type, tuple[type, ...]] = {float: (int, float), int: (int,), str: (str,)}

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from loadtests.accounts import AccountsError, load_file, load_url
 from mfa_harness.errors import SetupError
+from mfa_harness.loadtests.accounts import AccountsError, load_file, load_url
 
 from . import collect, target_inbox
 from .nemesis import post_json
@@ -256,7 +256,7 @@ def target_preflight(opts: Any, time_scale: float, personas: dict[str, float],
                      accounts: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     """Before any load on a --target: the time rule and the probe (scenarios/probe.py); the policy the
     run is judged against and where it came from. A problem is a SetupError (exit 2, one line)."""
-    from loadtests.profile import ProfileError, load_profile
+    from mfa_harness.loadtests.profile import ProfileError, load_profile
 
     from .probe import checker_policy, preflight
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fast_tier import NotPure, Purity, may_hold_pure_tests, no_process_no_socket
 
-from scenarios import checker, runner, spec, stack
+from mfa_harness import checker
+from mfa_harness.scenarios import runner, spec, stack
 
 
 def _starts_a_process() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from scenarios.nemesis import ACTIONS, ChangeNotification, ClockJump, KillPortal, NemesisAction
-from scenarios.schemas import path_of
-from scenarios.spec import ScenarioError, load
+from mfa_harness.scenarios.nemesis import ACTIONS, ChangeNotification, ClockJump, KillPortal, NemesisAction
+from mfa_harness.scenarios.schemas import path_of
+from mfa_harness.scenarios.spec import ScenarioError, load
 
 GOOD = '''description = "a test scenario"
 duration = 600

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.target_inbox import TargetInboxError, inbox_offset, restamp, shift_plan
+from mfa_harness.scenarios.target_inbox import TargetInboxError, inbox_offset, restamp, shift_plan
 
 
 def test_offset_is_the_inbox_time_at_the_runs_epoch() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import bugmap
-from scenarios.checker import INVARIANTS
-from scenarios.spec import CATALOG_DIR
-from server.bugs import PLANTED_BUGS, describe, validate_bugs
+from mfa_harness.checker import INVARIANTS
+from mfa_harness.scenarios import bugmap
+from mfa_harness.scenarios.spec import CATALOG_DIR
+from mfa_harness.server.bugs import PLANTED_BUGS, describe, validate_bugs
 
 SERVER = Path(__file__).resolve().parents[2] / "server"
 FLAG = re.compile(r'"([a-z0-9-]+)"\s+(?:not\s+)?in\s+[\w.]*bugs\b')    # `"code-reuse" in self.bugs`
