@@ -58,7 +58,11 @@ def in_repo(obj: Any) -> bool:
         path = inspect.getsourcefile(obj) or ""
     except TypeError:
         return False
-    return path.startswith(str(REPO)) and not any(m in path for m in INSTALLED)
+    if path.startswith(str(REPO)) and not any(m in path for m in INSTALLED):
+        return True
+    # the project itself, installed (tox installs the package, not an editable link to the repo)
+    module = getattr(inspect.getmodule(obj), "__name__", "") or ""
+    return module == "mfa_harness" or module.startswith("mfa_harness.")
 
 
 class Purity:
