@@ -14,7 +14,7 @@ from typing import Any
 
 import gevent
 
-from .answers import CODE_PAGE, CONNECTION, COOKIES_BLOCKED, LOGIN_PAGE, LOOP, SIGNED_IN, read_answer
+from .answers import CODE_PAGE, CONNECTION, COOKIES_BLOCKED, LOGIN_PAGE, LOOP, SIGNED_IN, Answer, read_answer
 from .history import Recorder
 from .inbox_client import InboxClient, Mail, WaitError
 from .portal_client import PortalClient, PortalResult
@@ -74,6 +74,19 @@ class Steps(ExtraSteps):
         return self.h.opts.code_timeout
 
     # ---- loops ---------------------------------------------------------------------------------
+    def loop_ended(self, op: Any, a: Answer, res: PortalResult) -> str | None:
+        """A redirect loop or blocked cookies end any step the same way: a failed operation and a
+        loop line; None when the answer is neither."""
+        if a.looped:
+            op.fail({"reason": "loop", "chain": res.chain})
+            self.loop_line(res.chain, "loop")
+            return "loop"
+        if a.kind == COOKIES_BLOCKED:
+            op.fail({"reason": "cookies_blocked", "chain": res.chain})
+            self.loop_line(res.chain, "cookies_blocked")
+            return "cookies_blocked"
+        return None
+
     def loop_line(self, chain: list[str], ended: str, kind: str = "chain") -> None:
         """`kind`: "chain" (a redirect chain revisits a URL or runs too long), "repeat" (a second
         return to sign-in in one login flow without reaching a signed-in page)."""
@@ -127,14 +140,8 @@ class Steps(ExtraSteps):
         if a.kind == CONNECTION:
             op.info({"reason": "connection", "error": res.error, "chain": res.chain})
             return "error"
-        if a.looped:
-            op.fail({"reason": "loop", "chain": res.chain})
-            self.loop_line(res.chain, "loop")
-            return "loop"
-        if a.kind == COOKIES_BLOCKED:
-            op.fail({"reason": "cookies_blocked", "chain": res.chain})
-            self.loop_line(res.chain, "cookies_blocked")
-            return "cookies_blocked"
+        if ended := self.loop_ended(op, a, res):
+            return ended
         if a.kind == CODE_PAGE:
             fs.ref = self.profile.ref_of(res.text)
             if fs.ref:
@@ -232,14 +239,8 @@ class Steps(ExtraSteps):
             op.fail({"reason": "bounced" if fs.bounces < 2 else "loop", "message": res.reason, "page": "login",
                      "chain": res.chain})
             return "loop" if self.second_bounce(fs, res.chain) else "bounced"
-        if a.looped:
-            op.fail({"reason": "loop", "chain": res.chain})
-            self.loop_line(res.chain, "loop")
-            return "loop"
-        if a.kind == COOKIES_BLOCKED:
-            op.fail({"reason": "cookies_blocked", "chain": res.chain})
-            self.loop_line(res.chain, "cookies_blocked")
-            return "cookies_blocked"
+        if ended := self.loop_ended(op, a, res):
+            return ended
         if a.kind == CODE_PAGE:
             fs.verify_page = res
             op.fail({"reason": a.reason or "error", "chain": res.chain})
