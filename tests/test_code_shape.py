@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ("mfa_harness", "server", "fake_smtp", "loadtests", "scenarios", "checker")
+FOLDERS = ("src/mfa_harness", "server", "fake_smtp", "loadtests", "scenarios", "checker")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 

@@ -4,7 +4,7 @@ The import graph is built from the source with `ast` (every `import`, lazy ones 
 bodies included), so the test is pure and fast. Module names are read with or without the
 `mfa_harness.` prefix and the checker is one package whether it lives in `checker/`
 (`mfa_harness.checker.x`) or top-level `checker/` (`mfa_harness.checker.x`). Modules directly in
-the shared `mfa_harness/` folder are one node each, so a `python -m mfa_harness` dispatcher and a
+the shared `src/mfa_harness/` folder are one node each, so a `python -m mfa_harness` dispatcher and a
 shared helper the packages use do not make a cycle through a common name.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("server", "fake_smtp", "loadtests", "scenarios", "checker")
-FOLDERS = (*PACKAGES, "mfa_harness")
+FOLDERS = (*PACKAGES, "src/mfa_harness")
 CHECKER = "checker"
 
 Edges = dict[str, dict[str, list[str]]]   # package -> imported package -> ["file:line", ...]
@@ -42,6 +42,8 @@ def module_name(path: Path) -> str:
     parts = list(path.relative_to(REPO).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
+    if parts[0] == "src":
+        parts.pop(0)
     if parts[0] != "mfa_harness":
         parts.insert(0, "mfa_harness")
     return ".".join(parts)
