@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mfa_harness.errors import HarnessError
+
 DEFAULT_TIMEOUT = 30.0      # wall seconds for one request (long-polls add their own wait on top)
 WAIT_MARGIN = 30.0          # extra wall seconds a long-poll's HTTP timeout gets over the wait itself
 PAGE = 5000                 # lines per page when reading a paged log to its end
@@ -26,12 +28,13 @@ MAX_PAGES = 100_000         # bound on those pages: a log that never ends is an 
 _json_loads = json.loads     # the default line parser (the name `json` is a method of Response)
 
 
-class HttpError(RuntimeError):
+class HttpError(HarnessError, RuntimeError):
     """A request without the expected answer. `status` is None when there was no answer at all."""
 
     def __init__(self, method: str, url: str, status: int | None, detail: str) -> None:
         answer = f"answered {status}" if status is not None else "no answer"
-        super().__init__(f"{method} {url}: {answer}" + (f" ({detail})" if detail else ""))
+        super().__init__(f"{method} {url}: {answer}" + (f" ({detail})" if detail else ""),
+                         method=method, url=url, status=status, detail=detail or None)
         self.method, self.url, self.status, self.detail = method, url, status, detail
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mfa_harness.errors import EXIT_SETUP, HarnessError
 from mfa_harness.harness_http import HttpError, InboxApi, PortalHarness, call_json, request
 
 EVENTS = [{"id": i, "event": "login"} for i in (1, 2, 5, 9, 10)]     # ids with gaps, as after a rollback
@@ -154,3 +155,13 @@ def test_no_answer_is_an_error_with_no_status(server: tuple[str, list[Any]]) -> 
     with pytest.raises(HttpError) as err:
         PortalHarness(f"http://127.0.0.1:{closed}").accounts()
     assert err.value.status is None and err.value.url.endswith("/_harness/accounts")
+
+
+def test_an_http_error_is_a_harness_error_with_its_facts_as_fields(server: tuple[str, list[Any]]) -> None:
+    url, _ = server
+    with pytest.raises(HarnessError) as err:            # the command line's one handler catches it: exit 2
+        call_json("GET", url + "/missing")
+    assert isinstance(err.value, HttpError) and isinstance(err.value, RuntimeError)   # old catchers still catch
+    assert err.value.exit_code == EXIT_SETUP
+    assert err.value.fields == {"method": "GET", "url": url + "/missing", "status": 404, "detail": "no such page"}
+    assert err.value.to_json()["kind"] == "HttpError"
