@@ -33,8 +33,8 @@ class HttpError(HarnessError, RuntimeError):
 
     def __init__(self, method: str, url: str, status: int | None, detail: str) -> None:
         answer = f"answered {status}" if status is not None else "no answer"
-        super().__init__(f"{method} {url}: {answer}" + (f" ({detail})" if detail else ""),
-                         method=method, url=url, status=status, detail=detail or None)
+        self.why = answer + (f" ({detail})" if detail else "")   # for a message of the caller's that names the URL
+        super().__init__(f"{method} {url}: {self.why}", method=method, url=url, status=status, detail=detail or None)
         self.method, self.url, self.status, self.detail = method, url, status, detail
 
 

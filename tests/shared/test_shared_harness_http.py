@@ -165,3 +165,4 @@ def test_an_http_error_is_a_harness_error_with_its_facts_as_fields(server: tuple
     assert err.value.exit_code == EXIT_SETUP
     assert err.value.fields == {"method": "GET", "url": url + "/missing", "status": 404, "detail": "no such page"}
     assert err.value.to_json()["kind"] == "HttpError"
+    assert err.value.why == "answered 404 (no such page)"             # the message without method and URL
