@@ -130,7 +130,11 @@ class _Api:
             yield from lines
             if len(lines) < page:
                 return
-            after = int(lines[-1][key])
+            try:
+                after = int(lines[-1][key])
+            except (KeyError, TypeError, ValueError):
+                raise HttpError("GET", self.url + path, 200, f"a line without an integer {key!r}: "
+                                f"{str(lines[-1])[:200]!r}") from None
         raise HttpError("GET", self.url + path, None, f"more than {MAX_PAGES} pages")
 
 

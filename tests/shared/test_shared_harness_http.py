@@ -111,6 +111,8 @@ def test_paged_logs_are_read_to_the_end(server: tuple[str, list[Any]]) -> None:
     assert asked == ["/_harness/events?after=0&limit=2", "/_harness/events?after=2&limit=2",
                      "/_harness/events?after=9&limit=2"]          # the next page starts after the last id seen
     assert portal.all_events(after=5) == EVENTS[3:]
+    with pytest.raises(HttpError, match=r"/_harness/events: answered 200 \(a line without an integer 'seq'"):
+        list(portal._paged("/_harness/events", "seq", 0, json.loads, page=2))   # no next page to ask for
 
 
 def test_inbox_wait_and_fault_plan(server: tuple[str, list[Any]]) -> None:
