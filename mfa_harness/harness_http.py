@@ -213,4 +213,9 @@ class InboxApi(_Api):
         """Replace the fault plan (`seed` None: the inbox's own); HttpError (status 400, its detail
         saying which rule and field) for a bad plan."""
         plan: dict[str, Any] = {"rules": rules} if seed is None else {"seed": seed, "rules": rules}
+        return self.put_faults(plan)
+
+    def put_faults(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """Replace the fault plan with a whole plan object, as `faults()` gave it: a plan read before
+        a run is put back as it was, whatever keys it has."""
         return self.json("PUT", "/api/v1/faults", plan)

@@ -123,6 +123,7 @@ def test_inbox_wait_and_fault_plan(server: tuple[str, list[Any]]) -> None:
     assert inbox.wait("to:ann", timeout=1) == {"Seq": 7, "Code": "123456"}
     assert inbox.set_faults([{"kind": "drop"}]) == {"rules": [{"kind": "drop"}]}   # no seed: the inbox's own
     assert inbox.set_faults([], seed=3) == {"seed": 3, "rules": []}
+    assert inbox.put_faults({"seed": 4, "rules": [], "note": "x"}) == {"seed": 4, "rules": [], "note": "x"}  # as is
     with pytest.raises(HttpError) as err:
         inbox.set_faults([{"probability": 1}])
     assert (err.value.status, err.value.method) == (400, "PUT")
