@@ -25,8 +25,8 @@ from typing import Any
 from locust import FastHttpUser, events, task
 from locust.contrib.fasthttp import FastHttpSession
 
-from loadtests.cookies import OneOriginJar
 from mfa_harness.harness_http import PortalHarness
+from mfa_harness.loadtests.cookies import OneOriginJar
 
 XSRF = 'name="_xsrf" value="'
 REF = 'data-ref="'

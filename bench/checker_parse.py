@@ -1,8 +1,8 @@
 """Checker: seconds to check a 1,000,000-line history against seconds to merely parse it.
 
 The history comes from ``history_gen`` (realistic flows, all sources, valid). "Parse" is what
-``mfa-harness check DIR`` does before checking: ``scenarios.collect.read_jsonl``. "Check" is
-that plus ``scenarios.checker.check`` (index in one pass, then the eleven invariants), so the
+``mfa-harness check DIR`` does before checking: ``mfa_harness.scenarios.collect.read_jsonl``. "Check" is
+that plus ``mfa_harness.checker.check`` (index in one pass, then the eleven invariants), so the
 ratio is the whole cost of a verdict's invariants relative to reading the file at all.
 
 Each round parses the file (B, timed) and then checks what it parsed (timed); A of that
@@ -28,9 +28,9 @@ from typing import Any
 
 from bench.history_gen import POLICY, write_history
 from bench.measure import Goal, Side, ratio_figure, result
-from scenarios.checker import CheckContext, check
-from scenarios.checker.jsonlines import gc_paused
-from scenarios.collect import read_jsonl
+from mfa_harness.checker import CheckContext, check
+from mfa_harness.checker.jsonlines import gc_paused
+from mfa_harness.scenarios.collect import read_jsonl
 
 NAME = "checker_parse"
 TITLE = "checker: parse + check a history vs parse it only (seconds)"

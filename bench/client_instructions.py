@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.end_to_end import PERSONAS, TIME_SCALE
 from bench.locust_run import BARE_MFA_LOCUSTFILE, LOCUSTFILE
-from scenarios.stack import LocalStack, StackConfig
+from mfa_harness.scenarios.stack import LocalStack, StackConfig
 
 
 def _aggregated(prefix: Path) -> list[tuple[float, int, int]]:

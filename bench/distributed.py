@@ -32,8 +32,8 @@ from bench import procs
 from bench.end_to_end import PERSONAS, TIME_SCALE, WARMUP_S, mfa_logins
 from bench.locust_run import LOCUSTFILE, run_locust
 from bench.measure import Goal, Side, absolute_figure, alternate, ratio_figure, result
-from scenarios.runner import free_port
-from scenarios.stack import LocalStack, StackConfig
+from mfa_harness.scenarios.runner import free_port
+from mfa_harness.scenarios.stack import LocalStack, StackConfig
 
 NAME = "distributed"
 TITLE = "distributed Locust (master + workers, separate process groups): logins/s per worker, merged history"

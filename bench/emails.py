@@ -1,6 +1,6 @@
 """Realistic verification emails: the portal's own template under the headers relays add.
 
-The body is exactly what the portal sends (``server.mail.code_email``); in front of it go the
+The body is exactly what the portal sends (``mfa_harness.server.mail.code_email``); in front of it go the
 transport headers a real message carries by the time it reaches a mailbox (Received chain,
 DKIM/ARC signatures, authentication results), which bring it to the ~3 KB the issue asks for.
 Messages are made once, before any timing, so the sender spends nothing on composing.
@@ -13,7 +13,7 @@ import random
 import re
 import time
 
-from server.mail import code_email, new_message_id
+from mfa_harness.server.mail import code_email, new_message_id
 
 SENDER = "no-reply@portal.example"
 

@@ -40,7 +40,7 @@ from typing import Any
 from bench import procs
 from bench.locust_run import BARE_MFA_LOCUSTFILE, HELLO_LOCUSTFILE, LOCUSTFILE, LocustRun, run_locust
 from bench.measure import Goal, Side, alternate, ratio_figure, result
-from scenarios.stack import LocalStack, StackConfig
+from mfa_harness.scenarios.stack import LocalStack, StackConfig
 
 NAME = "end_to_end"
 TITLE = "end to end: MFA logins/s of the stack vs hello-world req/s; Locust CPU vs portal CPU per login"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scenarios.checker.policy import DEFAULT_POLICY
+from mfa_harness.checker.policy import DEFAULT_POLICY
 
 Line = dict[str, Any]
 POLICY = dict(DEFAULT_POLICY)

@@ -28,10 +28,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Inbox:
-    """A ``python -m fake_smtp`` child on OS-chosen ports, started in ``repo``."""
+    """A ``python -m mfa_harness.fake_smtp`` child on OS-chosen ports, started in ``repo``."""
 
     def __init__(self, repo: str, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "fake_smtp", "--smtp-port", "0", "--http-port", "0",
+        self.proc = subprocess.Popen([sys.executable, "-m", "mfa_harness.fake_smtp", "--smtp-port", "0", "--http-port", "0",
                                       *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert self.proc.stdout is not None
         ready = json.loads(self.proc.stdout.readline())

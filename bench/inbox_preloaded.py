@@ -25,9 +25,9 @@ import tornado.httpserver
 import tornado.netutil
 
 from bench import emails
-from fake_smtp.api import ApiContext
-from fake_smtp.app import Config, build_inbox, make_app
-from fake_smtp.mime import Summary, summarize
+from mfa_harness.fake_smtp.api import ApiContext
+from mfa_harness.fake_smtp.app import Config, build_inbox, make_app
+from mfa_harness.fake_smtp.mime import Summary, summarize
 
 
 def _fresh(s: str) -> str:

@@ -92,7 +92,7 @@ async def timed(url: str, kind: str, requests: int, messages: int) -> list[float
 
 def traced_bytes_per_message(count: int) -> float:
     """Python allocations kept per message delivered through the real pipeline (parse included)."""
-    from fake_smtp.app import Config, build_inbox
+    from mfa_harness.fake_smtp.app import Config, build_inbox
 
     msgs = emails.pool(count, [f"team-{i}@agency.example" for i in range(recipients_for(count))], seed=9)
     inbox = build_inbox(Config(epoch=time.time()))

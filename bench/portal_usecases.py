@@ -29,12 +29,12 @@ WARM_UP, TRACED = 30, 50
 
 
 async def run(logins: int) -> dict[str, float]:
-    from server.clock import ScenarioClock
-    from server.passwords import Passwords
-    from server.policy import Policy
-    from server.portal import Portal
-    from server.seeding import seed_accounts
-    from server.storage import Store, session_tag
+    from mfa_harness.server.clock import ScenarioClock
+    from mfa_harness.server.passwords import Passwords
+    from mfa_harness.server.policy import Policy
+    from mfa_harness.server.portal import Portal
+    from mfa_harness.server.seeding import seed_accounts
+    from mfa_harness.server.storage import Store, session_tag
 
     store = Store(os.path.join(tempfile.mkdtemp(), "portal.db"))
     store.attach_clock(ScenarioClock(0.0, 1.0, store.clock_offset))

@@ -1,6 +1,6 @@
 """Starting and watching the processes a benchmark measures, always torn down.
 
-Children are started with ``scenarios.stack.start_child`` (ready line on stdout, see
+Children are started with ``mfa_harness.scenarios.stack.start_child`` (ready line on stdout, see
 docs/interfaces.md "Processes"), each in its own session, so its process group holds any
 worker it forks; CPU time and RSS are read from /proc for the whole group.
 """
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from scenarios.stack import Child, start_child
+from mfa_harness.scenarios.stack import Child, start_child
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -4,7 +4,7 @@
 where a login costs the portal ~12 ms of CPU and the goal (Locust <= 0.35 of the portal) is
 below what a bare FastHttpUser making the same requests would reach. This benchmark runs the
 same Locust personas against the same stack with the portal's *default* Argon2id profile
-(argon2-cffi's recommended cost, what `python -m server` uses unless told otherwise) and
+(argon2-cffi's recommended cost, what `python -m mfa_harness.server` uses unless told otherwise) and
 reports Locust CPU per completed MFA login against portal CPU per login, both measured in the
 same rounds. Not part of the issue's suite (``python -m bench`` runs it only by name), so the
 suite stays under 10 minutes: ``python -m bench production_cost``.
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.end_to_end import TIME_SCALE, Params, measure_stack_round
 from bench.measure import Side, ratio_figure, result
-from scenarios.stack import LocalStack, StackConfig
+from mfa_harness.scenarios.stack import LocalStack, StackConfig
 
 NAME = "production_cost"
 TITLE = "load generator cost with the portal's default Argon2 profile (context for end_to_end)"

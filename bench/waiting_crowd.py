@@ -21,7 +21,7 @@ from bench import procs
 from bench.locust_run import LOCUSTFILE, run_locust
 from bench.measure import Goal, absolute_figure, result
 from mfa_harness.harness_http import InboxApi
-from scenarios.stack import LocalStack, StackConfig
+from mfa_harness.scenarios.stack import LocalStack, StackConfig
 
 NAME = "waiting_crowd"
 TITLE = "waiting crowd: users parked on the inbox at once (absolute: errors, peak RSS)"

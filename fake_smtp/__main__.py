@@ -1,4 +1,4 @@
-"""Command line: ``python -m fake_smtp [options]``.
+"""Command line: ``python -m mfa_harness.fake_smtp [options]``.
 
 Bad options, an unreadable or invalid fault plan, or a port in use give one line on
 stderr and exit status 2; SIGTERM/SIGINT stop cleanly with status 0.
@@ -15,10 +15,10 @@ import time
 import tomllib
 from collections.abc import Sequence
 
-from fake_smtp.app import BindError, Config, serve
-from fake_smtp.faults import Plan, PlanError, parse_plan
 from mfa_harness.cli_args import duration, epoch, non_negative_int, port, time_scale
 from mfa_harness.errors import tell_parent
+from mfa_harness.fake_smtp.app import BindError, Config, serve
+from mfa_harness.fake_smtp.faults import Plan, PlanError, parse_plan
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", re.IGNORECASE)
 
@@ -40,7 +40,7 @@ def size(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m fake_smtp",
+    p = _Parser(prog="python -m mfa_harness.fake_smtp",
                 description="Local SMTP inbox with a Mailpit-compatible HTTP API and fault injection.")
     p.add_argument("--smtp-host", default="127.0.0.1", help="SMTP address to listen on (default 127.0.0.1)")
     p.add_argument("--smtp-port", type=port, default=1025, help="0 = let the OS choose")

@@ -15,13 +15,13 @@ from typing import Any
 
 import tornado.web
 
-from fake_smtp import mime
-from fake_smtp.api_base import ApiContext, BadRequest, BaseHandler, off_loop, summary_json
-from fake_smtp.faults import PlanError, parse_plan
-from fake_smtp.mailpit_shapes import go_headers, message_date
-from fake_smtp.openapi import MAX_LIMIT, MAX_START, MAX_WAIT, openapi_document
-from fake_smtp.search import QueryError, parse
-from fake_smtp.store import StoredMessage
+from mfa_harness.fake_smtp import mime
+from mfa_harness.fake_smtp.api_base import ApiContext, BadRequest, BaseHandler, off_loop, summary_json
+from mfa_harness.fake_smtp.faults import PlanError, parse_plan
+from mfa_harness.fake_smtp.mailpit_shapes import go_headers, message_date
+from mfa_harness.fake_smtp.openapi import MAX_LIMIT, MAX_START, MAX_WAIT, openapi_document
+from mfa_harness.fake_smtp.search import QueryError, parse
+from mfa_harness.fake_smtp.store import StoredMessage
 
 __all__ = ["ROUTES", "ApiContext", "BadRequest", "BaseHandler", "NotFoundHandler"]  # ApiContext: bench imports it here
 

@@ -14,12 +14,12 @@ from typing import Any
 import tornado.web
 from tornado.httputil import responses
 
-from fake_smtp import mime
-from fake_smtp.guards import GuardedHandler
-from fake_smtp.inbox import Inbox
-from fake_smtp.mailpit_shapes import rfc3339
-from fake_smtp.search import Query, QueryError, parse
-from fake_smtp.store import StoredMessage
+from mfa_harness.fake_smtp import mime
+from mfa_harness.fake_smtp.guards import GuardedHandler
+from mfa_harness.fake_smtp.inbox import Inbox
+from mfa_harness.fake_smtp.mailpit_shapes import rfc3339
+from mfa_harness.fake_smtp.search import Query, QueryError, parse
+from mfa_harness.fake_smtp.store import StoredMessage
 
 
 @dataclass

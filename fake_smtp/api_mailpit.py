@@ -7,8 +7,8 @@ from typing import Any
 
 import tornado.web
 
-from fake_smtp import mime
-from fake_smtp.api_base import BaseHandler, off_loop
+from mfa_harness.fake_smtp import mime
+from mfa_harness.fake_smtp.api_base import BaseHandler, off_loop
 
 # A rendered mail is shown, never run: no script, no request off this origin, an opaque
 # origin (sandbox) so it cannot read the API even if a browser ignored the rest.

@@ -22,18 +22,18 @@ import tornado.ioloop
 import tornado.netutil
 import tornado.web
 
-from fake_smtp.api import ROUTES, NotFoundHandler
-from fake_smtp.api_base import ApiContext
-from fake_smtp.api_mailpit import COMPAT_ROUTES
-from fake_smtp.codes import CodeExtractor
-from fake_smtp.fault_engine import FaultEngine
-from fake_smtp.faults import Plan
-from fake_smtp.history import DeliveryLog
-from fake_smtp.inbox import Inbox
-from fake_smtp.maildir import QUARANTINE_DIR, Maildir
-from fake_smtp.smtp_handler import InboxHandler, InboxSMTP
-from fake_smtp.store import Store
-from fake_smtp.web import WebHandler
+from mfa_harness.fake_smtp.api import ROUTES, NotFoundHandler
+from mfa_harness.fake_smtp.api_base import ApiContext
+from mfa_harness.fake_smtp.api_mailpit import COMPAT_ROUTES
+from mfa_harness.fake_smtp.codes import CodeExtractor
+from mfa_harness.fake_smtp.fault_engine import FaultEngine
+from mfa_harness.fake_smtp.faults import Plan
+from mfa_harness.fake_smtp.history import DeliveryLog
+from mfa_harness.fake_smtp.inbox import Inbox
+from mfa_harness.fake_smtp.maildir import QUARANTINE_DIR, Maildir
+from mfa_harness.fake_smtp.smtp_handler import InboxHandler, InboxSMTP
+from mfa_harness.fake_smtp.store import Store
+from mfa_harness.fake_smtp.web import WebHandler
 from mfa_harness.timebase import Timebase
 
 log = logging.getLogger("fake_smtp")

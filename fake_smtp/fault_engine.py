@@ -4,7 +4,7 @@
 DATA) and, for accepted mail, what happens to it (drop, spam, delay, reorder, duplicate).
 It never reads a clock: the caller passes the scenario time, and the RNG is seeded from the
 plan, so a run with the same seed and the same order of events makes the same choices.
-The plan itself (its rules and how they are checked) is ``fake_smtp.faults``.
+The plan itself (its rules and how they are checked) is ``mfa_harness.fake_smtp.faults``.
 
 For each kind the first rule (in plan order) that applies and fires decides, and its
 index is reported so the delivery history can name it.  Rules with ``to`` apply to a
@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from fake_smtp.faults import MAX_SECONDS, Z95, Plan, PlanError, Rule, preview
+from mfa_harness.fake_smtp.faults import MAX_SECONDS, Z95, Plan, PlanError, Rule, preview
 
 
 @dataclass(frozen=True, slots=True)

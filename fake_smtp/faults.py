@@ -3,7 +3,7 @@
 A plan is a list of rules (``kind``, optional ``to`` glob, optional ``start``/``end``
 window in scenario seconds, kind-specific fields).  A bad rule raises ``PlanError`` whose
 fields say which rule and which field, so the scenario-file checker can point at the line.
-The decisions a plan makes while mail flows are ``fake_smtp.fault_engine``.
+The decisions a plan makes while mail flows are ``mfa_harness.fake_smtp.fault_engine``.
 """
 
 from __future__ import annotations

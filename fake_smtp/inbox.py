@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fake_smtp.codes import CodeExtractor
-from fake_smtp.fault_engine import Fate, FaultEngine, Refusal
-from fake_smtp.history import DeliveryLog
-from fake_smtp.maildir import Maildir
-from fake_smtp.mime import Summary, needs_worker, summarize
-from fake_smtp.restore import BadFile, stored_message
-from fake_smtp.store import Store, StoredMessage
+from mfa_harness.fake_smtp.codes import CodeExtractor
+from mfa_harness.fake_smtp.fault_engine import Fate, FaultEngine, Refusal
+from mfa_harness.fake_smtp.history import DeliveryLog
+from mfa_harness.fake_smtp.maildir import Maildir
+from mfa_harness.fake_smtp.mime import Summary, needs_worker, summarize
+from mfa_harness.fake_smtp.restore import BadFile, stored_message
+from mfa_harness.fake_smtp.store import Store, StoredMessage
 from mfa_harness.timebase import Timebase
 
 log = logging.getLogger("fake_smtp")

@@ -18,9 +18,9 @@ from email.policy import compat32
 from email.utils import getaddresses
 from typing import Any
 
-from fake_smtp.mime_limits import Unparseable, needs_worker, parse_bytes
-from fake_smtp.mime_quick import summarize_quick
-from fake_smtp.mime_text import SEARCH_TEXT_CHARS, SNIPPET_CHARS, Summary, clean, html_to_text
+from mfa_harness.fake_smtp.mime_limits import Unparseable, needs_worker, parse_bytes
+from mfa_harness.fake_smtp.mime_quick import summarize_quick
+from mfa_harness.fake_smtp.mime_text import SEARCH_TEXT_CHARS, SNIPPET_CHARS, Summary, clean, html_to_text
 
 __all__ = ["Summary", "clean", "full_view", "headers", "html_to_text", "needs_worker", "part", "summarize"]
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from email.utils import unquote
 
-from fake_smtp.mime_text import SEARCH_TEXT_CHARS, SNIPPET_CHARS, Summary, html_to_text
+from mfa_harness.fake_smtp.mime_text import SEARCH_TEXT_CHARS, SNIPPET_CHARS, Summary, html_to_text
 
 _HEADER_LINE = re.compile(r"^([\x21-\x39\x3b-\x7e]+):[ \t]*(.*(?:\n[ \t].*)*)", re.MULTILINE)
 _ADDR_SPEC = (r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"

@@ -2,7 +2,7 @@
 
 The document is a contract that schemathesis checks against the running inbox in the test
 suite: every bound, enum and status here is what the handlers enforce and answer.  The fault
-plan's bounds come from ``fake_smtp.faults``, so they cannot drift apart.  Three rules of a
+plan's bounds come from ``mfa_harness.fake_smtp.faults``, so they cannot drift apart.  Three rules of a
 plan cannot be said in JSON Schema and are stated in the descriptions instead: ``end`` after
 ``start``, ``max`` >= ``min`` (uniform) and ``p95`` >= ``median`` (lognormal).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fake_smtp.faults import MAX_MESSAGE, MAX_SECONDS, MIN_MEDIAN, STAGES
+from mfa_harness.fake_smtp.faults import MAX_MESSAGE, MAX_SECONDS, MIN_MEDIAN, STAGES
 
 MAX_LIMIT = 10_000
 MAX_START = 2**53 - 1  # the largest integer every JSON client reads exactly

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fake_smtp.codes import CodeExtractor
-from fake_smtp.maildir import Loaded
-from fake_smtp.mime import summarize
-from fake_smtp.store import StoredMessage
+from mfa_harness.fake_smtp.codes import CodeExtractor
+from mfa_harness.fake_smtp.maildir import Loaded
+from mfa_harness.fake_smtp.mime import summarize
+from mfa_harness.fake_smtp.store import StoredMessage
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "seq": (int,), "id": (str,), "mail_from": (str,), "received": (int, float), "delivered": (int, float),

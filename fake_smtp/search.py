@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fake_smtp.store import StoredMessage
+    from mfa_harness.fake_smtp.store import StoredMessage
 
 _TOKEN = re.compile(r'\s*([-!]?)(?:([A-Za-z][\w-]*):)?("(?:[^"]*)"|\S+)')
 FIELDS = {"to", "from", "cc", "bcc", "subject", "message-id", "tag", "is", "has", "after", "before",

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from fake_smtp.inbox import Inbox
+from mfa_harness.fake_smtp.inbox import Inbox
 
 log = logging.getLogger("fake_smtp.smtp")
 

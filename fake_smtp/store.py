@@ -18,8 +18,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from fake_smtp.mime import Summary
-from fake_smtp.search import Query
+from mfa_harness.fake_smtp.mime import Summary
+from mfa_harness.fake_smtp.search import Query
 
 FOLDERS = ("inbox", "spam")
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from tornado.template import Loader
 
-from fake_smtp import mime
-from fake_smtp.api_base import BadRequest, BaseHandler
-from fake_smtp.search import Query, Term
-from fake_smtp.store import StoredMessage
+from mfa_harness.fake_smtp import mime
+from mfa_harness.fake_smtp.api_base import BadRequest, BaseHandler
+from mfa_harness.fake_smtp.search import Query, Term
+from mfa_harness.fake_smtp.store import StoredMessage
 
 PAGE_SIZE = 50
 _TEMPLATES = Loader(str(Path(__file__).parent / "templates"), autoescape="xhtml_escape")

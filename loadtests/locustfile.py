@@ -4,8 +4,8 @@ Thin on purpose: the personas (user classes) and the event wiring live in the pa
 Harness options: see `loadtests/README.md` ("Options"; each also reads LOCUST_<NAME> and locust.conf).
 """
 
-from loadtests import runtime, webui
-from loadtests.personas import *  # noqa: F403  (Locust picks up the user classes from this module)
+from mfa_harness.loadtests import runtime, webui
+from mfa_harness.loadtests.personas import *  # noqa: F403  (Locust picks up the user classes from this module)
 
 runtime.register()
 webui.register()      # the web UI's "MFA" tab (after the runtime: it taps the harness's history)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .inbox_client import Mail
     from .steps import FlowState, Steps
 
-log = logging.getLogger("loadtests.personas")
+log = logging.getLogger("mfa_harness.loadtests.personas")
 PARTNER = ("reseller", "agency")
 KINDS = ("partner", "affiliate", "prober")
 REGISTERED: dict[str, type[Persona]] = {}      # filled as persona modules are imported; read persona_registry

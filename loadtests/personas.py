@@ -29,7 +29,7 @@ from .portal_client import PortalClient
 from .redirects import LoopWatch
 from .steps import FlowState, Steps
 
-log = logging.getLogger("loadtests.personas")
+log = logging.getLogger("mfa_harness.loadtests.personas")
 
 
 class MfaUser(FastHttpUser):
@@ -128,4 +128,4 @@ def user_class(persona: type[Persona]) -> type[MfaUser]:
 
 PERSONAS: dict[str, type[MfaUser]] = {name: user_class(cls) for name, cls in PERSONA_CLASSES.items()}
 __all__ = [cls.__name__ for cls in PERSONAS.values()]
-globals().update({cls.__name__: cls for cls in PERSONAS.values()})   # `from loadtests.personas import Careful`
+globals().update({cls.__name__: cls for cls in PERSONAS.values()})   # `from mfa_harness.loadtests.personas import Careful`

@@ -27,7 +27,7 @@ from .options import OptionsError, parse_personas
 from .webui_live import REFRESH_S, LiveView
 from .webui_rows import TABLE
 
-log = logging.getLogger("loadtests.webui")
+log = logging.getLogger("mfa_harness.loadtests.webui")
 
 TAB_KEY = "mfa"
 PAGE = Path(__file__).with_name("webui_page.html")

@@ -28,14 +28,14 @@ import gevent.event
 import gevent.lock
 from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
+from mfa_harness.checker import CheckContext, check
 from mfa_harness.harness_http import HttpError, request
-from scenarios.checker import CheckContext, check
 
 from . import thresholds as thresholds_mod
 from .metrics import HISTOGRAMS, OUTCOMES, FlowMetrics
 from .webui_rows import PCTS, Series, invariant_cells, rows
 
-log = logging.getLogger("loadtests.webui")
+log = logging.getLogger("mfa_harness.loadtests.webui")
 
 REFRESH_S = 3.0              # wall seconds between refreshes of the cached tab data
 WATCH_S = 30.0               # the checker runs mid-test only if the tab was read this recently

@@ -12,7 +12,7 @@ import math
 from collections import deque
 from typing import Any
 
-from scenarios.checker import INVARIANTS, PREFIX_SAFE, Evidence, valid_label
+from mfa_harness.checker import INVARIANTS, PREFIX_SAFE, Evidence, valid_label
 
 PCTS = ("p50", "p90", "p95", "p99", "max")
 # Locust's table sorts rows by their `name` unless a column header is clicked: rows carry their

@@ -1,6 +1,6 @@
 """Which invariant each planted portal bug must break, and what a run needs to expose it.
 
-The portal owns the bugs (`python -m server --list-bugs`); this map is the checker's side of the
+The portal owns the bugs (`python -m mfa_harness.server --list-bugs`); this map is the checker's side of the
 bargain: a validation run with `--bug NAME` passes only when these invariants come out invalid.
 """
 

@@ -211,7 +211,7 @@ def locust_main(args: list[str]) -> int:
 
 def _probe(args: argparse.Namespace) -> int:
     """`probe`: one line per page or mail on stdout, one per mismatch on stderr; exit 1 on any."""
-    from loadtests.profile import ProfileError, load_profile
+    from mfa_harness.loadtests.profile import ProfileError, load_profile
 
     from .probe import load_accounts, probe
 

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from mfa_harness.checker.jsonlines import gc_paused, loads, loads_lines
 from mfa_harness.errors import SetupError
 from mfa_harness.harness_http import HttpError, InboxApi, PortalHarness, call_json
-from scenarios.checker.jsonlines import gc_paused, loads, loads_lines
 
 
 class CollectError(SetupError):

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from scenarios.checker import valid_label
+from mfa_harness.checker import valid_label
 
 from .verdict import threshold_text
 

@@ -21,11 +21,11 @@ from typing import Any
 from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
-from loadtests.inbox_client import InboxClient, Mail, WaitError
-from loadtests.persona_registry import NEEDS
-from loadtests.portal_client import PortalClient, PortalResult
-from loadtests.profile import TargetProfile
-from loadtests.redirects import LoopWatch
+from mfa_harness.loadtests.inbox_client import InboxClient, Mail, WaitError
+from mfa_harness.loadtests.persona_registry import NEEDS
+from mfa_harness.loadtests.portal_client import PortalClient, PortalResult
+from mfa_harness.loadtests.profile import TargetProfile
+from mfa_harness.loadtests.redirects import LoopWatch
 
 MAIL_WAIT_S = 60.0
 BACKOFF_TRIES = 4           # a refused right code after a wrong one: the target's back-off, waited out
@@ -226,7 +226,7 @@ def probe(target: str, inbox_url: str, profile: TargetProfile, accounts: list[di
     return prober.report
 
 
-# Profile policy keys -> the checker's (scenarios/checker/policy.py DEFAULT_POLICY); "none" = no such rule.
+# Profile policy keys -> the checker's (checker/policy.py DEFAULT_POLICY); "none" = no such rule.
 UNLIMITED = 10 ** 9
 POLICY_KEYS = {"code_lifetime_s": "code_ttl", "pending_login_lifetime_s": "challenge_ttl",
                "wrong_code_limit": "max_attempts", "resend_cooldown_s": "resend_cooldown",

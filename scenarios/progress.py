@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scenarios.checker import REGISTRY, CheckContext, Evidence, check
+from mfa_harness.checker import REGISTRY, CheckContext, Evidence, check
 
 from . import collect
 from .nemesis import Nemesis

@@ -1,6 +1,6 @@
 """The plugin's fixtures under their short names (`portal`, `inbox`, `clock`), for suites written
 before the names became `mfa_…`. Enabled by `mfa_short_names = true` in the ini file, or with
-`pytest_plugins = ["scenarios.pytest_short_names"]` in a conftest."""
+`pytest_plugins = ["mfa_harness.scenarios.pytest_short_names"]` in a conftest."""
 
 from __future__ import annotations
 

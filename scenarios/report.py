@@ -16,7 +16,7 @@ from typing import Any
 
 from tornado.template import Loader
 
-from scenarios.checker import valid_label
+from mfa_harness.checker import valid_label
 
 from .charts import FAULT_FILL, bars_svg, fmt, histogram_svg, stacked_time_svg, time_bin
 from .metrics import FlowData, collect, outcome_series

@@ -37,7 +37,7 @@ class RunOptions:
     accounts_url: str | None = None
     strict: bool = False
     quiet: bool = False
-    max_error_share: float | None = None      # None: scenarios.server_answers.DEFAULT_MAX_ERROR_SHARE
+    max_error_share: float | None = None      # None: mfa_harness.scenarios.server_answers.DEFAULT_MAX_ERROR_SHARE
 
     def __post_init__(self) -> None:
         problem = self.problem()

@@ -91,7 +91,7 @@ class RunRecord:
     strict: bool = False
     accounts: list[dict[str, Any]] = field(default_factory=list)
     users: int | None = None
-    max_error_share: float | None = None     # None: scenarios.server_answers.DEFAULT_MAX_ERROR_SHARE
+    max_error_share: float | None = None     # None: mfa_harness.scenarios.server_answers.DEFAULT_MAX_ERROR_SHARE
     workers: int = 0
     processes: int = 1
     locust_exit: int | None = None

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import loadtests
+from mfa_harness import loadtests
 from mfa_harness.errors import EXIT_INTERRUPTED, SetupError
 
 from . import collect

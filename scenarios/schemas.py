@@ -2,7 +2,7 @@
 
 Built from the registries the parsers use (personas, invariants, policy keys, fault kinds,
 profile keys), so a schema names exactly what the harness accepts; the shipped copies in
-`scenarios/schemas/*.schema.json` are these, written by `python -m scenarios.schemas` (a test
+`scenarios/schemas/*.schema.json` are these, written by `python -m mfa_harness.scenarios.schemas` (a test
 keeps them equal). Editors use them to complete and check files: taplo reads a
 `#:schema PATH` first line in TOML, VS Code's `json.schemas` setting maps verdict.json.
 The parsers stay the authority (file:line errors, rules between keys); a schema is the map.
@@ -34,7 +34,7 @@ def _obj(props: dict[str, Any], required: list[str] | None = None, *, extra: Any
 
 
 def _fault_rule() -> dict[str, Any]:
-    from fake_smtp.faults import _ALLOWED, DISTRIBUTIONS, KINDS, STAGES
+    from mfa_harness.fake_smtp.faults import _ALLOWED, DISTRIBUTIONS, KINDS, STAGES
 
     field_types: dict[str, Any] = {
         "kind": {"enum": list(KINDS)}, "to": {**STRING, "description": "glob on the recipient"},
@@ -50,7 +50,7 @@ def _fault_rule() -> dict[str, Any]:
 
 
 def _policy() -> dict[str, Any]:
-    from server.policy import Policy
+    from mfa_harness.server.policy import Policy
 
     from .spec import POLICY_ALIASES
 
@@ -65,9 +65,9 @@ def _policy() -> dict[str, Any]:
 
 def scenario_schema() -> dict[str, Any]:
     """A scenario TOML file (scenarios/README.md)."""
-    from loadtests.persona_registry import PERSONA_NAMES
-    from scenarios.checker import INVARIANTS
-    from server.population import PROGRAMS
+    from mfa_harness.checker import INVARIANTS
+    from mfa_harness.loadtests.persona_registry import PERSONA_NAMES
+    from mfa_harness.server.population import PROGRAMS
 
     from .spec import NEMESIS_ACTIONS
 
@@ -100,7 +100,15 @@ def scenario_schema() -> dict[str, Any]:
 
 def profile_schema() -> dict[str, Any]:
     """A target profile TOML file (loadtests/profiles/)."""
-    from loadtests.profile import FIELDS, FORMS, OPTIONAL_FEATURES, OPTIONAL_PATHS, PAGES, PATHS, REASONS
+    from mfa_harness.loadtests.profile import (
+        FIELDS,
+        FORMS,
+        OPTIONAL_FEATURES,
+        OPTIONAL_PATHS,
+        PAGES,
+        PATHS,
+        REASONS,
+    )
 
     texts = {"oneOf": [STRING, {"type": "array", "items": STRING, "minItems": 1}]}
 
@@ -135,7 +143,7 @@ def profile_schema() -> dict[str, Any]:
 
 def verdict_schema() -> dict[str, Any]:
     """verdict.json, which every run writes (scenarios/verdict.py)."""
-    from scenarios.checker import INVARIANTS
+    from mfa_harness.checker import INVARIANTS
 
     answer = {"description": "true valid, false invalid, \"unknown\" no evidence",
               "oneOf": [BOOL, {"const": "unknown"}]}
@@ -174,7 +182,7 @@ def render(name: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Write the shipped copies (`python -m scenarios.schemas`)."""
+    """Write the shipped copies (`python -m mfa_harness.scenarios.schemas`)."""
     for name in SCHEMAS:
         path_of(name).write_text(render(name), encoding="utf-8")
         print(path_of(name))

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fake_smtp.faults import PlanError, parse_rule
-from loadtests.options import MAX_TIME_SCALE
-from loadtests.persona_registry import PERSONA_NAMES
-from loadtests.thresholds import ThresholdError
-from loadtests.thresholds import parse as parse_threshold
-from scenarios.checker import INVARIANT_NAMES
-from scenarios.checker.policy import CHECKER_ALIASES
-from server.policy import PolicyError, policy_from_mapping
-from server.population import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
+from mfa_harness.checker import INVARIANT_NAMES
+from mfa_harness.checker.policy import CHECKER_ALIASES
+from mfa_harness.fake_smtp.faults import PlanError, parse_rule
+from mfa_harness.loadtests.options import MAX_TIME_SCALE
+from mfa_harness.loadtests.persona_registry import PERSONA_NAMES
+from mfa_harness.loadtests.thresholds import ThresholdError
+from mfa_harness.loadtests.thresholds import parse as parse_threshold
+from mfa_harness.server.policy import PolicyError, policy_from_mapping
+from mfa_harness.server.population import PROGRAMS, Mix, MixError, parse_mix, parse_team_size
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 

@@ -177,7 +177,7 @@ class LocalStack:
 
     def start(self) -> None:
         cfg = self.cfg
-        inbox_argv = [sys.executable, "-m", "fake_smtp", "--smtp-host", "127.0.0.1", "--smtp-port", str(cfg.smtp_port),
+        inbox_argv = [sys.executable, "-m", "mfa_harness.fake_smtp", "--smtp-host", "127.0.0.1", "--smtp-port", str(cfg.smtp_port),
                       "--http-host", "127.0.0.1", "--http-port", str(cfg.inbox_http_port),
                       "--time-scale", str(cfg.time_scale),
                       "--epoch", repr(cfg.epoch)]
@@ -188,7 +188,7 @@ class LocalStack:
 
     def _portal_argv(self, port: int) -> list[str]:
         cfg = self.cfg
-        argv = [sys.executable, "-m", "server", "--harness", "--host", "127.0.0.1", "--port", str(port),
+        argv = [sys.executable, "-m", "mfa_harness.server", "--harness", "--host", "127.0.0.1", "--port", str(port),
                 "--db", str(self.db_path), "--smtp-host", "127.0.0.1",
                 "--smtp-port", str(self.inbox.ready["smtp_port"] if self.inbox else 0),
                 "--partners", str(cfg.partners), "--seed", str(cfg.seed),

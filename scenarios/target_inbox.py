@@ -26,7 +26,7 @@ def inbox_offset(info: dict[str, Any], epoch: float, time_scale: float) -> float
     inbox_epoch, inbox_scale = info.get("Epoch"), info.get("TimeScale")
     if not isinstance(inbox_epoch, int | float) or not isinstance(inbox_scale, int | float):
         raise TargetInboxError("the inbox does not report its clock (Epoch, TimeScale in /api/v1/info); "
-                               "timed faults need the harness inbox (python -m fake_smtp)", time_scale=time_scale)
+                               "timed faults need the harness inbox (python -m mfa_harness.fake_smtp)", time_scale=time_scale)
     if abs(float(inbox_scale) - time_scale) > 1e-9 * max(1.0, time_scale):
         raise TargetInboxError(f"the inbox runs at time scale {inbox_scale:g} and the scenario at {time_scale:g}: "
                                f"start the inbox with --time-scale {time_scale:g} or run with --time-scale "

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from loadtests.accounts import AccountsError, load_file, load_url
 from mfa_harness.errors import SetupError
 from mfa_harness.harness_http import HttpError, InboxApi, PortalHarness
+from mfa_harness.loadtests.accounts import AccountsError, load_file, load_url
 from mfa_harness.timebase import Timebase
 
 from . import collect, target_inbox
@@ -254,7 +254,7 @@ def target_preflight(opts: Any, time_scale: float, personas: dict[str, float],
                      accounts: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
     """Before any load on a --target: the time rule and the probe (scenarios/probe.py); the policy the
     run is judged against and where it came from. A problem is a SetupError (exit 2, one line)."""
-    from loadtests.profile import ProfileError, load_profile
+    from mfa_harness.loadtests.profile import ProfileError, load_profile
 
     from .probe import checker_policy, preflight
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loadtests.persona_registry import AFFILIATE_PERSONAS
+from mfa_harness.loadtests.persona_registry import AFFILIATE_PERSONAS
 
 from .stack import StackConfig
 from .targets import LocalTarget

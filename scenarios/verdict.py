@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scenarios.checker import INVARIANT_NAMES
+from mfa_harness.checker import INVARIANT_NAMES
 
 _STATES = (True, False, "unknown")
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mfa_harness.checker import CheckContext, check
 from mfa_harness.errors import EXIT_INVARIANT, EXIT_OK, EXIT_SETUP, EXIT_THRESHOLD
-from scenarios.checker import CheckContext, check
 
 from .junit import write_junit
 from .metrics import flow_metrics

@@ -1,4 +1,4 @@
-"""Command line: `python -m server [options]` runs the portal; `python -m server admin ...` is support.
+"""Command line: `python -m mfa_harness.server [options]` runs the portal; `python -m mfa_harness.server admin ...` is support.
 
 Invalid options print one line on stderr and exit 2. When ready, the portal prints exactly one
 JSON line on stdout: {"ready": "portal", "url": "http://127.0.0.1:PORT", "pid": N}.
@@ -23,7 +23,7 @@ from .seeding import seed_choice
 
 
 def server_parser() -> OneLineParser:
-    p = OneLineParser(prog="python -m server", description="Reference partner portal with email-code MFA.")
+    p = OneLineParser(prog="python -m mfa_harness.server", description="Reference partner portal with email-code MFA.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback)")
     p.add_argument("--port", type=port, default=8080, help="HTTP port (default 8080; 0: a free one, shown in the ready line)")
     p.add_argument("--db", default=None, help="SQLite file (default: runs/portal-<time>/portal.db); :memory: allowed")

@@ -1,4 +1,4 @@
-"""Support actions on a portal database: `python -m server admin ACTION PARTNER_ID ... --db PATH`.
+"""Support actions on a portal database: `python -m mfa_harness.server admin ACTION PARTNER_ID ... --db PATH`.
 
 Actions: `set-notification-email PARTNER_ID ADDRESS`, `lock PARTNER_ID`, `unlock PARTNER_ID`.
 Each prints one JSON line on success. A bad argument, an unknown partner, a missing file or a
@@ -33,7 +33,7 @@ def partner_id_arg(text: str) -> int:
 
 
 def admin_parser() -> OneLineParser:
-    p = OneLineParser(prog="python -m server admin", description="Support actions on a portal database.")
+    p = OneLineParser(prog="python -m mfa_harness.server admin", description="Support actions on a portal database.")
     sub = p.add_subparsers(dest="action", required=True)
 
     def action(name: str, help_text: str) -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""Command-line helpers shared by `python -m server` and `python -m server admin`.
+"""Command-line helpers shared by `python -m mfa_harness.server` and `python -m mfa_harness.server admin`.
 
 The argparse types (ports, numbers, time scales) are the project's, in `mfa_harness.cli_args`.
 
@@ -32,6 +32,6 @@ def fail(message: str, **fields: object) -> NoReturn:
 def say_error(message: str, **fields: object) -> None:
     """A start-up error: one line on stderr for a person, one JSON line on stdout for the parent
     waiting for the ready line (mfa_harness.errors; `fields` such as listener and port)."""
-    sys.stderr.write(f"python -m server: error: {message}\n")
+    sys.stderr.write(f"python -m mfa_harness.server: error: {message}\n")
     tell_parent(message, **fields)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from scenarios.checker.policy import PRODUCT_DEFAULTS, RESEND_MODES
+from mfa_harness.checker.policy import PRODUCT_DEFAULTS, RESEND_MODES
 
 # What the argon2 reference implementation accepts (argon2.h: ARGON2_MIN/MAX_TIME, _MEMORY in KiB,
 # _LANES); memory must also be at least 8 KiB per lane, checked against the profile's parallelism
@@ -32,7 +32,7 @@ class PolicyError(ValueError):
 class Policy:
     """The effective MFA policy. Defaults are the product's (issue 2, "MFA policy")."""
 
-    # the product rules the checker also judges by: defined once, in scenarios/checker/policy.py
+    # the product rules the checker also judges by: defined once, in checker/policy.py
     code_lifetime: float = PRODUCT_DEFAULTS["code_lifetime"]
     pending_lifetime: float = PRODUCT_DEFAULTS["pending_lifetime"]
     max_attempts: int = PRODUCT_DEFAULTS["max_attempts"]

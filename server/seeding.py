@@ -26,7 +26,9 @@ def plan_accounts(count: int, seed: int, mix: Mix | None = None) -> list[dict]:
 
     Every program of the mix appears at least once when `count` allows it, whatever the seed.
     """
-    from faker import Faker  # imported here: `python -m server` checks its options without paying for it
+    from faker import (
+        Faker,  # imported here: `python -m mfa_harness.server` checks its options without paying for it
+    )
 
     mix = mix or Mix()
     agency_below, reseller_below = mix.bounds()

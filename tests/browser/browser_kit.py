@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-    from scenarios.pytest_plugin import MfaStack
+    from mfa_harness.scenarios.pytest_plugin import MfaStack
 
 CODE_SUBJECT = "Your Partner Portal verification code"
 

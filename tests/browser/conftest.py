@@ -30,7 +30,7 @@ from browser_kit import Person, Screenshots
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request
 
-    from scenarios.pytest_plugin import MfaStack
+    from mfa_harness.scenarios.pytest_plugin import MfaStack
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -9,7 +9,7 @@ import re
 from browser_kit import expect_page, not_loopback, page_problems
 from playwright.sync_api import Page, expect
 
-from scenarios.browser import Inbox
+from mfa_harness.scenarios.browser import Inbox
 
 
 def _visit(page: Page, url: str, name: str, shots, problems: list[str]) -> None:

@@ -7,7 +7,7 @@ import re
 from browser_kit import expect_page, not_loopback
 from playwright.sync_api import expect
 
-from scenarios.browser import Inbox
+from mfa_harness.scenarios.browser import Inbox
 
 
 def test_agency_user_reads_code_in_inbox_page_and_reaches_account(mfa_stack, browsing, person, shots):

@@ -22,7 +22,7 @@ DURATION_S = 420          # scenario seconds: the outage (120-240) and the 451 w
 @pytest.fixture(scope="module")
 def report_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "run"
-    res = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", "smtp-outage", "--duration", str(DURATION_S),
+    res = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", "smtp-outage", "--duration", str(DURATION_S),
                           "--out", str(out), "--quiet"], capture_output=True, text=True, timeout=300)
     assert res.returncode in (0, 3), res.stdout + res.stderr
     return out

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import bugmap
-from scenarios.spec import catalog
+from mfa_harness.scenarios import bugmap
+from mfa_harness.scenarios.spec import catalog
 
 # Short CI versions: (scenario seconds, time scale) keep each run to a few wall seconds.
 SHORT = {
@@ -35,7 +35,7 @@ DEFAULT_SHORT = (450, 45)
 
 
 def run_harness(out: Path, *args: str, timeout: float = 300) -> tuple[int, dict]:
-    res = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", *args, "--out", str(out), "--quiet"],
+    res = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", *args, "--out", str(out), "--quiet"],
                          capture_output=True, text=True, timeout=timeout)
     verdict_path = out / "verdict.json"
     if not verdict_path.exists():
@@ -83,7 +83,7 @@ def test_two_locust_workers_and_offline_check_give_the_same_verdict(tmp_path: Pa
     workers = {json.loads(line)["proc"].split("-")[0] for line in (out / "client-history.jsonl").open()}
     assert len(workers) == 2, workers                  # one merged history with both workers' operations
     (out / "verdict.json").unlink()
-    res = subprocess.run([sys.executable, "-m", "scenarios.cli", "check", str(out)], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "check", str(out)], capture_output=True,
                          text=True, timeout=120)
     again = json.loads((out / "verdict.json").read_text())
     assert res.returncode == code
@@ -99,7 +99,7 @@ def test_delayed_email_once_per_resend_policy(tmp_path: Path) -> None:
         assert code == 0 and verdict["passed"], explain(verdict)
         assert verdict["metrics"]["resends"] > 0, "impatient users resend while the mail is late"
         outs.append(tmp_path / name)
-    res = subprocess.run([sys.executable, "-m", "scenarios.cli", "compare", *map(str, outs)],
+    res = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "compare", *map(str, outs)],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "failed_login_rate" in res.stdout, res.stderr
     print(res.stdout)  # the difference in failed logins, in the test log

@@ -18,7 +18,7 @@ def test_the_readme_example_scenario_runs_and_passes(tmp_path: Path) -> None:
     scenario = tmp_path / "teams-under-delay.toml"
     scenario.write_text(block, encoding="utf-8")
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", str(scenario), "--out", str(out), "--quiet"],
+    proc = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", str(scenario), "--out", str(out), "--quiet"],
                           capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     verdict = json.loads((out / "verdict.json").read_text(encoding="utf-8"))
     assert proc.returncode == 0 and verdict["passed"], (proc.stderr[-2000:], verdict.get("problems"),

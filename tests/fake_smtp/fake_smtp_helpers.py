@@ -92,8 +92,8 @@ class InboxProcess:
 
 
 def start_inbox(*args: str, env: dict[str, str] | None = None) -> InboxProcess:
-    """Start ``python -m fake_smtp`` on ports 0 and wait for its ready line."""
-    cmd = [sys.executable, "-m", "fake_smtp", "--smtp-port", "0", "--http-port", "0", *args]
+    """Start ``python -m mfa_harness.fake_smtp`` on ports 0 and wait for its ready line."""
+    cmd = [sys.executable, "-m", "mfa_harness.fake_smtp", "--smtp-port", "0", "--http-port", "0", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=env)
     assert proc.stdout is not None
     sel = selectors.DefaultSelector()

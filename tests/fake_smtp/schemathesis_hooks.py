@@ -11,7 +11,7 @@ Three adjustments, each keeping every generated case on the side (valid / invali
 - ``PUT /api/v1/faults``: three rules of a plan cannot be said in JSON Schema (``end`` after
   ``start``, uniform ``max`` >= ``min``, lognormal ``p95`` >= ``median``; the document states
   them in words).  A pair that breaks one is put the right way round before the call (a
-  valid value stays valid, an invalid one invalid); the tests of ``fake_smtp.faults`` check
+  valid value stays valid, an invalid one invalid); the tests of ``mfa_harness.fake_smtp.faults`` check
   that each is refused with a clear 400.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import schemathesis
 
-from fake_smtp.faults import MAX_SECONDS
+from mfa_harness.fake_smtp.faults import MAX_SECONDS
 from mfa_harness.harness_http import call_json
 
 MAX_TEST_WAIT = 0.2

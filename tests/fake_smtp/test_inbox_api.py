@@ -219,7 +219,7 @@ def test_info_openapi_and_web_page(inbox: InboxProcess, addr: Callable[[str], st
     for path in ("/api/v1/messages", "/api/v1/search", "/api/v1/message/{ID}", "/api/v1/wait",
                  "/api/v1/deliveries", "/api/v1/faults", "/api/v1/chaos", "/api/v1/info", "/livez", "/readyz"):
         assert path in doc["paths"], path
-    from fake_smtp.faults import _ALLOWED  # every field a rule may carry is in the schema
+    from mfa_harness.fake_smtp.faults import _ALLOWED  # every field a rule may carry is in the schema
     variants = doc["components"]["schemas"]["FaultPlan"]["properties"]["rules"]["items"]["oneOf"]
     for kind, allowed in _ALLOWED.items():  # per kind, its schemas name exactly the fields it accepts
         named = set().union(*(set(v["properties"]) for v in variants if v["properties"]["kind"]["enum"] == [kind]))

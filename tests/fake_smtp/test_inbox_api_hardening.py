@@ -12,8 +12,8 @@ from collections.abc import Callable
 import pytest
 from fake_smtp_helpers import InboxProcess
 
-from fake_smtp.fault_engine import FaultEngine
-from fake_smtp.faults import MAX_SECONDS, parse_plan
+from mfa_harness.fake_smtp.fault_engine import FaultEngine
+from mfa_harness.fake_smtp.faults import MAX_SECONDS, parse_plan
 
 SCRIPT = "<script>fetch('/api/v1/messages').then(r=>r.text()).then(t=>alert(t))</script>"
 

@@ -126,7 +126,7 @@ def test_published_mailpit_client_reads_a_message_end_to_end(inbox: InboxProcess
     ("Content-Transfer-Encoding", "Content-Transfer-Encoding"), ("bad name", "bad name"),
 ])
 def test_canonical_header_keys_follow_go(name: str, key: str) -> None:
-    from fake_smtp.mailpit_shapes import canonical_key
+    from mfa_harness.fake_smtp.mailpit_shapes import canonical_key
 
     assert canonical_key(name) == key
 
@@ -134,7 +134,7 @@ def test_canonical_header_keys_follow_go(name: str, key: str) -> None:
 def test_dates_are_written_as_go_writes_them() -> None:
     from datetime import UTC, datetime, timedelta, timezone
 
-    from fake_smtp.mailpit_shapes import go_time, message_date
+    from mfa_harness.fake_smtp.mailpit_shapes import go_time, message_date
 
     assert go_time(datetime(2026, 12, 1, 10, 0, 0, 120000, tzinfo=UTC)) == "2026-12-01T10:00:00.12Z"
     assert go_time(datetime(2026, 12, 1, 10, 0, tzinfo=timezone(timedelta(hours=-5)))) == "2026-12-01T10:00:00-05:00"

@@ -11,7 +11,7 @@ from pathlib import Path
 from fake_smtp_helpers import InboxProcess
 from mime_samples import nested_multiparts
 
-from fake_smtp.maildir import META
+from mfa_harness.fake_smtp.maildir import META
 
 
 def kill9(p: InboxProcess) -> None:

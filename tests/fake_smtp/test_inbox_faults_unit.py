@@ -6,9 +6,9 @@ import statistics
 
 import pytest
 
-from fake_smtp.fault_engine import FaultEngine, Refusal
-from fake_smtp.faults import PlanError, parse_plan
 from mfa_harness.errors import SetupError
+from mfa_harness.fake_smtp.fault_engine import FaultEngine, Refusal
+from mfa_harness.fake_smtp.faults import PlanError, parse_plan
 
 
 def engine(*rules: dict, seed: int = 1) -> FaultEngine:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from fake_smtp.history import DeliveryLog
+from mfa_harness.fake_smtp.history import DeliveryLog
 from mfa_harness.timebase import Timebase
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from fake_smtp_helpers import REPO, InboxProcess
 
-from fake_smtp.mime import summarize
-from fake_smtp.store import Store, StoredMessage
+from mfa_harness.fake_smtp.mime import summarize
+from mfa_harness.fake_smtp.store import Store, StoredMessage
 
 
 def test_recipients_past_the_cap_get_452(inbox_factory: Callable[..., InboxProcess]) -> None:
@@ -76,6 +76,6 @@ def test_byte_budget_end_to_end(inbox_factory: Callable[..., InboxProcess], tmp_
     (["--max-recipients", "-1"], "must be >= 0"),
 ])
 def test_bad_limit_options_one_line_exit_2(args: list[str], fragment: str) -> None:
-    r = subprocess.run([sys.executable, "-m", "fake_smtp", *args], cwd=REPO, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "mfa_harness.fake_smtp", *args], cwd=REPO, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and fragment in r.stderr, r.stderr

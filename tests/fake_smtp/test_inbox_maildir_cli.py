@@ -105,7 +105,7 @@ def test_retention_max_age_holds_while_no_mail_arrives(inbox_factory: Callable[.
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fake_smtp", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mfa_harness.fake_smtp", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
 
 

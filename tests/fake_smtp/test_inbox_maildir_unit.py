@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fake_smtp.app import Config, build_inbox
-from fake_smtp.maildir import META, Maildir
-from fake_smtp.mime import headers
+from mfa_harness.fake_smtp.app import Config, build_inbox
+from mfa_harness.fake_smtp.maildir import META, Maildir
+from mfa_harness.fake_smtp.mime import headers
 
 
 def test_save_writes_a_real_maildir_file(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from email.utils import getaddresses
 
 import pytest
 
-from fake_smtp import mime, mime_quick
-from server.mail import code_email, new_message_id, reset_email
+from mfa_harness.fake_smtp import mime, mime_quick
+from mfa_harness.server.mail import code_email, new_message_id, reset_email
 
 WALL = 1_795_000_000.0
 

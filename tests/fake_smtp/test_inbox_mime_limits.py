@@ -7,8 +7,8 @@ from collections.abc import Callable
 from fake_smtp_helpers import InboxProcess
 from mime_samples import many_parts, nested_multiparts
 
-from fake_smtp import mime
-from fake_smtp.mime_limits import MAX_DEPTH, needs_worker
+from mfa_harness.fake_smtp import mime
+from mfa_harness.fake_smtp.mime_limits import MAX_DEPTH, needs_worker
 
 
 def test_deep_nesting_is_kept_raw_with_a_note() -> None:

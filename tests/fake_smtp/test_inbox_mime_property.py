@@ -21,8 +21,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fake_smtp import mime
-from fake_smtp.mime_limits import MAX_DEPTH
+from mfa_harness.fake_smtp import mime
+from mfa_harness.fake_smtp.mime_limits import MAX_DEPTH
 
 SETTINGS = settings(max_examples=150, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fake_smtp.codes import CodeExtractor
-from fake_smtp.search import QueryError, Term, parse
+from mfa_harness.fake_smtp.codes import CodeExtractor
+from mfa_harness.fake_smtp.search import QueryError, Term, parse
 
 
 def test_parse_fields_quotes_negation_and_unknown_fields() -> None:

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from fake_smtp.mime import summarize
-from fake_smtp.search import parse
-from fake_smtp.store import Store, StoredMessage
+from mfa_harness.fake_smtp.mime import summarize
+from mfa_harness.fake_smtp.search import parse
+from mfa_harness.fake_smtp.store import Store, StoredMessage
 
 
 def make(to: str, subject: str = "hello", body: str = "Your verification code is: 111111", *,
@@ -187,7 +187,7 @@ def test_plain_address_fast_path_agrees_with_aiosmtpd() -> None:
     """InboxSMTP._getaddr answers plain <local@domain> itself: same result as aiosmtpd's parser."""
     from aiosmtpd.smtp import SMTP
 
-    from fake_smtp.smtp_handler import PLAIN_ANGLE_ADDR, InboxHandler, InboxSMTP
+    from mfa_harness.fake_smtp.smtp_handler import PLAIN_ANGLE_ADDR, InboxHandler, InboxSMTP
 
     args = ["<a@b.example>", "<team-7@agency.example> SIZE=3000 BODY=8BITMIME", "<A.B+tag@x-y.example>",
             "<o'neil@example.com>", "<a..b@x>", "<.a@x>", "<a.@x>", "<a@x..y>", "<a@-x>", "<>", "<a b@x>",

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from mfa_harness.harness_http import InboxApi, PortalHarness
-from scenarios.browser import Inbox, Portal
-from scenarios.runner import write_toml
-from scenarios.stack import LocalStack, StackConfig
+from mfa_harness.scenarios.browser import Inbox, Portal
+from mfa_harness.scenarios.runner import write_toml
+from mfa_harness.scenarios.stack import LocalStack, StackConfig
 
 SCALE = 10.0  # scenario seconds per wall second
 

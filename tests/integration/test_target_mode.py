@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from mfa_harness.harness_http import InboxApi, PortalHarness
-from scenarios.cli import main
-from scenarios.runner import RunOptions, target_accounts
-from scenarios.stack import LocalStack, StackConfig
+from mfa_harness.scenarios.cli import main
+from mfa_harness.scenarios.runner import RunOptions, target_accounts
+from mfa_harness.scenarios.stack import LocalStack, StackConfig
 
 SCALE = 60.0
 
@@ -66,7 +66,7 @@ def _accounts_file(stack: LocalStack, path: Path) -> Path:
 def test_run_against_target_with_accounts_file(stack: LocalStack, tmp_path: Path) -> None:
     accounts = _accounts_file(stack, tmp_path / "accounts.json")
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", "smoke", "--target", stack.portal_url,
+    proc = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", "smoke", "--target", stack.portal_url,
                            "--inbox-url", stack.inbox_url, "--accounts-file", str(accounts),
                            "--duration", "300", "--time-scale", str(SCALE), "--out", str(out)],
                           capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
@@ -155,7 +155,7 @@ def test_fault_windows_are_on_the_runs_time_axis(tmp_path: Path) -> None:
                             '[personas]\ncareful = 1\n[load]\nusers = 4\n'
                             '[[faults]]\nkind = "spam"\nprobability = 1.0\nstart = 60\nend = 150\n', encoding="utf-8")
         run_dir = tmp_path / "run"
-        proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", str(scenario), "--target", s.portal_url,
+        proc = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", str(scenario), "--target", s.portal_url,
                                "--inbox-url", s.inbox_url, "--accounts-file", str(accounts), "--out", str(run_dir),
                                "--quiet"], capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
         assert (run_dir / "verdict.json").exists(), proc.stderr[-2000:]

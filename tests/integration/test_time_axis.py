@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.cli import main
+from mfa_harness.scenarios.cli import main
 
 SCALE = 30.0
 LOCUST_DELAY_S = 3.0          # wall seconds added to Locust's start-up

@@ -34,11 +34,11 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     def make(*bugs: str) -> Stack:
         scale, epoch = 60.0, time.time()
         py = sys.executable
-        inbox = start([py, "-m", "fake_smtp", "--smtp-port", "0", "--http-port", "0", "--time-scale", f"{scale:g}",
+        inbox = start([py, "-m", "mfa_harness.fake_smtp", "--smtp-port", "0", "--http-port", "0", "--time-scale", f"{scale:g}",
                        "--epoch", repr(epoch)], tmp_path / "inbox.log", "inbox")
         procs.append(inbox)
         bug_args = [a for b in bugs for a in ("--bug", b)]
-        portal = start([py, "-m", "server", "--harness", "--port", "0", "--db", ":memory:",
+        portal = start([py, "-m", "mfa_harness.server", "--harness", "--port", "0", "--db", ":memory:",
                         "--smtp-port", str(inbox.ready["smtp_port"]), "--partners", "60", "--seed", "7",
                         "--time-scale", f"{scale:g}", "--epoch", repr(epoch), "--password-profile", "cheap",
                         *bug_args], tmp_path / "portal.log", "portal")

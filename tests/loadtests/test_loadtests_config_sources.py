@@ -14,7 +14,7 @@ from pathlib import Path
 
 from loadtests_stack import LOCUSTFILE
 
-from loadtests.options import env_var_of
+from mfa_harness.loadtests.options import env_var_of
 
 
 def _closed_port() -> int:

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from loadtests_stack import REPO, Stack
 
-from loadtests.cookies import Cookie, OneOriginJar, default_path, parse_set_cookie, path_matches
+from mfa_harness.loadtests.cookies import Cookie, OneOriginJar, default_path, parse_set_cookie, path_matches
 
 NOW = 1_800_000_000.0
 
@@ -70,9 +70,9 @@ CLIENT = r"""
 import json, sys
 from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
-from loadtests.portal_client import PortalClient
-from loadtests.profile import load_profile
-from loadtests.redirects import LoopWatch
+from mfa_harness.loadtests.portal_client import PortalClient
+from mfa_harness.loadtests.profile import load_profile
+from mfa_harness.loadtests.redirects import LoopWatch
 from mfa_harness.harness_http import PortalHarness
 
 portal = sys.argv[1]

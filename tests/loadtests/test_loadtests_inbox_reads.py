@@ -14,15 +14,15 @@ from loadtests_stack import Proc, start
 from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
-from loadtests.inbox_client import InboxClient
-from loadtests.profile import load_profile
+from mfa_harness.loadtests.inbox_client import InboxClient
+from mfa_harness.loadtests.profile import load_profile
 
 TO = "team-a@agency.example"
 
 
 @pytest.fixture
 def inbox(tmp_path: Path) -> Iterator[Proc]:
-    proc = start([sys.executable, "-m", "fake_smtp", "--smtp-port", "0", "--http-port", "0"],
+    proc = start([sys.executable, "-m", "mfa_harness.fake_smtp", "--smtp-port", "0", "--http-port", "0"],
                  tmp_path / "inbox.log", "inbox")
     try:
         yield proc

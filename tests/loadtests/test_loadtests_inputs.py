@@ -14,10 +14,10 @@ import gevent
 import pytest
 from locust.argument_parser import get_empty_argument_parser
 
-from loadtests import decisions
-from loadtests.accounts import AccountPool, AccountsError, load_file, load_url, parse_accounts
-from loadtests.arrivals import Arrivals, poisson_gaps
-from loadtests.options import OptionsError, add_arguments, integer_weights, parse_personas
+from mfa_harness.loadtests import decisions
+from mfa_harness.loadtests.accounts import AccountPool, AccountsError, load_file, load_url, parse_accounts
+from mfa_harness.loadtests.arrivals import Arrivals, poisson_gaps
+from mfa_harness.loadtests.options import OptionsError, add_arguments, integer_weights, parse_personas
 
 ROWS = [
     {"partner_id": 1, "program": "agency", "username": "a1@x.com", "password": "pw1", "notification_email": "team@x.com",

@@ -9,9 +9,9 @@ import gevent
 import pytest
 from gevent import GreenletExit
 
-from loadtests.history import BatchSink, FileSink, History, Recorder
-from loadtests.metrics import FlowMetrics
-from loadtests.timebase import Timebase
+from mfa_harness.loadtests.history import BatchSink, FileSink, History, Recorder
+from mfa_harness.loadtests.metrics import FlowMetrics
+from mfa_harness.loadtests.timebase import Timebase
 
 
 def test_histograms_keep_three_digits_and_merge_exactly() -> None:
@@ -118,8 +118,8 @@ def test_listeners_see_every_line_after_the_sink_and_a_new_sink_replaces_the_old
 
 def test_history_lines_are_byte_for_byte_what_json_dumps_wrote(tmp_path: Path) -> None:
     """Issue 15: the encoder built once writes exactly the documented format the old per-line dumps did."""
-    from loadtests.history import FileSink, History, encode_line
-    from loadtests.timebase import Timebase
+    from mfa_harness.loadtests.history import FileSink, History, encode_line
+    from mfa_harness.loadtests.timebase import Timebase
 
     values = [{}, {"code": "012345", "ref": "R\u00e9f", "emoji": "🔐", "ctl": "\x00\n\u2028"},
               {"chain": ["/a", "/b?x=1"], "n": -0.0, "big": 2**70, "f": 1e16, "tiny": 5e-324, "none": None},

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from loadtests.pages import _FormParser, find_form, form_slices, marker_value, parse_forms
-from loadtests.redirects import MAX_HOPS, Chain, LoopWatch, path_only, resolve
+from mfa_harness.loadtests.pages import _FormParser, find_form, form_slices, marker_value, parse_forms
+from mfa_harness.loadtests.redirects import MAX_HOPS, Chain, LoopWatch, path_only, resolve
 
 VERIFY_PAGE = """<!doctype html><html><body data-page="partner-verify">
 <p class="error" role="alert" data-reason="wrong">That code is not right.</p>
@@ -96,7 +96,7 @@ def test_the_login_form_soon_after_a_verify_is_a_loop_and_later_is_not() -> None
 
 def test_filling_in_one_form_parses_only_its_slice_and_finds_what_a_whole_parse_finds() -> None:
     """Issue 15: a form is filled in from its own slice (one html.parser pass over it, not the page's)."""
-    from loadtests.portal_client import PortalResult
+    from mfa_harness.loadtests.portal_client import PortalResult
 
     only = parse_forms(VERIFY_PAGE, action="/partner/verify/resend")
     assert [f.action for f in only] == ["/partner/verify/resend"]

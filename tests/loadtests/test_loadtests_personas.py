@@ -11,15 +11,21 @@ import sys
 import pytest
 from loadtests_stack import REPO, Stack
 
-from loadtests import answers
-from loadtests.persona_base import REGISTERED, Persona, PersonaError
-from loadtests.persona_registry import AFFILIATE_PERSONAS, NEEDS, PERSONA_CLASSES, PERSONA_NAMES, PERSONAS
-from loadtests.portal_client import PortalResult
+from mfa_harness.loadtests import answers
+from mfa_harness.loadtests.persona_base import REGISTERED, Persona, PersonaError
+from mfa_harness.loadtests.persona_registry import (
+    AFFILIATE_PERSONAS,
+    NEEDS,
+    PERSONA_CLASSES,
+    PERSONA_NAMES,
+    PERSONAS,
+)
+from mfa_harness.loadtests.portal_client import PortalResult
 
 PURE_IMPORT = r"""
 import json, sys
-from loadtests import persona_registry
-import scenarios.spec, scenarios.schemas
+from mfa_harness.loadtests import persona_registry
+import mfa_harness.scenarios.spec, mfa_harness.scenarios.schemas
 print(json.dumps({"names": list(persona_registry.PERSONA_NAMES),
                   "loaded": sorted(m for m in ("gevent", "locust") if m in sys.modules)}))
 """
@@ -53,7 +59,7 @@ def test_the_registry_reads_names_and_metadata_from_the_persona_classes() -> Non
 
 
 def test_each_persona_gets_one_locust_user_class_of_the_same_name() -> None:
-    from loadtests import personas
+    from mfa_harness.loadtests import personas
 
     assert list(personas.PERSONAS) == list(PERSONA_NAMES)
     for name, user in personas.PERSONAS.items():

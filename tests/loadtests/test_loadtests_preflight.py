@@ -131,7 +131,7 @@ def answers() -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
 
 def test_preflight_checks_answer_in_one_line_without_locust(answers: tuple[str, dict[str, tuple[int, bytes]]]) -> None:
     """The probes themselves (fast: no Locust): no answer, a status, a scale, and what a foreign target may lack."""
-    from loadtests.preflight import PreflightError, check_inbox, check_portal
+    from mfa_harness.loadtests.preflight import PreflightError, check_inbox, check_portal
 
     url, pages = answers
     closed = f"http://127.0.0.1:{closed_port()}"

@@ -10,8 +10,8 @@ from typing import Any
 
 from loadtests_stack import Stack
 
+from mfa_harness.checker import CheckContext, check
 from mfa_harness.harness_http import InboxApi, PortalHarness
-from scenarios.checker import CheckContext, check
 
 PROBERS = "resend-mixer=1,replayer=1,session-reuser=1,protected-visitor=1"
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.profile import DEFAULT_PROFILE, PROFILE_DIR, ProfileError, load_profile, profile_from_dict
+from mfa_harness.loadtests.profile import (
+    DEFAULT_PROFILE,
+    PROFILE_DIR,
+    ProfileError,
+    load_profile,
+    profile_from_dict,
+)
 
 
 def reference() -> dict:
@@ -105,7 +111,7 @@ def test_forms_static_and_confirm_fields_and_none_paths_are_read() -> None:
 
 
 def test_the_profile_policy_feeds_the_checker_and_the_time_rule() -> None:
-    from scenarios.probe import UNLIMITED, checker_policy, time_problem
+    from mfa_harness.scenarios.probe import UNLIMITED, checker_policy, time_problem
 
     flask = load_profile(PROFILE_DIR / "flask-security.toml")
     policy, source = checker_policy(flask)
@@ -135,7 +141,7 @@ def test_stat_names_group_token_paths_by_pattern() -> None:
 
 
 def test_personas_needing_a_missing_feature_are_refused_by_name() -> None:
-    from scenarios.probe import feature_problem
+    from mfa_harness.scenarios.probe import feature_problem
 
     django = load_profile(PROFILE_DIR / "django-two-factor.toml")
     problem = feature_problem(django, {"careful": 1, "resend-stormer": 1, "patient": 1})

@@ -19,8 +19,8 @@ import json, sys
 import locust
 from locust.argument_parser import get_parser
 from locust.env import Environment
-from loadtests import runtime
-from loadtests.personas import Careful
+from mfa_harness.loadtests import runtime
+from mfa_harness.loadtests.personas import Careful
 
 runtime.register()
 inbox, accounts, tmp = sys.argv[1:4]
@@ -45,7 +45,7 @@ print(json.dumps({name: open(f"{tmp}/{name}.jsonl").read().splitlines() for name
 def test_two_environments_in_one_process_keep_their_own_harness(tmp_path: Path) -> None:
     """A user of environment A records into A's history, even after B was initialised (with a module
     singleton the last `init` won, and A's user wrote into B's file)."""
-    inbox = start([sys.executable, "-m", "fake_smtp", "--smtp-port", "0", "--http-port", "0"],
+    inbox = start([sys.executable, "-m", "mfa_harness.fake_smtp", "--smtp-port", "0", "--http-port", "0"],
                   tmp_path / "inbox.log", "inbox")
     try:
         accounts = tmp_path / "accounts.csv"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from locust.stats import RequestStats
 
-from loadtests import thresholds as th
-from loadtests.metrics import FlowMetrics
+from mfa_harness.loadtests import thresholds as th
+from mfa_harness.loadtests.metrics import FlowMetrics
 
 
 @pytest.mark.parametrize(("expr", "metric", "op", "limit"), [

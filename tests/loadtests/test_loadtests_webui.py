@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 from loadtests_stack import LOCUSTFILE, REPO, Stack, free_port
 
-from loadtests import webui_live
-from loadtests.metrics import HISTOGRAMS, OUTCOMES
-from loadtests.thresholds import parse_all
-from loadtests.webui_rows import COLUMNS, sparkline
+from mfa_harness.checker import INVARIANTS
 from mfa_harness.harness_http import HttpError
-from scenarios.checker import INVARIANTS
+from mfa_harness.loadtests import webui_live
+from mfa_harness.loadtests.metrics import HISTOGRAMS, OUTCOMES
+from mfa_harness.loadtests.thresholds import parse_all
+from mfa_harness.loadtests.webui_rows import COLUMNS, sparkline
 
 STATUSES = {"valid", "invalid", "unknown"}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.stack import LocalStack, StackConfig
+from mfa_harness.scenarios.stack import LocalStack, StackConfig
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_WALL_S = "15s"      # the README says 1m; everything else is run as written

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.pytest_plugin import VERIFY_REASONS
-from server.handlers import MESSAGES
+from mfa_harness.scenarios.pytest_plugin import VERIFY_REASONS
+from mfa_harness.server.handlers import MESSAGES
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -10,7 +10,7 @@ import pytest
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scenarios.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", *args], capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
 
 
@@ -46,7 +46,7 @@ def test_absurd_values_are_refused_before_anything_starts(option: str, value: st
 
 def test_a_reader_that_closes_the_pipe_early_gets_no_traceback() -> None:
     """`mfa-harness list | head -2`: the reader is gone before the listing is written."""
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "list"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "mfa_harness.scenarios.cli", "list"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()                      # like `head` after its lines

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from fake_smtp.__main__ import build_parser as inbox_parser
-from scenarios.cli import build_parser, main
-from server.__main__ import server_parser
-from server.admin import admin_parser
+from mfa_harness.fake_smtp.__main__ import build_parser as inbox_parser
+from mfa_harness.scenarios.cli import build_parser, main
+from mfa_harness.server.__main__ import server_parser
+from mfa_harness.server.admin import admin_parser
 
 
 def _options_without_help(parser: argparse.ArgumentParser, where: str) -> list[str]:
@@ -29,9 +29,9 @@ def _options_without_help(parser: argparse.ArgumentParser, where: str) -> list[s
     return missing
 
 
-@pytest.mark.parametrize("parser, where", [(build_parser, "mfa-harness"), (server_parser, "python -m server"),
-                                           (admin_parser, "python -m server admin"),
-                                           (inbox_parser, "python -m fake_smtp")])
+@pytest.mark.parametrize("parser, where", [(build_parser, "mfa-harness"), (server_parser, "python -m mfa_harness.server"),
+                                           (admin_parser, "python -m mfa_harness.server admin"),
+                                           (inbox_parser, "python -m mfa_harness.fake_smtp")])
 def test_every_option_has_help_text(parser, where: str) -> None:
     assert _options_without_help(parser(), where) == []
 
@@ -52,25 +52,25 @@ def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[st
 
 
 def test_locust_subcommand_finds_the_installed_locustfile(tmp_path: Path) -> None:
-    res = subprocess.run([sys.executable, "-m", "scenarios.cli", "locust", "--path"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "locust", "--path"], capture_output=True, text=True,
                          timeout=60, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     path = Path(res.stdout.strip())
-    from scenarios.up import LOCUSTFILE
+    from mfa_harness.scenarios.up import LOCUSTFILE
 
     assert path == LOCUSTFILE and path.is_file() and path.name == "locustfile.py"
     # `mfa-harness locust ...` is Locust with that file: it lists the harness's personas
-    res = subprocess.run([sys.executable, "-m", "scenarios.cli", "locust", "--list"], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "locust", "--list"], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "Careful" in res.stdout and "Affiliate" in res.stdout
-    res = subprocess.run([sys.executable, "-m", "scenarios.cli", "locust", "-f", "x.py"], capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "locust", "-f", "x.py"], capture_output=True,
                          text=True, timeout=60, cwd=tmp_path)
     assert res.returncode == 2 and "sets -f itself" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_processes_get_a_loopback_master_on_a_free_port_that_workers_dial() -> None:
-    from scenarios.cli import _flag_value, distributed_args
+    from mfa_harness.scenarios.cli import _flag_value, distributed_args
 
     args = distributed_args(["--processes", "2", "--headless"])
     port = _flag_value(args, "--master-bind-port")

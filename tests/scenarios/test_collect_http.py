@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from mfa_harness.errors import EXIT_SETUP
-from scenarios import collect
+from mfa_harness.scenarios import collect
 
 EVENTS = [{"id": i, "event": "login", "wall": float(i)} for i in (1, 2, 5)]
 DELIVERIES = [{"seq_event": 1, "event": "received", "wall": 3.0}]

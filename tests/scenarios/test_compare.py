@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.compare import compare_rows
+from mfa_harness.scenarios.compare import compare_rows
 
 
 def verdict(ok: int, failed: int, outcomes: dict[str, int], name: str) -> dict:
@@ -30,10 +30,10 @@ def test_cli_compare_and_bad_folder(tmp_path: Path) -> None:
     for name, v in (("a", verdict(80, 20, {}, "delayed-email")), ("b", verdict(95, 5, {}, "delayed-email-keep"))):
         (tmp_path / name).mkdir()
         (tmp_path / name / "verdict.json").write_text(json.dumps(v))
-    res = subprocess.run([sys.executable, "-m", "scenarios.cli", "compare", str(tmp_path / "a"), str(tmp_path / "b")],
+    res = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "compare", str(tmp_path / "a"), str(tmp_path / "b")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "logins_failed" in res.stdout and "-15" in res.stdout
-    res = subprocess.run([sys.executable, "-m", "scenarios.cli", "compare", str(tmp_path), str(tmp_path / "b")],
+    res = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "compare", str(tmp_path), str(tmp_path / "b")],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "not a finished run" in res.stderr and "Traceback" not in res.stderr
 
@@ -47,7 +47,7 @@ def _two_runs(tmp_path: Path, failed_a: int, failed_b: int) -> tuple[Path, Path]
 
 
 def _compare(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scenarios.cli", "compare", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "compare", *map(str, args)],
                           capture_output=True, text=True, timeout=60)
 
 

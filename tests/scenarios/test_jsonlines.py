@@ -1,4 +1,4 @@
-"""History reading with orjson (scenarios/checker/jsonlines.py): the same values the stdlib gives, line for line.
+"""History reading with orjson (checker/jsonlines.py): the same values the stdlib gives, line for line.
 
 History files are written by the stdlib everywhere; these tests write them the old way and read
 them with the old reader (stdlib `json.loads` per line) and the new one side by side.
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.history import FileSink, History
-from loadtests.timebase import Timebase
-from scenarios.checker import CheckContext, check
-from scenarios.checker.jsonlines import gc_paused, loads
-from scenarios.collect import CollectError, parse_jsonl, read_jsonl
+from mfa_harness.checker import CheckContext, check
+from mfa_harness.checker.jsonlines import gc_paused, loads
+from mfa_harness.loadtests.history import FileSink, History
+from mfa_harness.loadtests.timebase import Timebase
+from mfa_harness.scenarios.collect import CollectError, parse_jsonl, read_jsonl
 
 ODD_VALUES = [
     {"src": "client", "wall": 1790000000.123456, "st": 0.0, "value": {}},

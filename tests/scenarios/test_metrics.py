@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from histories import History
 
-from scenarios.metrics import flow_metrics, percentile
+from mfa_harness.scenarios.metrics import flow_metrics, percentile
 
 
 def test_percentile_is_nearest_rank_on_known_data():

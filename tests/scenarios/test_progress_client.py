@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from scenarios.progress import ClientFlows, Progress
+from mfa_harness.scenarios.progress import ClientFlows, Progress
 
 
 def _flow(type_: str, outcome: str | None) -> str:

@@ -23,12 +23,12 @@ import pytest
 from child_pids import alive, ready_pids
 from test_up import _free_ports, _Stdout
 
-from scenarios.up import LOCUSTFILE
+from mfa_harness.scenarios.up import LOCUSTFILE
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 LOCUST = Path(sys.executable).parent / "locust"
-MFA_HARNESS = [sys.executable, "-m", "scenarios.cli"]
+MFA_HARNESS = [sys.executable, "-m", "mfa_harness.scenarios.cli"]
 ENOUGH_FLOWS = 30               # completed logins before the test stops Locust (bounded by FLOW_DEADLINE_S)
 FLOW_DEADLINE_S = 150.0
 SPAWNED = re.compile(rb"All users spawned|Spawning is complete")     # Locust's words (a master's, when late)

@@ -9,11 +9,11 @@ import xml.etree.ElementTree as ET
 import pytest
 from histories import History, account
 
-from scenarios.checker import INVARIANT_NAMES, CheckContext, check
-from scenarios.junit import write_junit
-from scenarios.metrics import flow_metrics
-from scenarios.report import fault_windows, histogram_svg, write_report
-from scenarios.verdict import build_verdict
+from mfa_harness.checker import INVARIANT_NAMES, CheckContext, check
+from mfa_harness.scenarios.junit import write_junit
+from mfa_harness.scenarios.metrics import flow_metrics
+from mfa_harness.scenarios.report import fault_windows, histogram_svg, write_report
+from mfa_harness.scenarios.verdict import build_verdict
 
 OK = {"valid": True, "violations": 0, "examples": []}
 UNKNOWN = {"valid": "unknown", "violations": 0, "examples": []}
@@ -186,7 +186,7 @@ def test_fault_windows_pair_start_and_stop_and_keep_open_ones():
 
 def test_junit_is_never_green_while_the_run_failed(tmp_path):
     """A run with problems used to write tests="11" failures="0" errors="0" and leave the thresholds out."""
-    from scenarios.verdict_io import compute_verdict
+    from mfa_harness.scenarios.verdict_io import compute_verdict
 
     hist = History()
     run_info = {"scenario": "smoke", "seed": 1, "time_scale": 60.0, "locust_exit": 2,
@@ -221,7 +221,7 @@ def test_junit_times_are_real_and_messages_carry_units(tmp_path):
 
 
 def test_the_summary_names_each_metric_once_with_its_time_axis(tmp_path, capsys):
-    from scenarios.verdict_io import print_summary
+    from mfa_harness.scenarios.verdict_io import print_summary
 
     h = History()
     v = verdict(invariants(), thresholds={"flow.p95 < 8s": {"passed": True, "value": 3.2, "unit": "s scenario time"}})
@@ -246,7 +246,7 @@ def test_the_report_says_why_a_run_failed(tmp_path):
 # --- charts a person would rather look at than read (issue 14) -------------------------------------
 
 def test_ticks_are_nice_numbers_covering_the_data():
-    from scenarios.charts import nice_ticks
+    from mfa_harness.scenarios.charts import nice_ticks
 
     assert nice_ticks(0, 960) == [0, 200, 400, 600, 800, 1000]
     assert nice_ticks(0, 37, 4, integer=True) == [0, 10, 20, 30, 40]
@@ -272,7 +272,7 @@ def _outcome_chart(page: str) -> str:
 
 
 def test_time_axis_ends_with_the_run_and_marks_the_end_of_load():
-    from scenarios.report import render_report
+    from mfa_harness.scenarios.report import render_report
 
     v, lines = _long_run()                    # flows until 595 s, load for 600 s
     chart = _outcome_chart(render_report(v, lines, load_end=600.0))
@@ -282,8 +282,8 @@ def test_time_axis_ends_with_the_run_and_marks_the_end_of_load():
 
 
 def test_fault_windows_lie_behind_the_bars_and_match_the_legend():
-    from scenarios.charts import FAULT_FILL
-    from scenarios.report import render_report
+    from mfa_harness.scenarios.charts import FAULT_FILL
+    from mfa_harness.scenarios.report import render_report
 
     v, lines = _long_run()
     page = render_report(v, lines, load_end=600.0)
@@ -295,7 +295,7 @@ def test_fault_windows_lie_behind_the_bars_and_match_the_legend():
 
 
 def test_resends_per_login_is_not_one_huge_bar_and_cells_are_not_json():
-    from scenarios.report import render_report, resend_buckets
+    from mfa_harness.scenarios.report import render_report, resend_buckets
 
     assert resend_buckets([0, 0, 1, 2, 7]) == {"1": 1, "2": 1, "3": 0, "4": 0, "5+": 1}
     v, lines = _long_run()
@@ -327,7 +327,7 @@ def test_every_value_on_the_report_is_escaped_by_the_template():
     """report.html is a template with autoescape: a hostile scenario name, problem, note (reason),
     threshold, metric, fault window, planned fault and outcome come out as text, never as markup.
     (Turning autoescape off in the template loader of report.py or of charts.py makes this fail.)"""
-    from scenarios.report import render_report
+    from mfa_harness.scenarios.report import render_report
 
     evil = "<script>alert(1)</script>"
     h = History()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from child_pids import alive, ready_pids
 
-from scenarios.verdict_io import EXIT_INVARIANT, EXIT_SETUP, exit_code, run_problems
+from mfa_harness.scenarios.verdict_io import EXIT_INVARIANT, EXIT_SETUP, exit_code, run_problems
 
 FLOWS = {"logins_ok": 3, "logins_failed": 1}
 
@@ -42,7 +42,7 @@ def test_locust_refusing_its_options_fails_the_run(tmp_path: Path) -> None:
                         'time_scale = 60\n[personas]\ncareful = 1\n[load]\nusers = 1\n'
                         'locust_args = ["--threshold", "loops =="]\n', encoding="utf-8")
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", str(scenario), "--out", str(out)],
+    proc = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", str(scenario), "--out", str(out)],
                           capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
     assert proc.returncode == EXIT_SETUP, (proc.stdout[-2000:], proc.stderr[-2000:])
     # refused before any load, in one line that says why (it used to be "Locust exited with 2" and the

@@ -15,7 +15,7 @@ from child_pids import alive, ready_pids
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_tears_the_stack_down(tmp_path: Path, sig: signal.Signals) -> None:
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "run", "smoke", "--duration", "6000",
+    proc = subprocess.Popen([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", "smoke", "--duration", "6000",
                              "--time-scale", "60", "--out", str(out), "--quiet"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

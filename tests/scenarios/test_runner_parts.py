@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from mfa_harness.errors import ERROR_LINE_ENV, EXIT_SETUP, HarnessError, ListenError, OptionError, from_line
-from scenarios.cli import _start_failure
-from scenarios.run_options import RunOptions
-from scenarios.run_record import LoadFacts, RunRecord
-from scenarios.stack import StackError, start_child
+from mfa_harness.scenarios.cli import _start_failure
+from mfa_harness.scenarios.run_options import RunOptions
+from mfa_harness.scenarios.run_record import LoadFacts, RunRecord
+from mfa_harness.scenarios.stack import StackError, start_child
 
 # run.json's keys as the runner has always written them, in order (README "The output folder")
 RUN_JSON_KEYS = ["scenario", "scenario_file", "seed", "time_scale", "duration", "epoch", "white_box", "policy",
@@ -73,7 +73,7 @@ def test_the_inbox_says_which_listener_could_not_bind(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        argv = [sys.executable, "-m", "fake_smtp", "--smtp-port", str(port), "--http-port", "0"]
+        argv = [sys.executable, "-m", "mfa_harness.fake_smtp", "--smtp-port", str(port), "--http-port", "0"]
         env = {k: v for k, v in os.environ.items() if k != ERROR_LINE_ENV}
         alone = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
         assert alone.returncode == 2 and alone.stdout == "" and "cannot listen for SMTP" in alone.stderr

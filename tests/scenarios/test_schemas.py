@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 from histories import History, account
 
-from scenarios.schemas import SCHEMAS, path_of, render
-from scenarios.spec import CATALOG_DIR
-from scenarios.verdict_io import compute_verdict
+from mfa_harness.scenarios.schemas import SCHEMAS, path_of, render
+from mfa_harness.scenarios.spec import CATALOG_DIR
+from mfa_harness.scenarios.verdict_io import compute_verdict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 
 @pytest.mark.parametrize("name", list(SCHEMAS))
 def test_shipped_schemas_are_the_generated_ones(name: str) -> None:
-    assert path_of(name).read_text(encoding="utf-8") == render(name), "run `python -m scenarios.schemas`"
+    assert path_of(name).read_text(encoding="utf-8") == render(name), "run `python -m mfa_harness.scenarios.schemas`"
     assert "schemas/*.json" in (REPO / "pyproject.toml").read_text(encoding="utf-8")   # shipped in the wheel
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from histories import History
 
-from scenarios.server_answers import DEFAULT_MAX_ERROR_SHARE, error_share_problem, server_answers
-from scenarios.verdict_io import compute_verdict
+from mfa_harness.scenarios.server_answers import DEFAULT_MAX_ERROR_SHARE, error_share_problem, server_answers
+from mfa_harness.scenarios.verdict_io import compute_verdict
 
 
 def _history(bad: int, good: int) -> list[dict]:

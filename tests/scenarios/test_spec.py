@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import bugmap
-from scenarios.spec import INVARIANT_NAMES, ScenarioError, catalog, load
+from mfa_harness.scenarios import bugmap
+from mfa_harness.scenarios.spec import INVARIANT_NAMES, ScenarioError, catalog, load
 
 GOOD = '''
 name = "t"
@@ -85,8 +85,8 @@ def test_mistakes_name_file_line_and_problem(tmp_path: Path, snippet: str, line:
 
 def test_policy_takes_the_portals_keys_and_the_portal_accepts_the_file(tmp_path: Path) -> None:
     """The `[policy]` table becomes the portal's `--policy` file: read back with the portal's loader."""
-    from scenarios.runner import write_toml
-    from server.policy import load_policy
+    from mfa_harness.scenarios.runner import write_toml
+    from mfa_harness.server.policy import load_policy
 
     sc = load(write(tmp_path, GOOD + "\n[policy]\ncode_ttl = 120\npending_lifetime = 240\n"
                                      "max_attempts = 3\nlogin_free_failures = 2\nresend = \"keep\"\n"))
@@ -98,8 +98,8 @@ def test_policy_takes_the_portals_keys_and_the_portal_accepts_the_file(tmp_path:
 
 
 def test_population_mix_becomes_the_portals_seeding_options(tmp_path: Path) -> None:
-    from server.__main__ import server_parser
-    from server.population import parse_mix, parse_team_size
+    from mfa_harness.server.__main__ import server_parser
+    from mfa_harness.server.population import parse_mix, parse_team_size
 
     sc = load(write(tmp_path, GOOD + "\n[population]\npartners = 12\nprograms = { agency = 2, reseller = 1 }\n"
                                      "team_size = [3, 4]\n"))
@@ -118,7 +118,7 @@ def test_a_misspelled_persona_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_bugs_in_the_file_set_the_same_expectations_as_bug_options(tmp_path: Path) -> None:
-    from scenarios.runner import RunOptions, apply_overrides
+    from mfa_harness.scenarios.runner import RunOptions, apply_overrides
 
     in_file = apply_overrides(load(write(tmp_path, 'bugs = ["per-process-secret"]\n' + GOOD)), RunOptions())
     on_cli = apply_overrides(load(write(tmp_path, GOOD)), RunOptions(bugs=["per-process-secret"]))
@@ -137,7 +137,7 @@ def test_invalid_toml_and_missing_personas(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scenarios.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_cli_list_and_usage_errors(tmp_path: Path) -> None:
@@ -214,7 +214,7 @@ def test_the_readme_threshold_typo_example_is_what_the_command_says(tmp_path: Pa
     (tmp_path / "typo.toml").write_text('name = "typo"\ndescription = "a typo in a threshold"\nseed = 1\n'
                                         'duration = 60\nthresholds = ["flw.p95 < 8s"]\n[personas]\ncareful = 1\n',
                                         encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", "typo.toml"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", "typo.toml"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert proc.returncode == 2
@@ -222,7 +222,7 @@ def test_the_readme_threshold_typo_example_is_what_the_command_says(tmp_path: Pa
 
 
 def test_a_shorter_duration_warns_about_windows_after_the_end(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from scenarios.runner import RunOptions, apply_overrides
+    from mfa_harness.scenarios.runner import RunOptions, apply_overrides
 
     path = write(tmp_path, GOOD + "\n[[faults]]\nkind = \"spam\"\nstart = 30\nend = 50\n")
     apply_overrides(load(path), RunOptions(duration=20.0))

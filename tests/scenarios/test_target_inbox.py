@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from scenarios.target_inbox import TargetInboxError, inbox_offset, restamp, shift_plan
+from mfa_harness.scenarios.target_inbox import TargetInboxError, inbox_offset, restamp, shift_plan
 
 
 def test_offset_is_the_inbox_time_at_the_runs_epoch() -> None:
@@ -45,7 +45,7 @@ def test_a_refused_fault_plan_says_the_inboxs_own_words() -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from mfa_harness.errors import SetupError
-    from scenarios.targets import put_faults
+    from mfa_harness.scenarios.targets import put_faults
 
     seen: list[bytes] = []
 

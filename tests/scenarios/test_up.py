@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from child_pids import alive, ready_pids
 
-from scenarios.browser import Inbox, Portal
-from scenarios.cli import main
+from mfa_harness.scenarios.browser import Inbox, Portal
+from mfa_harness.scenarios.cli import main
 
 READY_LINE = "Ctrl-C stops both"
 
@@ -38,7 +38,7 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _start_up(out: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "scenarios.cli", "up", "--out", str(out), "--partners", "8",
+    return subprocess.Popen([sys.executable, "-m", "mfa_harness.scenarios.cli", "up", "--out", str(out), "--partners", "8",
                              *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             text=True)
 

@@ -126,7 +126,7 @@ def body_text(msg: Mail) -> str:
 
 
 class Portal:
-    """A running `python -m server` process."""
+    """A running `python -m mfa_harness.server` process."""
 
     def __init__(self, proc: subprocess.Popen, url: str, pid: int, db: str, stderr_path: Path) -> None:
         self.proc, self.url, self.pid, self.db, self.stderr_path = proc, url, pid, db, stderr_path
@@ -175,7 +175,7 @@ def start_portal(tmp_path: Path, smtp_port: int, *extra: str, db: str | None = N
                  harness: bool = True, timeout: float = 90.0, seed: int | None = 7) -> Portal:
     db = db or str(tmp_path / "portal.db")
     stderr_path = tmp_path / f"portal-{time.monotonic_ns()}.err"
-    cmd = [PYTHON, "-m", "server", "--port", "0", "--smtp-port", str(smtp_port), "--partners", str(partners),
+    cmd = [PYTHON, "-m", "mfa_harness.server", "--port", "0", "--smtp-port", str(smtp_port), "--partners", str(partners),
            *(["--seed", str(seed)] if seed is not None else []), "--db", db, "--password-profile", "cheap", *(["--harness"] if harness else []), *extra]
     with open(stderr_path, "wb") as err:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)

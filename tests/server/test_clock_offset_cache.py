@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from server.clock import ScenarioClock
-from server.storage import Store
+from mfa_harness.server.clock import ScenarioClock
+from mfa_harness.server.storage import Store
 
 
 def test_offset_cached_in_a_transaction_but_fresh_across_connections(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.challenge import (
+from mfa_harness.server.challenge import (
     HOUR,
     Budget,
     ChallengeState,
@@ -15,7 +15,7 @@ from server.challenge import (
     reset_budget,
     sanitize_next,
 )
-from server.policy import Policy, policy_from_mapping
+from mfa_harness.server.policy import Policy, policy_from_mapping
 
 P = Policy()
 
@@ -83,7 +83,7 @@ def test_next_is_made_safe_for_a_location_header(target, expected):
 
 
 def test_a_scenarios_policy_table_takes_the_new_keys(tmp_path):
-    from scenarios.spec import ScenarioError, load
+    from mfa_harness.scenarios.spec import ScenarioError, load
 
     path = tmp_path / "budgets.toml"
     head = 'name = "budgets"\ndescription = "d"\nduration = 60\n[personas]\ncareful = 1\n[policy]\n'

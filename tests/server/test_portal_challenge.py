@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from server.challenge import (
+from mfa_harness.server.challenge import (
     ChallengeState,
     CodeState,
     decide_resend,
@@ -14,7 +14,7 @@ from server.challenge import (
     login_retry_after,
     sanitize_next,
 )
-from server.policy import Policy
+from mfa_harness.server.policy import Policy
 
 P = Policy()
 KEEP = dataclasses.replace(P, resend="keep")

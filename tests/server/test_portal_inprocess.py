@@ -6,13 +6,13 @@ import json
 
 from tornado.testing import AsyncHTTPTestCase
 
-from server.app import make_app
-from server.clock import ScenarioClock
-from server.passwords import Passwords
-from server.policy import Policy
-from server.portal import Portal
-from server.seeding import seed_accounts
-from server.storage import Store
+from mfa_harness.server.app import make_app
+from mfa_harness.server.clock import ScenarioClock
+from mfa_harness.server.passwords import Passwords
+from mfa_harness.server.policy import Policy
+from mfa_harness.server.portal import Portal
+from mfa_harness.server.seeding import seed_accounts
+from mfa_harness.server.storage import Store
 
 
 class HarnessLoopbackOnly(AsyncHTTPTestCase):

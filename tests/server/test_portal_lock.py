@@ -17,12 +17,12 @@ import pytest
 import requests
 from portal_testkit import PYTHON, REPO, Browser, reason_of, sign_in, strip_volatile
 
-from server.clock import ScenarioClock
-from server.passwords import Passwords
-from server.policy import Policy
-from server.portal import Portal
-from server.seeding import seed_accounts
-from server.storage import Store
+from mfa_harness.server.clock import ScenarioClock
+from mfa_harness.server.passwords import Passwords
+from mfa_harness.server.policy import Policy
+from mfa_harness.server.portal import Portal
+from mfa_harness.server.seeding import seed_accounts
+from mfa_harness.server.storage import Store
 
 
 def harness_lock(portal, partner_id, locked: bool = True) -> requests.Response:
@@ -31,7 +31,7 @@ def harness_lock(portal, partner_id, locked: bool = True) -> requests.Response:
 
 
 def admin(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "server", "admin", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([PYTHON, "-m", "mfa_harness.server", "admin", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
 
 

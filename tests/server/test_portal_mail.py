@@ -9,9 +9,9 @@ from email.utils import formatdate
 
 import pytest
 
-from fake_smtp.codes import CodeExtractor
-from fake_smtp.mime import summarize
-from server import mail
+from mfa_harness.fake_smtp.codes import CodeExtractor
+from mfa_harness.fake_smtp.mime import summarize
+from mfa_harness.server import mail
 
 WALL = 1_763_000_000.25
 

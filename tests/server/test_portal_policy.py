@@ -12,8 +12,8 @@ import pytest
 from argon2.low_level import lib as argon2_lib
 from portal_testkit import PYTHON, REPO, Browser
 
-from server.passwords import Passwords, argon2_parameters
-from server.policy import ARGON2_BOUNDS, Policy, PolicyError, load_policy
+from mfa_harness.server.passwords import Passwords, argon2_parameters
+from mfa_harness.server.policy import ARGON2_BOUNDS, Policy, PolicyError, load_policy
 
 
 def test_defaults_are_the_products():
@@ -125,7 +125,7 @@ def test_bad_password_cost_exits_2_with_one_line(tmp_path, text, extra, words):
     f = tmp_path / "bad.toml"
     f.write_text(text)
     db = tmp_path / "portal.db"
-    r = subprocess.run([PYTHON, "-m", "server", "--port", "0", "--partners", "1", "--db", str(db), "--policy", str(f),
+    r = subprocess.run([PYTHON, "-m", "mfa_harness.server", "--port", "0", "--partners", "1", "--db", str(db), "--policy", str(f),
                         *extra], cwd=REPO, capture_output=True, text=True, timeout=60, preexec_fn=_limit_address_space)
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and words in r.stderr and "Traceback" not in r.stderr, r.stderr

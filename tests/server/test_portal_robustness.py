@@ -93,12 +93,12 @@ def test_notification_email_support_change(portal, sink):
 def test_admin_cli_sets_notification_email(portal, sink):
     acct = portal.accounts("reseller")[0]
     b, code, _ = sign_in(portal, sink, acct)
-    run = subprocess.run([PYTHON, "-m", "server", "admin", "set-notification-email", str(acct["partner_id"]),
+    run = subprocess.run([PYTHON, "-m", "mfa_harness.server", "admin", "set-notification-email", str(acct["partner_id"]),
                           "ops@example.net", "--db", portal.db], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["new"] == "ops@example.net"
     assert reason_of(b.verify(code)) == "wrong"
-    bad = subprocess.run([PYTHON, "-m", "server", "admin", "set-notification-email", str(acct["partner_id"]),
+    bad = subprocess.run([PYTHON, "-m", "mfa_harness.server", "admin", "set-notification-email", str(acct["partner_id"]),
                           "ops@example.net\nBcc: x@example.net", "--db", portal.db], cwd=REPO, capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "CR or LF" in bad.stderr
@@ -120,7 +120,7 @@ def test_harness_endpoints_absent_without_harness(sink, portal_factory):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "server", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    return subprocess.run([PYTHON, "-m", "mfa_harness.server", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
 
 
 def test_cli_errors_are_one_line_exit_2(tmp_path):

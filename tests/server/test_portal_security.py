@@ -301,7 +301,7 @@ def test_a_bad_public_url_is_one_line_and_exit_2(tmp_path, url):
     from portal_testkit import PYTHON, REPO
 
     db = tmp_path / "portal.db"
-    r = subprocess.run([PYTHON, "-m", "server", "--port", "0", "--db", str(db), "--public-url", url],
+    r = subprocess.run([PYTHON, "-m", "mfa_harness.server", "--port", "0", "--db", str(db), "--public-url", url],
                        cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--public-url" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not db.exists()

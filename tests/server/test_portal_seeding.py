@@ -8,8 +8,8 @@ from collections import Counter, defaultdict
 import pytest
 from portal_testkit import PYTHON, REPO, start_portal
 
-from server.population import Mix
-from server.seeding import plan_accounts
+from mfa_harness.server.population import Mix
+from mfa_harness.server.seeding import plan_accounts
 
 
 @pytest.mark.parametrize("count", [4, 12, 200])
@@ -73,7 +73,7 @@ def test_mix_and_team_size_shape_the_population(mix, count, kinds):
 ])
 def test_bad_mix_or_team_size_exits_2_with_one_line(tmp_path, args, words):
     db = tmp_path / "portal.db"
-    r = subprocess.run([PYTHON, "-m", "server", "--port", "0", "--partners", "3", "--db", str(db), *args],
+    r = subprocess.run([PYTHON, "-m", "mfa_harness.server", "--port", "0", "--partners", "3", "--db", str(db), *args],
                        cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and words in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from server.storage import Store
+from mfa_harness.server.storage import Store
 
 
 def seeded_store() -> tuple[Store, int]:

@@ -98,9 +98,9 @@ def test_parse_then_format_then_parse_is_stable(count: int, unit: str) -> None:
 def test_every_consumer_reads_the_one_syntax(text: str) -> None:
     """Thresholds, the inbox's --max-age and mfa-harness --duration agree on what a duration is
     (thresholds knew ms/s/m only, --duration s/m/h, the inbox s/m/h/d)."""
-    from fake_smtp.__main__ import build_parser as inbox_parser
-    from loadtests.thresholds import parse as threshold
-    from scenarios.cli import build_parser as cli_parser
+    from mfa_harness.fake_smtp.__main__ import build_parser as inbox_parser
+    from mfa_harness.loadtests.thresholds import parse as threshold
+    from mfa_harness.scenarios.cli import build_parser as cli_parser
 
     seconds = parse_duration(text)
     assert inbox_parser().parse_args(["--max-age", text]).max_age == seconds

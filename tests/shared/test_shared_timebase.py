@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtests.timebase import Timebase as LocustTimebase
+from mfa_harness.loadtests.timebase import Timebase as LocustTimebase
+from mfa_harness.server.clock import ScenarioClock as PortalClock
 from mfa_harness.timebase import MAX_TIME_SCALE, Timebase
-from server.clock import ScenarioClock as PortalClock
 
 
 def test_converts_both_ways() -> None:

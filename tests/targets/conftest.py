@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sitekit import Inbox, start_inbox, start_site
 
-from scenarios.stack import Child
+from mfa_harness.scenarios.stack import Child
 
 Site = tuple[str, list[dict[str, Any]]]
 

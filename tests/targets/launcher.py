@@ -3,8 +3,8 @@
 Each site (`tests/targets/<site>/`) is a stock library behind a few lines of configuration. The
 harness needs the same things from all of them: a free loopback port, SMTP pointed at its inbox,
 a SQLite file in a run folder, deterministic accounts written in the harness's accounts-file
-format (docs/interfaces.md), and one JSON readiness line on stdout, as `python -m server` and
-`python -m fake_smtp` print. Knowing this once here keeps each site about its library.
+format (docs/interfaces.md), and one JSON readiness line on stdout, as `python -m mfa_harness.server` and
+`python -m mfa_harness.fake_smtp` print. Knowing this once here keeps each site about its library.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from mfa_harness.cli_args import non_negative_int, port, positive_float
-from server.cli import OneLineParser
+from mfa_harness.server.cli import OneLineParser
 
 TEAM = "team-a"
 TEAM_ADDRESS = "team-a@agency.example"

@@ -25,7 +25,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from scenarios.stack import Child, start_child
+from mfa_harness.scenarios.stack import Child, start_child
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 60          # generous: a noisy 2-core machine
@@ -183,7 +183,7 @@ class Inbox:
 
 
 def start_inbox(out: Path) -> Child:
-    return start_child("inbox", [sys.executable, "-m", "fake_smtp", "--smtp-port", "0", "--http-port", "0"],
+    return start_child("inbox", [sys.executable, "-m", "mfa_harness.fake_smtp", "--smtp-port", "0", "--http-port", "0"],
                        out / "inbox.log")
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sitekit import ROOT, Browser, Inbox, Profile, forms_of, need_library, text_of
 
-from loadtests.accounts import load_file
+from mfa_harness.loadtests.accounts import load_file
 
 need_library("two_factor")
 

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 from sitekit import ROOT, Browser, Inbox, Profile, forms_of, need_library, text_of
 
-from loadtests.accounts import load_file
+from mfa_harness.loadtests.accounts import load_file
 
 need_library("flask_security")
 

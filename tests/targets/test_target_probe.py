@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sitekit import ROOT, Inbox, need_library
 
-from loadtests.profile import PROFILE_DIR
+from mfa_harness.loadtests.profile import PROFILE_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 def probe(url: str, inbox: Inbox, profile: Path, accounts: list[dict[str, Any]], tmp: Path) -> subprocess.CompletedProcess:
     acc = tmp / "accounts.json"
     acc.write_text(json.dumps(accounts), encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "scenarios.cli", "probe", "--target", url, "--inbox-url", inbox.url,
+    return subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "probe", "--target", url, "--inbox-url", inbox.url,
                            "--target-profile", str(profile), "--accounts-file", str(acc)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 

@@ -1,14 +1,14 @@
 """The draft profiles of the third-party sites load in the harness as it is today.
 
 The facts in them are checked against the live sites by the two site test modules; this only
-keeps the files loadable by `loadtests.profile` (the format the next pass extends).
+keeps the files loadable by `mfa_harness.loadtests.profile` (the format the next pass extends).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from loadtests.profile import PROFILE_DIR, load_profile
+from mfa_harness.loadtests.profile import PROFILE_DIR, load_profile
 
 
 @pytest.mark.parametrize("name", ["django-two-factor", "flask-security"])

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sitekit import ROOT, Inbox, need_library
 
-from loadtests.profile import PROFILE_DIR
+from mfa_harness.loadtests.profile import PROFILE_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def run_smoke(url: str, inbox: Inbox, profile: str, accounts: list[dict[str, Any
     acc = tmp / "accounts.json"
     acc.write_text(json.dumps(accounts), encoding="utf-8")
     out = tmp / "run"
-    done = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", "smoke", "--target", url,
+    done = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", "smoke", "--target", url,
                            "--inbox-url", inbox.url, "--target-profile", str(PROFILE_DIR / f"{profile}.toml"),
                            "--accounts-file", str(acc), "--time-scale", scale, "--duration", "30", "--users", "2",
                            "--out", str(out), "--quiet"],
