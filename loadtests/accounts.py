@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import csv
 import json
-import urllib.request
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from mfa_harness.harness_http import HttpError, call_json
 
 PROGRAMS = ("agency", "reseller", "affiliate")
 KEYS = ("partner_id", "program", "username", "password", "notification_email")
@@ -94,12 +95,11 @@ def load_file(path: str | Path) -> list[Account]:
 
 
 def load_url(url: str, timeout: float = 30.0) -> list[Account]:
-    """GET a JSON list (the portal's `/_harness/accounts`)."""
+    """GET a JSON list (the portal's `/_harness/accounts`, or any URL a foreign portal's accounts are at)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            data = json.loads(resp.read().decode("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AccountsError(f"cannot load accounts from {url}: {exc}") from None
+        data = call_json("GET", url, timeout=timeout)
+    except HttpError as exc:        # no answer, a status other than 200, or a body that is not JSON
+        raise AccountsError(f"cannot load accounts from {url}: {exc.why}") from None
     return parse_accounts(data, url)
 
 

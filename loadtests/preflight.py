@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from typing import Any
+
+from mfa_harness.harness_http import HttpError, request
 
 PROBE_TIMEOUT_S = 10.0          # wall seconds for one preflight request
 WORKERS_WAIT_S = 120.0          # wall seconds a master waits for its workers before giving up
@@ -32,13 +32,10 @@ class PreflightError(RuntimeError):
 def _get(url: str, timeout: float) -> tuple[int, bytes]:
     """(status, body) of a GET; HTTP error statuses are answers too. PreflightError if no answer."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise PreflightError(f"GET {url}: no answer ({reason})") from None
+        res = request("GET", url, timeout=timeout)
+    except HttpError as exc:                  # its message: "GET <url>: no answer (<why>)"
+        raise PreflightError(str(exc)) from None
+    return res.status, res.body
 
 
 def _json(body: bytes) -> dict[str, Any] | None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +29,7 @@ import gevent.lock
 from locust.runners import STATE_RUNNING, STATE_SPAWNING
 
 from mfa_harness.checker import CheckContext, check
+from mfa_harness.harness_http import HttpError, request
 
 from . import thresholds as thresholds_mod
 from .metrics import HISTOGRAMS, OUTCOMES, FlowMetrics
@@ -54,9 +53,8 @@ Runner = Callable[..., Any]
 
 
 def http_get(url: str, timeout: float) -> bytes:
-    """GET a URL (cooperative under gevent's monkey-patching); raises OSError on failure."""
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return resp.read()
+    """The body of a 200 answer to a GET (cooperative under gevent's monkey-patching); HttpError otherwise."""
+    return request("GET", url, timeout=timeout).expect().body
 
 
 def run_inline(fn: Callable[..., Any], *args: Any) -> Any:
@@ -203,7 +201,7 @@ class LiveView:
             url = f"{self.portal_url}/_harness/events?after={self.portal_after}&limit={PORTAL_PAGE}"
             try:
                 rows = [json.loads(x) for x in self.fetch(url, PORTAL_TIMEOUT_S).splitlines() if x.strip()]
-            except (OSError, ValueError, urllib.error.URLError) as exc:
+            except (HttpError, OSError, ValueError) as exc:
                 if self.portal_ok is None:
                     log.info("portal does not answer %s (%s): the MFA tab checks client lines only (black box)",
                              url, exc)

@@ -7,30 +7,31 @@ the end and merge all sources by wall time into one JSON Lines file.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from mfa_harness.checker.jsonlines import gc_paused, loads, loads_lines
 from mfa_harness.errors import SetupError
+from mfa_harness.harness_http import HttpError, InboxApi, PortalHarness, call_json
 
 
 class CollectError(SetupError):
     """A history source could not be read (exit 2): `url` or `path` says which."""
 
 
-def _get(url: str, timeout: float = 30.0) -> bytes:
+def _reading(what: Callable[[], Any]) -> Any:
+    """`what()`, with the shared client's HttpError (no answer, a bad status, a body that is not
+    JSON, a log that never ends) as a CollectError naming the URL."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.read()
-    except (urllib.error.URLError, OSError) as exc:
-        raise CollectError(f"GET {url}: {exc}", url=url) from None
+        return what()
+    except HttpError as exc:
+        raise CollectError(str(exc), url=exc.url, status=exc.status) from None
 
 
 def get_json(url: str, timeout: float = 30.0) -> Any:
-    return json.loads(_get(url, timeout))
+    """The JSON answer (status 200) of a GET; CollectError otherwise."""
+    return _reading(lambda: call_json("GET", url, timeout=timeout))
 
 
 def parse_jsonl(data: bytes | str) -> list[dict[str, Any]]:
@@ -40,21 +41,10 @@ def parse_jsonl(data: bytes | str) -> list[dict[str, Any]]:
         return [loads(line) for line in raw.splitlines() if line.strip()]
 
 
-def _paged(url_for: Any, key: str, page: int = 5000, max_pages: int = 100_000) -> Iterator[dict[str, Any]]:
-    """Follow `after=` pages until a short page; bounded by `max_pages`."""
-    after = 0
-    for _ in range(max_pages):
-        lines = parse_jsonl(_get(url_for(after, page)))
-        yield from lines
-        if len(lines) < page:
-            return
-        after = int(lines[-1][key])
-    raise CollectError(f"more than {max_pages} pages from {url_for(after, page)}", url=url_for(after, page))
-
-
 def portal_events(portal_url: str, after: int = 0) -> list[dict[str, Any]]:
     """All portal audit events with id > after (white box; harness mode only)."""
-    out = list(_paged(lambda a, n: f"{portal_url}/_harness/events?after={max(a, after)}&limit={n}", "id"))
+    with gc_paused():
+        out = _reading(lambda: PortalHarness(portal_url).all_events(after, loads=loads))
     for ev in out:
         ev.setdefault("src", "portal")
     return out
@@ -62,7 +52,8 @@ def portal_events(portal_url: str, after: int = 0) -> list[dict[str, Any]]:
 
 def inbox_deliveries(inbox_url: str) -> list[dict[str, Any]]:
     """The inbox's own delivery history: received, delayed, delivered, dropped, refused…"""
-    out = list(_paged(lambda a, n: f"{inbox_url}/api/v1/deliveries?after={a}&limit={n}", "seq_event"))
+    with gc_paused():
+        out = _reading(lambda: InboxApi(inbox_url).all_deliveries(loads=loads))
     for ev in out:
         ev.setdefault("src", "inbox")
     return out

@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 from mfa_harness.errors import SetupError
+from mfa_harness.timebase import Timebase
 
 
 class TargetInboxError(SetupError):
@@ -30,7 +31,7 @@ def inbox_offset(info: dict[str, Any], epoch: float, time_scale: float) -> float
         raise TargetInboxError(f"the inbox runs at time scale {inbox_scale:g} and the scenario at {time_scale:g}: "
                                f"start the inbox with --time-scale {time_scale:g} or run with --time-scale "
                                f"{inbox_scale:g}", inbox_time_scale=float(inbox_scale), time_scale=time_scale)
-    return (epoch - float(inbox_epoch)) * time_scale
+    return Timebase(epoch=float(inbox_epoch), scale=time_scale).st(epoch)
 
 
 def shift_plan(plan: dict[str, Any], offset: float) -> dict[str, Any]:
@@ -46,14 +47,15 @@ def shift_plan(plan: dict[str, Any], offset: float) -> dict[str, Any]:
 def restamp(lines: list[dict[str, Any]], epoch: float, time_scale: float, since_wall: float) -> list[dict[str, Any]]:
     """Lines written at or after `since_wall`, with `st` (and `X_st` beside an `X_wall`) on the
     run's axis."""
+    run = Timebase(epoch=epoch, scale=time_scale)
     out = []
     for line in lines:
         wall = line.get("wall")
         if not isinstance(wall, int | float) or wall < since_wall:
             continue
-        fixed = {**line, "st": round((wall - epoch) * time_scale, 6)}
+        fixed = {**line, "st": round(run.st(wall), 6)}
         for key in line:       # e.g. delayed: until_st beside until_wall
             if key.endswith("_st") and isinstance(line.get(key[:-3] + "_wall"), int | float):
-                fixed[key] = round((line[key[:-3] + "_wall"] - epoch) * time_scale, 6)
+                fixed[key] = round(run.st(line[key[:-3] + "_wall"]), 6)
         out.append(fixed)
     return out

@@ -14,20 +14,19 @@ target is stopped too).
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from mfa_harness.errors import SetupError
+from mfa_harness.harness_http import HttpError, InboxApi, PortalHarness
 from mfa_harness.loadtests.accounts import AccountsError, load_file, load_url
+from mfa_harness.timebase import Timebase
 
 from . import collect, target_inbox
-from .nemesis import post_json
 from .stack import LocalStack, StackConfig
 
 ACCOUNTS_PROBE_S = 10.0    # one GET of a target's accounts URL, before anything starts
@@ -102,9 +101,9 @@ class LocalTarget:
     def align(self, epoch: float, fault_plan: dict[str, Any]) -> None:
         """The portal's harness clock onto the run's axis, and the fault windows (if any) onto the inbox's."""
         scale = self.stack.cfg.time_scale
-        try:
-            post_json(self.portal_url + "/_harness/clock", {"advance": -(epoch - self.stack.cfg.epoch) * scale})
-        except (OSError, ValueError) as exc:
+        try:       # back by the scenario time that passed on the provisional axis before the run's epoch
+            PortalHarness(self.portal_url).advance_clock(-Timebase(epoch=self.stack.cfg.epoch, scale=scale).st(epoch))
+        except (HttpError, KeyError, TypeError, ValueError) as exc:
             raise SetupError(f"cannot set the portal's clock at {self.portal_url}: {exc}",
                              url=self.portal_url) from None
         if fault_plan.get("rules"):
@@ -197,13 +196,12 @@ def align_inbox(inbox_url: str, fault_plan: dict[str, Any], epoch: float, time_s
 
 
 def put_faults(inbox_url: str, plan: dict[str, Any]) -> None:
-    req = urllib.request.Request(inbox_url + "/api/v1/faults", data=json.dumps(plan).encode(), method="PUT",
-                                 headers={"Content-Type": "application/json"})
+    """The whole plan to the inbox; SetupError (with the inbox's own words for a refused plan) otherwise."""
     try:
-        with urllib.request.urlopen(req, timeout=30):
-            pass
-    except OSError as exc:
-        raise SetupError(f"cannot set the inbox fault plan at {inbox_url}: {exc}", url=inbox_url) from None
+        InboxApi(inbox_url).put_faults(plan)
+    except HttpError as exc:
+        raise SetupError(f"cannot set the inbox fault plan at {inbox_url}: {exc.why}", url=inbox_url,
+                         status=exc.status) from None
 
 
 def without_alignment(events: list[dict[str, Any]], epoch: float) -> list[dict[str, Any]]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import re
 
+from mfa_harness.errors import HarnessError
+
 # Units and their length in seconds. Units are lower case only: `5M` could mean months.
 UNITS: dict[str, int | float] = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 UNIT_NAMES = "ms, s, m, h or d"
@@ -23,11 +25,11 @@ NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _DURATION = re.compile(rf"^\s*([-+]?)({NUMBER})\s*([A-Za-z]*)\s*$")
 
 
-class DurationError(ValueError):
+class DurationError(HarnessError, ValueError):
     """A text that is not a duration; `text` is what was given, `reason` why it was refused."""
 
     def __init__(self, text: str, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(reason, text=text, reason=reason)
         self.text = text
         self.reason = reason
 

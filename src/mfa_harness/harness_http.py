@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from mfa_harness.errors import HarnessError
+
 DEFAULT_TIMEOUT = 30.0      # wall seconds for one request (long-polls add their own wait on top)
 WAIT_MARGIN = 30.0          # extra wall seconds a long-poll's HTTP timeout gets over the wait itself
 PAGE = 5000                 # lines per page when reading a paged log to its end
@@ -26,12 +28,13 @@ MAX_PAGES = 100_000         # bound on those pages: a log that never ends is an 
 _json_loads = json.loads     # the default line parser (the name `json` is a method of Response)
 
 
-class HttpError(RuntimeError):
+class HttpError(HarnessError, RuntimeError):
     """A request without the expected answer. `status` is None when there was no answer at all."""
 
     def __init__(self, method: str, url: str, status: int | None, detail: str) -> None:
         answer = f"answered {status}" if status is not None else "no answer"
-        super().__init__(f"{method} {url}: {answer}" + (f" ({detail})" if detail else ""))
+        self.why = answer + (f" ({detail})" if detail else "")   # for a message of the caller's that names the URL
+        super().__init__(f"{method} {url}: {self.why}", method=method, url=url, status=status, detail=detail or None)
         self.method, self.url, self.status, self.detail = method, url, status, detail
 
 
@@ -127,7 +130,11 @@ class _Api:
             yield from lines
             if len(lines) < page:
                 return
-            after = int(lines[-1][key])
+            try:
+                after = int(lines[-1][key])
+            except (KeyError, TypeError, ValueError):
+                raise HttpError("GET", self.url + path, 200, f"a line without an integer {key!r}: "
+                                f"{str(lines[-1])[:200]!r}") from None
         raise HttpError("GET", self.url + path, None, f"more than {MAX_PAGES} pages")
 
 
@@ -206,4 +213,9 @@ class InboxApi(_Api):
         """Replace the fault plan (`seed` None: the inbox's own); HttpError (status 400, its detail
         saying which rule and field) for a bad plan."""
         plan: dict[str, Any] = {"rules": rules} if seed is None else {"seed": seed, "rules": rules}
+        return self.put_faults(plan)
+
+    def put_faults(self, plan: dict[str, Any]) -> dict[str, Any]:
+        """Replace the fault plan with a whole plan object, as `faults()` gave it: a plan read before
+        a run is put back as it was, whatever keys it has."""
         return self.json("PUT", "/api/v1/faults", plan)

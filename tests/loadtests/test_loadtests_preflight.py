@@ -102,3 +102,54 @@ def test_a_run_stopped_before_its_run_time_says_so(stack: Stack) -> None:
     facts = json.loads((run.out / "summary.json").read_text())["run"]
     assert facts["stopped_early"] and "of 120 wall seconds" in facts["stopped_early"], facts
     assert facts["run_time_s"] < 100
+
+
+@pytest.fixture
+def answers() -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
+    """A server whose answer per path the test sets: (status, body); any other path is 404."""
+    pages: dict[str, tuple[int, bytes]] = {}
+
+    class Answers(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            status, body = pages.get(self.path, (404, b"no such page"))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", pages
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_preflight_checks_answer_in_one_line_without_locust(answers: tuple[str, dict[str, tuple[int, bytes]]]) -> None:
+    """The probes themselves (fast: no Locust): no answer, a status, a scale, and what a foreign target may lack."""
+    from mfa_harness.loadtests.preflight import PreflightError, check_inbox, check_portal
+
+    url, pages = answers
+    closed = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(PreflightError, match=rf"^GET {closed}/api/v1/info: no answer \(.*refused.*\)$"):
+        check_inbox(closed, 60.0)
+    with pytest.raises(PreflightError, match=r"GET /api/v1/info answered 404; is it a Mailpit-compatible"):
+        check_inbox(url, 60.0)
+    pages["/api/v1/info"] = (200, b'{"TimeScale": 30}')
+    with pytest.raises(PreflightError, match="runs at time scale 30 and Locust at 60: give --time-scale 30"):
+        check_inbox(url + "/", 60.0)
+    check_inbox(url, 30.0)
+    pages["/api/v1/info"] = (200, b"<html>not the harness inbox</html>")      # answers: only that is checked
+    check_inbox(url, 60.0)
+    check_portal(url, 60.0)                                   # a foreign portal: no /_harness/clock is fine
+    pages["/_harness/clock"] = (200, b'{"scale": 60.0, "offset": 0}')
+    check_portal(url, 60.0)
+    with pytest.raises(PreflightError, match="the portal at .* runs at time scale 60 and Locust at 1"):
+        check_portal(url, 1.0)
+    pages["/_harness/clock"] = (503, b"down")
+    with pytest.raises(PreflightError, match=r"--host .*: the portal answered 503"):
+        check_portal(url, 60.0)

@@ -13,16 +13,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from loadtests_stack import LOCUSTFILE, REPO, Stack, free_port
 
 from mfa_harness.checker import INVARIANTS
+from mfa_harness.harness_http import HttpError
 from mfa_harness.loadtests import webui_live
 from mfa_harness.loadtests.metrics import HISTOGRAMS, OUTCOMES
 from mfa_harness.loadtests.thresholds import parse_all
@@ -178,7 +180,7 @@ def test_a_portal_without_the_events_endpoint_is_black_box_and_not_hammered() ->
 
     def fetch(url: str, timeout: float) -> bytes:
         asked.append(url)
-        raise urllib.error.HTTPError(url, 404, "Not Found", None, None)  # type: ignore[arg-type]
+        raise HttpError("GET", url, 404, "Not Found")                  # what http_get raises for a 404
 
     view, clock, checks = make_view(portal_url="http://127.0.0.1:1", fetch=fetch)
     for line in client_lines(2):
@@ -193,6 +195,41 @@ def test_a_portal_without_the_events_endpoint_is_black_box_and_not_hammered() ->
     view.watched()
     view.refresh("running")
     assert len(asked) == 2                                                   # asked again, now and then
+
+
+def test_http_get_is_the_shared_client_so_a_foreign_portal_is_black_box() -> None:
+    """A foreign portal answers /_harness/events with 404; the real fetch says so with an HttpError
+    (status and URL as fields), and the tab stays black box."""
+    pages = {"/_harness/events": (404, b"no such page")}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            status, body = pages.get(self.path.split("?")[0], (200, b'{"id": 1}\n'))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        with pytest.raises(HttpError) as err:
+            webui_live.http_get(base + "/_harness/events?after=0", 5.0)
+        assert err.value.status == 404 and err.value.url == base + "/_harness/events?after=0"
+        assert webui_live.http_get(base + "/other", 5.0) == b'{"id": 1}\n'
+        view, _, _ = make_view(portal_url=base, fetch=webui_live.http_get)
+        view.watched()
+        view.refresh("running")
+        assert view.portal_ok is False and view.data["check"]["mode"] == "black box"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=30)
 
 
 def test_rows_keep_their_sections_in_order_and_reset_starts_a_new_run() -> None:

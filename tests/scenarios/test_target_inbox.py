@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mfa_harness.scenarios.target_inbox import TargetInboxError, inbox_offset, restamp, shift_plan
@@ -34,3 +36,44 @@ def test_restamp_drops_earlier_runs_and_uses_the_runs_axis() -> None:
     out = restamp(lines, epoch=1010.0, time_scale=60.0, since_wall=1000.0)
     assert out == [{"src": "inbox", "event": "delayed", "wall": 1012.0, "st": 120.0, "until_wall": 1013.0,
                     "until_st": 180.0}]
+
+
+def test_a_refused_fault_plan_says_the_inboxs_own_words() -> None:
+    """PUT /api/v1/faults through the shared client: the inbox's reason (which rule, which field) reaches
+    the user's one line, where it used to be only `HTTP Error 400: Bad Request`."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mfa_harness.errors import SetupError
+    from mfa_harness.scenarios.targets import put_faults
+
+    seen: list[bytes] = []
+
+    class Inbox(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append(self.rfile.read(int(self.headers["Content-Length"])))
+            ok = b'"kind"' in seen[-1]
+            body = seen[-1] if ok else b"PUT /api/v1/faults: rule 0: 'kind' is required"
+            self.send_response(200 if ok else 400)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Inbox)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        plan = {"seed": 7, "rules": [{"kind": "drop", "start": 5.0}], "other": True}
+        put_faults(url, plan)
+        assert json.loads(seen[-1]) == plan                                      # the whole plan, as it was
+        with pytest.raises(SetupError) as err:
+            put_faults(url, {"rules": [{"start": 5.0}]})
+        assert str(err.value) == (f"cannot set the inbox fault plan at {url}: answered 400 "
+                                  "(PUT /api/v1/faults: rule 0: 'kind' is required)")
+        assert err.value.field("status") == 400 and err.value.field("url") == url
+    finally:
+        server.shutdown()
+        server.server_close()

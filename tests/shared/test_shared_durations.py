@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mfa_harness.durations import MAX_SECONDS, DurationError, format_duration, parse_duration
+from mfa_harness.errors import EXIT_SETUP, HarnessError
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -43,6 +44,13 @@ def test_refuses_bad_input_with_one_line(text: str, words: str) -> None:
     assert words in str(err.value)
     assert "\n" not in str(err.value)
     assert err.value.text == text and err.value.reason == str(err.value)
+
+
+def test_a_duration_error_is_a_harness_error_and_still_a_value_error() -> None:
+    with pytest.raises(HarnessError) as err:             # the command line's one handler: exit 2, one line
+        parse_duration("5 fortnights")
+    assert isinstance(err.value, ValueError) and err.value.exit_code == EXIT_SETUP   # argparse types still catch it
+    assert err.value.fields == {"text": "5 fortnights", "reason": err.value.reason}
 
 
 def test_caller_bounds_and_required_unit() -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mfa_harness.errors import EXIT_SETUP, HarnessError
 from mfa_harness.harness_http import HttpError, InboxApi, PortalHarness, call_json, request
 
 EVENTS = [{"id": i, "event": "login"} for i in (1, 2, 5, 9, 10)]     # ids with gaps, as after a rollback
@@ -110,6 +111,8 @@ def test_paged_logs_are_read_to_the_end(server: tuple[str, list[Any]]) -> None:
     assert asked == ["/_harness/events?after=0&limit=2", "/_harness/events?after=2&limit=2",
                      "/_harness/events?after=9&limit=2"]          # the next page starts after the last id seen
     assert portal.all_events(after=5) == EVENTS[3:]
+    with pytest.raises(HttpError, match=r"/_harness/events: answered 200 \(a line without an integer 'seq'"):
+        list(portal._paged("/_harness/events", "seq", 0, json.loads, page=2))   # no next page to ask for
 
 
 def test_inbox_wait_and_fault_plan(server: tuple[str, list[Any]]) -> None:
@@ -120,6 +123,7 @@ def test_inbox_wait_and_fault_plan(server: tuple[str, list[Any]]) -> None:
     assert inbox.wait("to:ann", timeout=1) == {"Seq": 7, "Code": "123456"}
     assert inbox.set_faults([{"kind": "drop"}]) == {"rules": [{"kind": "drop"}]}   # no seed: the inbox's own
     assert inbox.set_faults([], seed=3) == {"seed": 3, "rules": []}
+    assert inbox.put_faults({"seed": 4, "rules": [], "note": "x"}) == {"seed": 4, "rules": [], "note": "x"}  # as is
     with pytest.raises(HttpError) as err:
         inbox.set_faults([{"probability": 1}])
     assert (err.value.status, err.value.method) == (400, "PUT")
@@ -154,3 +158,14 @@ def test_no_answer_is_an_error_with_no_status(server: tuple[str, list[Any]]) -> 
     with pytest.raises(HttpError) as err:
         PortalHarness(f"http://127.0.0.1:{closed}").accounts()
     assert err.value.status is None and err.value.url.endswith("/_harness/accounts")
+
+
+def test_an_http_error_is_a_harness_error_with_its_facts_as_fields(server: tuple[str, list[Any]]) -> None:
+    url, _ = server
+    with pytest.raises(HarnessError) as err:            # the command line's one handler catches it: exit 2
+        call_json("GET", url + "/missing")
+    assert isinstance(err.value, HttpError) and isinstance(err.value, RuntimeError)   # old catchers still catch
+    assert err.value.exit_code == EXIT_SETUP
+    assert err.value.fields == {"method": "GET", "url": url + "/missing", "status": 404, "detail": "no such page"}
+    assert err.value.to_json()["kind"] == "HttpError"
+    assert err.value.why == "answered 404 (no such page)"             # the message without method and URL
