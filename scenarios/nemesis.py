@@ -11,17 +11,16 @@ Adding an action is one subclass of `NemesisAction` (scenarios/README.md, "Addin
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import threading
 import time
 import typing
-import urllib.request
 from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, ClassVar, dataclass_transform
 
+from mfa_harness.harness_http import call_json
 from mfa_harness.server.mail import AddressError, validate_address
 from mfa_harness.server.population import PROGRAMS
 
@@ -198,14 +197,6 @@ def fault_window_lines(faults: list[dict[str, Any]], epoch: float, time_scale: f
     return rows
 
 
-def post_json(url: str, body: dict[str, Any], timeout: float = 30.0) -> Any:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        raw = resp.read()
-    return json.loads(raw) if raw else None
-
-
 class Nemesis:
     """Runs the steps at their scenario times in a background thread; records every action.
     What an action may use: `record`, `post`, `sleep`, `kill_portal`/`restart_portal` (None
@@ -235,7 +226,7 @@ class Nemesis:
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         """POST a JSON body to the portal (its current URL: a restart may have moved it)."""
-        return post_json(self.portal_url() + path, body)
+        return call_json("POST", self.portal_url() + path, body)
 
     def sleep(self, scenario_seconds: float) -> None:
         """Wait this long in scenario time, or less when the run is stopping."""
