@@ -15,8 +15,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +176,28 @@ class LocustRun:
 
     def summary(self) -> dict[str, Any]:
         return json.loads((self.out / "summary.json").read_text(encoding="utf-8"))
+
+
+@contextmanager
+def canned_pages(pages: dict[str, tuple[int, bytes]]) -> Iterator[str]:
+    """A loopback HTTP server answering GET per path from `pages` ((status, body); any other path
+    is 404), for the answers a foreign portal or inbox may give; yields its base URL."""
+
+    class Answers(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            status, body = pages.get(self.path, (404, b"no such page"))
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

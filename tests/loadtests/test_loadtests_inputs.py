@@ -6,12 +6,11 @@ import json
 import random
 import socket
 import statistics
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import gevent
 import pytest
+from loadtests_stack import canned_pages
 from locust.argument_parser import get_empty_argument_parser
 
 from mfa_harness.loadtests import decisions
@@ -49,24 +48,10 @@ def test_accounts_from_a_url_or_one_line_saying_why_not() -> None:
     """A portal's `/_harness/accounts`, or a foreign URL that answers badly or not at all."""
     pages = {"/ok": (200, json.dumps(ROWS).encode()), "/login": (200, b"<html>sign in</html>")}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            status, body = pages.get(self.path, (404, b"no such page"))
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{sock.getsockname()[1]}/accounts"
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
+    with canned_pages(pages) as base:
         assert [a.username for a in load_url(base + "/ok")] == [r["username"] for r in ROWS]
         for url, why in ((base + "/gone", "answered 404 (no such page)"), (base + "/login", "not JSON: '<html>sign in"),
                          (closed, "no answer (")):
@@ -74,9 +59,6 @@ def test_accounts_from_a_url_or_one_line_saying_why_not() -> None:
                 load_url(url, timeout=10)
             assert str(err.value).startswith(f"cannot load accounts from {url}: ") and why in str(err.value)
             assert "\n" not in str(err.value) and str(err.value).count(url) == 1       # the URL once, one line
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_locked_accounts_are_left_out(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from loadtests_stack import Stack
+from loadtests_stack import Stack, canned_pages
 
 
 def closed_port() -> int:
@@ -108,25 +108,8 @@ def test_a_run_stopped_before_its_run_time_says_so(stack: Stack) -> None:
 def answers() -> Iterator[tuple[str, dict[str, tuple[int, bytes]]]]:
     """A server whose answer per path the test sets: (status, body); any other path is 404."""
     pages: dict[str, tuple[int, bytes]] = {}
-
-    class Answers(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            status, body = pages.get(self.path, (404, b"no such page"))
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", pages
-    finally:
-        server.shutdown()
-        server.server_close()
+    with canned_pages(pages) as base:
+        yield base, pages
 
 
 def test_preflight_checks_answer_in_one_line_without_locust(answers: tuple[str, dict[str, tuple[int, bytes]]]) -> None:
