@@ -25,6 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 UP_ACCOUNTS = 100    # `up`'s default: the README's `locust ... -u 50` finds an account for every user
+UP_MAX_PROCESSES = 64    # pre-forked portal processes `up` starts at most (each is a whole Tornado server)
 UP_PORTS = (("portal_port", "--portal-port"), ("inbox_http_port", "--inbox-http-port"), ("smtp_port", "--smtp-port"))
 
 
@@ -130,6 +131,9 @@ def _add_up_parser(sub: Any) -> None:
                    "'default' (the production cost, ~0.1-7 s per login under load)")
     u.add_argument("--policy", type=Path, help="portal policy overrides (TOML)")
     u.add_argument("--bug", action="append", default=[], metavar="NAME", help="planted portal bug")
+    u.add_argument("--processes", type=cli_args.integer(1, maximum=UP_MAX_PROCESSES), default=None,
+                   help="pre-forked portal processes sharing the port and the database (default 1, or what the "
+                   f"--bug needs: per-process-secret shows with 2; at most {UP_MAX_PROCESSES})")
     u.add_argument("--portal-port", type=cli_args.port, default=0, help="portal HTTP port (default 0: a free one)")
     u.add_argument("--inbox-http-port", type=cli_args.port, default=0, help="inbox page and API port (default 0: a free one)")
     u.add_argument("--smtp-port", type=cli_args.port, default=0, help="inbox SMTP port (default 0: a free one)")
@@ -294,13 +298,22 @@ def _up(args: argparse.Namespace) -> int:
     clash = _same_port(args)
     if clash:
         raise SetupError(clash)
+    needed = max((bugmap.PLANTED_BUGS[b].processes for b in args.bug), default=1)
+    if args.processes is not None and args.processes < needed:
+        raise OptionError("--processes", f"--processes {args.processes}: --bug {_needs_processes(args.bug, needed)} "
+                          f"shows only with {needed} portal processes or more", value=args.processes)
     out = args.out or Path("runs") / f"{_time.strftime('%Y%m%d-%H%M%S')}-up"
     try:
         return up(out=out, seed=args.seed, partners=args.partners, time_scale=args.time_scale,
                   bugs=args.bug, policy_file=args.policy, password_profile=args.password_profile,
-                  portal_port=args.portal_port, inbox_http_port=args.inbox_http_port, smtp_port=args.smtp_port)
+                  processes=args.processes or needed, portal_port=args.portal_port, inbox_http_port=args.inbox_http_port, smtp_port=args.smtp_port)
     except StartError as exc:
         raise SetupError(_start_failure(exc), **exc.fields) from None
+
+
+def _needs_processes(bugs: list[str], needed: int) -> str:
+    """The first planted bug that needs `needed` portal processes."""
+    return next(b for b in bugs if bugmap.PLANTED_BUGS[b].processes == needed)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -102,13 +102,13 @@ def credentials_table(portal_url: str, inbox_url: str, accounts: list[dict[str, 
 
 
 def up(*, out: Path, seed: int, partners: int, time_scale: float, bugs: list[str],
-       policy_file: Path | None, password_profile: str = "cheap", portal_port: int = 0,
+       policy_file: Path | None, password_profile: str = "cheap", processes: int = 1, portal_port: int = 0,
        inbox_http_port: int = 0, smtp_port: int = 0) -> int:
     """Start the stack and wait for Ctrl-C (0); 1 when a child dies; raises StartError when one cannot start."""
     out.mkdir(parents=True, exist_ok=True)
     target = LocalTarget(StackConfig(out=out, epoch=time.time(), time_scale=time_scale, seed=seed,
                                      partners=partners, bugs=bugs, policy_file=policy_file,
-                                     password_profile=password_profile, portal_port=portal_port,
+                                     password_profile=password_profile, processes=processes, portal_port=portal_port,
                                      inbox_http_port=inbox_http_port, smtp_port=smtp_port))
     stop = threading.Event()
     old = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}

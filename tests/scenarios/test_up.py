@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from child_pids import alive, ready_pids
+from child_pids import alive, children, ready_pids
 
 from mfa_harness.scenarios.browser import Inbox, Portal
 from mfa_harness.scenarios.cli import main
@@ -97,7 +97,7 @@ def test_up_table_login_and_ctrl_c(tmp_path: Path) -> None:
     portal_port, http_port, smtp_port = _free_ports(3)
     out = tmp_path / "up"
     proc = _start_up(out, "--portal-port", str(portal_port), "--inbox-http-port", str(http_port),
-                     "--smtp-port", str(smtp_port), "--seed", "4")
+                     "--smtp-port", str(smtp_port), "--seed", "4", "--processes", "2")
     pids: list[int] = []
     try:
         stdout = _Stdout(proc)
@@ -107,6 +107,9 @@ def test_up_table_login_and_ctrl_c(tmp_path: Path) -> None:
         assert {"agency (shared inbox)", "reseller", "affiliate"} <= set(creds)
         pids = ready_pids(out / "logs" / "portal.log", out / "logs" / "inbox.log")
         assert len(pids) == 2 and all(alive(p) for p in pids)
+        workers = children(pids[0])        # the portal's supervisor pre-forked --processes 2
+        assert len(workers) == 2, workers
+        pids += workers
 
         user = creds["reseller"]
         browser = Portal(portal_url, timeout=30)
@@ -155,3 +158,18 @@ def test_up_bad_ports_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> No
     assert "not a port number (0-65535): '70000'" in capsys.readouterr().err
     assert main(["up", "--portal-port", "5025", "--smtp-port", "5025"]) == 2
     assert capsys.readouterr().err.strip() == "mfa-harness: --portal-port and --smtp-port are both 5025"
+
+
+@pytest.mark.parametrize("value, said", [("0", "must be >= 1: '0'"), ("two", "not an integer: 'two'"),
+                                         ("65", "must be <= 64: '65'")])
+def test_up_bad_processes_are_usage_errors(value: str, said: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["up", "--processes", value])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip() == f"mfa-harness: error: argument --processes: {said}"
+
+
+def test_up_fewer_processes_than_the_bug_needs_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["up", "--bug", "per-process-secret", "--processes", "1"]) == 2
+    assert capsys.readouterr().err.strip() == ("mfa-harness: --processes 1: --bug per-process-secret shows only "
+                                               "with 2 portal processes or more")
