@@ -229,6 +229,8 @@ def _probe(args: argparse.Namespace) -> int:
         print(line)
     for line in report.problems:
         print(f"mismatch: {line}", file=sys.stderr)
+    for line in report.findings:
+        print(f"finding: {line}", file=sys.stderr)
     print(f"probe {'ok' if report.ok else 'FAILED'}: {profile.name} ({profile.source}) at {args.target}")
     return 0 if report.ok else 1
 

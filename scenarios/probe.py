@@ -6,13 +6,20 @@ whole run into "unclassified" noise or, worse, into false alarms. The probe driv
 through login, code mail, wrong code, right code, account, resend, logout, one affiliate and the
 forgot/reset flow (each only when the profile says the portal has it), with the same client code
 the personas use (PortalClient, InboxClient), and prints for every page which profile key matched
-and how. Every mismatch is one line; any mismatch makes the probe (and a target run) fail.
+and how. Every mismatch is one line, of one of two kinds. A *problem* means the profile cannot
+read the portal (a page it does not recognise, a form it cannot find, no answer, no mail of the
+kind at all, a regex that does not match): a target run stops before any load. A *finding* means
+the profile read everything but the portal did not do what the flow expects (an affiliate sent to
+a code page, a right code answered with the sign-in page, a redirect loop, the code mailed to
+another address): exactly what a run's checker is for, so a target run only warns and goes on.
+`mfa-harness probe` fails on either.
 The reset sets the account's password to the one it already has, so the accounts file stays true.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +35,7 @@ from mfa_harness.loadtests.profile import TargetProfile
 from mfa_harness.loadtests.redirects import LoopWatch
 
 MAIL_WAIT_S = 60.0
+OWN_MAIL_WAIT_S = 10.0      # after a mail of the kind came to someone: how long ours may still take
 BACKOFF_TRIES = 4           # a refused right code after a wrong one: the target's back-off, waited out
 
 
@@ -36,11 +44,12 @@ class ProbeReport:
     """Lines to print (one per page or mail) and the mismatches (one line each)."""
 
     lines: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)     # the profile cannot read the portal
+    findings: list[str] = field(default_factory=list)     # read, but not what the flow expects
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.findings
 
     def seen(self, step: str, res: PortalResult, profile: TargetProfile) -> None:
         page = profile.page_match(res.text) if res.text else None
@@ -58,7 +67,9 @@ class ProbeReport:
         if res.page not in pages or (reason is not None and res.reason != reason):
             got = f"page {res.page or 'unclassified'}" + (f", reason {res.reason}" if res.reason else "")
             want = "/".join(pages) + (f" with reason {reason}" if reason else "")
-            self.problems.append(f"{step}: expected {want}, got {got} at {res.path} (HTTP {res.status})")
+            read = res.looped or (res.page is not None and (reason is None or res.reason is not None))
+            (self.findings if read else self.problems).append(
+                f"{step}: expected {want}, got {got} at {res.path} (HTTP {res.status})")
             return False
         return True
 
@@ -83,11 +94,18 @@ class Prober:
         return self.report.expect(name, res, pages, reason)
 
     def mail(self, name: str, to: str, query: str, after: int) -> Mail | None:
+        """The first mail of the kind (`query`) to `to`: a problem when none of the kind comes at all, a
+        finding when one came to someone else and none to `to`."""
         q = " ".join(x for x in (f"to:{to}", query) if x)
         try:
-            mail = self.inbox.wait(q, after, MAIL_WAIT_S)
+            first = self.inbox.wait(query, after, MAIL_WAIT_S)
+            mail = first and self.inbox.wait(q, after, OWN_MAIL_WAIT_S)
         except WaitError as exc:
             self.report.problems.append(f"{name}: inbox: {exc}")
+            return None
+        if first is not None and mail is None:
+            self.report.findings.append(f"{name}: a mail matching {query!r} came (seq {first.seq}) but none "
+                                        f"to {to} within {OWN_MAIL_WAIT_S:.0f} s more")
             return None
         if mail is None:
             quiet = (self.profile.extra.get("policy") or {}).get("new_login_mails_code_after_s")
@@ -289,7 +307,10 @@ def preflight(target: str, inbox_url: str, profile: TargetProfile, accounts: lis
     if problem:
         return problem
     report = probe(target, inbox_url, profile, accounts)
-    if report.ok:
+    for line in report.findings:       # the checker judges the portal's behaviour; the profile reads it
+        print(f"mfa-harness: warning: probe finding (the run goes on, its checker judges it): {line}",
+              file=sys.stderr)
+    if not report.problems:
         return None
     return (f"probe of {target} with profile {profile.name} failed ({len(report.problems)} mismatch(es)): "
             + "; ".join(report.problems) + " (run `mfa-harness probe` for the whole walk)")
