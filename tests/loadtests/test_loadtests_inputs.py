@@ -144,7 +144,8 @@ def test_persona_decisions() -> None:
     life = decisions.CODE_LIFETIME_ST
     for _ in range(50):
         assert decisions.slow_typer_delay(1, rng) > life                          # flow 1 always misses
-        assert 0.4 * life <= decisions.slow_typer_delay(2, rng) <= life - 40      # flow 2: late but valid
+        # flow 2: late but valid, with 30 % of the lifetime to spare for a black-box checker's uncertainty
+        assert 0.4 * life <= decisions.slow_typer_delay(2, rng) <= 0.7 * life
     later = [decisions.slow_typer_delay(5, rng) for _ in range(200)]
     assert any(d > 300 for d in later) and any(d < 300 for d in later)
     assert decisions.resend_schedule(120, 300, 3) == [120, 120, 60]

@@ -249,6 +249,16 @@ def test_black_box_code_mail_to_an_address_no_account_has_is_invalid():
     assert verdict(h, "recipient", BBA)["examples"] == [[line]]
 
 
+def test_black_box_code_mail_to_an_address_support_moved_it_to_is_not_blamed():
+    """The accounts file predates the run's change-notification step; the nemesis line names the new address."""
+    h = History()
+    h.nemesis(0.2, "start", "change-notification", partner_id=1, old="team1@example.com", new="moved-1@new.example")
+    _asked(h, 1.0)
+    h.inbox(1.5, "delivered", "<m1@p>", ["moved-1@new.example"], "123456")
+    r = verdict(h, "recipient", BBA)
+    assert r["valid"] is True and r["checked"] == 1
+
+
 def test_black_box_code_mail_to_an_account_that_did_not_ask_is_counted_not_blamed():
     h = History()
     _asked(h, 0.0)
