@@ -116,6 +116,8 @@ def _black_box(ix: Index, ctx: CheckContext, r: Result) -> None:
     if any((line.get("fault") or {}).get("kind") == "clock-jump" for line in ix.nemesis):
         return
     ttl = min(float(ctx.policy["code_ttl"]), float(ctx.policy["challenge_ttl"])) - ctx.margin_st
+    moved = [float(line.get("st", 0.0)) for line in ix.nemesis
+             if (line.get("fault") or {}).get("kind") == "change-notification"]
     for ops in ix.flows.values():
         if ctx.policy["resend"] == "invalidate" and any(
                 op.op == "resend" and op.type != "fail" for op in ops):
@@ -123,6 +125,9 @@ def _black_box(ix: Index, ctx: CheckContext, r: Result) -> None:
         login = next((op for op in ops if op.op == "login"), None)
         if login is None or sum(1 for op in ops if op.op == "login") != 1:
             continue
+        end = max(float((op.done or op.invoke).get("st", 0.0)) for op in ops)
+        if any(float(login.invoke.get("st", 0.0)) <= t <= end for t in moved):
+            continue                      # support moved an address meanwhile: a portal may void pending codes
         pairs = verifies_with_source(ops)
         if any(src is not None and v.type in ("ok", "fail") for v, src in pairs):
             r.case()

@@ -115,6 +115,17 @@ def test_black_box_after_a_resend_under_invalidate_is_unknown():
     assert verdict(h, BB)["valid"] == "unknown"
 
 
+def test_black_box_code_voided_by_a_notification_change_is_not_blamed():
+    """Support changed an address (whose, the history need not say) while the flow waited: a correct
+    portal voids the pending codes, so the refusal proves nothing."""
+    h = History()
+    h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify"})
+    _read(h, 1.0, 1, 1)
+    h.nemesis(3.0, "start", "change-notification", partner_id=7, old="a@x.example", new="b@x.example")
+    _client_verify(h, 5.0, 1, 1, reason="wrong")
+    assert verdict(h, BB)["valid"] == "unknown"
+
+
 def test_black_box_old_code_rejected_as_expired_is_a_right_rejection():
     h = History()
     h.op(0.0, "login", "ok", result={"ref": ref_of(1), "landed": "/partner/verify"})
