@@ -256,7 +256,8 @@ def checker_policy(profile: TargetProfile) -> tuple[dict[str, Any], str]:
     """The policy a target run is judged against, and where it came from.
 
     From the profile's `[policy]` (or the drafts' `[extra.policy]`): limits given as "none" become
-    no limit (a cooldown of 0, caps of 10**9); `resend_voids_older` sets `resend`; `codes_repeat`
+    no limit (a cooldown of 0, caps of 10**9), `mail_retry_within_s = "none"` stays unknown (None);
+    `resend_voids_older` sets `resend`; `codes_repeat`
     (or `code_single_use = false`) says codes come back across logins. Without a policy table:
     the reference defaults, assumed.
     """
@@ -268,6 +269,9 @@ def checker_policy(profile: TargetProfile) -> tuple[dict[str, Any], str]:
         if key in raw:
             value = raw[key]
             out[target] = (0.0 if key == "resend_cooldown_s" else UNLIMITED) if value == "none" else value
+    if "mail_retry_within_s" in raw:        # "none": not known, so a mail lost under a refusal is never blamed
+        value = raw["mail_retry_within_s"]
+        out["mail_retry_within"] = None if value == "none" else value
     if "resend_voids_older" in raw:
         out["resend"] = "invalidate" if raw["resend_voids_older"] else "keep"
     if "codes_repeat" in raw:
