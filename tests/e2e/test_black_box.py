@@ -1,10 +1,12 @@
 """The reference portal as a foreign target: `mfa-harness up` in one process, `run --target` in another.
 
-Black box, as a user runs their own portal: no event log, the reference profile, the accounts
-from `/_harness/accounts` (the accounts file's stand-in), evidence from the clients and the inbox
-only. Each planted bug that black box can decide (`PLANTED_BUGS[...].black_box`, `server/bugs.py`)
-must be caught by its black-box invariants; the correct portal must pass every catalogue
-scenario that can run against a target, and the others must be refused up front.
+Black box, as a user runs their own portal: no event log (no `/_harness/events`), the reference
+profile, the accounts (from `/_harness/accounts`, or a file of some of them), evidence from the
+clients and the inbox only. Each planted bug that black box can decide (`PLANTED_BUGS[...].black_box`,
+`server/bugs.py`; a bug whose entry becomes decidable joins by itself) must be caught by its
+black-box invariants, and at least 90 % of all planted bugs must be; the correct portal must pass
+every catalogue scenario that can run against a target, and the others must be refused up front.
+`pytest -rP tests/e2e/test_black_box.py` prints the table bug, invariants, caught.
 """
 
 from __future__ import annotations
@@ -35,11 +37,11 @@ URL_LINE = re.compile(r"^(portal|inbox)\s+(http://\S+?)/?$")
 UP_START_S = 120.0
 
 # Black-box runs: (scenario seconds, time scale) per scenario; the time scale is `up`'s too.
-BUG_RUNS = {"validation": (600, 60), "probes": (600, 60), "smtp-outage": (480, 40)}
+BUG_RUNS = {"validation": (600, 60), "probes": (600, 60), "smtp-outage": (1500, 60)}   # outage: past the retry window
 BUG_RUN_OF = {}                           # a bug that needs a longer run than its scenario's above
 # False-positive runs: all at one time scale (their portals' too), scenario seconds per scenario.
 FP_SCALE = 60
-FP_DURATION = {"partners-login": 600, "expiry": 900, "smtp-outage": 480, "clock-jump": 600}
+FP_DURATION = {"partners-login": 600, "expiry": 900, "smtp-outage": 1500, "clock-jump": 600}
 FP_DEFAULT_DURATION = 450
 FP_ACCOUNTS = 600                  # a disjoint share for each scenario (Up.accounts_share)
 
