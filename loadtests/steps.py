@@ -206,16 +206,19 @@ class Steps(ExtraSteps):
 
     # ---- typing it in --------------------------------------------------------------------------
     def verify(self, fs: FlowState, code: str, ref: str | None, page: PortalResult | None = None,
-               loop_check: bool = True, rec: Recorder | None = None, source: str | None = None) -> str:
+               loop_check: bool = True, rec: Recorder | None = None, source: str | None = None,
+               evidence: dict[str, Any] | None = None) -> str:
         """Submit a code; returns "ok", "bounced" (back at sign-in once), or the failure reason.
 
         `source` marks a code that is not this login's own ("replay": a used code of an earlier
-        login, "teammate": read from mail that predates this login); the checker reads it.
+        login, "teammate": read from mail that predates this login, "other_login": the live code of
+        this account's login in another browser); the checker reads it. `evidence`: how the client
+        knows the code is not this login's own (recorded with the invoke).
         `loop_check` False: a return to sign-in is a plain refusal (the user does not sign in again).
         """
         p = self.profile
         page = page or fs.verify_page
-        args = {"code": code, "ref": ref, **({"source": source} if source else {})}
+        args = {"code": code, "ref": ref, **({"source": source} if source else {}), **(evidence or {})}
         with (rec or self.rec).op("verify", args) as op:
             if page is None:
                 page = self.portal.get(p.paths["verify"])

@@ -256,10 +256,8 @@ def checker_policy(profile: TargetProfile) -> tuple[dict[str, Any], str]:
         out["mail_retry_within"] = None if value == "none" else value
     if "resend_voids_older" in raw:
         out["resend"] = "invalidate" if raw["resend_voids_older"] else "keep"
-    if "codes_repeat" in raw:
-        out["codes_repeat"] = bool(raw["codes_repeat"])
-    elif raw.get("code_single_use") is False:
-        out["codes_repeat"] = True
+    if "codes_repeat" in raw or "code_single_use" in raw:
+        out["codes_repeat"] = profile.codes_repeat
     return out, f"profile {profile.source} [policy]"
 
 
