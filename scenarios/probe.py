@@ -22,6 +22,7 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
 from mfa_harness.loadtests.inbox_client import InboxClient, Mail, WaitError
+from mfa_harness.loadtests.page_excerpt import excerpt_line
 from mfa_harness.loadtests.persona_registry import NEEDS
 from mfa_harness.loadtests.portal_client import PortalClient, PortalResult
 from mfa_harness.loadtests.profile import TargetProfile
@@ -49,6 +50,9 @@ class ProbeReport:
         if reason:
             how += f", reason {reason[0]} ({reason[1]})"
         self.lines.append(f"{step}: {res.status} {res.path} -> {how}")
+        said = res.unclassified() if page is None else {}
+        if said:                 # what the page said, so the profile's [pages] can be fixed to know it
+            self.lines.append(f"  {step}: the page says {excerpt_line(said['excerpt'])}")
 
     def expect(self, step: str, res: PortalResult, pages: tuple[str, ...], reason: str | None = None) -> bool:
         """Whether `res` is one of `pages` (and shows `reason`); a problem line when not."""
@@ -58,7 +62,9 @@ class ProbeReport:
         if res.page not in pages or (reason is not None and res.reason != reason):
             got = f"page {res.page or 'unclassified'}" + (f", reason {res.reason}" if res.reason else "")
             want = "/".join(pages) + (f" with reason {reason}" if reason else "")
-            self.problems.append(f"{step}: expected {want}, got {got} at {res.path} (HTTP {res.status})")
+            said = res.unclassified()
+            self.problems.append(f"{step}: expected {want}, got {got} at {res.path} (HTTP {res.status})"
+                                 + (f"; title {said['excerpt']['title']!r}" if said else ""))
             return False
         return True
 
@@ -234,29 +240,44 @@ POLICY_KEYS = {"code_lifetime_s": "code_ttl", "pending_login_lifetime_s": "chall
                "mail_window_s": "mail_window"}
 
 
-def checker_policy(profile: TargetProfile) -> tuple[dict[str, Any], str]:
-    """The policy a target run is judged against, and where it came from.
-
-    From the profile's `[policy]` (or the drafts' `[extra.policy]`): limits given as "none" become
-    no limit (a cooldown of 0, caps of 10**9); `resend_voids_older` sets `resend`; `codes_repeat`
-    (or `code_single_use = false`) says codes come back across logins. Without a policy table:
-    the reference defaults, assumed.
-    """
+def policy_rules(profile: TargetProfile) -> list[tuple[str, Any, str, Any]]:
+    """(checker key, value judged by, profile key, what the profile said) for each rule of the profile's
+    `[policy]` (or the drafts' `[extra.policy]`): limits given as "none" become no limit (a cooldown
+    of 0, caps of 10**9); `resend_voids_older` sets `resend`; `codes_repeat` (or `code_single_use =
+    false`) says codes come back across logins."""
     raw = profile.policy
-    if not raw:
-        return {}, "reference defaults (assumed: the profile declares no [policy])"
-    out: dict[str, Any] = {}
+    out: list[tuple[str, Any, str, Any]] = []
     for key, target in POLICY_KEYS.items():
         if key in raw:
             value = raw[key]
-            out[target] = (0.0 if key == "resend_cooldown_s" else UNLIMITED) if value == "none" else value
+            judged = (0.0 if key == "resend_cooldown_s" else UNLIMITED) if value == "none" else value
+            out.append((target, judged, key, value))
     if "resend_voids_older" in raw:
-        out["resend"] = "invalidate" if raw["resend_voids_older"] else "keep"
+        out.append(("resend", "invalidate" if raw["resend_voids_older"] else "keep", "resend_voids_older",
+                    raw["resend_voids_older"]))
     if "codes_repeat" in raw:
-        out["codes_repeat"] = bool(raw["codes_repeat"])
+        out.append(("codes_repeat", bool(raw["codes_repeat"]), "codes_repeat", raw["codes_repeat"]))
     elif raw.get("code_single_use") is False:
-        out["codes_repeat"] = True
-    return out, f"profile {profile.source} [policy]"
+        out.append(("codes_repeat", True, "code_single_use", False))
+    return out
+
+
+def checker_policy(profile: TargetProfile) -> tuple[dict[str, Any], str]:
+    """The policy a target run is judged against (`policy_rules`), and where it came from: the
+    profile's `[policy]`, or without one the reference defaults, assumed."""
+    if not profile.policy:
+        return {}, "reference defaults (assumed: the profile declares no [policy])"
+    return {key: judged for key, judged, _k, _s in policy_rules(profile)}, f"profile {profile.source} [policy]"
+
+
+def policy_origins(profile: TargetProfile) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """For verdict.json's `policy`: each rule the profile sets ({"from", "key", "said"} by checker key),
+    and the profile's other `[policy]` keys, which describe the target but judge nothing."""
+    rules = policy_rules(profile)
+    where = f"profile {profile.source} [policy]"
+    origins = {key: {"from": where, "key": pkey, "said": said} for key, _j, pkey, said in rules}
+    used = {pkey for _k, _j, pkey, _s in rules}
+    return origins, {k: v for k, v in profile.policy.items() if k not in used}
 
 
 def time_problem(profile: TargetProfile, time_scale: float) -> str | None:
