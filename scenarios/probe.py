@@ -28,6 +28,8 @@ from mfa_harness.loadtests.portal_client import PortalClient, PortalResult
 from mfa_harness.loadtests.profile import TargetProfile
 from mfa_harness.loadtests.redirects import LoopWatch
 
+from .judged_policy import UNLIMITED, checker_policy, policy_origins  # noqa: F401 (re-exported, as before)
+
 MAIL_WAIT_S = 60.0
 BACKOFF_TRIES = 4           # a refused right code after a wrong one: the target's back-off, waited out
 
@@ -230,54 +232,6 @@ def probe(target: str, inbox_url: str, profile: TargetProfile, accounts: list[di
     if profile.has("forgot_password") and profile.has("reset_password"):
         prober.forgot_and_reset(acc)
     return prober.report
-
-
-# Profile policy keys -> the checker's (checker/policy.py DEFAULT_POLICY); "none" = no such rule.
-UNLIMITED = 10 ** 9
-POLICY_KEYS = {"code_lifetime_s": "code_ttl", "pending_login_lifetime_s": "challenge_ttl",
-               "wrong_code_limit": "max_attempts", "resend_cooldown_s": "resend_cooldown",
-               "resend_cap": "max_codes_per_challenge", "codes_per_account_hour": "max_codes_per_account_hour",
-               "mail_window_s": "mail_window"}
-
-
-def policy_rules(profile: TargetProfile) -> list[tuple[str, Any, str, Any]]:
-    """(checker key, value judged by, profile key, what the profile said) for each rule of the profile's
-    `[policy]` (or the drafts' `[extra.policy]`): limits given as "none" become no limit (a cooldown
-    of 0, caps of 10**9); `resend_voids_older` sets `resend`; `codes_repeat` (or `code_single_use =
-    false`) says codes come back across logins."""
-    raw = profile.policy
-    out: list[tuple[str, Any, str, Any]] = []
-    for key, target in POLICY_KEYS.items():
-        if key in raw:
-            value = raw[key]
-            judged = (0.0 if key == "resend_cooldown_s" else UNLIMITED) if value == "none" else value
-            out.append((target, judged, key, value))
-    if "resend_voids_older" in raw:
-        out.append(("resend", "invalidate" if raw["resend_voids_older"] else "keep", "resend_voids_older",
-                    raw["resend_voids_older"]))
-    if "codes_repeat" in raw:
-        out.append(("codes_repeat", bool(raw["codes_repeat"]), "codes_repeat", raw["codes_repeat"]))
-    elif raw.get("code_single_use") is False:
-        out.append(("codes_repeat", True, "code_single_use", False))
-    return out
-
-
-def checker_policy(profile: TargetProfile) -> tuple[dict[str, Any], str]:
-    """The policy a target run is judged against (`policy_rules`), and where it came from: the
-    profile's `[policy]`, or without one the reference defaults, assumed."""
-    if not profile.policy:
-        return {}, "reference defaults (assumed: the profile declares no [policy])"
-    return {key: judged for key, judged, _k, _s in policy_rules(profile)}, f"profile {profile.source} [policy]"
-
-
-def policy_origins(profile: TargetProfile) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """For verdict.json's `policy`: each rule the profile sets ({"from", "key", "said"} by checker key),
-    and the profile's other `[policy]` keys, which describe the target but judge nothing."""
-    rules = policy_rules(profile)
-    where = f"profile {profile.source} [policy]"
-    origins = {key: {"from": where, "key": pkey, "said": said} for key, _j, pkey, said in rules}
-    used = {pkey for _k, _j, pkey, _s in rules}
-    return origins, {k: v for k, v in profile.policy.items() if k not in used}
 
 
 def time_problem(profile: TargetProfile, time_scale: float) -> str | None:

@@ -257,7 +257,8 @@ def target_preflight(opts: Any, time_scale: float, personas: dict[str, float],
     A problem is a SetupError (exit 2, one line)."""
     from mfa_harness.loadtests.profile import ProfileError, load_profile
 
-    from .probe import checker_policy, policy_origins, preflight
+    from .judged_policy import checker_policy, policy_origins
+    from .probe import preflight
 
     try:
         profile = load_profile(opts.target_profile)
