@@ -140,7 +140,7 @@ def merge_history(out: Path, sc: Scenario, record: RunRecord, evidence: Evidence
 def new_record(sc: Scenario, opts: RunOptions, policy: dict[str, Any], policy_source: str,
                origins: tuple[dict[str, dict[str, Any]], dict[str, Any]] = ({}, {})) -> RunRecord:
     """What the run is asked, before any part starts; the parts fill in the rest. `origins`: where each
-    rule of a target profile's policy came from, and its keys that judge nothing (probe.policy_origins)."""
+    rule of a target profile's policy came from, and its keys that judge nothing (judged_policy.policy_origins)."""
     from_profile, not_judged = origins
     return RunRecord(
         scenario=sc.name, scenario_file=str(sc.path), seed=sc.seed, time_scale=sc.time_scale,

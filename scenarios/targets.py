@@ -253,7 +253,7 @@ def target_accounts(opts: Any) -> tuple[list[dict[str, Any]], list[str]]:
 def target_preflight(opts: Any, time_scale: float, personas: dict[str, float],
                      accounts: list[dict[str, Any]]) -> tuple[dict[str, Any], str, Any]:
     """Before any load on a --target: the time rule and the probe (scenarios/probe.py); the policy the
-    run is judged against, where it came from, and where each rule came from (`probe.policy_origins`).
+    run is judged against, where it came from, and where each rule came from (`judged_policy.policy_origins`).
     A problem is a SetupError (exit 2, one line)."""
     from mfa_harness.loadtests.profile import ProfileError, load_profile
 

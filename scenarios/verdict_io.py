@@ -126,8 +126,11 @@ def finish_run(out: Path, history: list[dict[str, Any]], run: RunRecord | dict[s
     record = as_record(run)
     verdict = compute_verdict(history, record)
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2, default=str), encoding="utf-8")
+    examples = out / "unclassified.txt"
     if verdict["server_answers"]["unclassified"]:
-        (out / "unclassified.txt").write_text(unclassified_text(verdict["server_answers"]), encoding="utf-8")
+        examples.write_text(unclassified_text(verdict["server_answers"]), encoding="utf-8")
+    else:
+        examples.unlink(missing_ok=True)          # `check` after a profile fix: no stale examples
     write_junit(verdict, out / "junit.xml")
     write_report(verdict, history, out / "report.html", load_end=record.duration)
     code = exit_code(verdict)
