@@ -285,6 +285,10 @@ def _policy(data: dict[str, Any], where: str) -> dict[str, Any]:
     if clock is not None and clock != "harness" and (isinstance(clock, bool) or not isinstance(clock, int | float)
                                                       or clock <= 0):
         raise ProfileError(f"{where}: policy.clock_scale must be a number > 0 or \"harness\", got {clock!r}")
+    retry = raw.get("mail_retry_within_s", "none")
+    if retry != "none" and (isinstance(retry, bool) or not isinstance(retry, int | float) or retry < 0):
+        raise ProfileError(f"{where}: policy.mail_retry_within_s must be a number >= 0 (seconds) or \"none\", "
+                           f"got {retry!r}")
     return dict(raw)
 
 

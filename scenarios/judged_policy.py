@@ -61,6 +61,14 @@ def _old_origin(record: RunRecord, key: str) -> str | None:
 
 
 def _rule(record: RunRecord, key: str, value: Any, announced: dict[str, Any] | None) -> dict[str, Any]:
+    """One rule's value and origin; a rule with no value (None: not known) says "unknown"."""
+    rule = _origin(record, key, value, announced)
+    if rule["value"] is None:
+        rule = {"value": "unknown", "judged_as": None, "from": rule["from"]}
+    return rule
+
+
+def _origin(record: RunRecord, key: str, value: Any, announced: dict[str, Any] | None) -> dict[str, Any]:
     origin = record.policy_origins.get(key)
     if origin:
         said = origin.get("said")
@@ -105,7 +113,7 @@ def policy_block(record: RunRecord, history: list[dict[str, Any]], judged: dict[
 def rule_text(rule: dict[str, Any]) -> str:
     """`300.0 (profile x.toml [policy]: code_lifetime_s = 300)`: one rule as people read it."""
     value = rule.get("value")
-    judged = f", judged as {rule['judged_as']}" if "judged_as" in rule else ""
+    judged = f", judged as {rule['judged_as']}" if rule.get("judged_as") is not None else ""
     return f"{value} ({rule.get('from')}{judged})"
 
 
@@ -120,8 +128,8 @@ POLICY_KEYS = {"code_lifetime_s": "code_ttl", "pending_login_lifetime_s": "chall
 def policy_rules(profile: TargetProfile) -> list[tuple[str, Any, str, Any]]:
     """(checker key, value judged by, profile key, what the profile said) for each rule of the profile's
     `[policy]` (or the drafts' `[extra.policy]`): limits given as "none" become no limit (a cooldown
-    of 0, caps of 10**9); `resend_voids_older` sets `resend`; `codes_repeat` (or `code_single_use =
-    false`) says codes come back across logins."""
+    of 0, caps of 10**9), `mail_retry_within_s = "none"` stays unknown (None); `resend_voids_older`
+    sets `resend`; `codes_repeat` (or `code_single_use = false`) says codes come back across logins."""
     raw = profile.policy
     out: list[tuple[str, Any, str, Any]] = []
     for key, target in POLICY_KEYS.items():
@@ -129,6 +137,9 @@ def policy_rules(profile: TargetProfile) -> list[tuple[str, Any, str, Any]]:
             value = raw[key]
             judged = (0.0 if key == "resend_cooldown_s" else UNLIMITED) if value == "none" else value
             out.append((target, judged, key, value))
+    if "mail_retry_within_s" in raw:        # "none": not known, so a mail lost under a refusal is never blamed
+        said = raw["mail_retry_within_s"]
+        out.append(("mail_retry_within", None if said == "none" else said, "mail_retry_within_s", said))
     if "resend_voids_older" in raw:
         out.append(("resend", "invalidate" if raw["resend_voids_older"] else "keep", "resend_voids_older",
                     raw["resend_voids_older"]))

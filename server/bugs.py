@@ -65,10 +65,9 @@ PLANTED_BUGS: dict[str, PlantedBug] = {
     "early-expiry": PlantedBug(
         "codes are rejected as expired after 60 s although the policy says longer",
         ("no_false_rejections",), "validation"),
-    # Black box a mail lost under an injected SMTP fault is counted, never blamed.
     "outbox-no-retry": PlantedBug(
         "a 4xx SMTP reply marks the mail failed for good instead of retrying",
-        ("outbox",), "smtp-outage", black_box=()),
+        ("outbox",), "smtp-outage"),
     "resend-keeps-old-code": PlantedBug(
         "a resend does not void the older codes although the policy says it must",
         ("resend_limits",), "probes"),

@@ -148,3 +148,19 @@ def test_personas_needing_a_missing_feature_are_refused_by_name() -> None:
     assert problem is not None and "resend-stormer needs resend" in problem and "patient" not in problem
     assert feature_problem(django, {"careful": 1, "patient": 1, "resend-stormer": 0}) is None
     assert feature_problem(load_profile(), {"resend-stormer": 1, "affiliate": 1}) is None
+
+
+def test_mail_retry_within_is_the_reference_outbox_s_schedule_and_none_for_the_libraries() -> None:
+    """The reference profile promises what its outbox does (server/policy.py smtp_backoff_max: the
+    longest wait between two tries); the real libraries promise nothing, so a lost mail is never blamed."""
+    from mfa_harness.scenarios.probe import checker_policy
+    from mfa_harness.server.policy import Policy
+
+    assert checker_policy(load_profile())[0]["mail_retry_within"] == Policy().smtp_backoff_max
+    for name in ("django-two-factor", "flask-security"):
+        assert checker_policy(load_profile(PROFILE_DIR / f"{name}.toml"))[0]["mail_retry_within"] is None
+    d = reference()
+    for bad in ("30s", -1, True):
+        d["policy"] = {"mail_retry_within_s": bad}
+        with pytest.raises(ProfileError, match="policy.mail_retry_within_s must be a number >= 0"):
+            profile_from_dict(d)

@@ -72,6 +72,8 @@ def test_a_target_verdict_names_each_profile_rule_and_the_assumed_rest() -> None
     assert rules["resend"] == {"value": "keep", "from": f"{where}: resend_voids_older = False"}
     assert rules["codes_repeat"] == {"value": True, "from": f"{where}: codes_repeat = True"}
     assert rules["challenge_ttl"] == {"value": 600.0, "from": ASSUMED}        # the profile does not say
+    assert rules["mail_retry_within"] == {"value": "none", "judged_as": None,
+                                          "from": f"{where}: mail_retry_within_s = 'none'"}
     assert rules["max_codes_per_account_hour"]["from"] == ASSUMED
     assert policy["not_judged"]["codes_per"] == "account" and policy["not_judged"]["clock_scale"] == 1
     assert _schema_errors(verdict) == []
@@ -91,6 +93,7 @@ def test_a_profile_without_a_policy_is_judged_against_the_reference_defaults_ass
     assert policy["source"] == "reference defaults (assumed: the profile declares no [policy])"
     assert {r["from"] for r in policy["rules"].values()} == {ASSUMED}
     assert policy["rules"]["max_attempts"]["value"] == 5 and "not_judged" not in policy
+    assert policy["rules"]["mail_retry_within"] == {"value": "unknown", "judged_as": None, "from": ASSUMED}
     assert _properties(verdict)["policy.source"].startswith("reference defaults (assumed")
 
 
