@@ -21,6 +21,7 @@ so `check` and the tests read it without gevent.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from mfa_harness.checker.policy import DEFAULT_POLICY, PORTAL_ALIASES
@@ -73,7 +74,7 @@ def _origin(record: RunRecord, key: str, value: Any, announced: dict[str, Any] |
     if origin:
         said = origin.get("said")
         rule: dict[str, Any] = {"value": "none" if said == "none" else value,
-                                "from": f"{origin.get('from')}: {origin.get('key')} = {said!r}"}
+                                "from": f"{origin.get('from')}: {origin.get('key')} = {json.dumps(said, default=str)}"}
         if said == "none":
             rule["judged_as"] = value            # what "no such rule" means to the checker
         return rule

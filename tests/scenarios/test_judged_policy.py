@@ -66,24 +66,24 @@ def test_a_target_verdict_names_each_profile_rule_and_the_assumed_rest() -> None
     assert policy["source"] == where and policy["white_box"] is False
     assert list(policy["rules"]) == list(DEFAULT_POLICY)                    # every rule, always
     rules = policy["rules"]
-    assert rules["max_attempts"] == {"value": "none", "judged_as": 10 ** 9, "from": f"{where}: wrong_code_limit = 'none'"}
+    assert rules["max_attempts"] == {"value": "none", "judged_as": 10 ** 9, "from": f"{where}: wrong_code_limit = \"none\""}
     assert rules["resend_cooldown"]["value"] == "none" and rules["resend_cooldown"]["judged_as"] == 0.0
     assert rules["code_ttl"] == {"value": 300, "from": f"{where}: code_lifetime_s = 300"}
-    assert rules["resend"] == {"value": "keep", "from": f"{where}: resend_voids_older = False"}
-    assert rules["codes_repeat"] == {"value": True, "from": f"{where}: codes_repeat = True"}
+    assert rules["resend"] == {"value": "keep", "from": f"{where}: resend_voids_older = false"}
+    assert rules["codes_repeat"] == {"value": True, "from": f"{where}: codes_repeat = true"}
     assert rules["challenge_ttl"] == {"value": 600.0, "from": ASSUMED}        # the profile does not say
     assert rules["mail_retry_within"] == {"value": "none", "judged_as": None,
-                                          "from": f"{where}: mail_retry_within_s = 'none'"}
+                                          "from": f"{where}: mail_retry_within_s = \"none\""}
     assert rules["max_codes_per_account_hour"]["from"] == ASSUMED
     assert policy["not_judged"]["codes_per"] == "account" and policy["not_judged"]["clock_scale"] == 1
     assert _schema_errors(verdict) == []
     props = _properties(verdict)
     assert props["policy.source"] == where
-    assert props["policy.max_attempts"] == f"none ({where}: wrong_code_limit = 'none', judged as 1000000000)"
+    assert props["policy.max_attempts"] == f"none ({where}: wrong_code_limit = \"none\", judged as 1000000000)"
     assert props["policy.challenge_ttl"] == f"600.0 ({ASSUMED})"
     page = render_report(verdict, [])
     assert "Policy judged against" in page and "black box, --target" in page
-    assert "wrong_code_limit = &#x27;none&#x27;" in page and "codes_per" in page
+    assert "wrong_code_limit = &quot;none&quot;" in page and "codes_per" in page
 
 
 def test_a_profile_without_a_policy_is_judged_against_the_reference_defaults_assumed() -> None:
@@ -109,7 +109,7 @@ def test_a_white_box_verdict_names_the_portal_announcement_and_the_scenario(tmp_
     policy = compute_verdict(_history(announced), record)["policy"]
     assert policy["source"] == ANNOUNCED + "; scenario keep [policy] overrides" and policy["white_box"] is True
     rules = policy["rules"]
-    assert rules["resend"] == {"value": "keep", "from": "scenario keep [policy]: resend = 'keep'"}
+    assert rules["resend"] == {"value": "keep", "from": "scenario keep [policy]: resend = \"keep\""}
     assert rules["code_ttl"] == {"value": 120.0, "from": "scenario keep [policy]: code_lifetime = 120"}
     assert rules["max_attempts"] == {"value": 5, "from": ANNOUNCED}
     assert rules["mail_window"] == {"value": 300.0, "from": "reference default"}
