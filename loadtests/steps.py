@@ -47,7 +47,7 @@ class FlowState:
 def _failed(res: PortalResult) -> dict[str, Any]:
     """The completion value of a step the portal refused with a page the step did not expect."""
     return {"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain,
-            **({"problem": res.problem} if res.problem else {})}
+            **({"problem": res.problem} if res.problem else {}), **res.unclassified()}
 
 
 class Steps(ExtraSteps):
@@ -289,7 +289,7 @@ class Steps(ExtraSteps):
                 fs.issued_wall = time.time()
                 op.ok({})
                 return True
-            op.fail({"reason": a.reason or "error", "status": res.status, "page": res.page})
+            op.fail({"reason": a.reason or "error", "status": res.status, "page": res.page, **res.unclassified()})
             return False
 
     # ---- signed in -----------------------------------------------------------------------------
@@ -308,7 +308,8 @@ class Steps(ExtraSteps):
                 fs.account_page = res
                 op.ok({"status": res.status, "mfa": fs.verified, "page": res.page})
                 return "ok"
-            op.fail({"landed": res.path, "page": res.page, "status": res.status, "chain": res.chain})
+            op.fail({"landed": res.path, "page": res.page, "status": res.status, "chain": res.chain,
+                     **res.unclassified()})
             if a.kind == LOOP:
                 self.loop_line(res.chain, "loop")
             return "bounced" if a.kind == LOGIN_PAGE and a.looped else "loop" if a.looped else "error"
