@@ -117,6 +117,14 @@ class TargetProfile:
                 return name
         return path
 
+    @property
+    def codes_repeat(self) -> bool:
+        """Whether the target's policy lets one code open several logins (time-based codes, a device's
+        pending code): `policy.codes_repeat`, or `code_single_use = false`. Unsaid: codes are per login."""
+        if "codes_repeat" in self.policy:
+            return bool(self.policy["codes_repeat"])
+        return self.policy.get("code_single_use") is False
+
     def has(self, feature: str) -> bool:
         """Whether the portal has this path (False for `paths.X = "none"`)."""
         return self.paths.get(feature, NONE) != NONE

@@ -47,7 +47,7 @@ class FlowState:
 def _failed(res: PortalResult) -> dict[str, Any]:
     """The completion value of a step the portal refused with a page the step did not expect."""
     return {"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain,
-            **({"problem": res.problem} if res.problem else {})}
+            **({"problem": res.problem} if res.problem else {}), **res.unclassified()}
 
 
 class Steps(ExtraSteps):
@@ -206,16 +206,19 @@ class Steps(ExtraSteps):
 
     # ---- typing it in --------------------------------------------------------------------------
     def verify(self, fs: FlowState, code: str, ref: str | None, page: PortalResult | None = None,
-               loop_check: bool = True, rec: Recorder | None = None, source: str | None = None) -> str:
+               loop_check: bool = True, rec: Recorder | None = None, source: str | None = None,
+               evidence: dict[str, Any] | None = None) -> str:
         """Submit a code; returns "ok", "bounced" (back at sign-in once), or the failure reason.
 
         `source` marks a code that is not this login's own ("replay": a used code of an earlier
-        login, "teammate": read from mail that predates this login); the checker reads it.
+        login, "teammate": read from mail that predates this login, "other_login": the live code of
+        this account's login in another browser); the checker reads it. `evidence`: how the client
+        knows the code is not this login's own (recorded with the invoke).
         `loop_check` False: a return to sign-in is a plain refusal (the user does not sign in again).
         """
         p = self.profile
         page = page or fs.verify_page
-        args = {"code": code, "ref": ref, **({"source": source} if source else {})}
+        args = {"code": code, "ref": ref, **({"source": source} if source else {}), **(evidence or {})}
         with (rec or self.rec).op("verify", args) as op:
             if page is None:
                 page = self.portal.get(p.paths["verify"])
@@ -286,7 +289,7 @@ class Steps(ExtraSteps):
                 fs.issued_wall = time.time()
                 op.ok({})
                 return True
-            op.fail({"reason": a.reason or "error", "status": res.status, "page": res.page})
+            op.fail({"reason": a.reason or "error", "status": res.status, "page": res.page, **res.unclassified()})
             return False
 
     # ---- signed in -----------------------------------------------------------------------------
@@ -305,7 +308,8 @@ class Steps(ExtraSteps):
                 fs.account_page = res
                 op.ok({"status": res.status, "mfa": fs.verified, "page": res.page})
                 return "ok"
-            op.fail({"landed": res.path, "page": res.page, "status": res.status, "chain": res.chain})
+            op.fail({"landed": res.path, "page": res.page, "status": res.status, "chain": res.chain,
+                     **res.unclassified()})
             if a.kind == LOOP:
                 self.loop_line(res.chain, "loop")
             return "bounced" if a.kind == LOGIN_PAGE and a.looped else "loop" if a.looped else "error"

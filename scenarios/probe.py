@@ -29,10 +29,13 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
 from mfa_harness.loadtests.inbox_client import InboxClient, Mail, WaitError
+from mfa_harness.loadtests.page_excerpt import excerpt_line
 from mfa_harness.loadtests.persona_registry import NEEDS
 from mfa_harness.loadtests.portal_client import PortalClient, PortalResult
 from mfa_harness.loadtests.profile import TargetProfile
 from mfa_harness.loadtests.redirects import LoopWatch
+
+from .judged_policy import UNLIMITED, checker_policy, policy_origins  # noqa: F401 (re-exported, as before)
 
 MAIL_WAIT_S = 60.0
 OWN_MAIL_WAIT_S = 10.0      # after a mail of the kind came to someone: how long ours may still take
@@ -58,6 +61,9 @@ class ProbeReport:
         if reason:
             how += f", reason {reason[0]} ({reason[1]})"
         self.lines.append(f"{step}: {res.status} {res.path} -> {how}")
+        said = res.unclassified() if page is None else {}
+        if said:                 # what the page said, so the profile's [pages] can be fixed to know it
+            self.lines.append(f"  {step}: the page says {excerpt_line(said['excerpt'])}")
 
     def expect(self, step: str, res: PortalResult, pages: tuple[str, ...], reason: str | None = None) -> bool:
         """Whether `res` is one of `pages` (and shows `reason`); a problem line when not."""
@@ -68,8 +74,10 @@ class ProbeReport:
             got = f"page {res.page or 'unclassified'}" + (f", reason {res.reason}" if res.reason else "")
             want = "/".join(pages) + (f" with reason {reason}" if reason else "")
             read = res.looped or (res.page is not None and (reason is None or res.reason is not None))
+            said = res.unclassified()
             (self.findings if read else self.problems).append(
-                f"{step}: expected {want}, got {got} at {res.path} (HTTP {res.status})")
+                f"{step}: expected {want}, got {got} at {res.path} (HTTP {res.status})"
+                + (f"; title {said['excerpt']['title']!r}" if said else ""))
             return False
         return True
 
@@ -242,43 +250,6 @@ def probe(target: str, inbox_url: str, profile: TargetProfile, accounts: list[di
     if profile.has("forgot_password") and profile.has("reset_password"):
         prober.forgot_and_reset(acc)
     return prober.report
-
-
-# Profile policy keys -> the checker's (checker/policy.py DEFAULT_POLICY); "none" = no such rule.
-UNLIMITED = 10 ** 9
-POLICY_KEYS = {"code_lifetime_s": "code_ttl", "pending_login_lifetime_s": "challenge_ttl",
-               "wrong_code_limit": "max_attempts", "resend_cooldown_s": "resend_cooldown",
-               "resend_cap": "max_codes_per_challenge", "codes_per_account_hour": "max_codes_per_account_hour",
-               "mail_window_s": "mail_window"}
-
-
-def checker_policy(profile: TargetProfile) -> tuple[dict[str, Any], str]:
-    """The policy a target run is judged against, and where it came from.
-
-    From the profile's `[policy]` (or the drafts' `[extra.policy]`): limits given as "none" become
-    no limit (a cooldown of 0, caps of 10**9), `mail_retry_within_s = "none"` stays unknown (None);
-    `resend_voids_older` sets `resend`; `codes_repeat`
-    (or `code_single_use = false`) says codes come back across logins. Without a policy table:
-    the reference defaults, assumed.
-    """
-    raw = profile.policy
-    if not raw:
-        return {}, "reference defaults (assumed: the profile declares no [policy])"
-    out: dict[str, Any] = {}
-    for key, target in POLICY_KEYS.items():
-        if key in raw:
-            value = raw[key]
-            out[target] = (0.0 if key == "resend_cooldown_s" else UNLIMITED) if value == "none" else value
-    if "mail_retry_within_s" in raw:        # "none": not known, so a mail lost under a refusal is never blamed
-        value = raw["mail_retry_within_s"]
-        out["mail_retry_within"] = None if value == "none" else value
-    if "resend_voids_older" in raw:
-        out["resend"] = "invalidate" if raw["resend_voids_older"] else "keep"
-    if "codes_repeat" in raw:
-        out["codes_repeat"] = bool(raw["codes_repeat"])
-    elif raw.get("code_single_use") is False:
-        out["codes_repeat"] = True
-    return out, f"profile {profile.source} [policy]"
 
 
 def time_problem(profile: TargetProfile, time_scale: float) -> str | None:

@@ -43,10 +43,9 @@ PLANTED_BUGS: dict[str, PlantedBug] = {
     "no-resend-limit": PlantedBug(
         "resend has no cooldown and no per-challenge or per-account cap",
         ("resend_limits",), "validation"),
-    # Black box a second tab's form may carry its own challenge: only the portal knows which one opened.
     "code-not-bound": PlantedBug(
         "any live code of the account opens any of its challenges",
-        ("binding",), "validation", black_box=()),
+        ("binding",), "validation"),
     "loop-after-verify": PlantedBug(
         "the session cookie is not set after a successful verify (login loop)",
         ("no_login_loops",), "validation"),

@@ -74,6 +74,14 @@ def test_run_against_target_with_accounts_file(stack: LocalStack, tmp_path: Path
     assert "Traceback" not in proc.stderr
     verdict = json.loads((out / "verdict.json").read_text())
     assert verdict["metrics"]["logins_ok"] > 0
+    # judged against the reference profile's [policy]: it sets one rule, the others are assumed
+    policy = verdict["policy"]
+    assert policy["source"].startswith("profile ") and policy["source"].endswith("reference.toml [policy]")
+    rules = policy["rules"]
+    assert rules.pop("mail_retry_within") == {"value": 30, "from": policy["source"] + ": mail_retry_within_s = 30"}
+    assert {rule["from"] for rule in rules.values()} == {"reference defaults (assumed)"}
+    assert policy["not_judged"] == {"clock_scale": "harness"} and policy["white_box"] is False
+    assert f'name="policy.source" value="{policy["source"]}"' in (out / "junit.xml").read_text()
     run_info = json.loads((out / "run.json").read_text())
     assert run_info["white_box"] is False
     assert len(run_info["accounts"]) == 24                     # the checker knows the accounts the clients used

@@ -164,3 +164,19 @@ def test_mail_retry_within_is_the_reference_outbox_s_schedule_and_none_for_the_l
         d["policy"] = {"mail_retry_within_s": bad}
         with pytest.raises(ProfileError, match="policy.mail_retry_within_s must be a number >= 0"):
             profile_from_dict(d)
+
+
+@pytest.mark.parametrize(("name", "repeat"), [("reference", False), ("flask-security", True),
+                                              ("django-two-factor", True)])
+def test_codes_repeat_says_whether_one_code_may_open_several_logins(name: str, repeat: bool) -> None:
+    """What `two-browsers` reads before typing one browser's code in another: a time-based or device
+    code (Flask-Security, django-otp) may open several logins, so trying one proves nothing there."""
+    assert load_profile(PROFILE_DIR / f"{name}.toml").codes_repeat is repeat
+
+
+def test_codes_repeat_follows_code_single_use_false_when_codes_repeat_is_unsaid() -> None:
+    data = reference()
+    data["policy"] = {"code_single_use": False}
+    assert profile_from_dict(data).codes_repeat is True
+    data["policy"] = {"code_single_use": False, "codes_repeat": False}
+    assert profile_from_dict(data).codes_repeat is False
