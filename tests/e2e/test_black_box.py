@@ -36,9 +36,10 @@ READY_LINE = "Ctrl-C stops both"         # `up`'s last line once portal and inbo
 URL_LINE = re.compile(r"^(portal|inbox)\s+(http://\S+?)/?$")
 UP_START_S = 120.0
 
-# Black-box runs: (scenario seconds, time scale) per scenario; the time scale is `up`'s too.
-BUG_RUNS = {"validation": (600, 60), "probes": (600, 60), "smtp-outage": (1500, 60)}   # outage: past the retry window
-BUG_RUN_OF = {}                           # a bug that needs a longer run than its scenario's above
+# Black-box bug runs: (scenario seconds, time scale) per scenario; the time scale is `up`'s too. 600 s
+# lets the slow typers' late flows (typed 320-390 s after the code) finish; smtp-outage runs past the
+# retry window `outbox` judges a refused mail by (the file's own 1500 s). Each bug was caught in 3 of 3.
+BUG_RUNS = {"validation": (600, 60), "probes": (600, 60), "smtp-outage": (1500, 60)}
 # False-positive runs: all at one time scale (their portals' too), scenario seconds per scenario.
 FP_SCALE = 60
 FP_DURATION = {"partners-login": 600, "expiry": 900, "smtp-outage": 1500, "clock-jump": 600}
@@ -137,7 +138,7 @@ CAUGHT: dict[str, bool] = {}               # this session's per-bug results, for
 @pytest.mark.parametrize("bug", DECIDABLE)
 def test_planted_bug_caught_black_box(bug: str, tmp_path: Path) -> None:
     planted = bugmap.PLANTED_BUGS[bug]
-    duration, scale = BUG_RUN_OF.get(bug, BUG_RUNS[planted.scenario])
+    duration, scale = BUG_RUNS[planted.scenario]
     CAUGHT[bug] = False
     with mfa_up(tmp_path / "up", scale, "--bug", bug, "--processes", str(planted.processes)) as up:
         code, verdict = black_box_run(tmp_path / "run", planted.scenario, up, duration)
