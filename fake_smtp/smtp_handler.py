@@ -134,6 +134,20 @@ class InboxSMTP(SMTP):
         new.command_size_limits.clear()  # as aiosmtpd's __init__ does (a class-level dict)
         return new
 
+    async def _handle_client(self) -> None:
+        refusal = self.inbox_handler.inbox.on_connect()
+        if refusal is None:
+            await super()._handle_client()
+            return
+        if self.transport is None:
+            return
+        if refusal.code is None:
+            self.transport.abort()  # outage: no greeting, connection reset
+            return
+        await super().push(refusal.reply)
+        if self.transport is not None:
+            self.transport.close()
+
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         m = PLAIN_ANGLE_ADDR.match(arg)
         rest = arg[m.end():].lstrip(" \t") if m is not None else ""
