@@ -94,12 +94,18 @@ def drive(target_inbox: Inbox, tmp_path: Path) -> Iterator[Callable[..., Run]]:
     assert codes == [0] * len(codes), codes
 
 
-def assert_clean(run: Run) -> dict[str, Any]:
-    """The run passed: no invariant invalid, no problem, thresholds met, some logins in."""
-    assert run.done.returncode == 0, (run.done.stdout[-3000:], run.done.stderr[-3000:])
+def assert_clean(run: Run, findings: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    """The run passed, or failed only with the library's known `findings`: invariant -> the personas
+    whose operations every one of its examples shows. Never a run problem, a 5xx or an unread page."""
+    assert (run.out / "verdict.json").exists(), (run.done.returncode, run.done.stderr[-3000:])
     verdict = run.verdict
     invalid = {k: v["examples"][:2] for k, v in verdict["invariants"].items() if v["valid"] is False}
-    assert not invalid and not verdict["problems"], (invalid, verdict["problems"])
+    assert set(invalid) == set(findings or {}) and not verdict["problems"], (invalid, verdict["problems"])
+    for name, personas in (findings or {}).items():
+        for example in verdict["invariants"][name]["examples"]:
+            shown = {line.get("persona") for line in example if line.get("src") == "client"}
+            assert shown and shown <= personas, (name, example)
+    assert run.done.returncode == (1 if findings else 0), (verdict["thresholds"], run.done.stderr[-3000:])
     assert verdict["metrics"]["logins_ok"] > 0
     assert verdict["server_answers"]["server_errors"] == 0 and verdict["server_answers"]["unclassified"] == 0
     return verdict
@@ -153,19 +159,24 @@ def test_django_forgot_password(drive: Callable[..., Run]) -> None:
 # ---- Flask-Security-Too, email two-factor ------------------------------------------------------
 
 def test_flask_probes(drive: Callable[..., Run]) -> None:
-    """The probing users, black box. Departures shown and asserted: a used code opens a second login
-    (replayer: TOTP codes repeat and are not single use), and after a resend the older code is still
-    accepted (resend-mixer: resend keeps older codes); both are the profile's declared policy."""
+    """The probing users, black box. Findings (real, reproduced by hand; README "Target mode"):
+    - `mfa_required` INVALID: a session cookie copied before logout still opens the account after
+      it (Flask's client-side signed session: logout clears the browser's copy, nothing server-side);
+    - `single_use` INVALID: "back" to the pending login after logout, the used code is accepted
+      again (TOTP codes in their window, no last-used store; the pending state is in the cookie too).
+    Departures the profile declares and the run shows without alarm: a used code opens a second
+    login (replayer), and after a resend the older code still opens the login (resend-mixer)."""
     run = drive(FLASK, "probes", 40, 8)
-    verdict = assert_clean(run)
+    verdict = assert_clean(run, findings={"mfa_required": {"session-reuser"},
+                                          "single_use": {"session-reuser", "replayer"}})
     assert verdict["invariants"]["affiliates"]["valid"] is True
     assert verdict["invariants"]["single_use"]["code_repeats"]["allowed_by_policy"] is True
+    reused = [r for r in run.ops("access_account", "session-reuser") if r["args"].get("after_logout")]
+    assert reused and all(r["type"] == "ok" for r in reused), [r["value"] for r in reused]
     replays = [r for r in run.ops("verify", "replayer") if r["args"].get("source") == "replay"]
     assert replays and all(r["type"] == "ok" for r in replays), [r["value"] for r in replays]
     mixed = [r for r in run.ops("verify", "resend-mixer") if r["type"] == "ok"]
     assert mixed, "no resend-mixer got in"
-    assert not [r for r in run.ops("access_account", "session-reuser")
-                if r["type"] == "ok" and r["value"].get("after_logout")]          # logout ends the session
 
 
 def test_flask_resend_storm(drive: Callable[..., Run]) -> None:
