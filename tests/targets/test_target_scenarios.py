@@ -128,7 +128,7 @@ def test_django_refuses_scenarios_that_need_a_resend(target_inbox: Inbox, tmp_pa
 def test_django_login_loop(drive: Callable[..., Run]) -> None:
     """Cookie-less browsers reach Django's CSRF page, second tabs and direct-URL visits (which restart
     the wizard: one bounce to sign-in) get in after waiting out the code cooldown; no loop."""
-    run = drive(DJANGO, "login-loop", 40, 8)
+    run = drive(DJANGO, "login-loop", 20, 8)
     verdict = assert_clean(run)
     assert verdict["invariants"]["no_login_loops"]["valid"] is True
     assert {r["value"].get("reason") for r in run.ops("login", "cookie-less")} == {"cookies_blocked"}
@@ -140,7 +140,7 @@ def test_django_login_loop(drive: Callable[..., Run]) -> None:
 def test_django_brute_force(drive: Callable[..., Run]) -> None:
     """No wrong-code limit (a departure): guessers meet django-otp's back-off instead, which the
     checker is told (`wrong_code_limit = "none"`); the right code after it still opens the login."""
-    run = drive(DJANGO, "brute-force", 30, 4)
+    run = drive(DJANGO, "brute-force", 20, 4)
     verdict = assert_clean(run)
     reasons = [r["value"].get("reason") for r in run.ops("verify", "code-guesser") if r["type"] == "fail"]
     assert "wrong" in reasons and "too_many" not in reasons, reasons
@@ -150,7 +150,7 @@ def test_django_brute_force(drive: Callable[..., Run]) -> None:
 
 def test_django_forgot_password(drive: Callable[..., Run]) -> None:
     """Reset by the stock views (token in the path, the new password twice), then MFA again."""
-    run = drive(DJANGO, "forgot-password", 30, 4)
+    run = drive(DJANGO, "forgot-password", 20, 4)
     assert_clean(run)
     assert [r for r in run.ops("reset_password", "forgot-password") if r["type"] == "ok"]
     assert [r for r in run.ops("verify", "forgot-password") if r["type"] == "ok"]
@@ -166,7 +166,7 @@ def test_flask_probes(drive: Callable[..., Run]) -> None:
       again (TOTP codes in their window, no last-used store; the pending state is in the cookie too).
     Departures the profile declares and the run shows without alarm: a used code opens a second
     login (replayer), and after a resend the older code still opens the login (resend-mixer)."""
-    run = drive(FLASK, "probes", 40, 8)
+    run = drive(FLASK, "probes", 25, 8)
     verdict = assert_clean(run, findings={"mfa_required": {"session-reuser"},
                                           "single_use": {"session-reuser", "replayer"}})
     assert verdict["invariants"]["affiliates"]["valid"] is True
@@ -181,7 +181,7 @@ def test_flask_probes(drive: Callable[..., Run]) -> None:
 
 def test_flask_resend_storm(drive: Callable[..., Run]) -> None:
     """No resend cooldown and no cap (departures): every resend of the storm is answered and mailed."""
-    run = drive(FLASK, "resend-storm", 30, 4)
+    run = drive(FLASK, "resend-storm", 20, 4)
     verdict = assert_clean(run)
     resends = run.ops("resend", "resend-stormer")
     assert resends and all(r["type"] == "ok" for r in resends), [r["value"] for r in resends if r["type"] != "ok"]
@@ -190,7 +190,7 @@ def test_flask_resend_storm(drive: Callable[..., Run]) -> None:
 
 def test_flask_brute_force(drive: Callable[..., Run]) -> None:
     """No wrong-code limit and no back-off (a departure): every guess is answered "Invalid code"."""
-    run = drive(FLASK, "brute-force", 30, 4)
+    run = drive(FLASK, "brute-force", 20, 4)
     verdict = assert_clean(run)
     reasons = {r["value"].get("reason") for r in run.ops("verify", "code-guesser") if r["type"] == "fail"}
     assert reasons == {"wrong"}, reasons
@@ -198,7 +198,7 @@ def test_flask_brute_force(drive: Callable[..., Run]) -> None:
 
 
 def test_flask_login_loop(drive: Callable[..., Run]) -> None:
-    run = drive(FLASK, "login-loop", 30, 8)
+    run = drive(FLASK, "login-loop", 20, 8)
     verdict = assert_clean(run)
     assert verdict["invariants"]["no_login_loops"]["valid"] is True
     assert {r["value"].get("reason") for r in run.ops("login", "cookie-less")} == {"cookies_blocked"}
