@@ -63,11 +63,11 @@ class Run:
 
 
 def harness_run(url: str, inbox: Inbox, profile: str, accounts: list[dict[str, Any]], tmp: Path,
-                scenario: str, *options: str) -> Run:
+                scenario: str | Path, *options: str) -> Run:
     acc = tmp / "accounts.json"
     acc.write_text(json.dumps(accounts), encoding="utf-8")
     out = tmp / "run"
-    done = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", scenario, "--target", url,
+    done = subprocess.run([sys.executable, "-m", "mfa_harness.scenarios.cli", "run", str(scenario), "--target", url,
                            "--inbox-url", inbox.url, "--target-profile", str(PROFILE_DIR / f"{profile}.toml"),
                            "--accounts-file", str(acc), "--time-scale", "1", "--out", str(out), "--quiet", *options],
                           cwd=ROOT, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
@@ -79,7 +79,7 @@ def drive(target_inbox: Inbox, tmp_path: Path) -> Iterator[Callable[..., Run]]:
     """`drive(site, scenario, duration, users)`: a fresh site, the scenario run against it; the site stops after."""
     children = []
 
-    def run(site: tuple[str, str, str, tuple[str, ...]], scenario: str, duration: int, users: int) -> Run:
+    def run(site: tuple[str, str, str, tuple[str, ...]], scenario: str | Path, duration: int, users: int) -> Run:
         module, profile, library, options = site
         need_library(library)
         child, accounts = start_site(module, tmp_path, target_inbox, tmp_path / "site.db", *options)
@@ -212,3 +212,19 @@ def test_flask_login_loop(drive: Callable[..., Run]) -> None:
     verdict = assert_clean(run)
     assert verdict["invariants"]["no_login_loops"]["valid"] is True
     assert {r["value"].get("reason") for r in run.ops("login", "cookie-less")} == {"cookies_blocked"}
+
+
+def test_flask_smtp_outage_bounces_once_without_a_loop(drive: Callable[..., Run], tmp_path: Path) -> None:
+    """`smtp-outage` shortened to seconds: while the inbox refuses connections the library sends
+    nothing and answers the sign-in with 302 back to /login, "Failed to send code. Please try again
+    later" (no outbox, no retry: a departure). That post/redirect/get is one bounce with a message,
+    never a login loop (it was one, a false alarm, before the redirect rule knew forms)."""
+    scenario = tmp_path / "outage.toml"
+    scenario.write_text('name = "smtp-outage-short"\ndescription = "smtp-outage in seconds"\nseed = 31\n'
+                        'time_scale = 1\nduration = 20\n[load]\nusers = 3\n[personas]\ncareful = 2\npatient = 1\n'
+                        '[[faults]]\nkind = "outage"\nstart = 0\nend = 8\n', encoding="utf-8")
+    run = drive(FLASK, scenario, 20, 3)
+    verdict = assert_clean(run)
+    assert verdict["invariants"]["no_login_loops"]["valid"] is True
+    refused = [r for r in run.ops("login") if r["type"] == "fail" and r["value"].get("page") == "login"]
+    assert refused and all(r["value"]["chain"] == ["/login", "/login"] for r in refused), refused
