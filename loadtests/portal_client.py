@@ -179,7 +179,7 @@ class PortalClient:
             url = resolve(self.session.base_url + url if url.startswith("/") else url, location)
             if not url.startswith("/"):
                 break                                   # another origin: not ours to follow
-            if chain.add(url) or chain.too_long:
+            if chain.add(url, form_again=method != "GET") or chain.too_long:
                 return PortalResult(status=resp.status_code, url=url, text="", chain=chain.urls, looped=True)
             resp, error = self._one("GET", url, None)
         if error is not None:

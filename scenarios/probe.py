@@ -116,7 +116,7 @@ class Prober:
                                         f"to {to} within {OWN_MAIL_WAIT_S:.0f} s more")
             return None
         if mail is None:
-            quiet = (self.profile.extra.get("policy") or {}).get("new_login_mails_code_after_s")
+            quiet = self.profile.policy.get("new_login_mails_code_after_s")
             hint = (f" (policy new_login_mails_code_after_s = {quiet}: a login that soon after the last code "
                     "mails none; probe again later)" if quiet and query == self.profile.code_query else "")
             self.report.problems.append(f"{name}: no mail matching {q!r} within {MAIL_WAIT_S:.0f} s{hint}")
