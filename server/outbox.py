@@ -73,10 +73,30 @@ class Outbox:
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task] = set()
         self._stopping = False
+        self._backlog = False  # rows may be waiting that a poll right after a send ends would take
 
     def wake(self) -> None:
-        """Called after a commit that enqueued mail, so it leaves without waiting for a poll."""
+        """Poll now rather than at the next interval (mail queued that this sender could not take at once)."""
         self._wake.set()
+
+    def hand_off_claim(self) -> tuple[int, float] | None:
+        """For a mail being queued now: (pid, claim until wall) when this sender has room to send it at
+        once (`Store.enqueue_mail` then queues it claimed, and `hand_off` starts it after the commit),
+        None to leave it to the poll. A transaction queueing two mails may exceed `concurrency` by one."""
+        if self._stopping or len(self._active) >= self.concurrency:
+            self._backlog = True
+            self.wake()  # the poll runs after this transaction: the loop cannot switch inside it
+            return None
+        return self.pid, self.clock.wall() + self.policy.smtp_timeout * 3 + 5
+
+    def hand_off(self, row: Mail) -> None:
+        """Send a row queued with `hand_off_claim`'s claim (called after its transaction committed)."""
+        self._start(row)
+
+    def _start(self, row: Mail) -> None:
+        task = asyncio.create_task(self._deliver(row))
+        self._active.add(task)
+        task.add_done_callback(self._active.discard)
 
     def release_dead_claims(self) -> None:
         """Give back rows claimed by processes that no longer exist (kill -9)."""
@@ -101,10 +121,12 @@ class Outbox:
                 polls += 1
                 if polls % 50 == 1:
                     self.release_dead_claims()
-                for row in self.claim(self.concurrency - len(self._active)):
-                    task = asyncio.create_task(self._deliver(row))
-                    self._active.add(task)
-                    task.add_done_callback(self._active.discard)
+                self._backlog = False
+                limit = self.concurrency - len(self._active)
+                rows = self.claim(limit)
+                self._backlog = self._backlog or (limit > 0 and len(rows) >= limit)
+                for row in rows:
+                    self._start(row)
             except Exception:  # a locked or broken database must not kill the sender loop
                 log.exception("outbox poll failed")
             self._wake.clear()
@@ -123,7 +145,8 @@ class Outbox:
         try:
             await self._deliver_inner(row)
         finally:
-            self.wake()
+            if self._backlog:  # room again for rows the last poll had to leave
+                self.wake()
 
     async def _deliver_inner(self, row: Mail) -> None:
         store = self.store
