@@ -81,8 +81,12 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_signed_cookie(name, value, expires_days=None, **self._cookie_args())
 
     def auth_cookie(self, name: str) -> str | None:
-        raw = self.get_signed_cookie(name, max_age_days=1)
-        return raw.decode() if raw else None
+        """The request's signed cookie `name` (verified once per request: pages ask for it several times)."""
+        seen = self.__dict__.setdefault("_auth_cookies", {})
+        if name not in seen:
+            raw = self.get_signed_cookie(name, max_age_days=1)
+            seen[name] = raw.decode() if raw else None
+        return seen[name]
 
     def drop_cookie(self, name: str) -> None:
         self.clear_cookie(name, path="/")
