@@ -180,8 +180,9 @@ class VerifyHandler(BaseHandler):
     def _render(self, ch, status: int = 200, error: str | None = None, error_text: str | None = None) -> None:
         partner = self.portal.store.partner(ch.partner_id) if ch else None
         live = ch is not None and ch.status == "pending"
-        remaining = self.portal.code_remaining(ch) if live else None
-        preview = self.portal.resend_preview(ch) if live else None
+        codes = self.portal.store.codes_of_challenge(ch.id) if live else None
+        remaining = self.portal.code_remaining(ch, codes) if live else None
+        preview = self.portal.resend_preview(ch, codes) if live else None
         wait = None  # wall seconds until "Send another code" is accepted again, shown in the form
         if preview is not None and preview.reason in ("cooldown", "account_cap"):
             wait = max(1, math.ceil(self.portal.clock.wall_seconds(preview.retry_after)))

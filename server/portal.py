@@ -361,17 +361,18 @@ class Portal(PasswordRecovery):
                              codes_in_challenge=d.codes_in_challenge, codes_in_hour=d.codes_in_hour)
         return ResendResult(True)
 
-    def resend_preview(self, ch: Challenge) -> core.ResendDecision:
-        """What a resend would get now (nothing is written): for showing the cooldown."""
+    def resend_preview(self, ch: Challenge, codes: list[Code] | None = None) -> core.ResendDecision:
+        """What a resend would get now (nothing is written): for showing the cooldown. `codes`: the
+        challenge's codes if the caller has just read them (the verify page reads them once)."""
         now = self.clock.now()
-        times = [r.issued_st for r in self.store.codes_of_challenge(ch.id)]
+        times = [r.issued_st for r in (self.store.codes_of_challenge(ch.id) if codes is None else codes)]
         account = [r.issued_st for r in self.store.codes_of_partner(ch.partner_id, since=now - core.HOUR)]
         return core.decide_resend(self._challenge_state(ch), times, account, now, self.policy, self.bugs)
 
-    def code_remaining(self, ch: Challenge) -> float | None:
+    def code_remaining(self, ch: Challenge, codes: list[Code] | None = None) -> float | None:
         """Scenario seconds the newest live code of the challenge stays valid, or None."""
         now = self.clock.now()
-        live = [r for r in self.store.codes_of_challenge(ch.id)
+        live = [r for r in (self.store.codes_of_challenge(ch.id) if codes is None else codes)
                 if r.used_st is None and r.voided is None and r.expires_st > now]
         return max(r.expires_st for r in live) - now if live else None
 
