@@ -1,9 +1,12 @@
 """Durable mail outbox: rows in SQLite, sent by an asyncio loop with aiosmtplib.
 
-Delivery is at least once. A row is claimed atomically (`BEGIN IMMEDIATE` + conditional
-UPDATE) before a send, so several portal processes never send the same row twice; the only
-duplicate window is a crash between the server's 250 and recording it, and the audit events
-(two `email_attempt` lines for one `outbox_id`) make that visible. Claims of dead processes are
+Delivery is at least once. A row is claimed atomically before a send, so several portal
+processes never send the same row twice: a mail queued while this process's sender has room is
+inserted already claimed by it, in the transaction that queues it, and handed to the sender
+after the commit (`hand_off_claim`, `hand_off`); any other due row is claimed by the poll
+(`BEGIN IMMEDIATE` + conditional UPDATE). The only duplicate window is a crash between the
+server's 250 and recording it, and the audit events (two `email_attempt` lines for one
+`outbox_id`) make that visible. Claims of dead processes are
 released, so a restarted portal sends what a killed one left behind.
 
 4xx replies, refused connections and timeouts are retried with exponential backoff until the
