@@ -1,4 +1,4 @@
-"""Durable mail outbox: rows in SQLite, sent by an asyncio loop with aiosmtplib.
+"""Durable mail outbox: rows in SQLite, sent by an asyncio loop (`smtp_send`: aiosmtplib's exchange).
 
 Delivery is at least once. A row is claimed atomically before a send, so several portal
 processes never send the same row twice: a mail queued while this process's sender has room is
@@ -22,6 +22,7 @@ import socket
 
 import aiosmtplib
 
+from . import smtp_send
 from .clock import ScenarioClock
 from .mail import FROM_ADDRESS
 from .policy import Policy
@@ -70,8 +71,7 @@ class Outbox:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.pid = os.getpid()
-        # aiosmtplib looks the EHLO name up (socket.getfqdn in a worker thread) for every message
-        # unless given one: a thread hand-off per mail, ~1 ms of the loop. Looked up once instead.
+        # the EHLO name, looked up once (aiosmtplib.send looked it up in a worker thread per message)
         self.local_hostname = socket.getfqdn()
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task] = set()
@@ -161,9 +161,9 @@ class Outbox:
                 store.event("email_failed", **final, reason="expired")
             return
         try:
-            await aiosmtplib.send(row.raw, sender=SENDER, recipients=[row.recipient], hostname=self.smtp_host,
-                                  port=self.smtp_port, local_hostname=self.local_hostname, timeout=self.policy.smtp_timeout, start_tls=False,
-                                  use_tls=False)
+            assert row.raw is not None, "a claimed row keeps its message until it is sent or failed"
+            await smtp_send.send(row.raw, SENDER, row.recipient, self.smtp_host, self.smtp_port,
+                                 self.local_hostname, self.policy.smtp_timeout)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             result, code, detail = classify(exc)
         else:
