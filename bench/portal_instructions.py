@@ -1,18 +1,19 @@
 """Instructions per complete MFA login of the whole portal process (Tornado, templates, storage, outbox),
 counted by callgrind: repeatable on a busy machine, where CPU time per login moves by a third.
 
-Starts an inbox, then the portal (this checkout's, or another checkout's with ``--python DIR/.venv/bin/python``) under
-``valgrind --tool=callgrind`` with the cheap password profile, and drives complete MFA logins one
-after the other over HTTP, as a browser would: login page, POST (303), verify page, the code from
-the inbox's ``wait``, POST code (303), account page, POST logout (303), chooser page: 9 portal
-requests and one SMTP session per login. After ``--warm`` logins the counts are zeroed
-(``callgrind_control -z``), and dumped after ``--logins`` more; the portal's instructions in that
-window over the logins (its idle outbox polls included, which tick with wall time) are the figure.
-``--no-valgrind`` runs the same driver without valgrind (a profiler such as py-spy can then attach
-to the printed pid). SQL statements per login: ``python -m bench.portal_usecases``.
+Starts an inbox, then the portal (this checkout's, or another checkout's with ``--python
+DIR/.venv/bin/python``) under ``valgrind --tool=callgrind`` with the cheap password profile, and
+drives complete MFA logins one after the other over HTTP, as a browser would: login page, POST
+(303), verify page, the code from the inbox's ``wait``, POST code (303), account page, POST
+logout (303), chooser page: 7 portal requests and one SMTP session per login. After ``--warm``
+logins the counts are zeroed (``callgrind_control -z``) and dumped after ``--logins`` more.
+The idle part (outbox polls, which tick with wall time, and wall time stretches under valgrind
+and load) is then measured alone for ``--idle`` seconds: ``per_login_less_idle`` is the figure.
+``--no-valgrind`` runs the same driver plainly (a profiler such as py-spy can then attach to
+the pid it prints on stderr). SQL statements per login: ``python -m bench.portal_usecases``.
 
-    python -m bench.portal_instructions --logins 60                       # this checkout
-    python -m bench.portal_instructions --logins 60 --python /tmp/old/.venv/bin/python   # another checkout
+    python -m bench.portal_instructions --logins 60                                     # this checkout
+    python -m bench.portal_instructions --logins 60 --python /tmp/old/.venv/bin/python  # another one
 
 Needs valgrind. Not part of the suite. Prints one JSON line.
 """
