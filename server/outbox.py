@@ -86,6 +86,10 @@ class Outbox:
         """For a mail being queued now: (pid, claim until wall) when this sender has room to send it at
         once (`Store.enqueue_mail` then queues it claimed, and `hand_off` starts it after the commit),
         None to leave it to the poll. A transaction queueing two mails may exceed `concurrency` by one."""
+        try:
+            asyncio.get_running_loop()  # the sender's own loop: a caller outside it leaves the mail to the poll
+        except RuntimeError:
+            return None
         if self._stopping or len(self._active) >= self.concurrency:
             self._backlog = True
             self.wake()  # the poll runs after this transaction: the loop cannot switch inside it
