@@ -8,7 +8,8 @@ the client history (code read from the inbox, verified, account page served).
 
 Load generator cost (context since issue 15: a goal on it rewarded an expensive portal): in
 the same stack rounds, CPU seconds of the Locust process per completed login against CPU
-seconds of the portal per completed login.
+seconds of the portal per completed login; beside it the inbox's CPU seconds per completed
+login against the portal's (the third process sharing the machine).
 
 Context figures (no goal) say how far each goal is from what this machine allows, measured
 in the same rounds: Locust CPU per request in the stack (the harness's browser-like client)
@@ -215,6 +216,8 @@ def run(size: str, work: Path) -> dict[str, Any]:
         ratio_figure("end to end", Side("stack MFA logins", "logins/s", a), Side("hello-world", "req/s", b),
                      E2E_GOAL),
         ratio_figure("load generator cost", Side("Locust CPU per login", "ms", [x * 1e3 for x in cost["locust"]]),
+                     Side("portal CPU per login", "ms", [x * 1e3 for x in cost["portal"]]), None),
+        ratio_figure("inbox cost", Side("inbox CPU per login", "ms", [x * 1e3 for x in cost["inbox"]]),
                      Side("portal CPU per login", "ms", [x * 1e3 for x in cost["portal"]]), None),
     ]
     figures += context_figures(per_req)

@@ -15,6 +15,7 @@ from .index import ClientOp, Index, Line, message_key, verifies_with_source
 from .result import Result
 
 CODE_SPACE = 1_000_000
+OTHER_LOGIN = "other_login"      # verify `source`: the live code of the same account's login in another browser
 
 
 def white_box(ix: Index, ctx: CheckContext) -> bool:
@@ -48,7 +49,7 @@ def _login_own_codes(ops: list[ClientOp]) -> list[tuple[ClientOp, set[str]]]:
 
 
 def foreign_code_verifies(ix: Index, source: str) -> tuple[list[ClientOp], list[ClientOp]]:
-    """Accepted verifies of a code from another login (`source` replay or teammate).
+    """Accepted verifies of a code from another login (`source` replay, teammate or other_login).
 
     Returns (accepted although the login's own code differs, accepted and equal to the login's own
     code). The second kind is a repetition: a violation only beyond chance, and only when the
@@ -195,7 +196,8 @@ def check_binding(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     """A code opens only the challenge it was issued for.
 
     Black box: a code whose email names another login's reference, or a teammate's code (read
-    from mail that predates this login) accepted when it is not also this login's own code.
+    from mail that predates this login), or the live code of the same account's login in another
+    browser (per-login codes only), accepted when it is not also this login's own code.
     """
     wb = white_box(ix, ctx)
     r = Result(decidable=True)
@@ -233,5 +235,29 @@ def check_binding(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     r.case(tries)
     for v in wrong:
         r.violation(v.invoke, v.done)
-    check_repeats(ix, ctx, r, repeats, tries)
+    other_repeats, other_tries = _check_other_logins(ix, ctx, r)
+    check_repeats(ix, ctx, r, repeats + other_repeats, tries + other_tries)
     return r.as_dict()
+
+
+def _check_other_logins(ix: Index, ctx: CheckContext, r: Result) -> tuple[list[ClientOp], int]:
+    """The live code of the same account's login in another browser (`source` other_login, persona
+    `two-browsers`), accepted while this login's own code differs: a violation when codes are per
+    login; under a `codes_repeat` policy a code may open several logins, so it is only noted.
+
+    Returns (the accepted ones equal to this login's own code, the tries): repetitions, for chance.
+    """
+    wrong, repeats = foreign_code_verifies(ix, OTHER_LOGIN)
+    tries = foreign_code_tries(ix, OTHER_LOGIN)
+    if ctx.policy.get("codes_repeat"):
+        if tries:
+            r.note("other_login_codes", {"tries": tries, "accepted": len(wrong) + len(repeats),
+                                         "allowed_by_policy": True})
+        return [], 0
+    r.case(tries)
+    for v in wrong:
+        r.violation(v.invoke, v.done)
+    if tries:
+        r.note("other_login_codes", {"tries": tries, "accepted": len(wrong),
+                                     "known_by": sorted({str(v.arg("known_by")) for v in wrong})})
+    return repeats, tries

@@ -13,6 +13,7 @@ from .codes import white_box
 from .context import OUTAGE_KINDS, CheckContext
 from .index import Index, Line, Message
 from .result import Result
+from .retry import check_retried_mail
 
 
 def _addr(value: Any) -> str | None:
@@ -188,11 +189,15 @@ def check_outbox(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     A permanent failure must come from a permanent SMTP answer (5xx), not from giving up on
     temporary ones. An email still queued is a violation only once a correct outbox had time
     to retry: after the code expired or the last outage ended, plus the backoff grace.
+
+    Black box: code pages whose mail never came (`_codes_never_came`), and, under the policy's
+    `mail_retry_within`, code mails the inbox refused for a while that never came after (`retry.py`).
     """
     wb = white_box(ix, ctx)
     r = Result(decidable=True)
     if not wb:
         _codes_never_came(ix, ctx, r)
+        check_retried_mail(ix, ctx, r)
         return r.as_dict()
     last_stop, still_out = _outage_state(ix)
     end = ix.portal_last.get("wall", 0.0) if ix.portal_last else 0.0

@@ -32,6 +32,10 @@ DEFAULT_POLICY: dict[str, Any] = {
     **{PORTAL_ALIASES.get(key, key): value for key, value in PRODUCT_DEFAULTS.items()},
     "codes_repeat": False,      # per-login codes; True for time-based codes that repeat across logins
     "mail_window": 300.0,       # scenario seconds a code mail may take before "it never came"
+    # Scenario seconds after the inbox stops refusing mail temporarily (4xx, connection refused) within
+    # which the portal retries and the refused code mail arrives, unless its code expired first.
+    # None: not known (foreign portals unless their profile says), so a lost mail is never blamed.
+    "mail_retry_within": None,
 }
 _NUMERIC = ("code_ttl", "challenge_ttl", "max_attempts", "resend_cooldown",
             "max_codes_per_challenge", "max_codes_per_account_hour", "mail_window")
@@ -56,6 +60,9 @@ def checker_policy(given: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"policy {key} must be a non-negative number, got {value!r}")
     if merged["resend"] not in RESEND_MODES:
         raise ValueError(f"policy resend must be 'invalidate' or 'keep', got {merged['resend']!r}")
+    retry = merged["mail_retry_within"]
+    if retry is not None and (isinstance(retry, bool) or not isinstance(retry, int | float) or retry < 0):
+        raise ValueError(f"policy mail_retry_within must be a non-negative number or none, got {retry!r}")
     if not isinstance(merged["codes_repeat"], bool):
         raise ValueError(f"policy codes_repeat must be true or false, got {merged['codes_repeat']!r}")
     return merged

@@ -48,7 +48,9 @@ class Invariant:
 
     `white_box` / `black_box`: the evidence without which the invariant can only answer unknown,
     against the reference portal (its event log in the history) and against a foreign portal.
-    It may read more to find more (e.g. `attempt_limits` also reads the guessers' client lines).
+    It may read more to find more (e.g. `attempt_limits` also reads the guessers' client lines;
+    `outbox` black box decides code pages from the client alone, and mail the inbox refused for a
+    while from the inbox and the accounts too: without them such a case is undecided, `retry.py`).
 
     `prefix_safe`: a violation found on a prefix of the history stays one in the whole history
     (later lines cannot explain it away; the 6-sigma chance bounds aside), so a live view may show

@@ -146,9 +146,15 @@ class PartHandler(BaseHandler):
 
 
 class WaitHandler(BaseHandler):
-    """Long-poll: the first match with Seq > after, woken by delivery; 204 at the timeout."""
+    """Long-poll: the first match with Seq > after, woken by delivery; 204 at the timeout.
+
+    A match already stored is answered at once; otherwise one loop timer ends the wait (no
+    ``asyncio.wait_for``, which wraps every wait in a second future and callbacks).
+    """
 
     _future: asyncio.Future[StoredMessage] | None = None
+    _gone = False
+    _timed_out = False
 
     async def get(self) -> None:
         q = self.query_arg()
@@ -161,35 +167,46 @@ class WaitHandler(BaseHandler):
         if not 0 <= timeout <= MAX_WAIT:
             raise BadRequest(f"timeout must be between 0 and {MAX_WAIT:g} seconds, got {raw_timeout}")
         folder = self.folder_arg("inbox")
-        self._future = self.inbox.store.wait(q, after, folder)
+        future = self._future = self.inbox.store.wait(q, after, folder)
+        if future.done():   # already stored: no timer, nothing for shutdown to wait for
+            self.write_json(summary_json(future.result()))
+            return
         finished = asyncio.get_running_loop().create_future()
         self.ctx.active_waits.add(finished)
         try:
-            await self._answer(self._future, timeout)
+            await self._answer(future, timeout)
         finally:
             self.ctx.active_waits.discard(finished)
             finished.set_result(None)
 
+    def _time_out(self) -> None:
+        if self._future is not None and not self._future.done():
+            self._timed_out = True
+            self._future.cancel()
+
     async def _answer(self, future: asyncio.Future[StoredMessage], timeout: float) -> None:
+        if timeout <= 0:
+            self._time_out()
+        timer = asyncio.get_running_loop().call_later(timeout, self._time_out)
         try:
-            msg = await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            self.set_status(204)
-            await self.finish()
-            return
+            msg = await future
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # this handler itself is being cancelled
+            if self._timed_out:
+                self.set_status(204)
+                await self.finish()
+                return
             if self._gone:
                 return  # the client went away; on_connection_close cancelled the waiter
             self.set_status(503)  # shutdown cancelled every waiter
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             await self.finish("inbox shutting down\n")
             return
+        finally:
+            timer.cancel()
         self.write_json(summary_json(msg))
-
-    _gone = False
 
     def on_connection_close(self) -> None:
         self._gone = True

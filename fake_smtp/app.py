@@ -147,8 +147,8 @@ async def _serve(cfg: Config, ready_out: IO[str], history_file: IO[str] | None, 
     size_limit = min(cfg.max_message_size, cfg.max_bytes) if cfg.max_bytes else cfg.max_message_size
     try:
         smtp_server = await loop.create_server(
-            lambda: InboxSMTP(handler, data_size_limit=size_limit, enable_SMTPUTF8=True,
-                              decode_data=False, hostname="fake-smtp.localhost", ident="fake_smtp ESMTP", loop=loop),
+            InboxSMTP.factory(handler, data_size_limit=size_limit, enable_SMTPUTF8=True, decode_data=False,
+                              hostname="fake-smtp.localhost", ident="fake_smtp ESMTP", loop=loop),
             cfg.smtp_host, cfg.smtp_port, family=socket.AF_INET, reuse_address=True)
     except OSError as exc:
         raise BindError(f"cannot listen for SMTP on {cfg.smtp_host}:{cfg.smtp_port}: {_why(exc)}",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cookies import Cookie, OneOriginJar
+from .page_excerpt import page_excerpt
 from .pages import Form, find_form, parse_forms
 from .profile import TargetProfile
 from .redirects import Chain, LoopWatch, path_only, resolve
@@ -40,6 +41,14 @@ class PortalResult:
     @property
     def path(self) -> str:
         return path_only(self.url)
+
+    def unclassified(self) -> dict[str, Any]:
+        """`{"excerpt": …}` when the profile could not classify this answer, else {}: spread into a
+        failing step's record so the run can show what the portal said. Made on that step's demand
+        (rare), never per request; bounded whatever the page (loadtests/page_excerpt.py)."""
+        if self.page is not None or self.error or self.looped or not self.status:
+            return {}
+        return {"excerpt": page_excerpt(self.status, self.path, self.text)}
 
     def forms(self) -> list[Form]:
         if self._forms is None:
@@ -170,7 +179,7 @@ class PortalClient:
             url = resolve(self.session.base_url + url if url.startswith("/") else url, location)
             if not url.startswith("/"):
                 break                                   # another origin: not ours to follow
-            if chain.add(url) or chain.too_long:
+            if chain.add(url, form_again=method != "GET") or chain.too_long:
                 return PortalResult(status=resp.status_code, url=url, text="", chain=chain.urls, looped=True)
             resp, error = self._one("GET", url, None)
         if error is not None:

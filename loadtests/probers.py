@@ -8,13 +8,15 @@ judge from their own history and the inbox's deliveries:
   newest code mail that predates the second login (a teammate's on a shared address);
 - `session-reuser`: after logout reuses the old session cookie, and presses "back" to submit
   the used code again with the old pending cookie;
-- `protected-visitor`: with a pending (unverified) login visits every protected path.
+- `protected-visitor`: with a pending (unverified) login visits every protected path;
+- `two-browsers`: one account signs in from two browsers (two cookie jars); the second types the
+  first one's live, unused code, then its own.
 Every loop is bounded; every step is an operation in the history.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import decisions
 from .persona_base import Persona
@@ -141,3 +143,57 @@ class ProtectedVisitor(Prober):
             self.s.visit(path)
         fs.last_page = fs.verify_page
         return self.code_and_verify(fs)
+
+
+class TwoBrowsers(Prober):
+    """Signs in from two browsers; the second types the first one's live code, then its own."""
+
+    name = "two-browsers"
+    programs = ("agency", "reseller")
+
+    def challenged(self, fs: FlowState) -> str:
+        first = self.get_code(fs)            # browser 1's code, read before browser 2 signs in
+        if first is None:
+            return "no_code"
+        if self.s.profile.codes_repeat:      # codes may open several logins: nothing to decide here
+            return self.settle(fs, self.enter_code(fs, first))
+        browser = self.s.portal
+        tab = (browser.snapshot(), fs.verify_page, fs.ref)
+        before_seq = self.s.inbox.current_seq()
+        browser.clear_cookies()              # browser 2: its own cookie jar
+        fs.verify_page = None
+        outcome = self.sign_in(fs) or self.second_browser(fs, first, tab[2], before_seq)
+        self.first_browser_finishes(fs, first, tab)
+        return outcome
+
+    def first_browser_finishes(self, fs: FlowState, first: Mail, tab: tuple[Any, Any, str | None]) -> None:
+        """Browser 1 types its own code too (refused if browser 2's login used it), so a correct
+        portal keeps no unused code and no pending login from this flow."""
+        cookies, page, ref = tab
+        self.s.portal.restore(cookies)
+        if self.s.verify(fs, first.code or "", ref, page=page, loop_check=False) == "ok" \
+                and self.s.access_account(fs) == "ok":
+            self.s.logout(fs)
+        self.s.portal.clear_cookies()
+
+    def second_browser(self, fs: FlowState, first: Mail, first_ref: str | None, before_seq: int) -> str:
+        """Browser 2's login: its own code read first (to tell a repeat from a foreign code), then
+        browser 1's code, then its own when that was refused."""
+        own = self.get_code(fs)
+        if own is None:
+            return "no_code"
+        result = "wrong"
+        if first.code and first.code != own.code:
+            result = self.s.verify(fs, first.code, fs.ref, source="other_login",
+                                   evidence=self.evidence(fs, first, first_ref, before_seq))
+        if result == "wrong":
+            result = self.s.verify(fs, own.code or "", fs.ref)
+        return self.settle(fs, result)
+
+    @staticmethod
+    def evidence(fs: FlowState, first: Mail, first_ref: str | None, before_seq: int) -> dict[str, Any]:
+        """How the client knows the code is another login's: its mail names that login's reference,
+        or (no references) the mail was read before this login began, under per-login codes."""
+        by_ref = bool(first.ref and fs.ref and first.ref != fs.ref)
+        return {"known_by": "ref" if by_ref else "predates", "code_ref": first.ref or first_ref,
+                "code_seq": first.seq, "login_after_seq": before_seq}

@@ -117,6 +117,14 @@ class TargetProfile:
                 return name
         return path
 
+    @property
+    def codes_repeat(self) -> bool:
+        """Whether the target's policy lets one code open several logins (time-based codes, a device's
+        pending code): `policy.codes_repeat`, or `code_single_use = false`. Unsaid: codes are per login."""
+        if "codes_repeat" in self.policy:
+            return bool(self.policy["codes_repeat"])
+        return self.policy.get("code_single_use") is False
+
     def has(self, feature: str) -> bool:
         """Whether the portal has this path (False for `paths.X = "none"`)."""
         return self.paths.get(feature, NONE) != NONE
@@ -285,6 +293,10 @@ def _policy(data: dict[str, Any], where: str) -> dict[str, Any]:
     if clock is not None and clock != "harness" and (isinstance(clock, bool) or not isinstance(clock, int | float)
                                                       or clock <= 0):
         raise ProfileError(f"{where}: policy.clock_scale must be a number > 0 or \"harness\", got {clock!r}")
+    retry = raw.get("mail_retry_within_s", "none")
+    if retry != "none" and (isinstance(retry, bool) or not isinstance(retry, int | float) or retry < 0):
+        raise ProfileError(f"{where}: policy.mail_retry_within_s must be a number >= 0 (seconds) or \"none\", "
+                           f"got {retry!r}")
     return dict(raw)
 
 

@@ -1,7 +1,8 @@
 """Redirect chains followed by hand, and the two ways a login loop shows itself.
 
 Each hop of a chain is recorded, so a history line can show exactly where a browser was sent.
-A loop is (1) a chain that visits the same URL twice or runs past the hop limit, or (2) a
+A loop is (1) a chain that visits the same URL twice (a form post redirected once straight back
+to its own URL is the form shown again, not a visit) or runs past the hop limit, or (2) a
 return to the login form within a window after a successful verify (the user typed a good
 code and was sent back to sign in). Pure code: the portal client feeds it URLs and times.
 """
@@ -40,9 +41,14 @@ class Chain:
     urls: list[str] = field(default_factory=list)
     revisited: str | None = None
 
-    def add(self, url: str) -> bool:
-        """Record a hop; True when it revisits a URL already in the chain (a loop)."""
-        if url in self.urls and self.revisited is None:
+    def add(self, url: str, form_again: bool = False) -> bool:
+        """Record a hop; True when it revisits a URL already in the chain (a loop).
+
+        `form_again`: the hop is a form post's first redirect straight back to the URL it posted to
+        (post/redirect/get: the form shown again, e.g. with "Failed to send code"), which is not a
+        revisit; a cycle through other URLs back to it, or any later return, still is.
+        """
+        if url in self.urls and self.revisited is None and not (form_again and self.urls == [url]):
             self.revisited = url
         self.urls.append(url)
         return self.revisited is not None

@@ -21,6 +21,8 @@ from .portal_client import PortalClient, PortalResult
 from .redirects import LoopWatch
 from .steps_extra import ExtraSteps
 
+THROTTLE_RETRIES = 4      # a right code refused during the target's back-off is typed again, this often
+
 
 class FlowState:
     """What one login transaction has seen so far."""
@@ -47,7 +49,7 @@ class FlowState:
 def _failed(res: PortalResult) -> dict[str, Any]:
     """The completion value of a step the portal refused with a page the step did not expect."""
     return {"reason": res.reason or "error", "status": res.status, "page": res.page, "chain": res.chain,
-            **({"problem": res.problem} if res.problem else {})}
+            **({"problem": res.problem} if res.problem else {}), **res.unclassified()}
 
 
 class Steps(ExtraSteps):
@@ -63,6 +65,7 @@ class Steps(ExtraSteps):
         self.portal, self.inbox, self.loops = portal, inbox, loops
         self.password = account.password
         self.by_ref = by_ref
+        self.code_asked: float | None = None    # wall time of this account's last code not yet used
 
     @property
     def profile(self) -> Any:
@@ -112,6 +115,7 @@ class Steps(ExtraSteps):
         """Sign in; returns "verify" (a code was sent), "in" (no code asked) or a flow outcome."""
         p = self.profile
         path = program_path or p.paths["login"]
+        self.wait_out_quiet_window()
         # A shared sign-in form (one path for both): the step is an affiliate's because the account is.
         shared = p.paths["affiliate_login"] == p.paths["login"]
         op_name = ("affiliate_login" if path == p.paths["affiliate_login"]
@@ -134,6 +138,23 @@ class Steps(ExtraSteps):
             fs.last_page = res
             return self._signed_in(fs, op, res)
 
+    def quiet_left(self) -> float:
+        """Scenario seconds until a new login mails a code again, under the profile's policy
+        `new_login_mails_code_after_s` (django-otp's cooldown: a login sooner after the last code,
+        while that code is unused, mails nothing); 0 when the policy has no such window."""
+        quiet = self.profile.policy.get("new_login_mails_code_after_s")
+        if not isinstance(quiet, int | float) or isinstance(quiet, bool) or self.code_asked is None:
+            return 0.0
+        return max(0.0, float(quiet) - self.h.timebase.scenario_seconds(time.time() - self.code_asked))
+
+    def wait_out_quiet_window(self) -> None:
+        """Sign in again only once the target mails a code again, as a user told to wait would
+        (bounded by the window): waiting for a mail the target will not send would end as "no code"
+        after --code-timeout and read like a code that never came."""
+        left = self.quiet_left()
+        if left > 0:
+            self.pause(left + 1.0)
+
     def _signed_in(self, fs: FlowState, op: Any, res: PortalResult) -> str:
         """What the answer to the sign-in form means (see `login`)."""
         a = read_answer(res)
@@ -147,6 +168,8 @@ class Steps(ExtraSteps):
             if fs.ref:
                 fs.refs.append(fs.ref)
             fs.issued_wall = time.time()
+            if self.quiet_left() <= 0:
+                self.code_asked = fs.issued_wall         # a new code (none is mailed inside the window)
             fs.verify_page = res
             op.ok({"ref": fs.ref, "landed": res.path, "page": "verify", "chain": res.chain})
             return "verify"
@@ -206,16 +229,34 @@ class Steps(ExtraSteps):
 
     # ---- typing it in --------------------------------------------------------------------------
     def verify(self, fs: FlowState, code: str, ref: str | None, page: PortalResult | None = None,
-               loop_check: bool = True, rec: Recorder | None = None, source: str | None = None) -> str:
+               loop_check: bool = True, rec: Recorder | None = None, source: str | None = None,
+               evidence: dict[str, Any] | None = None) -> str:
         """Submit a code; returns "ok", "bounced" (back at sign-in once), or the failure reason.
 
         `source` marks a code that is not this login's own ("replay": a used code of an earlier
-        login, "teammate": read from mail that predates this login); the checker reads it.
+        login, "teammate": read from mail that predates this login, "other_login": the live code of
+        this account's login in another browser); the checker reads it. `evidence`: how the client
+        knows the code is not this login's own (recorded with the invoke).
         `loop_check` False: a return to sign-in is a plain refusal (the user does not sign in again).
+        A code page refusing the code as `rate_limited` (a back-off after wrong codes, as
+        django-otp's: even the right code is refused for 1, 2, 4, ... s) is waited out and the
+        same code typed again, at most THROTTLE_RETRIES times, each try its own operation; the
+        wait is the answer's retry hint, else 1, 2, 4, 8 scenario seconds.
         """
+        result = self._verify_once(fs, code, ref, page, loop_check, rec, source)
+        for n in range(THROTTLE_RETRIES):
+            last = fs.last_page
+            if result != "rate_limited" or last is None or last.page != "verify":
+                break
+            self.pause(self.portal.retry_after_scenario(last, self.h.timebase.scale) or 2.0 ** n)
+            result = self._verify_once(fs, code, ref, last, loop_check, rec, source)
+        return result
+
+    def _verify_once(self, fs: FlowState, code: str, ref: str | None, page: PortalResult | None,
+                     loop_check: bool, rec: Recorder | None, source: str | None) -> str:
         p = self.profile
         page = page or fs.verify_page
-        args = {"code": code, "ref": ref, **({"source": source} if source else {})}
+        args = {"code": code, "ref": ref, **({"source": source} if source else {}), **(evidence or {})}
         with (rec or self.rec).op("verify", args) as op:
             if page is None:
                 page = self.portal.get(p.paths["verify"])
@@ -231,6 +272,7 @@ class Steps(ExtraSteps):
             return "error"
         if res.page == "account":
             fs.verified = True
+            self.code_asked = None
             self.loops.verified(time.time())
             op.ok({"landed": res.path, "chain": res.chain})
             return "ok"
@@ -286,7 +328,7 @@ class Steps(ExtraSteps):
                 fs.issued_wall = time.time()
                 op.ok({})
                 return True
-            op.fail({"reason": a.reason or "error", "status": res.status, "page": res.page})
+            op.fail({"reason": a.reason or "error", "status": res.status, "page": res.page, **res.unclassified()})
             return False
 
     # ---- signed in -----------------------------------------------------------------------------
@@ -305,7 +347,8 @@ class Steps(ExtraSteps):
                 fs.account_page = res
                 op.ok({"status": res.status, "mfa": fs.verified, "page": res.page})
                 return "ok"
-            op.fail({"landed": res.path, "page": res.page, "status": res.status, "chain": res.chain})
+            op.fail({"landed": res.path, "page": res.page, "status": res.status, "chain": res.chain,
+                     **res.unclassified()})
             if a.kind == LOOP:
                 self.loop_line(res.chain, "loop")
             return "bounced" if a.kind == LOGIN_PAGE and a.looped else "loop" if a.looped else "error"

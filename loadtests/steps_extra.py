@@ -69,7 +69,8 @@ class ExtraSteps:
                 op.info({"reason": "connection", "error": res.error})
                 return False
             if res.page != "login":
-                op.fail({"reason": res.reason or "error", "status": res.status, "landed": res.path, "page": res.page})
+                op.fail({"reason": res.reason or "error", "status": res.status, "landed": res.path, "page": res.page,
+                         **res.unclassified()})
                 return False
             op.ok({"landed": res.path, "page": res.page})
         self.password = new_password
@@ -98,7 +99,7 @@ class ExtraSteps:
             elif res.page == "account":
                 op.ok({"status": res.status, "page": res.page, "after_logout": True})
             else:
-                op.fail({"landed": res.path, "page": res.page, "status": res.status})
+                op.fail({"landed": res.path, "page": res.page, "status": res.status, **res.unclassified()})
 
     def visit(self, path: str) -> None:
         """GET a protected path while the login is pending; records whether it looked signed in."""

@@ -1,6 +1,7 @@
 """JUnit XML of a verdict: one test case per invariant, per threshold and per run problem, for CI.
 
-Failures carry the counter-examples as pretty JSON lines; an unknown answer that passes
+The suite's properties name the policy the run was judged against, rule by rule, with where each
+rule came from. Failures carry the counter-examples as pretty JSON lines; an unknown answer that passes
 (non-strict) is a passing case with a note in system-out, so it stays visible. A run that did
 less than asked (Locust refused to start, workers lost, nobody signed in) is an `<error>` case
 with its reason, so the file can never be green while the run failed. Every threshold the
@@ -17,6 +18,7 @@ from typing import Any
 
 from mfa_harness.checker import valid_label
 
+from .judged_policy import rule_text
 from .verdict import threshold_text
 
 
@@ -56,6 +58,16 @@ def _invariant_case(suite: ET.Element, name: str, inv: dict[str, Any], strict: b
     return True
 
 
+def _policy_properties(props: ET.Element, policy: dict[str, Any]) -> None:
+    """The policy the run was judged against: `policy.source`, then `policy.KEY` = value (origin)
+    for each rule (none for a verdict written before verdicts carried it)."""
+    if not policy:
+        return
+    ET.SubElement(props, "property", name="policy.source", value=str(policy.get("source")))
+    for key, rule in (policy.get("rules") or {}).items():
+        ET.SubElement(props, "property", name=f"policy.{key}", value=rule_text(rule))
+
+
 def build_junit(verdict: dict[str, Any]) -> ET.Element:
     """The XML tree; separate from writing so tests and callers can inspect it."""
     scenario = str(verdict.get("scenario", "?"))
@@ -66,6 +78,7 @@ def build_junit(verdict: dict[str, Any]) -> ET.Element:
     for key in ("scenario", "seed", "time_scale", "passed"):
         ET.SubElement(props, "property", name=key, value=str(verdict.get(key)))
     ET.SubElement(props, "property", name="bugs", value=",".join(map(str, verdict.get("bugs") or [])))
+    _policy_properties(props, verdict.get("policy") or {})
     timings = verdict.get("timings") or {}
     failures = tests = errors = 0
     for n, problem in enumerate(verdict.get("problems") or [], 1):

@@ -22,10 +22,13 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.event import EventHook
 
 from mfa_harness.loadtests.inbox_client import InboxClient, Mail, WaitError
+from mfa_harness.loadtests.page_excerpt import excerpt_line
 from mfa_harness.loadtests.persona_registry import NEEDS
 from mfa_harness.loadtests.portal_client import PortalClient, PortalResult
 from mfa_harness.loadtests.profile import TargetProfile
 from mfa_harness.loadtests.redirects import LoopWatch
+
+from .judged_policy import UNLIMITED, checker_policy, policy_origins  # noqa: F401 (re-exported, as before)
 
 MAIL_WAIT_S = 60.0
 BACKOFF_TRIES = 4           # a refused right code after a wrong one: the target's back-off, waited out
@@ -49,6 +52,9 @@ class ProbeReport:
         if reason:
             how += f", reason {reason[0]} ({reason[1]})"
         self.lines.append(f"{step}: {res.status} {res.path} -> {how}")
+        said = res.unclassified() if page is None else {}
+        if said:                 # what the page said, so the profile's [pages] can be fixed to know it
+            self.lines.append(f"  {step}: the page says {excerpt_line(said['excerpt'])}")
 
     def expect(self, step: str, res: PortalResult, pages: tuple[str, ...], reason: str | None = None) -> bool:
         """Whether `res` is one of `pages` (and shows `reason`); a problem line when not."""
@@ -58,7 +64,9 @@ class ProbeReport:
         if res.page not in pages or (reason is not None and res.reason != reason):
             got = f"page {res.page or 'unclassified'}" + (f", reason {res.reason}" if res.reason else "")
             want = "/".join(pages) + (f" with reason {reason}" if reason else "")
-            self.problems.append(f"{step}: expected {want}, got {got} at {res.path} (HTTP {res.status})")
+            said = res.unclassified()
+            self.problems.append(f"{step}: expected {want}, got {got} at {res.path} (HTTP {res.status})"
+                                 + (f"; title {said['excerpt']['title']!r}" if said else ""))
             return False
         return True
 
@@ -90,7 +98,7 @@ class Prober:
             self.report.problems.append(f"{name}: inbox: {exc}")
             return None
         if mail is None:
-            quiet = (self.profile.extra.get("policy") or {}).get("new_login_mails_code_after_s")
+            quiet = self.profile.policy.get("new_login_mails_code_after_s")
             hint = (f" (policy new_login_mails_code_after_s = {quiet}: a login that soon after the last code "
                     "mails none; probe again later)" if quiet and query == self.profile.code_query else "")
             self.report.problems.append(f"{name}: no mail matching {q!r} within {MAIL_WAIT_S:.0f} s{hint}")
@@ -224,39 +232,6 @@ def probe(target: str, inbox_url: str, profile: TargetProfile, accounts: list[di
     if profile.has("forgot_password") and profile.has("reset_password"):
         prober.forgot_and_reset(acc)
     return prober.report
-
-
-# Profile policy keys -> the checker's (checker/policy.py DEFAULT_POLICY); "none" = no such rule.
-UNLIMITED = 10 ** 9
-POLICY_KEYS = {"code_lifetime_s": "code_ttl", "pending_login_lifetime_s": "challenge_ttl",
-               "wrong_code_limit": "max_attempts", "resend_cooldown_s": "resend_cooldown",
-               "resend_cap": "max_codes_per_challenge", "codes_per_account_hour": "max_codes_per_account_hour",
-               "mail_window_s": "mail_window"}
-
-
-def checker_policy(profile: TargetProfile) -> tuple[dict[str, Any], str]:
-    """The policy a target run is judged against, and where it came from.
-
-    From the profile's `[policy]` (or the drafts' `[extra.policy]`): limits given as "none" become
-    no limit (a cooldown of 0, caps of 10**9); `resend_voids_older` sets `resend`; `codes_repeat`
-    (or `code_single_use = false`) says codes come back across logins. Without a policy table:
-    the reference defaults, assumed.
-    """
-    raw = profile.policy
-    if not raw:
-        return {}, "reference defaults (assumed: the profile declares no [policy])"
-    out: dict[str, Any] = {}
-    for key, target in POLICY_KEYS.items():
-        if key in raw:
-            value = raw[key]
-            out[target] = (0.0 if key == "resend_cooldown_s" else UNLIMITED) if value == "none" else value
-    if "resend_voids_older" in raw:
-        out["resend"] = "invalidate" if raw["resend_voids_older"] else "keep"
-    if "codes_repeat" in raw:
-        out["codes_repeat"] = bool(raw["codes_repeat"])
-    elif raw.get("code_single_use") is False:
-        out["codes_repeat"] = True
-    return out, f"profile {profile.source} [policy]"
 
 
 def time_problem(profile: TargetProfile, time_scale: float) -> str | None:

@@ -1,8 +1,9 @@
 """report.html: one self-contained page (inline CSS and SVG, no network) telling how a run went.
 
-Verdict table with counter-examples, login-time and code-delivery histograms, login outcomes
-over scenario time with the nemesis fault windows shaded, resends per login, and how to
-reproduce the run. The page is templates/report.html (tornado.template, autoescaped: every value
+Verdict table with counter-examples, the policy the run was judged against (rule, value, origin),
+the portal's 5xx and unclassified answers (with excerpts of the pages), login-time and
+code-delivery histograms, login outcomes over scenario time with the nemesis fault windows
+shaded, resends per login, and how to reproduce the run. The page is templates/report.html (tornado.template, autoescaped: every value
 is escaped unless the template says `raw`, which only the SVG charts and nested templates are);
 the charts are SVG from templates/*.svg, their geometry computed by charts.py.
 """
@@ -159,7 +160,9 @@ def render_report(verdict: dict[str, Any], lines: list[dict[str, Any]], load_end
         outcomes_chart=outcomes_chart, outcomes_legend=outcomes_legend, windows=windows, fault_fill=FAULT_FILL,
         resends=data.resends, resends_none=none,
         resends_chart=resends_chart(data.resends) if none < len(data.resends) else "",
-        plan=_plan_rows(verdict.get("faults") or []))
+        plan=_plan_rows(verdict.get("faults") or []), policy=verdict.get("policy") or {},
+        answers=verdict.get("server_answers") or {},
+        unclassified=(verdict.get("server_answers") or {}).get("unclassified_examples") or [])
     return page.decode("utf-8")
 
 

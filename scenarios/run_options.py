@@ -97,6 +97,31 @@ def _check_bugs(sc: Scenario, opts: RunOptions, bugs: list[str]) -> None:
     if opts.target and any(s.action == "kill-portal" for s in sc.nemesis):
         raise SetupError("the scenario's kill-portal step needs the portal the run starts itself; "
                          "it cannot run with --target", option="--target", action="kill-portal")
+    _check_harness_steps(sc, opts)
+
+
+HARNESS_STEPS = ("clock-jump", "change-notification")   # nemesis actions that POST to the target's /_harness
+
+
+def _check_harness_steps(sc: Scenario, opts: RunOptions) -> None:
+    """A clock jump or a notification change needs the target's `/_harness` endpoints, which a
+    target has when its profile says it follows the harness (`policy.clock_scale = "harness"`, the
+    reference portal's); against any other --target the run is refused before anything starts,
+    instead of failing its nemesis step mid-run and passing without the fault."""
+    steps = sorted({s.action for s in sc.nemesis if s.action in HARNESS_STEPS})
+    if not opts.target or not steps:
+        return
+    from mfa_harness.loadtests.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(opts.target_profile)
+    except ProfileError:
+        return                                    # reported, with the key, by the target's preflight
+    if profile.policy.get("clock_scale") != "harness":
+        raise SetupError(f"the scenario's {' and '.join(steps)} step needs the target's /_harness endpoints "
+                         f"(the reference portal's); the profile {profile.name} does not declare "
+                         "policy.clock_scale = \"harness\", so it cannot run with this --target",
+                         option="--target", action=steps[0])
 
 
 def _warn_windows_after(sc: Scenario) -> None:

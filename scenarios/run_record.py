@@ -71,7 +71,8 @@ class LoadFacts:
 @dataclass
 class RunRecord:
     """`run.json`: the scenario as run, the target's facts and what the parts reported. Field order is
-    the file's key order; `policy_source` and `max_error_share` are written only when set."""
+    the file's key order; `policy_source`, `policy_origins`, `policy_not_judged` and `max_error_share`
+    are written only when set."""
 
     scenario: str = "?"
     scenario_file: str = ""
@@ -82,6 +83,9 @@ class RunRecord:
     white_box: bool = True                   # the local reference stack: its event log is evidence too
     policy: dict[str, Any] = field(default_factory=dict)
     policy_source: str | None = None         # --target: where the judged policy came from
+    # checker key -> {"from", "key", "said"}: the rules the scenario's or the target profile's [policy] set
+    policy_origins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    policy_not_judged: dict[str, Any] = field(default_factory=dict)   # the profile's descriptive keys
     partners: int | None = None
     population: list[str] = field(default_factory=list)
     fault_plan: dict[str, Any] = field(default_factory=dict)
@@ -116,10 +120,11 @@ class RunRecord:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if (f.name == "policy_source" and not value) or (f.name == "max_error_share" and value is None):
+            if (f.name in _WHEN_SET and not value) or (f.name == "max_error_share" and value is None):
                 continue
             out[f.name] = value.to_json() if isinstance(value, LoadFacts) else value
         return out
 
 
+_WHEN_SET = {"policy_source", "policy_origins", "policy_not_judged"}
 _NULLABLE = {"seed", "duration", "policy_source", "partners", "users", "max_error_share", "locust_exit"}

@@ -30,6 +30,7 @@ from mfa_harness import loadtests
 from mfa_harness.errors import EXIT_INTERRUPTED, SetupError
 
 from . import collect
+from .judged_policy import scenario_origins
 from .load_start import GO_MARGIN_S, LoadStartError, LocustProcess
 from .nemesis import Nemesis, fault_window_lines
 from .progress import Progress
@@ -51,10 +52,10 @@ def run(sc: Scenario, opts: RunOptions) -> int:
     from .verdict_io import finish_run
 
     accounts, accounts_args = target_accounts(opts)   # before anything starts; ([], []) for the local stack
-    policy, source = (target_preflight(opts, sc.time_scale, dict(sc.personas), accounts)
-                      if opts.target else ({}, ""))
+    policy, source, origins = (target_preflight(opts, sc.time_scale, dict(sc.personas), accounts)
+                               if opts.target else ({}, "", ({}, {})))
     out = prepare_out(opts.out or default_out(sc))
-    record = new_record(sc, opts, policy, source)
+    record = new_record(sc, opts, policy, source, origins)
     target = make_target(sc, opts, out, record, accounts, accounts_args)
     with contextlib.ExitStack() as parts:
         parts.enter_context(interrupts_stop_the_run())
@@ -136,12 +137,16 @@ def merge_history(out: Path, sc: Scenario, record: RunRecord, evidence: Evidence
     return history
 
 
-def new_record(sc: Scenario, opts: RunOptions, policy: dict[str, Any], policy_source: str) -> RunRecord:
-    """What the run is asked, before any part starts; the parts fill in the rest."""
+def new_record(sc: Scenario, opts: RunOptions, policy: dict[str, Any], policy_source: str,
+               origins: tuple[dict[str, dict[str, Any]], dict[str, Any]] = ({}, {})) -> RunRecord:
+    """What the run is asked, before any part starts; the parts fill in the rest. `origins`: where each
+    rule of a target profile's policy came from, and its keys that judge nothing (judged_policy.policy_origins)."""
+    from_profile, not_judged = origins
     return RunRecord(
         scenario=sc.name, scenario_file=str(sc.path), seed=sc.seed, time_scale=sc.time_scale,
         duration=sc.duration, epoch=time.time(), white_box=opts.target is None,
         policy={**sc.policy, **policy}, policy_source=policy_source or None,
+        policy_origins={**scenario_origins(sc), **from_profile}, policy_not_judged=dict(not_judged),
         partners=sc.partners, population=sc.population, fault_plan={"seed": sc.seed, "rules": sc.faults},
         nemesis=[vars(s) for s in sc.nemesis], bugs=sc.bugs, expected=sc.expected, strict=opts.strict,
         users=sc.users, max_error_share=opts.max_error_share, workers=opts.workers, processes=sc.processes,

@@ -159,6 +159,32 @@ def profile_schema() -> dict[str, Any]:
         }, ["paths", "mail"])}
 
 
+def _judged_policy() -> dict[str, Any]:
+    """verdict.json's `policy` (scenarios/judged_policy.py): every rule the checker judges by."""
+    from mfa_harness.checker.policy import DEFAULT_POLICY
+
+    rule = _obj({"value": {"description": "the value judged by; \"none\" when the profile said so"},
+                 "from": {**STRING, "description": "the profile or scenario key that set it, or the defaults"},
+                 "judged_as": {"description": "what \"none\" means to the checker (no limit)"}}, ["value", "from"])
+    return _obj({"source": STRING, "white_box": BOOL,
+                 "rules": _obj({key: rule for key in DEFAULT_POLICY}, list(DEFAULT_POLICY)),
+                 "not_judged": {"type": "object", "description": "the profile's other [policy] keys"}},
+                ["source", "rules"], description="the policy the run was judged against, and where it came from")
+
+
+def _server_answers() -> dict[str, Any]:
+    """verdict.json's `server_answers` (scenarios/server_answers.py)."""
+    count = {"type": "integer", "minimum": 0}
+    excerpt = _obj({"status": {"type": "integer"}, "path": STRING, "title": STRING, "text": STRING, "chars": count},
+                   ["status", "path", "title", "text"], description="bounded excerpt of the page")
+    example = _obj({"op": STRING, "st": {"type": ["number", "null"]}, "status": {"type": ["integer", "null"]},
+                    "path": {"type": ["string", "null"]}, "problem": STRING,
+                    "excerpt": {"oneOf": [excerpt, {"type": "null"}]}}, ["op", "excerpt"])
+    return _obj({"steps": count, "server_errors": count, "unclassified": count, "no_answer": count, "share": NUMBER,
+                 "examples": {"type": "array"}, "unclassified_examples": {"type": "array", "items": example}},
+                ["steps", "server_errors", "unclassified"], extra=True)
+
+
 def verdict_schema() -> dict[str, Any]:
     """verdict.json, which every run writes (scenarios/verdict.py)."""
     from mfa_harness.checker import INVARIANTS
@@ -184,6 +210,7 @@ def verdict_schema() -> dict[str, Any]:
             "unexpected_invalid": names, "expected_invalid_not_shown": names,
             "unknown": _obj({"invariants": names, "strict": BOOL, "counted_as": {"enum": ["pass", "fail"]}}),
             "problems": names, "reproduce": STRING, "nemesis_errors": {"type": "array"},
+            "policy": _judged_policy(), "server_answers": _server_answers(),
         }, ["scenario", "passed", "invariants", "thresholds", "metrics"], extra=True)}
 
 

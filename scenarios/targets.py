@@ -251,12 +251,14 @@ def target_accounts(opts: Any) -> tuple[list[dict[str, Any]], list[str]]:
 
 
 def target_preflight(opts: Any, time_scale: float, personas: dict[str, float],
-                     accounts: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+                     accounts: list[dict[str, Any]]) -> tuple[dict[str, Any], str, Any]:
     """Before any load on a --target: the time rule and the probe (scenarios/probe.py); the policy the
-    run is judged against and where it came from. A problem is a SetupError (exit 2, one line)."""
+    run is judged against, where it came from, and where each rule came from (`judged_policy.policy_origins`).
+    A problem is a SetupError (exit 2, one line)."""
     from mfa_harness.loadtests.profile import ProfileError, load_profile
 
-    from .probe import checker_policy, preflight
+    from .judged_policy import checker_policy, policy_origins
+    from .probe import preflight
 
     try:
         profile = load_profile(opts.target_profile)
@@ -269,4 +271,4 @@ def target_preflight(opts: Any, time_scale: float, personas: dict[str, float],
     if not opts.quiet:
         print(f"mfa-harness: probe ok; judged against the policy of {source}: {policy or 'defaults'}",
               file=sys.stderr)
-    return policy, source
+    return policy, source, policy_origins(profile)

@@ -14,20 +14,25 @@ from typing import Any
 from mfa_harness.checker import CheckContext, check
 from mfa_harness.errors import EXIT_INVARIANT, EXIT_OK, EXIT_SETUP, EXIT_THRESHOLD
 
+from .judged_policy import announced_policy, policy_block
 from .junit import write_junit
 from .metrics import flow_metrics
 from .report import write_report
 from .run_record import RunRecord
-from .server_answers import DEFAULT_MAX_ERROR_SHARE, error_share_problem, server_answers
+from .server_answers import (
+    DEFAULT_MAX_ERROR_SHARE,
+    error_share_problem,
+    example_line,
+    server_answers,
+    unclassified_text,
+)
 from .verdict import build_verdict, threshold_text
 
 
 def effective_policy(history: list[dict[str, Any]], overrides: dict[str, Any]) -> dict[str, Any]:
     """The portal announces its effective policy in `portal_started`; fall back to the overrides."""
-    for row in history:
-        if row.get("src") == "portal" and row.get("event") == "portal_started" and row.get("policy"):
-            return dict(row["policy"])
-    return dict(overrides)
+    announced = announced_policy(history)
+    return announced if announced is not None else dict(overrides)
 
 
 # Locust's own exit codes that still mean it ran the load: 0, 1 (some requests failed), 3 (ours:
@@ -106,6 +111,7 @@ def compute_verdict(history: list[dict[str, Any]], run: RunRecord | dict[str, An
     if record.nemesis_errors:
         verdict["nemesis_errors"] = record.nemesis_errors
     verdict["problems"] = problems
+    verdict["policy"] = policy_block(record, history, ctx.policy)
     verdict["server_answers"] = answers
     verdict["reproduce"] = record.command
     verdict["load"] = record.load.to_json() if record.load else {}
@@ -120,6 +126,11 @@ def finish_run(out: Path, history: list[dict[str, Any]], run: RunRecord | dict[s
     record = as_record(run)
     verdict = compute_verdict(history, record)
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2, default=str), encoding="utf-8")
+    examples = out / "unclassified.txt"
+    if verdict["server_answers"]["unclassified"]:
+        examples.write_text(unclassified_text(verdict["server_answers"]), encoding="utf-8")
+    else:
+        examples.unlink(missing_ok=True)          # `check` after a profile fix: no stale examples
     write_junit(verdict, out / "junit.xml")
     write_report(verdict, history, out / "report.html", load_end=record.duration)
     code = exit_code(verdict)
@@ -147,9 +158,26 @@ def print_summary(verdict: dict[str, Any], out: Path, code: int) -> None:
                    if load.get("workers_asked") else "one Locust process")
         lines.append(f"  users asked {load.get('users_asked')}, peak {load.get('users_peak')}; {workers}"
                      + (f"; stopped early: {load['stopped_early']}" if load.get("stopped_early") else ""))
+    lines += answers_lines(verdict.get("server_answers") or {}, out)
+    policy = verdict.get("policy") or {}
+    if policy:
+        lines.append(f"  judged against: {policy.get('source')}")
     lines += [f"  PROBLEM: {p}" for p in verdict.get("problems", [])]
     lines.append(f"{'PASS' if verdict.get('passed') else 'FAIL'} (exit {code}) — report: {out / 'report.html'}")
     print("\n".join(lines), file=sys.stdout)
+
+
+def answers_lines(answers: dict[str, Any], out: Path) -> list[str]:
+    """The summary's line on 5xx and unclassified answers, with the first unclassified page's excerpt."""
+    if not answers.get("server_errors") and not answers.get("unclassified"):
+        return []
+    lines = [f"  portal answers: {answers.get('server_errors')} server error(s) (5xx), {answers.get('unclassified')} "
+             f"unclassified page(s) in {answers.get('steps')} steps"]
+    examples = answers.get("unclassified_examples") or []
+    if examples:
+        lines[0] += f"; e.g. {examples[0].get('op')}: {example_line(examples[0])}"
+        lines.append(f"    (examples in {out / 'unclassified.txt'}: fix the profile's [pages] to recognise them)")
+    return lines
 
 
 def check_dir(run_dir: Path, *, strict: bool | None = None, quiet: bool = False) -> int:

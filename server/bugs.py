@@ -43,10 +43,9 @@ PLANTED_BUGS: dict[str, PlantedBug] = {
     "no-resend-limit": PlantedBug(
         "resend has no cooldown and no per-challenge or per-account cap",
         ("resend_limits",), "validation"),
-    # Black box a second tab's form may carry its own challenge: only the portal knows which one opened.
     "code-not-bound": PlantedBug(
         "any live code of the account opens any of its challenges",
-        ("binding",), "validation", black_box=()),
+        ("binding",), "validation"),
     "loop-after-verify": PlantedBug(
         "the session cookie is not set after a successful verify (login loop)",
         ("no_login_loops",), "validation"),
@@ -65,10 +64,9 @@ PLANTED_BUGS: dict[str, PlantedBug] = {
     "early-expiry": PlantedBug(
         "codes are rejected as expired after 60 s although the policy says longer",
         ("no_false_rejections",), "validation"),
-    # Black box a mail lost under an injected SMTP fault is counted, never blamed.
     "outbox-no-retry": PlantedBug(
         "a 4xx SMTP reply marks the mail failed for good instead of retrying",
-        ("outbox",), "smtp-outage", black_box=()),
+        ("outbox",), "smtp-outage"),
     "resend-keeps-old-code": PlantedBug(
         "a resend does not void the older codes although the policy says it must",
         ("resend_limits",), "probes"),

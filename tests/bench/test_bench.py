@@ -56,7 +56,7 @@ def test_benchmark_runs_at_tiny_size(name: str, tmp_path: Path) -> None:
             assert fig["kind"] == "absolute" and fig["value"] is not None and fig["value"] >= 0
     assert name in proc.stdout  # the table was printed
     names = {fig["name"] for fig in doc["figures"]}
-    required = {"end_to_end": {"harness client vs bare FastHttpUser, same request mix", "end to end"},
+    required = {"end_to_end": {"harness client vs bare FastHttpUser, same request mix", "end to end", "inbox cost"},
                 "checker_parse": {"check vs parse", "parse: stdlib json vs read_jsonl"},
                 "distributed": {"MFA logins/s per worker", "merged history complete"}}.get(name, set())
     assert required <= names, f"{name}: missing figures {required - names}"

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from mfa_harness.harness_http import InboxApi, PortalHarness
+from mfa_harness.loadtests.profile import PROFILE_DIR
 from mfa_harness.scenarios.cli import main
 from mfa_harness.scenarios.runner import RunOptions, target_accounts
 from mfa_harness.scenarios.stack import LocalStack, StackConfig
@@ -74,6 +75,14 @@ def test_run_against_target_with_accounts_file(stack: LocalStack, tmp_path: Path
     assert "Traceback" not in proc.stderr
     verdict = json.loads((out / "verdict.json").read_text())
     assert verdict["metrics"]["logins_ok"] > 0
+    # judged against the reference profile's [policy]: it sets one rule, the others are assumed
+    policy = verdict["policy"]
+    assert policy["source"].startswith("profile ") and policy["source"].endswith("reference.toml [policy]")
+    rules = policy["rules"]
+    assert rules.pop("mail_retry_within") == {"value": 30, "from": policy["source"] + ": mail_retry_within_s = 30"}
+    assert {rule["from"] for rule in rules.values()} == {"reference defaults (assumed)"}
+    assert policy["not_judged"] == {"clock_scale": "harness"} and policy["white_box"] is False
+    assert f'name="policy.source" value="{policy["source"]}"' in (out / "junit.xml").read_text()
     run_info = json.loads((out / "run.json").read_text())
     assert run_info["white_box"] is False
     assert len(run_info["accounts"]) == 24                     # the checker knows the accounts the clients used
@@ -177,3 +186,17 @@ def test_a_kill_portal_step_cannot_run_against_a_target(tmp_path: Path, capsys: 
                  "--out", str(tmp_path / "r2"), "--quiet"])
     assert code == 2 and "kill-portal step needs the portal the run starts itself" in capsys.readouterr().err
     assert not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize(("scenario", "step"), [("clock-jump", "clock-jump"), ("notification-change", "change-notification")])
+def test_a_harness_step_is_refused_against_a_target_without_harness_endpoints(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario: str, step: str) -> None:
+    """The steps POST to the target's /_harness; a foreign profile (clock_scale 1) has none, so the run
+    is refused before anything starts, instead of failing the step mid-run and passing without it."""
+    profile = PROFILE_DIR / "flask-security.toml"
+    code = main(["run", scenario, "--target", "http://127.0.0.1:9", "--inbox-url", "http://127.0.0.1:9",
+                 "--target-profile", str(profile), "--time-scale", "1", "--out", str(tmp_path / "r"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{step} step needs the target's /_harness endpoints" in err, err
+    assert 'profile flask-security does not declare policy.clock_scale = "harness"' in err
+    assert not (tmp_path / "r").exists()

@@ -78,6 +78,13 @@ def test_a_chain_revisiting_a_url_or_running_too_long_is_a_loop() -> None:
     chain = Chain()
     assert not chain.add("/partner/verify") and not chain.add("/partner/account")
     assert chain.add("/partner/verify") and chain.looped and chain.revisited == "/partner/verify"
+    # a form post redirected once straight back to its own URL is the form again (post/redirect/get)
+    prg = Chain()
+    assert not prg.add("/login") and not prg.add("/login", form_again=True) and not prg.looped
+    assert prg.add("/login", form_again=True) and prg.revisited == "/login"     # but not twice
+    cycle = Chain()
+    assert not cycle.add("/partner/verify") and not cycle.add("/partner/account", form_again=True)
+    assert cycle.add("/partner/verify", form_again=True)                     # a cycle back to it is a loop
     long = Chain()
     for i in range(MAX_HOPS + 1):
         assert not long.add(f"/hop/{i}")

@@ -43,7 +43,8 @@ def test_the_registry_reads_names_and_metadata_from_the_persona_classes() -> Non
     assert PERSONA_NAMES == (
         "careful", "hasty", "reseller", "affiliate", "patient", "impatient", "spam-checker", "slow-typer",
         "typo-prone", "second-tab", "cookie-less", "resend-stormer", "code-guesser", "forgot-password",
-        "direct-url", "double-submit", "resend-mixer", "replayer", "session-reuser", "protected-visitor")
+        "direct-url", "double-submit", "resend-mixer", "replayer", "session-reuser", "protected-visitor",
+        "two-browsers")
     for name, cls in PERSONA_CLASSES.items():
         info = PERSONAS[name]
         assert cls.name == info.name == name and REGISTERED[name] is cls
@@ -55,7 +56,7 @@ def test_the_registry_reads_names_and_metadata_from_the_persona_classes() -> Non
                      "forgot-password": ("forgot_password", "reset_password")}
     assert AFFILIATE_PERSONAS == {"affiliate"}
     assert [n for n, p in PERSONAS.items() if p.kind == "prober"] == [
-        "resend-mixer", "replayer", "session-reuser", "protected-visitor"]
+        "resend-mixer", "replayer", "session-reuser", "protected-visitor", "two-browsers"]
 
 
 def test_each_persona_gets_one_locust_user_class_of_the_same_name() -> None:

@@ -125,3 +125,58 @@ def test_replayer_catches_codes_that_repeat_across_logins(make_stack: Any) -> No
     timed = CheckContext(white_box=False, accounts=None, policy={"codes_repeat": True})
     lines = sorted(history + InboxApi(stack.inbox.url).all_deliveries(), key=lambda line: line["wall"])
     assert check(lines, timed)["single_use"]["valid"] is True     # a time-based-code policy allows repeats
+
+
+def two_browsers_flows(history: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The completed operations of each two-browsers flow, in order."""
+    flows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in sorted(history, key=lambda line: line["wall"]):
+        if line["persona"] == "two-browsers" and line.get("flow") and line["op"] != "flow":
+            flows[line["flow"]].append(line)
+    return list(flows.values())
+
+
+def foreign_tries(history: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(invoke value, completion) of each verify of browser 1's code in browser 2 (paired per user)."""
+    per_user: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in sorted(history, key=lambda line: line["wall"]):
+        if line["persona"] == "two-browsers":
+            per_user[line["proc"]].append(line)
+    return [(v, d) for lines in per_user.values() for v, d in pairs(lines, "verify") if v.get("source") == "other_login"]
+
+
+def test_two_browsers_types_the_first_browsers_live_code_in_the_second_and_a_correct_portal_refuses(
+        stack: Stack) -> None:
+    run = stack.locust(users=2, run_time=10, personas="two-browsers=2")
+    assert run.code == 0, run.log[-3000:]
+    history = run.history()
+    tries = foreign_tries(history)
+    assert tries, "no browser-2 login typed browser 1's code"
+    for invoke, done in tries:
+        # known by the mail's reference (the reference portal has them): another login's, still live
+        assert invoke["known_by"] == "ref" and invoke["code_ref"] != invoke["ref"], invoke
+        assert invoke["code_seq"] <= invoke["login_after_seq"], invoke     # read before browser 2 signed in
+        assert done["type"] in ("fail", "info") and done["value"]["reason"] in ("wrong", "stopped"), done
+    for ops in two_browsers_flows(history):
+        logins = [line for line in ops if line["op"] == "login" and line["type"] == "ok"]
+        verifies = [line for line in ops if line["op"] == "verify" and line["type"] == "ok"]
+        if len(verifies) < 2:
+            continue                                            # cut short by the end of the run
+        # two logins of one account (two references); browser 2 then browser 1 signed in with their own codes
+        assert len(logins) == 2 and logins[0]["value"]["ref"] != logins[1]["value"]["ref"], logins
+        assert len(verifies) == 2, verifies
+    verdict = black_box(stack, history)
+    binding = verdict["binding"]
+    assert binding["valid"] is True and binding["other_login_codes"]["tries"] >= 1, binding
+    assert all(r["valid"] is not False for r in verdict.values()), {k: v for k, v in verdict.items()
+                                                                    if v["valid"] is False}
+
+
+def test_two_browsers_provokes_code_not_bound_and_the_black_box_binding_check_catches_it(make_stack: Any) -> None:
+    stack = make_stack("code-not-bound")
+    run = stack.locust(users=2, run_time=10, personas="two-browsers=2")
+    history = run.history()
+    answered = [d for _, d in foreign_tries(history) if d["type"] != "info"]
+    assert answered and all(d["type"] == "ok" for d in answered), answered    # browser 1's code opened login 2
+    binding = black_box(stack, history)["binding"]
+    assert binding["valid"] is False and binding["other_login_codes"]["accepted"] >= 1, binding

@@ -148,3 +148,35 @@ def test_personas_needing_a_missing_feature_are_refused_by_name() -> None:
     assert problem is not None and "resend-stormer needs resend" in problem and "patient" not in problem
     assert feature_problem(django, {"careful": 1, "patient": 1, "resend-stormer": 0}) is None
     assert feature_problem(load_profile(), {"resend-stormer": 1, "affiliate": 1}) is None
+
+
+def test_mail_retry_within_is_the_reference_outbox_s_schedule_and_none_for_the_libraries() -> None:
+    """The reference profile promises what its outbox does (server/policy.py smtp_backoff_max: the
+    longest wait between two tries); the real libraries promise nothing, so a lost mail is never blamed."""
+    from mfa_harness.scenarios.probe import checker_policy
+    from mfa_harness.server.policy import Policy
+
+    assert checker_policy(load_profile())[0]["mail_retry_within"] == Policy().smtp_backoff_max
+    for name in ("django-two-factor", "flask-security"):
+        assert checker_policy(load_profile(PROFILE_DIR / f"{name}.toml"))[0]["mail_retry_within"] is None
+    d = reference()
+    for bad in ("30s", -1, True):
+        d["policy"] = {"mail_retry_within_s": bad}
+        with pytest.raises(ProfileError, match="policy.mail_retry_within_s must be a number >= 0"):
+            profile_from_dict(d)
+
+
+@pytest.mark.parametrize(("name", "repeat"), [("reference", False), ("flask-security", True),
+                                              ("django-two-factor", True)])
+def test_codes_repeat_says_whether_one_code_may_open_several_logins(name: str, repeat: bool) -> None:
+    """What `two-browsers` reads before typing one browser's code in another: a time-based or device
+    code (Flask-Security, django-otp) may open several logins, so trying one proves nothing there."""
+    assert load_profile(PROFILE_DIR / f"{name}.toml").codes_repeat is repeat
+
+
+def test_codes_repeat_follows_code_single_use_false_when_codes_repeat_is_unsaid() -> None:
+    data = reference()
+    data["policy"] = {"code_single_use": False}
+    assert profile_from_dict(data).codes_repeat is True
+    data["policy"] = {"code_single_use": False, "codes_repeat": False}
+    assert profile_from_dict(data).codes_repeat is False

@@ -106,3 +106,19 @@ def test_not_prefix_safe_means_a_later_line_can_explain_a_violation(name, histor
 def test_one_label_for_an_answer():
     assert [valid_label(v) for v in (True, False, "unknown", None, 1)] == ["valid", "invalid", "unknown",
                                                                         "unknown", "unknown"]
+
+
+def test_outbox_black_box_judges_refused_mail_only_with_the_inbox_and_the_accounts():
+    """The claim (client) decides code pages; a code page during an inbox refusal also needs the
+    inbox's history and the accounts file (whose mail, did it come): without either, unknown."""
+    h = History()
+    h.nemesis(5.0, "start", "tempfail", rule=0, code=451)
+    h.login(10.0, 1, 1, pid=1, portal=False)
+    h.nemesis(60.0, "stop", "tempfail", rule=0, code=451)
+    h.login(500.0, 2, 2, pid=2, portal=False)
+    ctx = CheckContext(white_box=False, accounts=ACCOUNT_LIST, policy={"mail_retry_within": 30.0})
+    assert check(h.lines(), ctx)["outbox"]["valid"] is True
+    no_inbox = [line for line in h.lines() if line["src"] != INBOX]
+    assert check(no_inbox, ctx)["outbox"]["valid"] == "unknown"
+    ctx.accounts = None
+    assert check(h.lines(), ctx)["outbox"]["valid"] == "unknown"

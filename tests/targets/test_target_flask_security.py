@@ -31,7 +31,7 @@ P = Profile("flask-security")         # the draft profile: its facts are what th
 CODE_PAGE = "Please enter your authentication code generated via: email"
 CONFIRMED = "Your code has been confirmed"
 RESENT = "The code for authentication was sent to your email address"
-TOTP_STEP = P.data["extra"]["policy"]["code_step_s"]   # passlib's TOTP period, fixed by Flask-Security
+TOTP_STEP = P.data["policy"]["code_step_s"]   # passlib's TOTP period, fixed by Flask-Security
 
 pytestmark = pytest.mark.slow
 

@@ -52,6 +52,10 @@ def test_smoke_against_the_site_passes_black_box(start_target: Any, target_inbox
     run_info = json.loads((out / "run.json").read_text())
     assert run_info["white_box"] is False and run_info["policy"]["codes_repeat"] is repeat
     assert run_info["policy_source"] == f"profile {PROFILE_DIR / f'{profile}.toml'} [policy]"
+    # the verdict names the same policy, rule by rule (both libraries: wrong_code_limit = "none")
+    rules = verdict["policy"]["rules"]
+    assert verdict["policy"]["source"] == run_info["policy_source"] and rules["codes_repeat"]["value"] is repeat
+    assert rules["max_attempts"]["value"] == "none" and 'wrong_code_limit = "none"' in rules["max_attempts"]["from"]
     # one shared sign-in form (Django): a step is an affiliate's because the account is, not the path
     programs = {a["username"]: a["program"] for a in accounts}
     ops = {(r["op"], programs[r["user"]] == "affiliate") for line in (out / "client-history.jsonl").open()
