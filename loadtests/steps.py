@@ -243,20 +243,21 @@ class Steps(ExtraSteps):
         same code typed again, at most THROTTLE_RETRIES times, each try its own operation; the
         wait is the answer's retry hint, else 1, 2, 4, 8 scenario seconds.
         """
-        result = self._verify_once(fs, code, ref, page, loop_check, rec, source)
+        marks = {**({"source": source} if source else {}), **(evidence or {})}
+        result = self._verify_once(fs, code, ref, page, loop_check, rec, marks)
         for n in range(THROTTLE_RETRIES):
             last = fs.last_page
             if result != "rate_limited" or last is None or last.page != "verify":
                 break
             self.pause(self.portal.retry_after_scenario(last, self.h.timebase.scale) or 2.0 ** n)
-            result = self._verify_once(fs, code, ref, last, loop_check, rec, source)
+            result = self._verify_once(fs, code, ref, last, loop_check, rec, marks)
         return result
 
     def _verify_once(self, fs: FlowState, code: str, ref: str | None, page: PortalResult | None,
-                     loop_check: bool, rec: Recorder | None, source: str | None) -> str:
+                     loop_check: bool, rec: Recorder | None, marks: dict[str, Any]) -> str:
         p = self.profile
         page = page or fs.verify_page
-        args = {"code": code, "ref": ref, **({"source": source} if source else {}), **(evidence or {})}
+        args = {"code": code, "ref": ref, **marks}
         with (rec or self.rec).op("verify", args) as op:
             if page is None:
                 page = self.portal.get(p.paths["verify"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import tornado.httputil
+import tornado.log
 import tornado.web
 
 from . import handlers as h
@@ -40,6 +42,14 @@ class PortalApplication(tornado.web.Application):
         if not self.settings["hosts"].allows(request.host):
             return self.get_handler_delegate(request, MisdirectedHandler)
         return super().find_handler(request, **kwargs)
+
+    def log_request(self, handler: tornado.web.RequestHandler) -> None:
+        """Tornado's access line, formatted only when `tornado.access` would write it (every request at
+        `--log-level DEBUG`, else only 4xx and 5xx): Tornado formatted each request's line first."""
+        status = handler.get_status()
+        level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+        if tornado.log.access_log.isEnabledFor(level):
+            super().log_request(handler)
 
 
 def make_app(portal: Portal, cookie_secret: str, harness_mode: bool,

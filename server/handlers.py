@@ -81,8 +81,12 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_signed_cookie(name, value, expires_days=None, **self._cookie_args())
 
     def auth_cookie(self, name: str) -> str | None:
-        raw = self.get_signed_cookie(name, max_age_days=1)
-        return raw.decode() if raw else None
+        """The request's signed cookie `name` (verified once per request: pages ask for it several times)."""
+        seen = self.__dict__.setdefault("_auth_cookies", {})
+        if name not in seen:
+            raw = self.get_signed_cookie(name, max_age_days=1)
+            seen[name] = raw.decode() if raw else None
+        return seen[name]
 
     def drop_cookie(self, name: str) -> None:
         self.clear_cookie(name, path="/")
@@ -176,8 +180,9 @@ class VerifyHandler(BaseHandler):
     def _render(self, ch, status: int = 200, error: str | None = None, error_text: str | None = None) -> None:
         partner = self.portal.store.partner(ch.partner_id) if ch else None
         live = ch is not None and ch.status == "pending"
-        remaining = self.portal.code_remaining(ch) if live else None
-        preview = self.portal.resend_preview(ch) if live else None
+        codes = self.portal.store.codes_of_challenge(ch.id) if live else None
+        remaining = self.portal.code_remaining(ch, codes) if live else None
+        preview = self.portal.resend_preview(ch, codes) if live else None
         wait = None  # wall seconds until "Send another code" is accepted again, shown in the form
         if preview is not None and preview.reason in ("cooldown", "account_cap"):
             wait = max(1, math.ceil(self.portal.clock.wall_seconds(preview.retry_after)))

@@ -1,9 +1,12 @@
-"""Durable mail outbox: rows in SQLite, sent by an asyncio loop with aiosmtplib.
+"""Durable mail outbox: rows in SQLite, sent by an asyncio loop (`smtp_send`: aiosmtplib's exchange).
 
-Delivery is at least once. A row is claimed atomically (`BEGIN IMMEDIATE` + conditional
-UPDATE) before a send, so several portal processes never send the same row twice; the only
-duplicate window is a crash between the server's 250 and recording it, and the audit events
-(two `email_attempt` lines for one `outbox_id`) make that visible. Claims of dead processes are
+Delivery is at least once. A row is claimed atomically before a send, so several portal
+processes never send the same row twice: a mail queued while this process's sender has room is
+inserted already claimed by it, in the transaction that queues it, and handed to the sender
+after the commit (`hand_off_claim`, `hand_off`); any other due row is claimed by the poll
+(`BEGIN IMMEDIATE` + conditional UPDATE). The only duplicate window is a crash between the
+server's 250 and recording it, and the audit events (two `email_attempt` lines for one
+`outbox_id`) make that visible. Claims of dead processes are
 released, so a restarted portal sends what a killed one left behind.
 
 4xx replies, refused connections and timeouts are retried with exponential backoff until the
@@ -15,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 
 import aiosmtplib
 
+from . import smtp_send
 from .clock import ScenarioClock
 from .mail import FROM_ADDRESS
 from .policy import Policy
@@ -66,13 +71,39 @@ class Outbox:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.pid = os.getpid()
+        # the EHLO name, looked up once (aiosmtplib.send looked it up in a worker thread per message)
+        self.local_hostname = socket.getfqdn()
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task] = set()
         self._stopping = False
+        self._backlog = False  # rows may be waiting that a poll right after a send ends would take
 
     def wake(self) -> None:
-        """Called after a commit that enqueued mail, so it leaves without waiting for a poll."""
+        """Poll now rather than at the next interval (mail queued that this sender could not take at once)."""
         self._wake.set()
+
+    def hand_off_claim(self) -> tuple[int, float] | None:
+        """For a mail being queued now: (pid, claim until wall) when this sender has room to send it at
+        once (`Store.enqueue_mail` then queues it claimed, and `hand_off` starts it after the commit),
+        None to leave it to the poll. A transaction queueing two mails may exceed `concurrency` by one."""
+        try:
+            asyncio.get_running_loop()  # the sender's own loop: a caller outside it leaves the mail to the poll
+        except RuntimeError:
+            return None
+        if self._stopping or len(self._active) >= self.concurrency:
+            self._backlog = True
+            self.wake()  # the poll runs after this transaction: the loop cannot switch inside it
+            return None
+        return self.pid, self.clock.wall() + self.policy.smtp_timeout * 3 + 5
+
+    def hand_off(self, row: Mail) -> None:
+        """Send a row queued with `hand_off_claim`'s claim (called after its transaction committed)."""
+        self._start(row)
+
+    def _start(self, row: Mail) -> None:
+        task = asyncio.create_task(self._deliver(row))
+        self._active.add(task)
+        task.add_done_callback(self._active.discard)
 
     def release_dead_claims(self) -> None:
         """Give back rows claimed by processes that no longer exist (kill -9)."""
@@ -97,10 +128,12 @@ class Outbox:
                 polls += 1
                 if polls % 50 == 1:
                     self.release_dead_claims()
-                for row in self.claim(self.concurrency - len(self._active)):
-                    task = asyncio.create_task(self._deliver(row))
-                    self._active.add(task)
-                    task.add_done_callback(self._active.discard)
+                self._backlog = False
+                limit = self.concurrency - len(self._active)
+                rows = self.claim(limit)
+                self._backlog = self._backlog or (limit > 0 and len(rows) >= limit)
+                for row in rows:
+                    self._start(row)
             except Exception:  # a locked or broken database must not kill the sender loop
                 log.exception("outbox poll failed")
             self._wake.clear()
@@ -119,7 +152,8 @@ class Outbox:
         try:
             await self._deliver_inner(row)
         finally:
-            self.wake()
+            if self._backlog:  # room again for rows the last poll had to leave
+                self.wake()
 
     async def _deliver_inner(self, row: Mail) -> None:
         store = self.store
@@ -131,9 +165,9 @@ class Outbox:
                 store.event("email_failed", **final, reason="expired")
             return
         try:
-            await aiosmtplib.send(row.raw, sender=SENDER, recipients=[row.recipient], hostname=self.smtp_host,
-                                  port=self.smtp_port, timeout=self.policy.smtp_timeout, start_tls=False,
-                                  use_tls=False)
+            assert row.raw is not None, "a claimed row keeps its message until it is sent or failed"
+            await smtp_send.send(row.raw, SENDER, row.recipient, self.smtp_host, self.smtp_port,
+                                 self.local_hostname, self.policy.smtp_timeout)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             result, code, detail = classify(exc)
         else:

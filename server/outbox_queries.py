@@ -20,15 +20,21 @@ class OutboxQueries(StoreCore):
     """The outbox table: queued, sending (claimed by a pid), sent, failed."""
 
     def enqueue_mail(self, message_id: str, recipient: str, kind: str, code_id: int | None, raw: bytes,
-                     deadline_st: float) -> int:
-        """Queue a message (with its `email_queued` event, in the caller's transaction); returns its id."""
-        cur = self._execute("INSERT INTO outbox (message_id, recipient, kind, code_id, raw, next_wall, deadline_st)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (message_id, recipient, kind, code_id, raw, 0.0, deadline_st))
+                     deadline_st: float, claim: tuple[int, float] | None = None) -> Mail:
+        """Queue a message (with its `email_queued` event, in the caller's transaction); returns its row.
+
+        `claim` (pid, claim until wall): the row is queued already claimed by that process's sender,
+        its first attempt counted, as `claim_due_mail` would leave it (the sender then needs no poll
+        and no claim transaction of its own)."""
+        state, attempts, (pid, until) = ("sending", 1, claim) if claim else ("queued", 0, (None, None))
+        cur = self._execute("INSERT INTO outbox (message_id, recipient, kind, code_id, raw, next_wall, deadline_st,"
+                            " state, attempts, claimed_by, claim_until_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (message_id, recipient, kind, code_id, raw, 0.0, deadline_st, state, attempts, pid, until))
         outbox_id = int(cur.lastrowid)
         self.event("email_queued", outbox_id=outbox_id, message_id=message_id, recipient=recipient, kind=kind,
                    code_id=code_id)
-        return outbox_id
+        return Mail(outbox_id, message_id, recipient, kind, code_id, raw, state, attempts, 0.0, deadline_st, pid,
+                    until)
 
     def mail_claims(self, except_pid: int) -> list[tuple[int, int | None]]:
         """(outbox id, claiming pid) of the rows being sent by any process but `except_pid`."""

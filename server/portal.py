@@ -81,9 +81,15 @@ class Portal(PasswordRecovery):
     def _new_ref(self) -> str:
         return "".join(secrets.choice(REF_ALPHABET) for _ in range(8))
 
-    def _wake_outbox(self) -> None:
-        if self.outbox is not None:
-            self.outbox.wake()
+    def _queue_mail(self, message_id: str, recipient: str, kind: str, code_id: int | None, raw: bytes,
+                    expires: float) -> None:
+        """Queue a mail in the caller's transaction; this process's sender takes it straight after the
+        commit when it has room (no poll, no claim transaction), else a poll does."""
+        outbox = self.outbox
+        claim = outbox.hand_off_claim() if outbox is not None else None
+        row = self.store.enqueue_mail(message_id, recipient, kind, code_id, raw, expires, claim)
+        if outbox is not None and claim is not None:
+            self.store.after_commit(lambda: outbox.hand_off(row))
 
     def recipient_for(self, partner: Partner) -> str:
         """Where the verification code goes: the notification address (bug: the username)."""
@@ -141,7 +147,7 @@ class Portal(PasswordRecovery):
         code_id = self.store.add_code(ch.id, partner.id, self.code_hmac(code), recipient, message_id, now, expires)
         self.store.event("code_issued", challenge_id=ch.id, code_id=code_id, partner_id=partner.id,
                          recipient=recipient, message_id=message_id, expires_at=expires, reason=reason)
-        self.store.enqueue_mail(message_id, recipient, "code", code_id, raw, expires)
+        self._queue_mail(message_id, recipient, "code", code_id, raw, expires)
         return code_id
 
     def _guess_budget(self, partner_id: int, now: float) -> core.Budget:
@@ -184,7 +190,6 @@ class Portal(PasswordRecovery):
             self._issue_code(self.store.challenge(challenge_id), partner, "login")
             if "double-code" in self.bugs:
                 self._issue_code(self.store.challenge(challenge_id), partner, "login")
-        self._wake_outbox()
         return LoginResult(True, pending_sid=sid, ref=ref)
 
     # ---- login ---------------------------------------------------------------------------
@@ -354,20 +359,20 @@ class Portal(PasswordRecovery):
                 self.store.void_codes(ch.id, "resend_invalidate", keep=code_id)
             self.store.event("resend_allowed", challenge_id=ch.id, code_id=code_id,
                              codes_in_challenge=d.codes_in_challenge, codes_in_hour=d.codes_in_hour)
-        self._wake_outbox()
         return ResendResult(True)
 
-    def resend_preview(self, ch: Challenge) -> core.ResendDecision:
-        """What a resend would get now (nothing is written): for showing the cooldown."""
+    def resend_preview(self, ch: Challenge, codes: list[Code] | None = None) -> core.ResendDecision:
+        """What a resend would get now (nothing is written): for showing the cooldown. `codes`: the
+        challenge's codes if the caller has just read them (the verify page reads them once)."""
         now = self.clock.now()
-        times = [r.issued_st for r in self.store.codes_of_challenge(ch.id)]
+        times = [r.issued_st for r in (self.store.codes_of_challenge(ch.id) if codes is None else codes)]
         account = [r.issued_st for r in self.store.codes_of_partner(ch.partner_id, since=now - core.HOUR)]
         return core.decide_resend(self._challenge_state(ch), times, account, now, self.policy, self.bugs)
 
-    def code_remaining(self, ch: Challenge) -> float | None:
+    def code_remaining(self, ch: Challenge, codes: list[Code] | None = None) -> float | None:
         """Scenario seconds the newest live code of the challenge stays valid, or None."""
         now = self.clock.now()
-        live = [r for r in self.store.codes_of_challenge(ch.id)
+        live = [r for r in (self.store.codes_of_challenge(ch.id) if codes is None else codes)
                 if r.used_st is None and r.voided is None and r.expires_st > now]
         return max(r.expires_st for r in live) - now if live else None
 

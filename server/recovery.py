@@ -68,9 +68,8 @@ class PasswordRecovery:
                               partner.username, self.policy.reset_token_lifetime / 60.0, self.clock.wall())
             self.store.add_reset_token(sid_hash(token), pid, expires)
             self.store.add_reset_request(now, client, pid, sid_hash(token))
-            self.store.enqueue_mail(message_id, recipient, "reset", None, raw, expires)
+            self._queue_mail(message_id, recipient, "reset", None, raw, expires)
             self.store.event("reset_requested", partner_id=pid, message_id=message_id)
-        self._wake_outbox()
 
     def reset_token_valid(self, token: str | None) -> bool:
         if not token:

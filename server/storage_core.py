@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,6 +29,7 @@ class StoreCore:
         self._depth = 0
         self._tx_offset: float | None = None
         self._offset_cache: tuple[int, float] | None = None  # (data_version, offset)
+        self._after_commit: list[Callable[[], None]] = []
         if path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -63,11 +64,24 @@ class StoreCore:
             except BaseException:
                 self._depth = 0
                 self._tx_offset = None
+                self._after_commit.clear()
                 self.conn.execute("ROLLBACK")
                 raise
             self._depth = 0
             self._tx_offset = None
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._after_commit.clear()
+                raise
+            hooks, self._after_commit = self._after_commit, []
+            for hook in hooks:
+                hook()
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` once the current transaction has committed (never if it rolls back)."""
+        assert self._depth, "after_commit outside a transaction"
+        self._after_commit.append(hook)
 
     def _fetch_all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
