@@ -296,14 +296,19 @@ class Steps(ExtraSteps):
 
         Both posts leave before either answer arrives, on two connections of the same browser,
         as a double click does: this is what exposes a check-then-consume race in the portal.
-        Each click is its own history process (one operation at a time per process).
+        Each click is its own history process (one operation at a time per process). A click still
+        out when this user is stopped (or the wait runs out) is stopped with it, so it records `info`
+        before the history closes instead of leaving an invoke with no completion.
         """
         page = fs.verify_page
         second = Recorder(self.rec.history, self.rec.proc + ".2", self.rec.persona, self.rec.user)
         second.flow = self.rec.flow
         clicks = [gevent.spawn(self.verify, fs, code, fs.ref, page=page, loop_check=False, rec=r)
                   for r in (self.rec, second)]
-        gevent.joinall(clicks, timeout=max(30.0, 60.0 / self.h.timebase.scale))
+        try:
+            gevent.joinall(clicks, timeout=max(30.0, 60.0 / self.h.timebase.scale))
+        finally:
+            gevent.killall([g for g in clicks if not g.dead], block=True, timeout=10)
         return [g.value for g in clicks if g.successful()]
 
     def resend(self, fs: FlowState) -> bool:
