@@ -179,13 +179,15 @@ class LocustRun:
 
 
 @contextmanager
-def canned_pages(pages: dict[str, tuple[int, bytes]]) -> Iterator[str]:
-    """A loopback HTTP server answering GET per path from `pages` ((status, body); any other path
-    is 404), for the answers a foreign portal or inbox may give; yields its base URL."""
+def canned_pages(pages: dict[str, tuple[int, bytes]],
+                 other: tuple[int, bytes] = (404, b"no such page")) -> Iterator[str]:
+    """A loopback HTTP server answering GET per path from `pages` ((status, body), the query string
+    ignored; any other path gets `other`), for the answers a foreign portal or inbox may give; yields
+    its base URL."""
 
     class Answers(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            status, body = pages.get(self.path, (404, b"no such page"))
+            status, body = pages.get(self.path.split("?", 1)[0], other)
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from loadtests_stack import Stack, canned_pages
@@ -23,29 +21,9 @@ def closed_port() -> int:
 @pytest.fixture
 def broken_inbox() -> Iterator[str]:
     """An inbox API that answers /api/v1/info and fails every other request with 500."""
-
-    class Broken(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            if self.path.startswith("/api/v1/info"):
-                body = json.dumps({"Version": "broken"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            else:
-                self.send_error(500)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Broken)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with canned_pages({"/api/v1/info": (200, json.dumps({"Version": "broken"}).encode())},
+                      other=(500, b"broken")) as url:
+        yield url
 
 
 def refusal(run) -> str:
