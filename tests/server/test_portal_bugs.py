@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import requests
 from portal_testkit import Browser, concurrent_verify, page_of, reason_of, sign_in
 
@@ -99,13 +101,21 @@ def test_per_process_secret(sink, portal_factory):
     acct = portal.accounts("agency")[0]
     b = Browser(portal.url)
     assert b.login(acct["username"], acct["password"]).status_code == 303
-    pages = set()
-    for _ in range(40):
-        r = requests.get(portal.url + "/partner/verify", cookies=dict(b.s.cookies), allow_redirects=False,
+    cookies = dict(b.s.cookies)
+
+    def visit(_: int) -> str:
+        r = requests.get(portal.url + "/partner/verify", cookies=cookies, allow_redirects=False,
                          timeout=60, headers={"Connection": "close"})
-        pages.add(page_of(r) or r.headers.get("Location"))
-        if len(pages) > 1:
-            break
+        return page_of(r) or r.headers.get("Location")
+
+    # Bursts of parallel connections: while one process serves a request the other accepts the
+    # next. One at a time, a busy 2-core machine can let the same process win every accept.
+    pages: set[str] = set()
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(30):
+            pages.update(pool.map(visit, range(8)))
+            if len(pages) > 1:
+                break
     assert pages == {"partner-verify", "/partner/login"}
 
 
