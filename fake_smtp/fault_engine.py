@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mfa_harness.fake_smtp.faults import MAX_SECONDS, Z95, Plan, PlanError, Rule, preview
@@ -35,6 +35,16 @@ class Refusal:
     @property
     def reply(self) -> str:
         return self.text
+
+    def in_session(self) -> Refusal:
+        """This connect-stage refusal as the answer to a MAIL on an already open connection.
+
+        An outage stays a reset. A 5xx stays itself (the transaction is refused, the session goes
+        on). A 4xx becomes 421 (RFC 5321 3.8: the one 4xx a server may send and then close), the
+        code the sender sees, so the history line says it too."""
+        if self.code is None or self.code >= 500 or self.code == 421:
+            return self
+        return replace(self, code=421, text="421" + self.text[3:])
 
 
 @dataclass(slots=True)

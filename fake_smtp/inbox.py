@@ -91,8 +91,15 @@ class Inbox:
                                 stage=r.stage, smtp_code=r.code, fault=r.fault)
         return r
 
-    def on_connect(self) -> Refusal | None:
-        return self._refused(self.engine.on_connect(self.clock.st()))
+    def on_connect(self, open_connection: bool = False) -> Refusal | None:
+        """The connect-stage decision: asked by each new connection, and again by each transaction
+        after the first on one connection (``open_connection``: the refusal as MAIL's answer, see
+        ``Refusal.in_session``), so a sender that keeps its connection gets one decision per message
+        as one that connects per message does. Recorded alike: ``stage`` connect."""
+        refusal = self.engine.on_connect(self.clock.st())
+        if refusal is not None and open_connection:
+            refusal = refusal.in_session()
+        return self._refused(refusal)
 
     def on_mail(self, sender: str) -> Refusal | None:
         return self._refused(self.engine.on_mail(self.clock.st(), sender))

@@ -1,7 +1,8 @@
 """aiosmtpd glue: hooks that ask the Inbox, and an SMTP subclass for connect-stage faults.
 
 Connect-stage refusals (``outage``, tempfail/permfail at ``connect``) happen before the
-greeting, so they need the protocol object; 552 size refusals are produced inside
+greeting, so they need the protocol object; on a connection kept open for more mail they are
+asked again at each later MAIL (``connect_again``); 552 size refusals are produced inside
 aiosmtpd, so ``push`` watches for them to record them in the history; any 421 reply
 closes the connection afterwards, as RFC 5321 says it means.
 
@@ -27,6 +28,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from mfa_harness.fake_smtp.fault_engine import Refusal
 from mfa_harness.fake_smtp.inbox import Inbox
 
 log = logging.getLogger("fake_smtp.smtp")
@@ -54,9 +56,9 @@ class InboxHandler:
         session.host_name = hostname
         return ["\r\n".join(responses)]
 
-    async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+    async def handle_MAIL(self, server: InboxSMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
-        refusal = self.inbox.on_mail(address)
+        refusal = server.connect_again() or self.inbox.on_mail(address)
         if refusal is not None:
             return refusal.reply
         envelope.mail_from = address
@@ -101,6 +103,7 @@ class InboxSMTP(SMTP):
         super().__init__(handler, **kwargs)
         self.inbox_handler = handler
         self._stage = "connect"
+        self._transactions = 0  # MAIL commands that reached the handler on this connection
 
     @classmethod
     def factory(cls, handler: InboxHandler, **kwargs: Any) -> Callable[[], InboxSMTP]:
@@ -147,6 +150,20 @@ class InboxSMTP(SMTP):
         await super().push(refusal.reply)
         if self.transport is not None:
             self.transport.close()
+
+    def connect_again(self) -> Refusal | None:
+        """At MAIL: for every transaction after the connection's first, the question a new
+        connection asks (``Inbox.on_connect``), so connect-stage faults hit a message sent on an
+        open connection too, one decision per message as with a connection per message. An
+        outage resets the connection here as it would at connect (the reply pushed after it goes
+        nowhere); a 421 closes it after the reply (``push``); a 5xx refuses the transaction only."""
+        self._transactions += 1
+        if self._transactions == 1:
+            return None
+        refusal = self.inbox_handler.inbox.on_connect(open_connection=True)
+        if refusal is not None and refusal.code is None and self.transport is not None:
+            self.transport.abort()
+        return refusal
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         m = PLAIN_ANGLE_ADDR.match(arg)
