@@ -1,4 +1,5 @@
-"""Durable mail outbox: rows in SQLite, sent by an asyncio loop (`smtp_send`: aiosmtplib's exchange).
+"""Durable mail outbox: rows in SQLite, sent by an asyncio loop (`smtp_send`: aiosmtplib's exchange,
+over SMTP sessions kept open between mails).
 
 Delivery is at least once. A row is claimed atomically before a send, so several portal
 processes never send the same row twice: a mail queued while this process's sender has room is
@@ -73,6 +74,8 @@ class Outbox:
         self.pid = os.getpid()
         # the EHLO name, looked up once (aiosmtplib.send looked it up in a worker thread per message)
         self.local_hostname = socket.getfqdn()
+        # sessions kept open between mails, made in this process (after any fork), closed by `stop`
+        self.sender = smtp_send.Sender(smtp_host, smtp_port, self.local_hostname, policy.smtp_timeout)
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task] = set()
         self._stopping = False
@@ -136,6 +139,7 @@ class Outbox:
                     self._start(row)
             except Exception:  # a locked or broken database must not kill the sender loop
                 log.exception("outbox poll failed")
+            self.sender.close_idle()
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
@@ -147,6 +151,7 @@ class Outbox:
         self._wake.set()
         if self._active:
             await asyncio.wait(list(self._active), timeout=self.policy.smtp_timeout + 1)
+        await self.sender.close()
 
     async def _deliver(self, row: Mail) -> None:
         try:
@@ -166,8 +171,7 @@ class Outbox:
             return
         try:
             assert row.raw is not None, "a claimed row keeps its message until it is sent or failed"
-            await smtp_send.send(row.raw, SENDER, row.recipient, self.smtp_host, self.smtp_port,
-                                 self.local_hostname, self.policy.smtp_timeout)
+            await self.sender.send(row.raw, SENDER, row.recipient)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             result, code, detail = classify(exc)
         else:

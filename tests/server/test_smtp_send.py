@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
+from aiosmtpd.smtp import SMTP
 
 from mfa_harness.scenarios.stack import start_child
 from mfa_harness.server import smtp_send
@@ -110,3 +111,149 @@ def test_refused_connection_is_an_error_like_aiosmtplib():
     lib, ours = _send("aiosmtplib", ready, "a@b.example", "m"), _send("smtp_send", ready, "a@b.example", "m")
     assert lib[:2] == ours[:2] == ("error", None)
     assert ours[2] == lib[2]
+
+
+def _raw(to: str, mid: str) -> bytes:
+    return RAW.replace(b"{to}", to.encode()).replace(b"{mid}", mid.encode())
+
+
+async def _outcome(send) -> tuple:
+    try:
+        await send
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return classify(exc)
+    return ("sent", 250, "accepted")
+
+
+def _start_inbox(out: Path, smtp_port: int = 0):
+    return start_child("inbox", [sys.executable, "-m", "mfa_harness.fake_smtp", "--smtp-host", "127.0.0.1",
+                                 "--smtp-port", str(smtp_port), "--http-host", "127.0.0.1", "--http-port", "0"],
+                       out / "inbox.log", timeout=120)
+
+
+OPEN_CONNECTION_CASES = [c for c in CASES if c[0] in ("tempfail connect", "permfail connect", "outage")]
+
+
+@pytest.mark.parametrize("name,rules", OPEN_CONNECTION_CASES, ids=[c[0] for c in OPEN_CONNECTION_CASES])
+def test_fault_starting_on_an_open_session_counts_as_on_a_new_one(inbox, name, rules):
+    """A connect-stage fault that starts while the `Sender`'s session is open hits its next mail (at
+    MAIL) with the outcome and the inbox history of `aiosmtplib.send` on a new connection; the failed
+    session is closed, and the next mail after the fault connects afresh."""
+    url, slug = inbox["url"], name.replace(" ", "-")
+
+    async def scenario() -> tuple:
+        sender = smtp_send.Sender(inbox["smtp_host"], inbox["smtp_port"], "portal.test", 30)
+        to = f"open-{slug}@agency.example"
+        assert await _outcome(sender.send(_raw(to, f"open-1-{slug}"), SENDER, to)) == ("sent", 250, "accepted")
+        _http("PUT", f"{url}/api/v1/faults", {"seed": 1, "rules": rules})
+        after = max(x["seq_event"] for x in _history(url))
+        ours = await _outcome(sender.send(_raw(to, f"open-2-{slug}"), SENDER, to))
+        ours_history = _deliveries(url, after)
+        assert sender.opened == 1                            # the fault met the kept session
+        after = max(x["seq_event"] for x in _history(url))
+        lib = await _outcome(aiosmtplib.send(_raw(to, f"lib-{slug}"), sender=SENDER, recipients=[to],
+                                             hostname=inbox["smtp_host"], port=inbox["smtp_port"],
+                                             local_hostname="portal.test", timeout=30, start_tls=False))
+        lib_history = _deliveries(url, after)
+        _http("PUT", f"{url}/api/v1/faults", {"rules": []})
+        assert await _outcome(sender.send(_raw(to, f"open-3-{slug}"), SENDER, to)) == ("sent", 250, "accepted")
+        assert (sender.opened, sender.stale) == (2, 0)       # closed after the failure, not found stale
+        await sender.close()
+        return ours[:2], ours_history, lib[:2], lib_history
+
+    ours, ours_history, lib, lib_history = asyncio.run(scenario())
+    assert ours == lib and ours_history == lib_history
+    assert [x["event"] for x in ours_history] == ["refused"]
+
+
+def test_restarted_inbox_is_reached_on_a_new_session_with_no_failed_attempt(tmp_path):
+    """The inbox stops while the session is idle and starts again on the same port: the next mail
+    finds the session closed before MAIL and goes out on a new one (no exception, nothing lost)."""
+    first = _start_inbox(tmp_path / "a")
+    host, port = first.ready["smtp_host"], first.ready["smtp_port"]
+    started = [first]
+
+    async def scenario() -> smtp_send.Sender:
+        sender = smtp_send.Sender(host, port, "portal.test", 30)
+        await sender.send(_raw("restart@agency.example", "restart-1"), SENDER, "restart@agency.example")
+        await asyncio.to_thread(first.stop, 15.0)          # the loop runs meanwhile: it sees the close
+        started.append(await asyncio.to_thread(_start_inbox, tmp_path / "b", port))
+        await sender.send(_raw("restart@agency.example", "restart-2"), SENDER, "restart@agency.example")
+        await sender.close()
+        return sender
+
+    try:
+        sender = asyncio.run(scenario())
+        found = json.loads(_http("GET", f"{started[1].ready['url']}/api/v1/search?query=to:restart@agency.example"))
+    finally:
+        for child in started:
+            child.stop(timeout=15.0)
+    assert [m["MessageID"] for m in found["messages"]] == ["restart-2@portal.example"]
+    assert (sender.opened, sender.stale) == (2, 1)
+
+
+class _Sessions(SMTP):
+    """aiosmtpd that counts its connections and their ends, and with `say_421` ends an idle session
+    the way a server with an idle timeout may: an unasked 421, then close."""
+
+    opened = 0
+    ended: asyncio.Queue
+
+    def connection_made(self, transport) -> None:
+        type(self).opened += 1
+        super().connection_made(transport)
+
+    def connection_lost(self, error) -> None:
+        super().connection_lost(error)
+        self.ended.put_nowait(self)
+
+    def say_421(self) -> None:
+        assert self.transport is not None
+        self.transport.write(b"421 4.4.2 idle too long, closing\r\n")
+        self.transport.close()
+
+
+class _Keep:
+    """Handler: accepts every mail and keeps the protocol that took it."""
+
+    def __init__(self) -> None:
+        self.by: list[SMTP] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd hook name)
+        self.by.append(server)
+        return "250 OK"
+
+
+def test_idle_session_closed_by_the_server_is_replaced_and_idle_ones_are_closed():
+    """A server's unasked 421 and close on an idle session: the next mail goes out on a new session
+    (found stale, not failed). Sessions idle past `idle_seconds` get QUIT and close, and so do all
+    at `close`; a mail after `close` is still sent, on a session closed after it."""
+
+    async def scenario() -> None:
+        handler, loop = _Keep(), asyncio.get_running_loop()
+        _Sessions.opened, _Sessions.ended = 0, asyncio.Queue()
+        server = await loop.create_server(lambda: _Sessions(handler, hostname="sink.local"), "127.0.0.1", 0)
+        sender = smtp_send.Sender("127.0.0.1", server.sockets[0].getsockname()[1], "portal.test", 30,
+                                  idle_seconds=3600)
+        try:
+            await sender.send(_raw("a@agency.example", "idle-1"), SENDER, "a@agency.example")
+            await sender.send(_raw("a@agency.example", "idle-2"), SENDER, "a@agency.example")
+            assert handler.by[0] is handler.by[1] and (sender.opened, _Sessions.opened) == (1, 1)
+            handler.by[1].say_421()
+            await asyncio.wait_for(_Sessions.ended.get(), 60)
+            await sender.send(_raw("a@agency.example", "idle-3"), SENDER, "a@agency.example")
+            assert (sender.opened, sender.stale, _Sessions.opened) == (2, 1, 2)
+            sender.idle_seconds = 0.0
+            sender.close_idle()
+            assert await asyncio.wait_for(_Sessions.ended.get(), 60) is handler.by[2]
+            await sender.send(_raw("a@agency.example", "idle-4"), SENDER, "a@agency.example")
+            await sender.close()
+            assert await asyncio.wait_for(_Sessions.ended.get(), 60) is handler.by[3]
+            await sender.send(_raw("a@agency.example", "idle-5"), SENDER, "a@agency.example")
+            assert await asyncio.wait_for(_Sessions.ended.get(), 60) is handler.by[4]
+            assert (sender.opened, len(handler.by)) == (4, 5)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(scenario())
