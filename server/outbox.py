@@ -151,7 +151,7 @@ class Outbox:
         self._wake.set()
         if self._active:
             await asyncio.wait(list(self._active), timeout=self.policy.smtp_timeout + 1)
-        await self.sender.close()
+        self.sender.close()
 
     async def _deliver(self, row: Mail) -> None:
         try:

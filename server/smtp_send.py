@@ -248,14 +248,13 @@ class Sender:
             while self._idle and self._idle[0].idle_since <= limit:
                 _retire(self._idle.pop(0))
 
-    async def close(self) -> None:
-        """Say QUIT on every idle session (each reply bounded by the timeout) and close it; a session
-        still in use is closed when its mail is done."""
+    def close(self) -> None:
+        """QUIT and close every idle session, waiting for no reply (a stopping portal must not wait on
+        a stuck server); a session still in use is closed so when its mail is done."""
         self._closed = True
         idle, self._idle = self._idle, []
-        await asyncio.gather(*(_quit(s) for s in idle))
         for s in idle:
-            s.close()
+            _retire(s)
 
 
 def _retire(s: _Session) -> None:

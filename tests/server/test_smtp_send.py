@@ -158,7 +158,7 @@ def test_fault_starting_on_an_open_session_counts_as_on_a_new_one(inbox, name, r
         _http("PUT", f"{url}/api/v1/faults", {"rules": []})
         assert await _outcome(sender.send(_raw(to, f"open-3-{slug}"), SENDER, to)) == ("sent", 250, "accepted")
         assert (sender.opened, sender.stale) == (2, 0)       # closed after the failure, not found stale
-        await sender.close()
+        sender.close()
         return ours[:2], ours_history, lib[:2], lib_history
 
     ours, ours_history, lib, lib_history = asyncio.run(scenario())
@@ -179,7 +179,7 @@ def test_restarted_inbox_is_reached_on_a_new_session_with_no_failed_attempt(tmp_
         await asyncio.to_thread(first.stop, 15.0)          # the loop runs meanwhile: it sees the close
         started.append(await asyncio.to_thread(_start_inbox, tmp_path / "b", port))
         await sender.send(_raw("restart@agency.example", "restart-2"), SENDER, "restart@agency.example")
-        await sender.close()
+        sender.close()
         return sender
 
     try:
@@ -247,7 +247,7 @@ def test_idle_session_closed_by_the_server_is_replaced_and_idle_ones_are_closed(
             sender.close_idle()
             assert await asyncio.wait_for(_Sessions.ended.get(), 60) is handler.by[2]
             await sender.send(_raw("a@agency.example", "idle-4"), SENDER, "a@agency.example")
-            await sender.close()
+            sender.close()
             assert await asyncio.wait_for(_Sessions.ended.get(), 60) is handler.by[3]
             await sender.send(_raw("a@agency.example", "idle-5"), SENDER, "a@agency.example")
             assert await asyncio.wait_for(_Sessions.ended.get(), 60) is handler.by[4]
