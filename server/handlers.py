@@ -21,6 +21,12 @@ SESSION_COOKIE = "pp_session"
 DEVICE_COOKIE = "pp_device"  # a browser's own password-throttle bucket once it signed in (README "Security")
 DEVICE_DAYS = 365
 MAX_FORM_BODY = 64 * 1024
+DEFAULT_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
+)
 
 MESSAGES = {
     "generic_login": "The username or password is not correct, or this account cannot sign in here.",
@@ -49,15 +55,20 @@ class BaseHandler(tornado.web.RequestHandler):
         return self.application.settings["portal"]
 
     def set_default_headers(self) -> None:
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
-        self.set_header("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+        """The security headers of every answer: constants, so they skip `set_header`'s per-call
+        type and control-character checks (a ~1 % of the portal's CPU for four fixed strings)."""
+        headers = self._headers
+        for name, value in DEFAULT_HEADERS:
+            headers[name] = value
 
     def compute_etag(self) -> None:
         """No ETag: pages are `no-store` and carry a fresh `_xsrf` token, so Tornado's SHA-1 of every
         body could never match (it cost ~1 % of the portal's CPU under load)."""
         return None
+
+    def check_etag_header(self) -> bool:
+        """No ETag is ever sent, so no `If-None-Match` can match (Tornado ran a regex over it per GET)."""
+        return False
 
     def enforce_body_limit(self) -> None:
         declared = self.request.headers.get("Content-Length")
