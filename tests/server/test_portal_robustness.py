@@ -174,3 +174,24 @@ def test_pending_cookie_sent_back_but_invalid_goes_to_login(portal):
     b.s.cookies.set("pp_pending", "forged-or-signed-elsewhere", domain="127.0.0.1", path="/")
     r = b.get(r.headers["Location"])
     assert r.status_code == 303 and r.headers["Location"] == "/partner/login"
+
+
+def test_junk_cookies_beside_the_real_ones_change_nothing(sink, portal):
+    """The portal reads cookies with Tornado's `parse_cookie` into a plain dict: names no cookie may
+    have, quoted values, empty pairs and a thousand junk cookies sit beside the real ones, which
+    still work (a sign-in goes through; the signed pending cookie opens the verify page)."""
+    acct = portal.accounts("agency")[0]
+    b = Browser(portal.url)
+    token = b.xsrf("/partner/login")
+    junk = '; '.join(f"junk{i}=v{i}" for i in range(1000))
+    header = f'bad name=1; ;; "q"="x"; {junk}; _xsrf={b.s.cookies["_xsrf"]}; =novalue; z="a\\"b"'
+    r = requests.post(portal.url + "/partner/login", data={"_xsrf": token, "username": acct["username"],
+                                                           "password": acct["password"]},
+                      headers={"Cookie": header}, allow_redirects=False, timeout=60)
+    assert r.status_code == 303 and r.headers["Location"].startswith("/partner/verify")
+    pending = r.cookies["pp_pending"]
+    r = requests.get(portal.url + "/partner/verify", headers={"Cookie": f'x y=1; pp_pending={pending}; {junk}'},
+                     allow_redirects=False, timeout=60)
+    assert r.status_code == 200 and page_of(r) == "partner-verify"
+    assert requests.get(portal.url + "/partner/verify", headers={"Cookie": junk}, allow_redirects=False,
+                        timeout=60).headers["Location"].startswith("/partner/login")
