@@ -21,6 +21,7 @@ from . import options as options_mod
 from . import thresholds as thresholds_mod
 from .distributed import MSG_CONFIG, MSG_FLUSH, MSG_HISTORY, forked_by_master
 from .harness import ENV_ATTR, Harness, SideStats, harness_of
+from .interrupt import catch_ctrl_c
 from .profile import ProfileError, load_profile
 from .roles import role_for
 from .run_end import EXIT_FAILURES, EXIT_SETUP, fail_setup, sort_history_file
@@ -73,6 +74,7 @@ def on_init(environment: Any, runner: Any, **_: Any) -> None:
             opts.epoch = time.time()       # one scenario time axis for the master and all its workers
     h = Harness(environment, opts, profile, thresholds, weights, role)
     role.attach(h)
+    catch_ctrl_c()                          # after attach: a forked worker has just ignored SIGINT
     role.check_target(h)
     setattr(environment, ENV_ATTR, h)
 

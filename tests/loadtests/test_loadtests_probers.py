@@ -56,11 +56,13 @@ def test_probers_keep_their_contracts_on_a_correct_portal(stack: Stack) -> None:
     assert extra and all(done["type"] in ("fail", "info") for done in extra), extra   # no second code per request
     # replayer: the used code is refused in the next login, its own code is accepted
     replays = [done for v, done in pairs(p["replayer"], "verify") if v.get("source") == "replay"]
-    # refused as not this login's code; on a slow machine the new login may already have expired
-    assert replays and all(d["type"] == "fail" and d["value"]["reason"] in ("wrong", "expired") for d in replays), \
-        [d["value"] for d in replays]
+    # refused as not this login's code; on a slow machine the new login may already have expired, and a
+    # verify that the run's stop (or a connection error) cut off is "info": no answer, nothing to judge
+    answered = [d for d in replays if d["type"] != "info"]
+    assert answered and all(d["type"] == "fail" and d["value"]["reason"] in ("wrong", "expired") for d in answered), \
+        [(d["type"], d["value"]) for d in replays]
     mates = [done for v, done in pairs(p["replayer"], "verify") if v.get("source") == "teammate"]
-    assert all(d["type"] == "fail" for d in mates)
+    assert all(d["type"] in ("fail", "info") for d in mates), [(d["type"], d["value"]) for d in mates]
     # session-reuser: the old session cookie after logout is not served, the "back" resubmit not accepted
     reused = [done for v, done in pairs(p["session-reuser"], "access_account") if v.get("after_logout")]
     # never served ("ok" would be the bug); one cut off by a connection error on a busy machine is "info"

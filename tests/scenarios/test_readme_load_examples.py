@@ -106,6 +106,21 @@ class OkFlows:
         return self.count
 
 
+def stuck_report(pid: int) -> str:
+    """What a Locust that ignores Ctrl-C is doing: its state, where it sleeps, which signals it ignores
+    or blocks (SIGINT is bit 2), and this test process's own SIGINT disposition (children inherit SIG_IGN)."""
+    fields = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("State", "SigIgn", "SigBlk", "SigCgt", "Threads"):
+                fields[key] = value.strip()
+        fields["wchan"] = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError as e:
+        fields["error"] = str(e)
+    return f"Locust {fields}, pytest SIGINT handler {signal.getsignal(signal.SIGINT)!r}, load {os.getloadavg()}"
+
+
 def run_until_enough_logins(argv: list[str], cwd: Path, log: Path) -> tuple[int, int]:
     """Start Locust, Ctrl-C it (SIGINT to its process group, as a terminal does) once every user is
     spawned and ENOUGH_FLOWS logins completed (bounded); its exit code and the log's size at Ctrl-C."""
@@ -126,7 +141,11 @@ def run_until_enough_logins(argv: list[str], cwd: Path, log: Path) -> tuple[int,
             log.read_text(errors="replace")[-3000:]
         before_ctrl_c = log.stat().st_size
         os.killpg(proc.pid, signal.SIGINT)
-        return proc.wait(timeout=120), before_ctrl_c
+        try:
+            return proc.wait(timeout=120), before_ctrl_c
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"Locust did not stop within 120 s of Ctrl-C; {stuck_report(proc.pid)}; log tail: "
+                                 + log.read_text(errors="replace")[-2000:]) from None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
