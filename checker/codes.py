@@ -86,6 +86,17 @@ def unsettled(verify: ClientOp) -> bool:
     return verify.type not in ("ok", "fail")
 
 
+def undecided(r: Result, verify: ClientOp) -> None:
+    """An unsettled verify that could hide a violation. One the client itself abandoned when its run
+    stopped (`info`, reason "stopped": the answer was never awaited) is no evidence either way: it is
+    left out and counted in the note `cut_by_run_end`, so a clean run is not "unknown" because Locust
+    stopped mid-request. A timeout or a connection error is still an undecided case."""
+    if verify.type == "info" and verify.res("reason") == "stopped":
+        r.note("cut_by_run_end", int(r.notes.get("cut_by_run_end", 0)) + 1)
+    else:
+        r.undecided_case()
+
+
 def _key(src: ClientOp, verify: ClientOp) -> Any:
     """The mail a verified code came from: its Message-ID, else (reference, code)."""
     mid = src.res("message_id")
@@ -114,7 +125,7 @@ def check_single_use(ix: Index, ctx: CheckContext) -> dict[str, Any]:
     for ops in ix.flows.values():            # an unknown outcome that may have been a second acceptance
         for verify, src in verifies_with_source(ops):
             if unsettled(verify) and src is not None and (verify.arg("source") or _key(src, verify) in by_message):
-                r.undecided_case()
+                undecided(r, verify)
     for pairs in by_message.values():
         if len(pairs) > 1:
             (v1, s1), (v2, _s2) = pairs[0], pairs[1]
@@ -174,7 +185,7 @@ def check_expiry(ix: Index, ctx: CheckContext) -> dict[str, Any]:
         for verify, src in verifies_with_source(ops):
             seen = _earliest_seen_st(ix, src) if src is not None and unsettled(verify) else None
             if seen is not None and verify.invoke.get("st", seen) - seen > ttl + margin:
-                r.undecided_case()
+                undecided(r, verify)
     for verify, src in accepted_verifies(ix):
         if src is None:
             continue
@@ -222,7 +233,7 @@ def check_binding(ix: Index, ctx: CheckContext) -> dict[str, Any]:
             foreign = bool(mine) and str(src.res("ref")) not in mine
             if unsettled(verify):
                 if foreign or verify.arg("source"):
-                    r.undecided_case()       # another login's code, outcome unknown
+                    undecided(r, verify)     # another login's code, outcome unknown
                 continue
             if verify.arg("source"):
                 continue

@@ -236,3 +236,19 @@ def test_a_verify_cut_short_by_the_end_of_the_run_leaves_unrelated_answers_valid
     result = check(h.lines(), BB)
     for name in ("single_use", "expiry", "binding", "attempt_limits"):
         assert result[name]["valid"] is True, (name, result[name])
+
+
+def test_a_replay_the_run_stopped_mid_request_is_left_out_but_a_timed_out_one_is_undecided():
+    """Locust stopping mid-request says nothing about the portal: the case is left out and counted
+    (`cut_by_run_end`), so a clean black-box run stays valid. A timeout may hide an acceptance."""
+    def run(reason: str) -> dict:
+        h = History()      # the replayer's flow: a login, its code accepted, a new login, the old code again
+        _new_login(h, 0.0, "111111", "f1")
+        h.op(2.0, "verify", "ok", flow="f1", args={"code": "111111", "ref": None}, result={"page": "account"})
+        _new_login(h, 10.0, "222222", "f1")
+        h.op(13.0, "verify", "info", flow="f1", args={"code": "111111", "ref": None, "source": "replay"},
+             result={"reason": reason})
+        return verdict(h, "single_use", BB)
+    stopped, timed_out = run("stopped"), run("timeout")
+    assert stopped["valid"] is True and stopped["cut_by_run_end"] == 1 and "undecided" not in stopped, stopped
+    assert timed_out["valid"] == "unknown" and timed_out["undecided"] == 1, timed_out
