@@ -1,0 +1,133 @@
+"""Issue 15: the load generator's cheap paths give exactly what the general code they skip gives.
+
+Per request the client reads form fields, resolves redirect targets and writes history lines;
+each has a fast path (tags the form reader ignores are stepped over, plain paths skip urllib,
+a recorder's fixed fields are encoded once per flow). These tests hold each fast path to the
+general answer on hand-picked awkward inputs and on generated ones.
+"""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mfa_harness.loadtests.history import FileSink, History, Recorder
+from mfa_harness.loadtests.pages import _FormParser, parse_forms
+from mfa_harness.loadtests.redirects import path_only, resolve
+from mfa_harness.loadtests.timebase import Timebase
+
+BASE = "http://127.0.0.1:8080"
+
+
+class _StockFormParser(_FormParser):
+    """The form reader on the parser's own full path for every tag (what it was before issue 15)."""
+
+    parse_starttag = HTMLParser.parse_starttag
+    updatepos = HTMLParser.updatepos
+
+
+def _forms(parser: HTMLParser, text: str) -> list:
+    parser.feed(text)
+    parser.close()
+    return parser.forms  # type: ignore[attr-defined]
+
+
+AWKWARD_FORMS = [
+    '<form action="/a"><p title="<input name=fake>"><input type=hidden name=k value="v&amp;w"></p></form>',
+    '<FORM ACTION="/A"><P><LABEL FOR=x>X</LABEL><BR><INPUT TYPE=HIDDEN NAME=K VALUE=V><BUTTON>go</BUTTON></FORM>',
+    '<form action=/a><!-- <input type=hidden name=c value=comment> --><input type=hidden name=k value=v></form>',
+    '<form action=/a><script>var s = "<input type=hidden name=s value=script>";</script><input name=k></form>',
+    '<form action=/a><style>p > input { x: "<input name=st>" }</style><select name=s><option>1</select></form>',
+    '<form action=/a><textarea name=t><input type=hidden name=in value=textarea></textarea></form>',
+    '<form action=/a><p data-x="a>b" class=\'<c>\'/><input type=hidden name=k value=1/><br/></form>',
+    '<form action=/a><p\n  data-x="multi\nline"\n><input\n type="hidden"\n name="k"\n value="v"\n></form>',
+    '<form action=/a><p <input type=hidden name=bogus value=1>><input type=image name=i value=j></form>',
+    '<form action=/a><div><span><em><input type=hidden name=a value=1></em></span></div><p unclosed',
+    '<form action=/a><title><input type=hidden name=t value=title></title><xmp><input name=x></xmp></form>',
+    '<form><input type=submit name=go value=Go><button name=b value=c type=submit></button></form><form action=/b>',
+]
+
+
+def test_stepping_over_ignored_tags_reads_the_forms_the_full_parse_reads() -> None:
+    for text in AWKWARD_FORMS:
+        assert _forms(_FormParser(), text) == _forms(_StockFormParser(), text), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([
+    "<p>", "</p>", "<label for=x>", "<br>", "<br/>", "<P CLASS='a>b'>", '<p title="<input name=q>">', "text ",
+    "<form action=/a>", "<form method=post action='/b?x=1'>", "</form>", "<input type=hidden name=k value=v>",
+    "<INPUT TYPE=HIDDEN NAME=K VALUE=&lt;v&gt;>", "<input name=u>", "<button type=submit name=b value=c>",
+    "</button>", "<select name=s>", "<textarea name=t>", "</textarea>", "<script>", "</script>",
+    "<!-- <input type=hidden name=c value=d> -->", "<p", ">", '"', "<", "&amp;", "<input type=image name=i>",
+]), max_size=30))
+def test_generated_pages_read_the_same_forms_as_the_full_parse(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert _forms(_FormParser(), text) == _forms(_StockFormParser(), text)
+    parse_forms(text, action="/a")          # the sliced reading does not raise either
+
+
+def _urllib_resolve(current: str, location: str) -> str:
+    """`resolve` before its fast path: urllib's join and split."""
+    target = urljoin(current, location)
+    parts, cur = urlsplit(target), urlsplit(current)
+    if parts.netloc and cur.netloc and parts.netloc != cur.netloc:
+        return target
+    path = parts.path or "/"
+    return f"{path}?{parts.query}" if parts.query else path
+
+
+AWKWARD_URLS = ["/partner/verify", "/p?", "/p?a?b", "/p?#f", "/p#f", "//evil.example/x", "/a/./b", "/a/../b",
+                "/a/.", "/.hidden", "/a//b", "/a;p=1?q", "/a\tb", "/a\nb", "/ a", "/a?b c", "/%2e%2e/x", "/:x",
+                "/a?x=/./y", "/", "//", "/?", "/é?ü=1"]
+
+
+def test_plain_paths_resolve_as_urllib_resolves_them() -> None:
+    for cur in (BASE + "/partner/login", BASE + "/a/b/", "/partner/login", ""):
+        for loc in AWKWARD_URLS:
+            assert resolve(cur, loc) == _urllib_resolve(cur, loc), (cur, loc)
+    for url in AWKWARD_URLS:
+        assert path_only(url) == (urlsplit(url).path or "/"), url
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="/ab.?#;:%=& \t\n\r\\é", max_size=16))
+def test_generated_paths_resolve_as_urllib_resolves_them(tail: str) -> None:
+    for loc in ("/" + tail, tail):
+        assert resolve(BASE + "/partner/login", loc) == _urllib_resolve(BASE + "/partner/login", loc), loc
+        assert path_only(loc) == (urlsplit(loc).path or "/"), loc
+
+
+def test_a_recorders_lines_are_what_encoding_the_whole_line_gives(tmp_path: Path) -> None:
+    """The fixed fields are encoded once per flow; every line still equals json.dumps of the whole dict,
+    across a new flow, a changed user, no flow yet, non-ASCII text and odd numbers."""
+    path = tmp_path / "h.jsonl"
+    tb = Timebase(scale=100.0, epoch=1790000000.0)
+    hist = History(tb, FileSink(path))
+    rec = Recorder(hist, "w1-0", "careful", "zoë@x.test")
+    expected = []
+
+    def line(type_: str, op: str, value: dict | None, wall: float) -> None:
+        rec.line(type_, op, value, wall=wall)
+        expected.append(json.dumps({"src": "client", "wall": round(wall, 6), "st": round(tb.st(wall), 6),
+                                    "type": type_, "proc": rec.proc, "flow": rec.flow, "persona": rec.persona,
+                                    "user": rec.user, "op": op, "value": value or {}},
+                                   separators=(",", ":"), default=str))
+
+    line("info", "loop", {"chain": ["/a"]}, 1790000000.5)              # before any flow: "flow": null
+    rec.new_flow()
+    line("invoke", "login", {"path": "/partner/login"}, 1790000001.1234567)
+    line("ok", "login", None, 1790000001.0000001)
+    line("fail", "verify", {"n": float("nan"), "big": 2**70, "p": Path("/x")}, 1790000002)
+    rec.user = "\u2028new\u00e9"
+    line("invoke", "verify", {"code": "012345"}, 1790000003.25)
+    rec.new_flow()
+    line("ok", "flow", {"outcome": "ok"}, 1.0e16)
+    line("ok", "flow", {}, 1790000004.000001)
+    hist.sink.close()
+    assert path.read_text(encoding="utf-8").splitlines() == expected
