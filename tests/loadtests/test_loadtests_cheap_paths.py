@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mfa_harness.loadtests.history import FileSink, History, Recorder
-from mfa_harness.loadtests.pages import _FormParser, parse_forms
+from mfa_harness.loadtests.pages import _FormParser, form_slices, parse_forms, read_tags
 from mfa_harness.loadtests.redirects import path_only, resolve
 from mfa_harness.loadtests.timebase import Timebase
 
@@ -37,6 +37,14 @@ def _forms(parser: HTMLParser, text: str) -> list:
     return parser.forms  # type: ignore[attr-defined]
 
 
+def _stock_parse_forms(text: str) -> list:
+    """`parse_forms(text)` as before issue 15: every form slice fed whole to the stock parser."""
+    forms = []
+    for chunk in form_slices(text):
+        forms += _forms(_StockFormParser(), chunk)
+    return forms
+
+
 AWKWARD_FORMS = [
     '<form action="/a"><p title="<input name=fake>"><input type=hidden name=k value="v&amp;w"></p></form>',
     '<FORM ACTION="/A"><P><LABEL FOR=x>X</LABEL><BR><INPUT TYPE=HIDDEN NAME=K VALUE=V><BUTTON>go</BUTTON></FORM>',
@@ -50,12 +58,29 @@ AWKWARD_FORMS = [
     '<form action=/a><div><span><em><input type=hidden name=a value=1></em></span></div><p unclosed',
     '<form action=/a><title><input type=hidden name=t value=title></title><xmp><input name=x></xmp></form>',
     '<form><input type=submit name=go value=Go><button name=b value=c type=submit></button></form><form action=/b>',
+    '<form action="/a"><script><input type="hidden" name="s" value="script"></script><input name="k"></form>',
+    '<form action="/a"><style><input type="hidden" name="s" value="style"></style><input name="k"></form>',
+    '<form action="/a"><textarea name="t"><input type="hidden" name="s" value="ta"></textarea></form>',
+    '<form action="/a"><title><input type="hidden" name="s" value="title"></title></form>',
+    '<form action="/a"><!-- <input type="hidden" name="c" value="comment"> --><input name="k"></form>',
 ]
 
 
 def test_stepping_over_ignored_tags_reads_the_forms_the_full_parse_reads() -> None:
     for text in AWKWARD_FORMS:
         assert _forms(_FormParser(), text) == _forms(_StockFormParser(), text), text
+        assert parse_forms(text) == _stock_parse_forms(text), text
+
+
+def test_plain_markup_is_cut_to_the_tags_the_reader_acts_on_and_anything_else_is_parsed_whole() -> None:
+    plain = '<form action="/a">\n<p><label for="x">X</label><br>\n<input type="hidden" name="k" value="v&amp;w"/>' \
+            '<INPUT name="u" required><button type="submit">Go</button></p></form>'
+    assert read_tags(plain) == '<form action="/a"><input type="hidden" name="k" value="v&amp;w"/>' \
+                               '<INPUT name="u" required><button type="submit"></button></form>'
+    for text in AWKWARD_FORMS + ['<form><p\va="x b="><input type=hidden name=k value=v></form>">',
+                                 '<form><p a="1"\xa0b="2"><input name="u"></form>', "<form>a < b<input name=u>",
+                                 '<form><p a=\'x\'><input name="u"></form>', '<form><p a=x><input name="u"></form>']:
+        assert read_tags(text) == text, text               # not plain: the parser reads all of it
 
 
 @settings(max_examples=300, deadline=None)
@@ -65,11 +90,13 @@ def test_stepping_over_ignored_tags_reads_the_forms_the_full_parse_reads() -> No
     "<INPUT TYPE=HIDDEN NAME=K VALUE=&lt;v&gt;>", "<input name=u>", "<button type=submit name=b value=c>",
     "</button>", "<select name=s>", "<textarea name=t>", "</textarea>", "<script>", "</script>",
     "<!-- <input type=hidden name=c value=d> -->", "<p", ">", '"', "<", "&amp;", "<input type=image name=i>",
+    '<p class="a">', '<input type="hidden" name="h" value="1">', '<p\va="x b=">', '<p a="1"\xa0b="2">', "=",
+    '<input name="n" value="x=">', "'", " b=", '="', "/", "<br />", "<FORM ACTION='/a'>", "\x00", "\n",
 ]), max_size=30))
 def test_generated_pages_read_the_same_forms_as_the_full_parse(parts: list[str]) -> None:
     text = "".join(parts)
     assert _forms(_FormParser(), text) == _forms(_StockFormParser(), text)
-    parse_forms(text, action="/a")          # the sliced reading does not raise either
+    assert parse_forms(text) == _stock_parse_forms(text)
 
 
 def _urllib_resolve(current: str, location: str) -> str:
