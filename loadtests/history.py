@@ -24,6 +24,7 @@ from gevent import GreenletExit
 from .timebase import Timebase
 
 BATCH_LINES = 500
+FILE_BATCH_LINES = 64        # lines a file sink holds before writing them (all of them at every flush)
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)     # the documented line format
 
 
@@ -92,23 +93,36 @@ class FileSink(Sink):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh: TextIO | None = open(self.path, "w", encoding="utf-8")  # closed in close()
         self._lock = threading.Lock()
+        self._pending: list[str] = []
         self.lines = 0
         self.late = 0
 
     def write(self, line: str) -> None:
+        """Take a line; lines reach the file FILE_BATCH_LINES at a time, and all of them at every
+        `flush` (the run's flusher calls it each second) and at `close`: one locked write per batch
+        instead of one per line, which was a tenth of the history's cost (profiled)."""
         if self._fh is None:
             self.late += 1          # after the summary was written: counted, reported by the caller
             return
+        self._pending.append(line)
+        self.lines += 1
+        if len(self._pending) >= FILE_BATCH_LINES:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
         with self._lock:
-            self._fh.write(line + "\n")
-            self.lines += 1
+            lines, self._pending = self._pending, []
+            if lines and self._fh is not None:
+                self._fh.write("\n".join(lines) + "\n")
 
     def flush(self, final: bool = False) -> None:
         if self._fh is not None:
+            self._write_pending()
             self._fh.flush()
 
     def close(self) -> None:
         if self._fh is not None:
+            self._write_pending()
             self._fh.flush()
             self._fh.close()
             self._fh = None

@@ -37,6 +37,7 @@ class PortalResult:
     problem: str | None = None          # the step could not be taken (no matching form): says why
     headers: dict[str, str] = field(default_factory=dict)
     _forms: list[Form] | None = None
+    _by_action: dict[str, Form] | None = None      # forms found from their own slice, by action
 
     @property
     def path(self) -> str:
@@ -56,10 +57,16 @@ class PortalResult:
         return self._forms
 
     def form_for(self, action: str) -> Form | None:
-        """The form posting to `action`: its own slice parsed first, the whole page if that missed."""
+        """The form posting to `action`: its own slice parsed first, the whole page if that missed.
+        Read once per page and action: a code page is submitted again after a wrong code."""
         if self._forms is None:
-            form = find_form(parse_forms(self.text, action=action), action=action)
+            form = self._by_action.get(action) if self._by_action is not None else None
+            if form is None:
+                form = find_form(parse_forms(self.text, action=action), action=action)
             if form is not None:
+                if self._by_action is None:
+                    self._by_action = {}
+                self._by_action[action] = form
                 return form
         return find_form(self.forms(), action=action)
 

@@ -158,3 +158,32 @@ def test_a_recorders_lines_are_what_encoding_the_whole_line_gives(tmp_path: Path
     line("ok", "flow", {}, 1790000004.000001)
     hist.sink.close()
     assert path.read_text(encoding="utf-8").splitlines() == expected
+
+
+def test_a_file_sink_writes_every_line_in_order_by_each_flush_and_at_close(tmp_path: Path) -> None:
+    """Lines are written in batches: every line taken is in the file, in order, once flushed or closed."""
+    from mfa_harness.loadtests.history import FILE_BATCH_LINES
+
+    path = tmp_path / "h.jsonl"
+    sink = FileSink(path)
+    lines = [f'{{"n":{i}}}' for i in range(2 * FILE_BATCH_LINES + 5)]
+    for line in lines:
+        sink.write(line)
+    sink.flush()
+    assert path.read_text(encoding="utf-8").splitlines() == lines
+    sink.write('{"n":"last"}')
+    sink.close()
+    sink.write('{"n":"late"}')
+    assert path.read_text(encoding="utf-8").splitlines() == [*lines, '{"n":"last"}']
+    assert (sink.lines, sink.late) == (len(lines) + 1, 1)
+
+
+def test_a_page_is_read_once_per_action_when_its_form_is_submitted_again() -> None:
+    from mfa_harness.loadtests.portal_client import PortalResult
+
+    page = PortalResult(200, "/partner/verify", '<form action="/partner/verify"><input type="hidden" name="_xsrf" '
+                        'value="t"><input name="code"></form><form action="/partner/verify/resend"></form>', [])
+    first = page.form_for("/partner/verify")
+    assert first is not None and first.fields == {"_xsrf": "t"}
+    assert page.form_for("/partner/verify") is first
+    assert page.form_for("/partner/verify/resend") is not first
