@@ -18,6 +18,7 @@ from .page_excerpt import page_excerpt
 from .pages import Form, find_form, parse_forms
 from .profile import TargetProfile
 from .redirects import Chain, LoopWatch, path_only, resolve
+from .response_text import response_text
 
 EXPECTED_STATUS = frozenset({200, 303, 302, 301, 307, 308, 400, 401, 403, 404, 429})
 
@@ -191,7 +192,7 @@ class PortalClient:
             resp, error = self._one("GET", url, None)
         if error is not None:
             return PortalResult(status=0, url=url, text="", chain=chain.urls, error=error)
-        text = resp.text or ""
+        text = response_text(resp) or ""
         result = PortalResult(status=resp.status_code, url=url, text=text, chain=chain.urls,
                               page=self.profile.page_of(text),
                               headers=self._retry_headers(resp) if resp.status_code == 429 else {})

@@ -187,3 +187,62 @@ def test_a_page_is_read_once_per_action_when_its_form_is_submitted_again() -> No
     assert first is not None and first.fields == {"_xsrf": "t"}
     assert page.form_for("/partner/verify") is first
     assert page.form_for("/partner/verify/resend") is not first
+
+
+_TEXT_CHILD = """
+import json, sys
+from locust.contrib.fasthttp import FastHttpSession
+from locust.env import Environment
+from mfa_harness.loadtests.response_text import response_json, response_text
+session = FastHttpSession(sys.argv[1], request_event=Environment().events.request, user=None)
+out = []
+for path in sys.argv[2:]:
+    ours, theirs = session.request("GET", path), session.request("GET", path)
+    row = [response_text(ours), theirs.text, ours.encoding, theirs.encoding]
+    if path == "/json":
+        row += [response_json(ours), theirs.json()]
+    out.append(row)
+print(json.dumps(out))
+"""
+
+
+def test_a_response_text_is_what_locust_decodes_whatever_the_content_type() -> None:
+    """The encoding looked up once per Content-Type value gives the string `.text` gives."""
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = "café ✓ Ω".encode()
+    types = {"/utf8": "text/html; charset=UTF-8", "/latin": "text/html", "/quoted": "text/plain; charset='utf-8'",
+             "/json": "application/json", "/none": "", "/bin": "application/octet-stream",
+             "/cp": "text/html; charset=windows-1252"}
+
+    class Answers(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            data = b'{"k": "\\u00e9", "n": 1}' if self.path == "/json" else body
+            self.send_response(200)
+            if types[self.path]:
+                self.send_header("Content-Type", types[self.path])
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        done = subprocess.run([sys.executable, "-c", _TEXT_CHILD, f"http://127.0.0.1:{server.server_address[1]}",
+                               *types], capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(done.stdout)
+    for path, row in zip(types, rows, strict=True):
+        assert row[0] == row[1] and row[2] == row[3], (path, row)
+        if path == "/json":
+            assert row[4] == row[5] == {"k": "é", "n": 1}
+    assert rows[0][0] == "café ✓ Ω" and rows[1][0] != rows[0][0]      # the charset is honoured, or Latin-1
