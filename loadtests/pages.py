@@ -3,7 +3,9 @@
 The load generator must stay far cheaper than the portal it drives, so a page is only
 classified by looking for one attribute (`data-page="…"`) with `str.find`; the full
 `html.parser` pass runs only when a form has to be filled in (the `_xsrf` token, hidden
-fields, the action URL).
+fields, the action URL), over that form's slice of the page, and (issue 15) over only the
+tags the form reader acts on when the slice is plain markup (`read_tags`); the parser still
+reads every attribute of those tags, and anything less plain is parsed whole.
 """
 
 from __future__ import annotations
