@@ -98,26 +98,31 @@ class _FormParser(HTMLParser):
             self._current = None
 
 
+_FORM_OPEN = re.compile("<form", re.IGNORECASE | re.ASCII)
+_FORM_CLOSE = re.compile("</form", re.IGNORECASE | re.ASCII)
+
+
 def form_slices(text: str) -> list[str]:
-    """The `<form …>…</form>` stretches of a page, found with `str.find` (case-insensitive).
+    """The `<form …>…</form>` stretches of a page, found by a case-insensitive search (ASCII case,
+    the only one those words have; no lower-cased copy of the page).
 
     An unclosed form runs to the end of the page. Only these stretches go to the parser: the
     rest of the page (header, styles, scripts, prose) holds no form field.
     """
-    low = text.lower()
-    if len(low) != len(text):           # a character whose lower case is longer: offsets would shift
+    if "\u0130" in text:     # "İ", the one character whose lower case is longer: parsed whole, as before
         return [text]
     out = []
-    pos = low.find("<form")
-    while pos >= 0:
-        end = low.find("</form", pos + 5)
-        if end < 0:
+    start = _FORM_OPEN.search(text)
+    while start is not None:
+        pos = start.start()
+        close_tag = _FORM_CLOSE.search(text, pos + 5)
+        if close_tag is None:
             out.append(text[pos:])
             break
-        close = low.find(">", end)
+        close = text.find(">", close_tag.start())
         end = len(text) if close < 0 else close + 1
         out.append(text[pos:end])
-        pos = low.find("<form", end)
+        start = _FORM_OPEN.search(text, end)
     return out
 
 

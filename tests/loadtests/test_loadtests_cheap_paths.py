@@ -37,10 +37,29 @@ def _forms(parser: HTMLParser, text: str) -> list:
     return parser.forms  # type: ignore[attr-defined]
 
 
+def _lowered_form_slices(text: str) -> list[str]:
+    """`form_slices` before issue 15: `str.find` on a lower-cased copy of the page."""
+    low = text.lower()
+    if len(low) != len(text):
+        return [text]
+    out = []
+    pos = low.find("<form")
+    while pos >= 0:
+        end = low.find("</form", pos + 5)
+        if end < 0:
+            out.append(text[pos:])
+            break
+        close = low.find(">", end)
+        end = len(text) if close < 0 else close + 1
+        out.append(text[pos:end])
+        pos = low.find("<form", end)
+    return out
+
+
 def _stock_parse_forms(text: str) -> list:
     """`parse_forms(text)` as before issue 15: every form slice fed whole to the stock parser."""
     forms = []
-    for chunk in form_slices(text):
+    for chunk in _lowered_form_slices(text):
         forms += _forms(_StockFormParser(), chunk)
     return forms
 
@@ -246,3 +265,12 @@ def test_a_response_text_is_what_locust_decodes_whatever_the_content_type() -> N
         if path == "/json":
             assert row[4] == row[5] == {"k": "é", "n": 1}
     assert rows[0][0] == "café ✓ Ω" and rows[1][0] != rows[0][0]      # the charset is honoured, or Latin-1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["<form>", "<FORM action=/a>", "<Form", "</form>", "</FORM >", "</form", ">", "<",
+                                 "x", "K", "İ", "<input name=k>", "<p>", "form", "/form"]), max_size=20))
+def test_form_slices_are_found_as_the_lower_cased_search_found_them(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert form_slices(text) == _lowered_form_slices(text)
+    assert parse_forms(text) == _stock_parse_forms(text)
