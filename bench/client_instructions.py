@@ -11,6 +11,10 @@ in proportion to the logins in the window).
 
     python -m bench.client_instructions --old /tmp/old-checkout --users 2 --window 120
 
+``--old DIR`` is put first on the Locust process's ``PYTHONPATH``, so DIR must hold an importable
+``mfa_harness`` package: ``pip install --no-deps --target DIR /path/to/old/checkout``. ``--sides``
+picks the sides and their order (``--sides new`` measures only the working tree again after an edit).
+
 Needs valgrind. Use few users so that no side saturates under valgrind (a saturated gevent loop
 takes several responses per wake-up and the sides stop being comparable). Not part of the suite:
 minutes per side. Counts are user space only (the kernel's socket work is the same for all sides).
@@ -128,12 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warm", type=float, default=10.0)
     p.add_argument("--window", type=float, default=120.0)
     p.add_argument("--out", type=Path, default=Path("client-instructions"))
+    p.add_argument("--sides", default="new,bare,old",
+                   help="comma-separated sides to measure, in order (old only with --old); e.g. 'new' again after an edit")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     epoch = time.time()
     stack = LocalStack(StackConfig(out=args.out / "stack", epoch=epoch, time_scale=TIME_SCALE, seed=6,
                                    partners=600, password_profile="cheap"))
-    sides = [("new", None), ("bare", None)] + ([("old", args.old)] if args.old else [])
+    wanted = [w.strip() for w in args.sides.split(",") if w.strip()]
+    sides = [(w, args.old if w == "old" else None) for w in wanted if w != "old" or args.old]
     results = []
     try:
         stack.start()

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .profile import TargetProfile
+from .response_text import response_json
 
 MAX_WAIT = 300.0           # the inbox's own cap on one long-poll, wall seconds
 
@@ -64,7 +65,7 @@ class InboxClient:
 
     def current_seq(self) -> int:
         """The newest Seq in the inbox: later mail has a larger one (one cheap request)."""
-        data = self._get("/api/v1/messages?limit=1", "messages (seq)").json()
+        data = response_json(self._get("/api/v1/messages?limit=1", "messages (seq)"))
         msgs = data.get("messages") or []
         seq = int(msgs[0].get("Seq") or 0) if msgs else 0
         self._synced = True
@@ -94,7 +95,7 @@ class InboxClient:
             resp = self._get(f"/api/v1/wait?{q}", f"wait ({folder})")
             if resp.status_code == 204:
                 continue
-            mail = self._mail(resp.json())
+            mail = self._mail(response_json(resp))
             self.last_seq = max(self.last_seq, mail.seq)
             return mail
         return None
@@ -103,7 +104,7 @@ class InboxClient:
         """The newest message matching `query` with Seq <= `before_seq` (mail that predates a login),
         from one search (newest first), or None."""
         q = urlencode({"query": query, "limit": limit})
-        data = self._get(f"/api/v1/search?{q}", "search").json()
+        data = response_json(self._get(f"/api/v1/search?{q}", "search"))
         for s in data.get("messages") or []:
             if int(s.get("Seq") or 0) <= before_seq:
                 return self._mail(s)
@@ -126,7 +127,7 @@ class InboxClient:
 
     def text(self, api_id: str) -> str:
         """The text part of one message (only when the snippet did not carry what we need)."""
-        data = self._get(f"/api/v1/message/{api_id}", "message").json()
+        data = response_json(self._get(f"/api/v1/message/{api_id}", "message"))
         return str(data.get("Text") or "")
 
 

@@ -18,6 +18,7 @@ from .page_excerpt import page_excerpt
 from .pages import Form, find_form, parse_forms
 from .profile import TargetProfile
 from .redirects import Chain, LoopWatch, path_only, resolve
+from .response_text import response_text
 
 EXPECTED_STATUS = frozenset({200, 303, 302, 301, 307, 308, 400, 401, 403, 404, 429})
 
@@ -37,6 +38,7 @@ class PortalResult:
     problem: str | None = None          # the step could not be taken (no matching form): says why
     headers: dict[str, str] = field(default_factory=dict)
     _forms: list[Form] | None = None
+    _by_action: dict[str, Form] | None = None      # forms found from their own slice, by action
 
     @property
     def path(self) -> str:
@@ -56,10 +58,16 @@ class PortalResult:
         return self._forms
 
     def form_for(self, action: str) -> Form | None:
-        """The form posting to `action`: its own slice parsed first, the whole page if that missed."""
+        """The form posting to `action`: its own slice parsed first, the whole page if that missed.
+        Read once per page and action: a code page is submitted again after a wrong code."""
         if self._forms is None:
-            form = find_form(parse_forms(self.text, action=action), action=action)
+            form = self._by_action.get(action) if self._by_action is not None else None
+            if form is None:
+                form = find_form(parse_forms(self.text, action=action), action=action)
             if form is not None:
+                if self._by_action is None:
+                    self._by_action = {}
+                self._by_action[action] = form
                 return form
         return find_form(self.forms(), action=action)
 
@@ -184,7 +192,7 @@ class PortalClient:
             resp, error = self._one("GET", url, None)
         if error is not None:
             return PortalResult(status=0, url=url, text="", chain=chain.urls, error=error)
-        text = resp.text or ""
+        text = response_text(resp) or ""
         result = PortalResult(status=resp.status_code, url=url, text=text, chain=chain.urls,
                               page=self.profile.page_of(text),
                               headers=self._retry_headers(resp) if resp.status_code == 429 else {})

@@ -147,12 +147,19 @@ class TargetProfile:
         return _first_match(self.reason_contains, decoded(text)) if self.reason_contains else None
 
     def page_of(self, text: str) -> str | None:
-        """Which page `text` is (the internal page name), or None when unknown."""
+        """Which page `text` is (the internal page name), or None when unknown. Per request: a
+        marker is looked up without building `page_match`'s description, which only a probe reads."""
+        value = marker_value(text, self.page_attr)
+        if value is not None and value in self.pages:
+            return self.pages[value]
         m = self.page_match(text)
         return m[0] if m else None
 
     def reason_of(self, text: str) -> str | None:
-        """The failure/notice reason shown on `text` (internal reason name), or None."""
+        """The failure/notice reason shown on `text` (internal reason name), or None (as `page_of`)."""
+        value = marker_value(text, self.reason_attr)
+        if value is not None:
+            return self.reasons.get(value, value)
         m = self.reason_match(text)
         return m[0] if m else None
 
