@@ -43,6 +43,11 @@ def _init(environment, **_):
 '''
 
 
+def as_in_a_terminal() -> None:
+    """In the child: SIGINT as a terminal's foreground job gets it (a background CI job inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run(tmp_path: Path, handled: bool) -> tuple[float, str]:
     """Seconds from Ctrl-C to exit (capped by -t 40s), and the log."""
     locustfile = tmp_path / f"busy_{handled}.py"
@@ -51,7 +56,8 @@ def _run(tmp_path: Path, handled: bool) -> tuple[float, str]:
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "1",
                                  "-r", "1", "-t", "40s", "--only-summary", "--loglevel", "WARNING"],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=as_in_a_terminal)
     try:
         deadline = time.monotonic() + 60
         while b"READY" not in log.read_bytes() and time.monotonic() < deadline and proc.poll() is None:
@@ -80,7 +86,8 @@ def test_the_harness_takes_ctrl_c_over_unless_it_is_ignored() -> None:
     code = ("import signal, gevent.monkey; gevent.monkey.patch_all()\n"
             "from mfa_harness.loadtests.interrupt import catch_ctrl_c\n"
             "print(catch_ctrl_c()); signal.signal(signal.SIGINT, signal.SIG_IGN); print(catch_ctrl_c())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True,
+                         preexec_fn=as_in_a_terminal).stdout
     assert out.split() == ["True", "False"]
     runtime = (Path(__file__).resolve().parents[2] / "loadtests" / "runtime.py").read_text(encoding="utf-8")
     assert "    catch_ctrl_c()" in runtime.split("def on_init", 1)[1].split("\ndef ", 1)[0]

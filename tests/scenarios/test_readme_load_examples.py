@@ -106,6 +106,12 @@ class OkFlows:
         return self.count
 
 
+def as_in_a_terminal() -> None:
+    """In the child: SIGINT as a terminal's foreground job gets it. A CI job started in the background
+    inherits SIGINT ignored, and Locust rightly keeps an ignored SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stuck_report(pid: int) -> str:
     """What a Locust that ignores Ctrl-C is doing: its state, where it sleeps, which signals it ignores
     or blocks (SIGINT is bit 2), and this test process's own SIGINT disposition (children inherit SIG_IGN)."""
@@ -127,7 +133,7 @@ def run_until_enough_logins(argv: list[str], cwd: Path, log: Path) -> tuple[int,
     ok_flows = OkFlows(cwd / "history.jsonl")
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=as_in_a_terminal)
     try:
         deadline = time.monotonic() + FLOW_DEADLINE_S
         while time.monotonic() < deadline and proc.poll() is None and (
